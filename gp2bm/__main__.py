@@ -1,0 +1,3 @@
+from gp2bm.cli import main
+
+main()

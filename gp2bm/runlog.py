@@ -1,0 +1,271 @@
+"""Reading one MLPerf result log (``result_N.txt``) into plain data.
+
+A result log is whatever a run printed; the MLLOG records are the lines that contain
+``:::MLLOG {json}``, whatever precedes the token (``[1,0]<stdout>:::MLLOG`` from mpirun).
+Other lines are ignored. Parsing never stops at ``run_stop`` (real logs carry lines after
+it) and never raises on a garbled line: problems become ``Anomaly`` entries on the run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gp2bm.errors import InputError
+
+TOKEN = b":::MLLOG"
+# Lines longer than this are not MLLOG records (which are a few hundred bytes); they are
+# skipped without decoding so a multi-GB line of noise cannot exhaust memory.
+MAX_RECORD_BYTES = 1 << 20
+# How far back in time (ms) two consecutive records may step before it is reported.
+# Ranks log through separate processes, so a few ms of reordering is normal.
+CLOCK_TOLERANCE_MS = 1000
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    kind: str
+    message: str
+    severity: str = ERROR
+    lineno: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.lineno}: " if self.lineno else ""
+        return f"{where}{self.message}"
+
+
+@dataclass(frozen=True)
+class EvalPoint:
+    time_ms: int
+    accuracy: float
+    epoch_num: float | None = None
+    samples_count: float | None = None
+
+
+@dataclass
+class RunLog:
+    path: Path
+    benchmark: str | None = None
+    start_ms: int | None = None
+    stop_ms: int | None = None
+    status: str | None = None
+    seed: int | None = None
+    global_batch_size: int | None = None
+    org: str | None = None
+    platform: str | None = None
+    division: str | None = None
+    evals: list[EvalPoint] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    records: int = 0
+    cache_clears: int = 0
+
+    @property
+    def minutes(self) -> float | None:
+        """Time to train: run_stop minus run_start, in minutes, unrounded."""
+        if self.start_ms is None or self.stop_ms is None:
+            return None
+        return (self.stop_ms - self.start_ms) / 60000
+
+    @property
+    def errors(self) -> list[Anomaly]:
+        return [a for a in self.anomalies if a.severity == ERROR]
+
+    @property
+    def best_accuracy(self) -> float | None:
+        return max((e.accuracy for e in self.evals), default=None)
+
+
+@dataclass(frozen=True)
+class Record:
+    lineno: int
+    key: str
+    value: object
+    time_ms: int
+    event_type: str
+    metadata: dict
+
+
+def iter_records(path: Path) -> Iterator[Record | Anomaly]:
+    """Yield each MLLOG record of a file, or an Anomaly for a line that cannot be read."""
+    with open(path, "rb") as fh:
+        lineno = 0
+        while True:
+            raw = fh.readline(MAX_RECORD_BYTES + 1)
+            if not raw:
+                return
+            lineno += 1
+            if len(raw) > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
+                # Skip the rest of an over-long line without holding it in memory.
+                while raw and not raw.endswith(b"\n"):
+                    raw = fh.readline(MAX_RECORD_BYTES)
+                yield Anomaly("long_line", "line over 1 MiB skipped", WARNING, lineno)
+                continue
+            pos = raw.find(TOKEN)
+            if pos < 0:
+                continue
+            payload = raw[pos + len(TOKEN) :].strip()
+            truncated = not raw.endswith(b"\n")
+            try:
+                obj = json.loads(payload.decode("utf-8"))
+                key, time_ms = obj["key"], obj["time_ms"]
+                if not isinstance(key, str) or not isinstance(time_ms, (int, float)):
+                    raise TypeError("key or time_ms of the wrong type")
+                if isinstance(time_ms, float) and not math.isfinite(time_ms):
+                    raise ValueError("time_ms is not finite")
+                metadata = obj.get("metadata") or {}
+                if not isinstance(metadata, dict):
+                    metadata = {}
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+                kind, what = (
+                    ("truncated", "last MLLOG line is cut off")
+                    if truncated
+                    else ("garbled_line", "unreadable MLLOG line")
+                )
+                yield Anomaly(kind, what, WARNING, lineno)
+                continue
+            yield Record(
+                lineno=lineno,
+                key=key,
+                value=obj.get("value"),
+                time_ms=int(time_ms),
+                event_type=str(obj.get("event_type", "")),
+                metadata=metadata,
+            )
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def parse_run_log(path: Path | str, target: float | None = None) -> RunLog:
+    """Parse one result log. Raises InputError only when the file is not a log at all."""
+    path = Path(path)
+    _check_readable_log(path)
+    run = RunLog(path=path)
+    last_time = None
+    for item in iter_records(path):
+        if isinstance(item, Anomaly):
+            run.anomalies.append(item)
+            continue
+        rec = item
+        run.records += 1
+        if last_time is not None and rec.time_ms < last_time - CLOCK_TOLERANCE_MS:
+            run.anomalies.append(
+                Anomaly(
+                    "clock_backwards",
+                    f"time goes back {last_time - rec.time_ms} ms at '{rec.key}'",
+                    WARNING,
+                    rec.lineno,
+                )
+            )
+        last_time = rec.time_ms if last_time is None else max(last_time, rec.time_ms)
+        _apply(run, rec)
+    _finish(run, target)
+    return run
+
+
+def _check_readable_log(path: Path) -> None:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, expected a result log") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    if b"\0" in head and TOKEN not in head:
+        raise InputError(f"{path}: binary file, not an MLPerf result log")
+
+
+def _apply(run: RunLog, rec: Record) -> None:
+    key, value, md = rec.key, rec.value, rec.metadata
+    if key == "run_start":
+        if run.start_ms is not None:
+            run.anomalies.append(
+                Anomaly(
+                    "duplicate_run_start",
+                    "second run_start (would silently shorten time-to-train)",
+                    ERROR,
+                    rec.lineno,
+                )
+            )
+        else:
+            run.start_ms = rec.time_ms
+    elif key == "run_stop":
+        if run.stop_ms is not None:
+            run.anomalies.append(
+                Anomaly("duplicate_run_stop", "second run_stop", ERROR, rec.lineno)
+            )
+        else:
+            run.stop_ms = rec.time_ms
+            status = md.get("status")
+            run.status = status if isinstance(status, str) else None
+    elif key == "eval_accuracy":
+        acc = _number(value)
+        if acc is not None:
+            run.evals.append(
+                EvalPoint(
+                    time_ms=rec.time_ms,
+                    accuracy=acc,
+                    epoch_num=_number(md.get("epoch_num")),
+                    samples_count=_number(md.get("samples_count")),
+                )
+            )
+    elif key == "submission_benchmark" and isinstance(value, str):
+        if run.benchmark is not None and run.benchmark != value:
+            run.anomalies.append(
+                Anomaly(
+                    "benchmark_mismatch",
+                    f"submission_benchmark '{value}' differs from '{run.benchmark}'",
+                    ERROR,
+                    rec.lineno,
+                )
+            )
+        run.benchmark = run.benchmark or value
+    elif key == "seed" and _number(value) is not None:
+        run.seed = run.seed if run.seed is not None else int(value)
+    elif key == "global_batch_size" and _number(value) is not None:
+        run.global_batch_size = int(value)
+    elif key == "submission_org" and isinstance(value, str):
+        run.org = value
+    elif key == "submission_platform" and isinstance(value, str):
+        run.platform = value
+    elif key == "submission_division" and isinstance(value, str):
+        run.division = value
+    elif key == "cache_clear":
+        run.cache_clears += 1
+
+
+def _finish(run: RunLog, target: float | None) -> None:
+    if run.records == 0:
+        run.anomalies.append(Anomaly("no_records", "no MLLOG records in the file"))
+        return
+    if run.start_ms is None:
+        run.anomalies.append(Anomaly("missing_run_start", "no run_start"))
+    if run.stop_ms is None:
+        run.anomalies.append(
+            Anomaly("missing_run_stop", "no run_stop (run incomplete or log truncated)")
+        )
+    if run.start_ms is not None and run.stop_ms is not None and run.stop_ms < run.start_ms:
+        run.anomalies.append(Anomaly("negative_duration", "run_stop is earlier than run_start"))
+    if run.benchmark is None:
+        run.anomalies.append(Anomaly("missing_benchmark", "no submission_benchmark"))
+    if target is not None and run.status == "success":
+        best = run.best_accuracy
+        if best is None or best < target:
+            shown = "no eval_accuracy" if best is None else f"best eval_accuracy {best:.4f}"
+            run.anomalies.append(
+                Anomaly(
+                    "target_not_reached",
+                    f"run_stop says success but {shown} < target {target}",
+                )
+            )
