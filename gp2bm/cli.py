@@ -110,10 +110,10 @@ def score(
     raise typer.Exit(1 if invalid else 0)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: turn gp2bm's errors into one line and an exit code, never a traceback."""
     try:
-        rc = app(standalone_mode=False)
+        rc = app(args=argv, prog_name="gp2bm", standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except Gp2bmError as exc:
         err.print(f"gp2bm: error: {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -127,12 +127,8 @@ def main() -> None:
         err.print("gp2bm: interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the one-line contract
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # a usage error from the CLI parser: it prints its own message
             sys.exit(exc.exit_code)
         if os.environ.get("GP2BM_DEBUG"):
             raise

@@ -16,12 +16,12 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 def benchmark_table(b: BenchmarkScore) -> Table:
     title = f"{b.benchmark}  ({b.folder})"
     table = Table(title=title, title_justify="left", expand=False)
-    table.add_column("run")
-    table.add_column("minutes", justify="right")
-    table.add_column("status")
-    table.add_column("seed", justify="right")
-    table.add_column("verdict")
-    table.add_column("why")
+    table.add_column("run", no_wrap=True)
+    table.add_column("minutes", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("seed", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("why", overflow="fold")
     for r in b.runs:
         style = "green" if r.role == COUNTED else ("red" if r.role == FAILED else "yellow")
         why = "; ".join(r.reasons)
