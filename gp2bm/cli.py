@@ -110,6 +110,280 @@ def score(
     raise typer.Exit(1 if invalid else 0)
 
 
+CampaignOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--campaign", help="Campaign folder (default: results/<suite name>). Resume = run again."
+    ),
+]
+RuntimeOpt = Annotated[
+    str, typer.Option("--runtime", help="Container runtime: docker, or local (plain processes).")
+]
+
+
+def _campaign_and_manifests(suite_path, campaign_dir, runtime, org, system, create=True):
+    from gp2bm.campaign import Campaign
+    from gp2bm.manifest import suite_manifests
+    from gp2bm.suite import DEFAULT_SUITE, load_suite
+
+    the_suite = load_suite(suite_path or DEFAULT_SUITE)
+    manifests = suite_manifests(the_suite)
+    root = campaign_dir or Path("results") / the_suite.name
+    campaign = Campaign.open(
+        root, the_suite, org=org, system=system, runtime=runtime, create=create
+    )
+    return the_suite, manifests, campaign
+
+
+def _run(
+    benchmarks: list[str] | None,
+    suite: Path | None,
+    campaign_dir: Path | None,
+    runtime: str,
+    org: str | None,
+    system: str | None,
+    dry_run: bool,
+    allow_unpinned: bool,
+    cache_drop: bool,
+    cache_drop_command: str | None,
+    allow_cache_drop_failure: bool,
+    timeout: float | None,
+    as_json: bool,
+    score_after: bool,
+):
+    import shlex
+
+    from gp2bm.errors import InputError
+    from gp2bm.progress import CampaignProgress
+    from gp2bm.runner import RunOptions, run_campaign
+    from gp2bm.runtimes import get_runtime
+    from gp2bm.runtimes.base import run_spec
+
+    the_suite, manifests, campaign = _campaign_and_manifests(
+        suite, campaign_dir, runtime, org, system
+    )
+    for b in benchmarks or []:
+        if b not in the_suite.benchmarks:
+            raise InputError(f"benchmark '{b}' is not in suite '{the_suite.name}'")
+    rt = get_runtime(campaign.runtime)
+    if dry_run:
+        plan = campaign.plan(benchmarks)
+        if not rt.uses_images:
+            for b in {p.benchmark for p in plan}:
+                rt.prepare(manifests[b])
+        rows = []
+        for p in plan:
+            spec = run_spec(
+                manifests[p.benchmark],
+                f"gp2bm-{campaign.ident}-{p.benchmark}-{p.index}",
+                0,
+                {
+                    "MLPERF_SUBMISSION_ORG": campaign.org,
+                    "MLPERF_SUBMISSION_PLATFORM": campaign.system,
+                },
+                {},
+            )
+            argv = [
+                a.replace("=0", "=<fresh seed>") if a.endswith("SEED=0") else a
+                for a in rt.render(spec)
+            ]
+            rows.append(
+                {
+                    "benchmark": p.benchmark,
+                    "run": p.index,
+                    "result": str(campaign.result_path(p.benchmark, p.index)),
+                    "command": argv,
+                }
+            )
+        if as_json:
+            print(
+                json.dumps(
+                    {"campaign": str(campaign.root), "runtime": rt.name, "plan": rows}, indent=2
+                )
+            )
+        else:
+            out.print(
+                f"campaign {campaign.root}: {len(rows)} run(s) to do with {rt.name}",
+                highlight=False,
+            )
+            for r in rows:
+                out.print(f"# {r['benchmark']} run {r['run']} -> {r['result']}", highlight=False)
+                out.print(shlex.join(r["command"]), highlight=False, soft_wrap=True)
+        raise typer.Exit(0)
+
+    options = RunOptions(
+        cache_drop=cache_drop,
+        cache_drop_command=shlex.split(cache_drop_command) if cache_drop_command else None,
+        allow_cache_drop_failure=allow_cache_drop_failure,
+        allow_unpinned=allow_unpinned,
+        timeout_seconds=timeout,
+    )
+    with CampaignProgress(err) as progress:
+        outcomes = run_campaign(campaign, manifests, rt, options, benchmarks, progress)
+    if not outcomes:
+        err.print(f"campaign {campaign.root}: every required run is already there", highlight=False)
+    if not score_after:
+        raise typer.Exit(0 if all(o.record["status"] == "success" for o in outcomes) else 1)
+    from gp2bm.resultset import score_paths
+    from gp2bm.scoreview import render_score
+
+    result = score_paths([campaign.results_dir], the_suite)
+    if as_json:
+        data = result.as_dict()
+        data["campaign"] = str(campaign.root)
+        print(json.dumps(data, indent=2))
+    else:
+        out.print(render_score(result))
+    raise typer.Exit(0 if result.valid else 1)
+
+
+DryRunOpt = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Print the plan and the equivalent command lines; run nothing."),
+]
+UnpinnedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unpinned", help="Run images not pinned by digest (recorded in every run record)."
+    ),
+]
+CacheDropOpt = Annotated[
+    bool,
+    typer.Option("--cache-drop/--no-cache-drop", help="Drop the host page cache before each run."),
+]
+CacheCmdOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Command that drops the page cache instead of writing /proc/sys/vm/drop_caches "
+        "(e.g. 'sudo /usr/local/sbin/drop-caches')."
+    ),
+]
+CacheFailOpt = Annotated[
+    bool, typer.Option(help="Go on when the cache drop fails (recorded in the log and the record).")
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", help="Per-run timeout in seconds (default: the manifest's)."),
+]
+OrgOpt = Annotated[str | None, typer.Option(help="Submitter organisation (new campaigns).")]
+SystemOpt = Annotated[
+    str | None, typer.Option(help="System name (new campaigns; default: host name).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@app.command("run-all")
+def run_all(
+    suite: SuiteOpt = None,
+    campaign: CampaignOpt = None,
+    runtime: RuntimeOpt = "docker",
+    org: OrgOpt = None,
+    system: SystemOpt = None,
+    dry_run: DryRunOpt = False,
+    allow_unpinned: UnpinnedOpt = False,
+    cache_drop: CacheDropOpt = True,
+    cache_drop_command: CacheCmdOpt = None,
+    allow_cache_drop_failure: CacheFailOpt = False,
+    timeout: TimeoutOpt = None,
+    as_json: JsonOpt = False,
+):
+    """Run every missing run of the suite (5 ResNet + 10 BERT for GP2BM), then score.
+
+    Resumable: finished runs are kept untouched, an interrupted run's log is kept as an
+    attempt and the run is redone. Exit 0 when the campaign scores valid, 1 otherwise.
+    """
+    _run(
+        None,
+        suite,
+        campaign,
+        runtime,
+        org,
+        system,
+        dry_run,
+        allow_unpinned,
+        cache_drop,
+        cache_drop_command,
+        allow_cache_drop_failure,
+        timeout,
+        as_json,
+        score_after=True,
+    )
+
+
+@app.command("run")
+def run_one(
+    benchmark: Annotated[str, typer.Argument(help="Benchmark of the suite, e.g. resnet.")],
+    suite: SuiteOpt = None,
+    campaign: CampaignOpt = None,
+    runtime: RuntimeOpt = "docker",
+    org: OrgOpt = None,
+    system: SystemOpt = None,
+    dry_run: DryRunOpt = False,
+    allow_unpinned: UnpinnedOpt = False,
+    cache_drop: CacheDropOpt = True,
+    cache_drop_command: CacheCmdOpt = None,
+    allow_cache_drop_failure: CacheFailOpt = False,
+    timeout: TimeoutOpt = None,
+    as_json: JsonOpt = False,
+):
+    """Run the missing runs of one benchmark of the suite (no scoring)."""
+    _run(
+        [benchmark],
+        suite,
+        campaign,
+        runtime,
+        org,
+        system,
+        dry_run,
+        allow_unpinned,
+        cache_drop,
+        cache_drop_command,
+        allow_cache_drop_failure,
+        timeout,
+        as_json,
+        score_after=False,
+    )
+
+
+@app.command()
+def pin(
+    benchmark: Annotated[str, typer.Argument(help="Benchmark of the suite, e.g. resnet.")],
+    image: Annotated[str, typer.Argument(help="IMAGE[:TAG] to resolve in its registry.")],
+    suite: SuiteOpt = None,
+    as_json: JsonOpt = False,
+):
+    """Resolve IMAGE[:TAG] to its registry digest and write repo@sha256:... into the manifest."""
+    from gp2bm.images import pin_image
+
+    result = pin_image(suite, benchmark, image)
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        out.print(
+            f"{result['manifest']}: image {result['previous']} -> {result['pinned']}",
+            highlight=False,
+        )
+
+
+@app.command()
+def pull(
+    benchmarks: Annotated[
+        list[str] | None, typer.Argument(help="Benchmarks to pull (default: all of the suite).")
+    ] = None,
+    suite: SuiteOpt = None,
+    as_json: JsonOpt = False,
+):
+    """Pull each pinned image by digest and check the local image carries that digest."""
+    from gp2bm.images import pull_images
+
+    results = pull_images(suite, benchmarks)
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            out.print(f"{r['benchmark']}: {r['image']} (image id {r['id']})", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turn gp2bm's errors into one line and an exit code, never a traceback."""
     try:

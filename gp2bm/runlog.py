@@ -24,6 +24,9 @@ MAX_RECORD_BYTES = 1 << 20
 # Ranks log through separate processes, so a few ms of reordering is normal.
 CLOCK_TOLERANCE_MS = 1000
 
+# gp2bm's closing line of each run it executed (see runner.py).
+GP2BM_RUN_END = "gp2bm_run_end"
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -243,6 +246,14 @@ def _apply(run: RunLog, rec: Record) -> None:
         run.division = value
     elif key == "cache_clear":
         run.cache_clears += 1
+    elif key == GP2BM_RUN_END and isinstance(value, dict):
+        # gp2bm's own verdict on the process: a non-zero exit or a timeout fails the run
+        # even when the workload logged a successful run_stop before dying.
+        if value.get("status") != "success":
+            why = value.get("reason") or value.get("status")
+            run.anomalies.append(
+                Anomaly("run_aborted", f"gp2bm ended the run as aborted: {why}", ERROR, rec.lineno)
+            )
 
 
 def _finish(run: RunLog, target: float | None) -> None:
