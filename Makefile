@@ -15,6 +15,12 @@ $(BIN)/gp2bm: pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
+# The smoke suite end to end with the local runtime: 15 short real training runs, every
+# MLPerf check, the score. Resumes if results/demo exists (rm -rf results/demo to redo).
+demo: venv
+	$(BIN)/gp2bm run-all --suite manifests/smoke.yaml --runtime local --campaign results/demo \
+		--allow-cache-drop-failure
+
 lint: venv
 	$(BIN)/ruff check gp2bm tests benchmarks containers
 

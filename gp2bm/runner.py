@@ -18,7 +18,6 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from gp2bm import __version__
 from gp2bm.cachedrop import CacheDrop, drop_page_cache
@@ -288,19 +287,18 @@ def execute_run(
     return RunOutcome(planned, record)
 
 
-def prepare_images(
+def require_pinned(
     manifests: dict[str, BenchmarkManifest], runtime: Runtime, allow_unpinned: bool
-) -> dict[str, ImageInfo]:
-    images = {}
+) -> None:
+    if not runtime.uses_images or allow_unpinned:
+        return
     for bench, manifest in manifests.items():
-        if runtime.uses_images and not manifest.pinned and not allow_unpinned:
+        if not manifest.pinned:
             raise InputError(
                 f"{manifest.path}: image '{manifest.image}' is not pinned by digest; run "
                 f"`gp2bm pin {bench} {manifest.image}` (or pass --allow-unpinned, which is "
                 "recorded in every run record)"
             )
-        images[bench] = runtime.prepare(manifest)
-    return images
 
 
 def run_campaign(
@@ -312,6 +310,8 @@ def run_campaign(
     progress=None,
 ) -> list[RunOutcome]:
     """Run every missing run of the campaign (or of the named benchmarks)."""
+    names = benchmarks or list(campaign.suite.benchmarks)
+    require_pinned({b: manifests[b] for b in names}, runtime, options.allow_unpinned)
     outcomes = []
     with campaign.lock(), _SignalGuard():
         campaign.save()
@@ -324,12 +324,10 @@ def run_campaign(
                 f"kept {len(kept)} interrupted log(s) as attempts: "
                 + ", ".join(str(p.relative_to(campaign.root)) for p in kept)
             )
-        plan = campaign.plan(benchmarks)
-        if not plan:
-            return outcomes
-        images = prepare_images(
-            {b: manifests[b] for b in {p.benchmark for p in plan}}, runtime, options.allow_unpinned
-        )
+        plan = campaign.plan(names)
+        images = {
+            b: runtime.prepare(manifests[b]) for b in dict.fromkeys(p.benchmark for p in plan)
+        }
         for planned in plan:
             status = LiveStatus()
             if progress:
@@ -348,7 +346,3 @@ def run_campaign(
             if progress:
                 progress.end_run(planned, outcome.record)
     return outcomes
-
-
-def campaign_results_path(campaign: Campaign) -> Path:
-    return campaign.results_dir

@@ -1,0 +1,67 @@
+"""Small suites of the smoke benchmark for campaign tests, written into a temporary folder."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+TRAIN = REPO / "containers" / "smoke" / "train.py"
+
+
+def write_suite(
+    folder: Path,
+    runs: dict[str, int] | None = None,
+    *,
+    image: str = "gp2bm/smoke:latest",
+    extra_args: list[str] | None = None,
+    local_env: dict[str, str] | None = None,
+    timeout_minutes: float | None = 5,
+    rcp: bool = False,
+) -> Path:
+    """A smoke-shaped suite (default 5 resnet + 10 bert) whose manifests run train.py."""
+    runs = runs or {"resnet": 5, "bert": 10}
+    folder.mkdir(parents=True, exist_ok=True)
+    benchmarks = {}
+    for bench, n in runs.items():
+        manifest = {
+            "benchmark": bench,
+            "image": image,
+            "implementation": {"name": "numpy", "source": "/workspace/smoke"},
+            "command": ["--benchmark", bench, *(extra_args or [])],
+            "seed": {"env": "SEED"},
+            "gpus": "none",
+            "network": "none",
+            "local": {
+                "command": ["{python}", str(TRAIN), "--benchmark", bench, *(extra_args or [])],
+                "environment": dict(local_env or {}),
+            },
+        }
+        if timeout_minutes:
+            manifest["timeout_minutes"] = timeout_minutes
+        (folder / f"{bench}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+        benchmarks[bench] = {
+            "manifest": f"{bench}.yaml",
+            "runs": n,
+            "target": 0.759 if bench == "resnet" else 0.720,
+            "weight": 7.19 if bench == "resnet" else 9.05,
+        }
+    suite = {
+        "name": "smoketest",
+        "ruleset": "3.1.0",
+        "nodes": 1,
+        "checks": {"compliance": "strict", "rcp": rcp},
+        "benchmarks": benchmarks,
+    }
+    path = folder / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    return path
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.glob("result_*.txt"))
+    }

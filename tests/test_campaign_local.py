@@ -1,0 +1,309 @@
+"""The campaign loop with the local runtime: real processes of the smoke workload."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from campaign_helpers import digests, write_suite
+
+from gp2bm.runlog import parse_run_log
+
+NO_DROP = ["--cache-drop-command", "true"]  # the tests must not drop the shared host's cache
+
+
+def bench_dir(campaign: Path, bench: str) -> Path:
+    return campaign / "gp2bm" / "results" / "node1" / bench
+
+
+def run_all(cli, suite, campaign, *extra):
+    return cli(
+        "run-all",
+        "--suite",
+        suite,
+        "--campaign",
+        campaign,
+        "--runtime",
+        "local",
+        "--system",
+        "node1",
+        *NO_DROP,
+        *extra,
+    )
+
+
+def test_smoke_campaign_end_to_end(cli, tmp_path):
+    suite = write_suite(tmp_path / "suite")
+    campaign = tmp_path / "campaign"
+    res = run_all(cli, suite, campaign, "--json")
+    assert res.code == 0, res.err[-2000:]
+    data = res.json()
+    assert data["score"] is not None and data["score"] > 0
+    assert data["benchmarks"]["resnet"]["valid"] and data["benchmarks"]["bert"]["valid"]
+    seeds = set()
+    for bench, n in (("resnet", 5), ("bert", 10)):
+        folder = bench_dir(campaign, bench)
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            f"result_{i}.txt" for i in range(n)
+        )
+        for i in range(n):
+            text = (folder / f"result_{i}.txt").read_text()
+            first = json.loads(text.splitlines()[0].split(":::MLLOG ", 1)[1])
+            assert first["key"] == "cache_clear" and first["value"] is True
+            trace = json.loads(text.splitlines()[1].split(":::MLLOG ", 1)[1])
+            assert trace["key"] == "gp2bm_run" and trace["value"]["run"] == i
+            record = json.loads((campaign / "records" / bench / f"run_{i}.json").read_text())
+            assert record["status"] == "success" and record["exit_code"] == 0
+            assert (
+                record["seed"]
+                == trace["value"]["seed"]
+                == parse_run_log(folder / f"result_{i}.txt").seed
+            )
+            assert record["cache_drop"]["ok"] is True
+            seeds.add(record["seed"])
+    assert len(seeds) == 15  # a fresh seed per run
+    # running again does nothing and scores the same
+    again = run_all(cli, suite, campaign, "--json")
+    assert again.code == 0 and again.json()["score"] == data["score"]
+    assert "already there" in again.err
+
+
+def test_dry_run_runs_nothing(cli, tmp_path):
+    suite = write_suite(tmp_path / "suite", {"resnet": 2})
+    res = run_all(cli, suite, tmp_path / "c", "--dry-run", "--json")
+    assert res.code == 0
+    plan = res.json()["plan"]
+    assert [p["run"] for p in plan] == [0, 1]
+    assert any("SEED=<fresh seed>" in a for a in plan[0]["command"])
+    assert not (tmp_path / "c").exists()
+
+
+def test_docker_dry_run_renders_docker_run(cli, tmp_path):
+    digest = "sha256:" + "a" * 64
+    suite = write_suite(tmp_path / "suite", {"resnet": 1}, image=f"127.0.0.1:5000/smoke@{digest}")
+    res = cli("run-all", "--suite", suite, "--campaign", tmp_path / "c", "--dry-run", "--json")
+    assert res.code == 0, res.err
+    argv = res.json()["plan"][0]["command"]
+    assert argv[:3] == ["docker", "run", "--rm"]
+    assert argv[argv.index("--network") + 1] == "none"
+    assert f"127.0.0.1:5000/smoke@{digest}" in argv
+    assert "--privileged" not in argv
+
+
+def test_unpinned_image_refused(cli, tmp_path):
+    suite = write_suite(tmp_path / "suite", {"resnet": 1})
+    res = cli("run-all", "--suite", suite, "--campaign", tmp_path / "c", *NO_DROP)
+    assert res.code == 2
+    assert "not pinned by digest" in res.err and "gp2bm pin resnet" in res.err
+    assert len(res.err.strip().splitlines()) == 1
+
+
+def test_nonzero_exit_is_an_aborted_failed_run(cli, tmp_path):
+    suite = write_suite(tmp_path / "suite", {"resnet": 5}, local_env={"SMOKE_FAIL": "crash"})
+    campaign = tmp_path / "c"
+    res = run_all(cli, suite, campaign, "--json")
+    assert res.code == 1
+    record = json.loads((campaign / "records/resnet/run_0.json").read_text())
+    assert record["status"] == "aborted" and record["exit_code"] != 0
+    assert "exit code" in record["reason"]
+    runs = res.json()["benchmarks"]["resnet"]["runs"]
+    assert all(r["role"] == "failed" for r in runs)
+    assert any("aborted" in reason for reason in runs[0]["reasons"])
+
+
+def test_nonzero_exit_after_success_still_fails(cli, tmp_path, monkeypatch):
+    """gp2bm's own closing line fails a run whose process exited non-zero."""
+    suite = write_suite(tmp_path / "suite", {"resnet": 1}, local_env={"SMOKE_FAIL": "1"})
+    res = run_all(cli, suite, tmp_path / "c", "--json")
+    run = res.json()["benchmarks"]["resnet"]["runs"][0]
+    assert run["role"] == "failed"
+
+
+def test_timeout_stops_the_run_and_marks_it_aborted(cli, tmp_path):
+    suite = write_suite(tmp_path / "suite", {"resnet": 1}, extra_args=["--sleep-per-epoch", "5"])
+    campaign = tmp_path / "c"
+    t0 = time.monotonic()
+    res = run_all(cli, suite, campaign, "--timeout", "2", "--json")
+    assert time.monotonic() - t0 < 30
+    record = json.loads((campaign / "records/resnet/run_0.json").read_text())
+    assert record["status"] == "aborted" and record["reason"].startswith("timeout after 2")
+    run = res.json()["benchmarks"]["resnet"]["runs"][0]
+    assert run["role"] == "failed"
+
+
+def test_cache_drop_failure_stops_campaign(cli, tmp_path):
+    suite = write_suite(tmp_path / "suite", {"resnet": 3})
+    campaign = tmp_path / "c"
+    res = cli(
+        "run-all",
+        "--suite",
+        suite,
+        "--campaign",
+        campaign,
+        "--runtime",
+        "local",
+        "--system",
+        "node1",
+        "--cache-drop-command",
+        "false",
+    )
+    assert res.code == 1 and "cache drop before resnet run 0 failed" in res.err
+    assert not bench_dir(campaign, "resnet").exists() or not any(
+        bench_dir(campaign, "resnet").iterdir()
+    )
+    assert (campaign / "records/resnet/cache_drop_failure_0.json").exists()
+    # allowed: the runs go on, and the logs say the cache was not cleared
+    res = cli(
+        "run-all",
+        "--suite",
+        suite,
+        "--campaign",
+        campaign,
+        "--runtime",
+        "local",
+        "--system",
+        "node1",
+        "--cache-drop-command",
+        "false",
+        "--allow-cache-drop-failure",
+        "--json",
+    )
+    assert res.code == 0, res.err
+    first = bench_dir(campaign, "resnet").joinpath("result_0.txt").read_text().splitlines()[0]
+    assert '"key": "cache_clear", "value": false' in first
+
+
+def _spawn(suite, campaign):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gp2bm",
+            "run-all",
+            "--suite",
+            str(suite),
+            "--campaign",
+            str(campaign),
+            "--runtime",
+            "local",
+            "--system",
+            "node1",
+            *NO_DROP,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _wait_for(predicate, timeout=60):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def _train_processes(marker: str) -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"train.py" in cmd and marker.encode() in cmd:
+                pids.append(int(d.name))
+    return pids
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_mid_run_resumes(cli, tmp_path, sig):
+    marker = "0.0517"  # a unique --sleep-per-epoch value to find our processes
+    suite = write_suite(tmp_path / "suite", {"resnet": 4}, extra_args=["--sleep-per-epoch", marker])
+    campaign = tmp_path / "c"
+    proc = _spawn(suite, campaign)
+    partial = campaign / "records/resnet/result_2.txt.partial"
+    try:
+        _wait_for(lambda: partial.exists() and partial.stat().st_size > 2000, timeout=120)
+    finally:
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=60)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130, proc.stderr.read().decode()
+    before = digests(bench_dir(campaign, "resnet"))
+    assert sorted(before) == ["result_0.txt", "result_1.txt"]
+    _wait_for(lambda: not _train_processes(marker), timeout=10)  # nothing left running
+    partial_bytes = partial.read_bytes()
+
+    res = run_all(cli, suite, campaign, "--json")
+    after = digests(bench_dir(campaign, "resnet"))
+    assert sorted(after) == [f"result_{i}.txt" for i in range(4)]
+    assert {k: after[k] for k in before} == before  # finished runs byte-identical
+    attempt = campaign / "records/resnet/attempts/result_2.attempt1.txt"
+    assert attempt.read_bytes() == partial_bytes
+    rec = json.loads((campaign / "records/resnet/attempts/run_2.attempt1.json").read_text())
+    assert rec["status"] == "interrupted"
+    assert not partial.exists()
+    assert "kept 1 interrupted log" in res.err
+    assert not _train_processes(marker)
+
+
+def test_second_run_all_is_refused(cli, tmp_path):
+    suite = write_suite(tmp_path / "suite", {"resnet": 3}, extra_args=["--sleep-per-epoch", "0.05"])
+    campaign = tmp_path / "c"
+    proc = _spawn(suite, campaign)
+    try:
+        _wait_for(lambda: (campaign / "records/resnet/run_0.json").exists(), timeout=60)
+        res = run_all(cli, suite, campaign)
+        assert res.code == 2 and "in use by another gp2bm" in res.err
+    finally:
+        proc.wait(timeout=120)
+    assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+
+
+def test_run_one_benchmark(cli, tmp_path):
+    suite = write_suite(tmp_path / "suite", {"resnet": 2, "bert": 2})
+    campaign = tmp_path / "c"
+    res = cli(
+        "run",
+        "bert",
+        "--suite",
+        suite,
+        "--campaign",
+        campaign,
+        "--runtime",
+        "local",
+        "--system",
+        "node1",
+        *NO_DROP,
+    )
+    assert res.code == 0, res.err
+    assert not bench_dir(campaign, "resnet").exists()
+    assert len(list(bench_dir(campaign, "bert").glob("result_*.txt"))) == 2
+
+
+def test_campaign_identity_is_kept(cli, tmp_path):
+    suite = write_suite(tmp_path / "suite", {"resnet": 3})
+    campaign = tmp_path / "c"
+    assert run_all(cli, suite, campaign).code == 0
+    res = cli(
+        "run-all",
+        "--suite",
+        suite,
+        "--campaign",
+        campaign,
+        "--runtime",
+        "local",
+        "--system",
+        "other",
+        *NO_DROP,
+    )
+    assert res.code == 2 and "system is 'node1'" in res.err
