@@ -1,0 +1,234 @@
+"""The smoke workload (containers/smoke/train.py) trains for real and logs like MLPerf.
+
+Its logs must pass MLCommons' own compliance checker for ruleset 3.1.0 once the launcher's
+``cache_clear`` line is put in front, exactly as the launcher will write it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TRAIN = Path(__file__).resolve().parents[1] / "containers" / "smoke" / "train.py"
+TOKEN = ":::MLLOG "
+RULESET = "3.1.0"
+TARGETS = {"resnet": 0.759, "bert": 0.720}
+
+
+def run_workload(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SEED", "SMOKE_FAIL") and not k.startswith("MLPERF_SUBMISSION_")
+    }
+    full_env.update(env or {})
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(TRAIN), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
+    return proc, time.monotonic() - started
+
+
+def records(stdout: str) -> list[dict]:
+    return [json.loads(line.split(TOKEN, 1)[1]) for line in stdout.splitlines() if TOKEN in line]
+
+
+def values(stdout: str, key: str) -> list:
+    return [r["value"] for r in records(stdout) if r["key"] == key]
+
+
+def run_stop_status(stdout: str) -> str | None:
+    stops = [r for r in records(stdout) if r["key"] == "run_stop"]
+    return stops[-1]["metadata"]["status"] if stops else None
+
+
+def with_cache_clear(stdout: str) -> str:
+    """The launcher's own line, written before the container output."""
+    first = records(stdout)[0]["time_ms"]
+    line = TOKEN + json.dumps(
+        {
+            "namespace": "",
+            "time_ms": first - 1,
+            "event_type": "POINT_IN_TIME",
+            "key": "cache_clear",
+            "value": True,
+            "metadata": {"file": "launcher", "lineno": 0},
+        }
+    )
+    return line + "\n" + stdout
+
+
+def check_compliance(path: Path):
+    from mlperf_logging.compliance_checker import mlp_compliance
+
+    # A module-global queue of configs that a previous (crashed) check may have left dirty.
+    mlp_compliance.enqueued_configs.clear()
+    checker = mlp_compliance.make_checker("training", RULESET, quiet=False, werror=False)
+    try:
+        valid, *_ = mlp_compliance.main(str(path), f"training_{RULESET}/common.yaml", checker)
+    finally:
+        mlp_compliance.enqueued_configs.clear()
+    messages = [
+        *checker.warnings.values(),
+        *checker.overwritable.values(),
+        *checker.not_overwritable,
+    ]
+    return valid, messages
+
+
+@pytest.mark.parametrize("benchmark", ["resnet", "bert"])
+def test_log_passes_mlperf_compliance(benchmark, tmp_path):
+    proc, elapsed = run_workload("--benchmark", benchmark, "--seed", "12345")
+    assert proc.returncode == 0, proc.stderr
+    assert elapsed < 3.0, f"a smoke run must take < 3 s, took {elapsed:.2f} s"
+    # The launcher, not the workload, logs the cache drop.
+    assert values(proc.stdout, "cache_clear") == []
+
+    log = tmp_path / "result_0.txt"
+    log.write_text(with_cache_clear(proc.stdout))
+    valid, messages = check_compliance(log)
+    assert valid, "compliance checker:\n" + "\n---\n".join(messages)
+
+    assert values(proc.stdout, "submission_benchmark") == [benchmark]
+    assert values(proc.stdout, "submission_division") == ["closed"]
+    assert values(proc.stdout, "seed") == [12345]
+    assert run_stop_status(proc.stdout) == "success"
+    accuracies = values(proc.stdout, "eval_accuracy")
+    assert accuracies[-1] >= TARGETS[benchmark] > max(accuracies[:-1], default=0.0)
+
+
+@pytest.mark.parametrize("benchmark", ["resnet", "bert"])
+def test_same_seed_same_training(benchmark):
+    first, _ = run_workload("--benchmark", benchmark, "--seed", "42")
+    again, _ = run_workload("--benchmark", benchmark, env={"SEED": "42"})
+    other, _ = run_workload("--benchmark", benchmark, "--seed", "43")
+    assert first.returncode == again.returncode == other.returncode == 0
+    assert values(again.stdout, "seed") == [42]
+    assert values(first.stdout, "eval_accuracy") == values(again.stdout, "eval_accuracy")
+    assert values(first.stdout, "eval_accuracy") != values(other.stdout, "eval_accuracy")
+
+
+def test_random_seed_when_none_given():
+    proc, _ = run_workload("--benchmark", "bert")
+    assert proc.returncode == 0, proc.stderr
+    (seed,) = values(proc.stdout, "seed")
+    assert isinstance(seed, int) and seed >= 0
+
+
+def test_submission_fields_come_from_environment():
+    proc, _ = run_workload(
+        "--benchmark",
+        "bert",
+        "--seed",
+        "1",
+        env={
+            "MLPERF_SUBMISSION_ORG": "ACME",
+            "MLPERF_SUBMISSION_PLATFORM": "node-a100x8",
+            "MLPERF_SUBMISSION_STATUS": "preview",
+        },
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert values(proc.stdout, "submission_org") == ["ACME"]
+    assert values(proc.stdout, "submission_platform") == ["node-a100x8"]
+    assert values(proc.stdout, "submission_status") == ["preview"]
+
+    defaults, _ = run_workload("--benchmark", "bert", "--seed", "1")
+    assert values(defaults.stdout, "submission_org") == ["gp2bm"]
+    assert values(defaults.stdout, "submission_platform") == ["smoke"]
+    assert values(defaults.stdout, "submission_status") == ["onprem"]
+
+
+@pytest.mark.parametrize("benchmark", ["resnet", "bert"])
+def test_simulated_failure_aborts(benchmark):
+    proc, _ = run_workload("--benchmark", benchmark, "--seed", "1", env={"SMOKE_FAIL": "1"})
+    assert proc.returncode != 0
+    assert run_stop_status(proc.stdout) == "aborted"
+    assert values(proc.stdout, "run_start")  # it failed mid-training, not before
+
+
+def test_simulated_crash_leaves_no_run_stop():
+    proc, _ = run_workload("--benchmark", "resnet", "--seed", "1", env={"SMOKE_FAIL": "crash"})
+    assert proc.returncode not in (0, 1)
+    assert values(proc.stdout, "run_start")
+    assert run_stop_status(proc.stdout) is None
+
+
+def test_target_not_reached_is_aborted_with_exit_1(tmp_path):
+    proc, _ = run_workload("--benchmark", "resnet", "--seed", "1", "--max-epochs", "8")
+    assert proc.returncode == 1
+    assert run_stop_status(proc.stdout) == "aborted"
+    assert max(values(proc.stdout, "eval_accuracy")) < TARGETS["resnet"]
+    # Still a well-formed log, which fails only for not reaching the target.
+    log = tmp_path / "result_0.txt"
+    log.write_text(with_cache_clear(proc.stdout))
+    valid, messages = check_compliance(log)
+    assert not valid
+    assert any("eval_accuracy" in m or "0.7590" in m for m in messages), messages
+
+
+def test_target_option():
+    proc, _ = run_workload("--benchmark", "bert", "--seed", "3", "--target", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    accuracies = values(proc.stdout, "eval_accuracy")
+    assert accuracies[-1] >= 0.5 > max(accuracies[:-1], default=0.0)
+
+
+def test_sleep_per_epoch_makes_runs_longer():
+    proc, _ = run_workload("--benchmark", "bert", "--seed", "1", "--sleep-per-epoch", "0.1")
+    assert proc.returncode == 0, proc.stderr
+    recs = {r["key"]: r["time_ms"] for r in records(proc.stdout)}
+    blocks = len(values(proc.stdout, "eval_accuracy"))
+    assert recs["run_stop"] - recs["run_start"] >= blocks * 100
+
+
+def test_sigterm_logs_aborted():
+    env = {k: v for k, v in os.environ.items() if k not in ("SEED", "SMOKE_FAIL")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(TRAIN),
+            "--benchmark",
+            "resnet",
+            "--seed",
+            "1",
+            "--sleep-per-epoch",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        for line in proc.stdout:
+            if '"key": "epoch_start"' in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143
+    assert run_stop_status(rest) == "aborted"
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["--benchmark", "gpt3"], ["--benchmark", "bert", "--max-epochs", "0"]]
+)
+def test_usage_errors_exit_2(argv):
+    proc, _ = run_workload(*argv)
+    assert proc.returncode == 2
+    assert records(proc.stdout) == []
