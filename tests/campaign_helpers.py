@@ -18,6 +18,7 @@ def write_suite(
     image: str = "gp2bm/smoke:latest",
     extra_args: list[str] | None = None,
     local_env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
     timeout_minutes: float | None = 5,
     rcp: bool = False,
 ) -> Path:
@@ -31,6 +32,7 @@ def write_suite(
             "image": image,
             "implementation": {"name": "numpy", "source": "/workspace/smoke"},
             "command": ["--benchmark", bench, *(extra_args or [])],
+            "environment": dict(env or {}),
             "seed": {"env": "SEED"},
             "gpus": "none",
             "network": "none",

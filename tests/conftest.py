@@ -50,3 +50,30 @@ def mlperf_fixtures() -> Path:
     if not MLPERF_FIXTURES.is_dir():
         pytest.skip(f"published MLPerf logs not available: {MLPERF_FIXTURES} is absent")
     return MLPERF_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def docker_services(tmp_path_factory):
+    """A private dockerd and a local registry for the whole test session (tests/services.py)."""
+    from services import ServicesUnavailable, start_services, stop_services, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    try:
+        services = start_services(tmp_path_factory.mktemp("docker-services"))
+    except ServicesUnavailable as exc:
+        pytest.skip(str(exc))
+    yield services
+    stop_services(services)
+
+
+@pytest.fixture
+def smoke_image(docker_services):
+    """The smoke benchmark image, built (from cache when possible) in the test daemon."""
+    from services import ServicesUnavailable, ensure_smoke_image
+
+    try:
+        return ensure_smoke_image(docker_services)
+    except ServicesUnavailable as exc:
+        pytest.skip(str(exc))
