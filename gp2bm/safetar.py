@@ -1,0 +1,213 @@
+"""Opening tar archives that come from elsewhere (a hand-in bundle, a container's files).
+
+Nothing in an archive is trusted: every member is checked before anything is written, and
+files are written by gp2bm itself, not by ``tarfile.extractall``. Refused, naming the
+member: absolute paths, ``..`` components, hard links, device files and FIFOs, symbolic
+links that point outside the archive (or that another member's path goes through), and a
+name that appears twice (a later member would silently replace what was checked earlier).
+A file that is not a readable tar archive is an input error (exit 2); an archive holding a
+refused member is an invalid one (exit 1).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gp2bm.errors import InputError, InvalidError
+
+FILE, DIR, SYMLINK = "file", "dir", "symlink"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One checked member: its normalised relative name, kind, and the tar entry."""
+
+    name: str
+    kind: str
+    info: tarfile.TarInfo
+
+
+class UnsafeMember(InvalidError):
+    """The archive holds a member that must not be extracted."""
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: tarfile lists every compression it tried, one per line."""
+    text = str(exc).strip()
+    if not text or "\n" in text:
+        return "no tar, gzip, bzip2 or xz header"
+    return text
+
+
+def _normalise(raw: str, archive: str) -> str | None:
+    """The member's relative POSIX name, or None for the archive's own root ("./")."""
+    if not raw or "\0" in raw:
+        raise UnsafeMember(f"{archive}: member {raw!r}: empty name or NUL byte refused")
+    if raw.startswith("/"):
+        raise UnsafeMember(f"{archive}: member '{raw}': absolute path refused")
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeMember(f"{archive}: member '{raw}': '..' in the path refused")
+    return "/".join(parts) or None
+
+
+def _kind(info: tarfile.TarInfo, archive: str) -> str:
+    if info.isreg():
+        return FILE
+    if info.isdir():
+        return DIR
+    if info.issym():
+        return SYMLINK
+    if info.islnk():
+        what = "hard link"
+    elif info.ischr() or info.isblk():
+        what = "device file"
+    elif info.isfifo():
+        what = "FIFO"
+    else:
+        what = f"member of type {info.type!r}"
+    raise UnsafeMember(f"{archive}: member '{info.name}': {what} refused")
+
+
+def check_members(
+    tar: tarfile.TarFile, archive: str, skipped: list[str] | None = None
+) -> list[Member]:
+    """Every member of the archive, checked; raises UnsafeMember naming the first bad one.
+
+    With a ``skipped`` list, links and special files that would be refused are left out
+    and described there instead (for copying a source folder out of an image, where an
+    absolute link to a system library is normal); bad names are still refused.
+    """
+    try:
+        infos = tar.getmembers()
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise InputError(f"{archive}: unreadable tar archive ({_reason(exc)})") from None
+    seen: dict[str, str] = {}
+    members = []
+    for info in infos:
+        name = _normalise(info.name, archive)
+        try:
+            kind = _kind(info, archive)
+            if kind == SYMLINK and name is not None:
+                _check_link(info, name, archive)
+        except UnsafeMember as exc:
+            if skipped is None:
+                raise
+            skipped.append(str(exc).split(": ", 1)[-1])
+            continue
+        if name is None:
+            if kind != DIR:
+                raise UnsafeMember(f"{archive}: member '{info.name}': not a folder")
+            continue
+        if name in seen:
+            raise UnsafeMember(f"{archive}: member '{info.name}': duplicate name refused")
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if seen.get(parent) == SYMLINK:
+                raise UnsafeMember(
+                    f"{archive}: member '{info.name}': path through the link '{parent}' refused"
+                )
+            if seen.get(parent) == FILE:
+                raise UnsafeMember(
+                    f"{archive}: member '{info.name}': '{parent}' is a file, not a folder"
+                )
+        seen[name] = kind
+        members.append(Member(name, kind, info))
+    return members
+
+
+def _check_link(info: tarfile.TarInfo, name: str, archive: str) -> None:
+    target = info.linkname
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target or "/"))
+    if not target or target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+        raise UnsafeMember(
+            f"{archive}: member '{info.name}': link to '{target}' outside the archive refused"
+        )
+
+
+def open_archive(path: Path) -> tarfile.TarFile:
+    """Open a (possibly compressed) tar archive; InputError if it is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file (expected a .tar.gz bundle)")
+    try:
+        return tarfile.open(path, "r:*")
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: not a tar archive ({_reason(exc)})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def extract_members(
+    tar: tarfile.TarFile,
+    members: list[Member],
+    dest: Path,
+    archive: str,
+    max_bytes: int | None = None,
+) -> None:
+    """Write checked members under ``dest`` (which should be empty)."""
+    total = 0
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for m in members:
+        target = dest.joinpath(*m.name.split("/"))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if m.kind == DIR:
+                target.mkdir(exist_ok=True)
+            elif m.kind == SYMLINK:
+                os.symlink(m.info.linkname, target)
+            else:
+                total += m.info.size
+                if max_bytes is not None and total > max_bytes:
+                    raise UnsafeMember(
+                        f"{archive}: member '{m.info.name}': archive larger than "
+                        f"{max_bytes} bytes refused"
+                    )
+                src = tar.extractfile(m.info)
+                # "x": never write through something already there (a link, a file)
+                with src, open(target, "xb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                os.chmod(target, 0o755 if m.info.mode & 0o111 else 0o644)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+            raise UnsafeMember(
+                f"{archive}: member '{m.info.name}': clashes with another member ({exc.strerror})"
+            ) from None
+        except (tarfile.TarError, EOFError, zlib.error) as exc:
+            raise InputError(f"{archive}: unreadable tar archive ({_reason(exc)})") from None
+
+
+def extract(path: Path, dest: Path, max_bytes: int | None = None) -> list[Member]:
+    """Check every member of the archive at ``path``, then extract it under ``dest``."""
+    with open_archive(path) as tar:
+        members = check_members(tar, str(path))
+        extract_members(tar, members, dest, str(path), max_bytes)
+    return members
+
+
+def extract_stream(
+    chunks, dest: Path, what: str, scratch: Path, skipped: list[str] | None = None
+) -> list[Member]:
+    """Extract a tar archive given as an iterable of byte chunks (e.g. Docker's get_archive)."""
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    with open(scratch, "wb") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+    try:
+        with tarfile.open(scratch, "r:*") as tar:
+            members = check_members(tar, what, skipped)
+            extract_members(tar, members, dest, what)
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise InputError(f"{what}: not a tar archive ({_reason(exc)})") from None
+    finally:
+        scratch.unlink(missing_ok=True)
+    return members

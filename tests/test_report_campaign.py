@@ -1,0 +1,315 @@
+"""Reading a campaign for the reports (gp2bm.campaignview), and the campaigns the hand-in
+tests share: a synthetic one (exact times, passes RCP) and a real smoke one (local runs)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from campaign_helpers import write_suite
+from synth import BERT_MINUTES, RESNET_MINUTES, write_benchmark
+
+from gp2bm.campaignview import claims, load_campaign, read_telemetry, software
+from gp2bm.errors import InputError
+
+REPO = Path(__file__).resolve().parent.parent
+RFP_WORKBOOK = REPO.parent / "shared" / "fixtures" / "rfp" / "Benchmark_Results.xlsx"
+ORG, SYSTEM = "gp2bm", "node1"
+
+
+def system_description(system: str = SYSTEM, org: str = ORG) -> dict:
+    """A system description that MLCommons' 3.1.0 system-description checker accepts."""
+    return {
+        "submitter": org,
+        "division": "closed",
+        "status": "Available on-premise",
+        "system_name": system,
+        "number_of_nodes": "1",
+        "host_processors_per_node": "2",
+        "host_processor_model_name": "AMD EPYC 7763",
+        "host_processor_core_count": "64",
+        "host_processor_vcpu_count": "128",
+        "host_processor_frequency": "2450 MHz",
+        "host_processor_caches": "L3 256 MiB",
+        "host_processor_interconnect": "N/A",
+        "host_memory_capacity": "1 TB",
+        "host_storage_type": "NVMe SSD",
+        "host_storage_capacity": "15 TB",
+        "host_networking": "InfiniBand HDR",
+        "host_networking_topology": "N/A",
+        "host_memory_configuration": "16x 64 GB DDR4",
+        "accelerators_per_node": "4",
+        "accelerator_model_name": "NVIDIA A100-SXM4-80GB",
+        "accelerator_host_interconnect": "PCIe 4.0 x16",
+        "accelerator_frequency": "1410 MHz",
+        "accelerator_on-chip_memories": "N/A",
+        "accelerator_memory_configuration": "HBM2e",
+        "accelerator_memory_capacity": "80 GB",
+        "accelerator_interconnect": "NVLink",
+        "accelerator_interconnect_topology": "N/A",
+        "cooling": "air",
+        "hw_notes": "N/A",
+        "framework": "PyTorch 2.1 (NGC 23.09)",
+        "other_software_stack": {
+            "cuda_version": "12.2",
+            "cudnn_version": "8.9.5",
+            "nccl_version": "2.18.5",
+            "openmpi_version": "4.1.5",
+            "gcc_version": "11.4.0",
+        },
+        "operating_system": "Ubuntu 22.04",
+        "sw_notes": "N/A",
+    }
+
+
+INVENTORY = {
+    "schema": "gp2bm.inventory/1",
+    "host": {"hostname": "node1", "python": "3.11.7", "gp2bm_version": "0.1.0"},
+    "os": {"name": "Debian GNU/Linux 12 (bookworm)", "kernel": "6.1.0"},
+    "cpu": {"model_name": "AMD EPYC 7763", "logical_cpus": 128},
+    "gpus": {
+        "driver_version": "535.104.05",
+        "cuda_driver_version": "12.2",
+        "count": 4,
+        "gpus": [{"index": i, "name": "NVIDIA A100-SXM4-80GB"} for i in range(4)],
+    },
+    "nvidia_smi": {"present": True, "query": "==== NVSMI LOG ====\n" + "x " * 400},
+}
+
+
+def write_telemetry(path: Path, seconds: int = 12, gpus: int = 2) -> None:
+    """Samples in the layout of gp2bm's telemetry sampler (gp2bm/telemetry.py)."""
+    header = ["time_utc", "elapsed_s", "host_cpu_pct", "host_mem_used_bytes", "host_mem_pct"]
+    quantities = ["power_w", "sm_util_pct", "temp_c", "mem_used_bytes", "clock_event_reasons"]
+    header += [f"gpu{g}_{q}" for g in range(gpus) for q in quantities]
+    lines = [",".join(header)]
+    for t in range(seconds):
+        row = [f"2024-03-01T10:00:{t:02d}.000+00:00", f"{t + 0.001:.3f}", "", "2e9", "12.5"]
+        if t:
+            row[2] = str(40 + t)
+        for g in range(gpus):
+            row += [str(250 + 10 * g + t), str(90 - g), str(60 + t / 2), str(2**30), ""]
+        lines.append(",".join(row))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def synthetic_campaign(
+    folder: Path,
+    *,
+    rcp: bool = True,
+    system_json: bool = True,
+    telemetry: bool = True,
+    inventory: bool = True,
+    runs: dict[str, list[float]] | None = None,
+    **log_kw,
+) -> Path:
+    """A campaign folder with synthetic logs (exact times, passing compliance and RCP),
+    run records, telemetry, inventory and a system description, as run-all would leave it."""
+    runs = runs or {"resnet": RESNET_MINUTES, "bert": BERT_MINUTES}
+    suite = write_suite(folder / "suite", {b: len(m) for b, m in runs.items()}, rcp=rcp)
+    root = folder / "campaign"
+    root.mkdir(parents=True)
+    meta = {
+        "org": ORG,
+        "system": SYSTEM,
+        "suite": "smoketest",
+        "suite_file": str(suite),
+        "ruleset": "3.1.0",
+        "runtime": "local",
+        "created": "2024-03-01T10:00:00.000+00:00",
+        "gp2bm_version": "0.1.0",
+    }
+    (root / "campaign.json").write_text(json.dumps(meta, indent=2))
+    for bench, minutes in runs.items():
+        paths = write_benchmark(root / ORG / "results" / SYSTEM / bench, bench, minutes, **log_kw)
+        records = root / "records" / bench
+        records.mkdir(parents=True)
+        for n, (path, m) in enumerate(zip(paths, minutes, strict=True)):
+            record = {
+                "benchmark": bench,
+                "run": n,
+                "seed": 1000 + n * 7,
+                "status": "success",
+                "exit_code": 0,
+                "runtime": "local",
+                "image": "gp2bm/smoke:latest",
+                "image_id": None,
+                "image_repo_digests": [],
+                "log": str(path.relative_to(root)),
+                "minutes": m,
+                "start": "2024-03-01T10:00:00+00:00",
+                "stop": "2024-03-01T10:30:00+00:00",
+                "cache_drop": {"ok": True, "method": "command"},
+                "telemetry": {"samples": 12, "power_w": {"mean": 260.0}},
+            }
+            (records / f"run_{n}.json").write_text(json.dumps(record))
+            if telemetry:
+                write_telemetry(records / f"telemetry_{n}.csv")
+    if system_json:
+        sys_dir = root / ORG / "systems"
+        sys_dir.mkdir(parents=True)
+        (sys_dir / f"{SYSTEM}.json").write_text(json.dumps(system_description(), indent=2))
+    if inventory:
+        (root / "inventory.json").write_text(json.dumps(INVENTORY, indent=2))
+    return root
+
+
+_SMOKE: dict[str, Path] = {}
+
+
+def smoke_campaign(tmp_path_factory) -> Path:
+    """A real smoke campaign (15 local runs of containers/smoke/train.py, RCP off), made
+    once per test session; tests copy it before changing anything."""
+    if "root" not in _SMOKE:
+        base = tmp_path_factory.mktemp("smoke-campaign")
+        suite = write_suite(base / "suite")
+        root = base / "campaign"
+        proc = subprocess.run(
+            [sys.executable, "-m", "gp2bm", "run-all", "--suite", str(suite), "--campaign",
+             str(root), "--runtime", "local", "--system", SYSTEM, "--cache-drop-command", "true"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        # run-all describes the node with placeholders for what only the vendor knows
+        sys_dir = root / ORG / "systems"
+        sys_dir.mkdir(parents=True, exist_ok=True)
+        (sys_dir / f"{SYSTEM}.json").write_text(json.dumps(system_description(), indent=2))
+        _SMOKE["root"] = root
+    return _SMOKE["root"]
+
+
+def copy_campaign(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".gp2bm.lock"))
+    return dest
+
+
+# ------------------------------------------------------------------------------- tests
+
+
+def test_load_campaign_reads_every_part(tmp_path):
+    root = synthetic_campaign(tmp_path)
+    view = load_campaign(root)
+    assert view.org == ORG and view.system == SYSTEM and view.suite.name == "smoketest"
+    assert view.score.valid and view.score.score is not None
+    assert [len(v) for v in view.runs.values()] == [5, 10]
+    run = view.runs["bert"][3]
+    assert run.index == 3 and run.record["seed"] == 1021
+    assert run.telemetry is not None
+    assert set(run.telemetry.metrics()) == {
+        "host_cpu_pct",
+        "host_mem_used_bytes",
+        "host_mem_pct",
+        "power_w",
+        "sm_util_pct",
+        "temp_c",
+        "mem_used_bytes",
+    }
+    series = run.telemetry.series["power_w [gpu 1]"]
+    assert series.seconds == pytest.approx(list(range(12))) and series.values[0] == 260.0
+    assert run.telemetry.series["host_cpu_pct"].values[:2] == [None, 41.0]
+    assert view.inventory["gpus"]["driver_version"] == "535.104.05"
+    assert view.system_desc["system_name"] == SYSTEM
+    assert set(view.manifests) == {"resnet", "bert"}
+    names = dict(software(view))
+    assert names["gpus.driver_version"] == "535.104.05"
+    assert names["cuda_version"] == "12.2" and names["framework"].startswith("PyTorch")
+
+
+def test_claims_are_score_json_with_relative_paths(tmp_path):
+    root = synthetic_campaign(tmp_path)
+    data = claims(load_campaign(root))
+    assert data["benchmarks"]["bert"]["folder"] == f"{ORG}/results/{SYSTEM}/bert"
+    assert str(tmp_path) not in json.dumps(data)
+    assert set(data) >= {"suite", "ruleset", "benchmarks", "missing", "score"}
+
+
+def test_optional_parts_may_be_absent(tmp_path):
+    root = synthetic_campaign(tmp_path, system_json=False, telemetry=False, inventory=False)
+    shutil.rmtree(root / "records")
+    view = load_campaign(root)
+    assert view.inventory is None and view.system_desc is None
+    assert all(r.record is None and r.telemetry is None for rs in view.runs.values() for r in rs)
+    assert view.score.valid
+
+
+def test_unreadable_optional_json_is_a_note_not_a_failure(tmp_path):
+    root = synthetic_campaign(tmp_path)
+    (root / "inventory.json").write_text("{not json")
+    view = load_campaign(root)
+    assert view.inventory is None
+    assert any("inventory.json" in n for n in view.notes)
+
+
+@pytest.mark.parametrize(
+    "text, series, first_seconds",
+    [
+        ("time_ms,power_w\n1000,10\n2000,11\n3500,12\n", "power_w", [0.0, 1.0, 2.5]),
+        (
+            "timestamp,gpu,temp_c\n2024-03-01T10:00:00Z,0,50\n2024-03-01T10:00:00Z,1,51\n"
+            "2024-03-01T10:00:02Z,0,52\n2024-03-01T10:00:02Z,1,53\n",
+            "temp_c [gpu 1]",
+            [0.0, 2.0],
+        ),
+        ("power_w,name\n1,a\n2,b\n", "power_w", [0.0, 1.0]),  # no time column: 1 Hz
+    ],
+)
+def test_telemetry_formats(tmp_path, text, series, first_seconds):
+    path = tmp_path / "telemetry_0.csv"
+    path.write_text(text)
+    tele = read_telemetry(path)
+    assert tele is not None
+    assert tele.series[series].seconds == first_seconds
+    assert "name" not in tele.series  # not numeric
+
+
+@pytest.mark.parametrize("text", ["", "time\n", "a,b\nx,y\n", "\x00\x01binary"])
+def test_telemetry_without_numbers_is_none(tmp_path, text):
+    path = tmp_path / "telemetry_0.csv"
+    path.write_text(text)
+    assert read_telemetry(path) is None
+
+
+def test_not_a_campaign_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no campaign.json"):
+        load_campaign(tmp_path)
+    (tmp_path / "campaign.json").write_text('{"org": "x", "system": "y", "suite": "z"}')
+    with pytest.raises(InputError, match="campaign runs suite 'z'"):
+        load_campaign(tmp_path)
+
+
+def test_report_bad_input_is_one_line(cli, tmp_path):
+    res = cli("report", tmp_path / "nowhere")
+    assert res.code == 2 and res.err.count("\n") == 1 and "nowhere" in res.err
+    root = synthetic_campaign(tmp_path)
+    (root / "campaign.json").write_text("[1, 2")
+    res = cli("report", root)
+    assert res.code == 2 and "campaign.json" in res.err and "Traceback" not in res.err
+    res = cli("report", tmp_path / "nowhere", "--proposed", "nodes=4")
+    assert res.code == 2 and "--template" in res.err
+
+
+def test_report_writes_all_three_by_default(cli, tmp_path):
+    root = synthetic_campaign(tmp_path)
+    res = cli("report", root, "--json")
+    assert res.code == 0, res.err
+    written = res.json()["written"]
+    assert sorted(written) == ["csv", "html", "xlsx"]
+    for path in written.values():
+        assert Path(path).is_file() and Path(path).parent == root / "reports"
+
+
+def test_unwritable_output_is_one_line(cli, tmp_path):
+    root = synthetic_campaign(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    res = cli("report", root, "--csv", blocker / "results.csv")
+    assert res.code == 2 and "a-file" in res.err and res.err.count("\n") == 1
+    res = cli("package", root, "-o", blocker / "b.tar.gz")
+    assert res.code == 2 and "a-file" in res.err and res.err.count("\n") == 1

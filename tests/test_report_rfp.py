@@ -1,0 +1,155 @@
+"""Filling the MLPerf tab of the RFP's own workbook (../shared/fixtures/rfp)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from synth import BERT_MINUTES, write_run
+from test_report_campaign import RFP_WORKBOOK, synthetic_campaign
+
+from gp2bm.campaignview import load_campaign
+
+SHEETS = ["HPCG", "QE", "NAMD - CPU", "NAMD - GPU", "SPEChpc", "GROMACS", "MLPerf", "HPL", "IOR"]
+# The answer cells of the real form (found by their labels; checked here by coordinate).
+TEST_CELLS = {"C7", "C8", "C9", "C10", "C15", "C16", "C17", "B23"}
+PROPOSED_CELLS = {"D7", "D8", "D9"}
+CHANGES = "Tuned the data loader (see changes/resnet.diff).\nNo other change."
+
+
+@pytest.fixture
+def template() -> Path:
+    if not RFP_WORKBOOK.is_file():
+        pytest.skip(f"the RFP workbook is not available: {RFP_WORKBOOK} is absent")
+    return RFP_WORKBOOK
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _style(cell) -> tuple:
+    return (
+        cell.number_format,
+        repr(cell.font),
+        repr(cell.fill),
+        repr(cell.border),
+        repr(cell.protection),
+    )
+
+
+def test_fill_the_real_rfp_workbook(cli, tmp_path, template):
+    before = _sha(template)
+    root = synthetic_campaign(tmp_path)
+    changes = tmp_path / "changes.txt"
+    changes.write_text(CHANGES + "\n")
+    out = tmp_path / "filled" / "Benchmark_Results.xlsx"
+    res = cli(
+        "report", root, "--template", template, "--xlsx", out, "--changes", changes,
+        "--proposed", "nodes=4", "--proposed", "bert=1100.5", "--proposed", "resnet=1500",
+        "--test", "mpi_tasks=4", "--json",
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    assert res.json()["written"] == {"rfp workbook": str(out)}
+    assert _sha(template) == before  # the template itself is never written
+
+    score = load_campaign(root).score
+    bert_minutes = score.benchmarks["bert"].minutes
+    resnet_minutes = score.benchmarks["resnet"].minutes
+    assert bert_minutes == pytest.approx(sum(sorted(BERT_MINUTES)[1:-1]) / 8)
+
+    filled, original = load_workbook(out), load_workbook(template)
+    assert filled.sheetnames == original.sheetnames == SHEETS
+    ws = filled["MLPerf"]
+    assert ws["C7"].value == 1
+    assert ws["C8"].value == pytest.approx(60 * bert_minutes)  # seconds, as the label asks
+    assert ws["C9"].value == pytest.approx(60 * resnet_minutes)
+    assert ws["C10"].value == 4
+    assert ws["C15"].value == "gcc 11.4.0; python 3.11.7"
+    assert ws["C16"].value == "openmpi 4.1.5"
+    assert "PyTorch 2.1" in ws["C17"].value and "cuda 12.2" in ws["C17"].value
+    assert "nccl 2.18.5" in ws["C17"].value and "driver 535.104.05" in ws["C17"].value
+    assert ws["B23"].value == CHANGES and ws["B23"].alignment.wrap_text
+    assert (ws["D7"].value, ws["D8"].value, ws["D9"].value) == (4, 1100.5, 1500)
+
+    # every other cell of every tab: same value and format; merges and sizes unchanged
+    changed = {("MLPerf", c) for c in TEST_CELLS | PROPOSED_CELLS}
+    for name in SHEETS:
+        a, b = original[name], filled[name]
+        assert a.dimensions == b.dimensions or name == "MLPerf"
+        assert sorted(map(str, a.merged_cells.ranges)) == sorted(map(str, b.merged_cells.ranges))
+        assert {k: v.width for k, v in a.column_dimensions.items()} == {
+            k: v.width for k, v in b.column_dimensions.items()
+        }
+        rows = max(a.max_row, b.max_row)
+        cols = max(a.max_column, b.max_column)
+        for row in range(1, rows + 1):
+            for col in range(1, cols + 1):
+                ca, cb = a.cell(row, col), b.cell(row, col)
+                if (name, ca.coordinate) in changed:
+                    continue
+                assert ca.value == cb.value, (name, ca.coordinate)
+                assert _style(ca) == _style(cb), (name, ca.coordinate)
+                assert repr(ca.alignment) == repr(cb.alignment), (name, ca.coordinate)
+    # the D7 cell held 4 in the template: the Proposed column keeps what was asked
+    assert original["MLPerf"]["C8"].value is None and original["MLPerf"]["B23"].value is None
+
+
+def test_rfp_workbook_refuses_an_invalid_result(cli, tmp_path, template):
+    root = synthetic_campaign(tmp_path)
+    bert = root / "gp2bm" / "results" / "node1" / "bert"
+    for n in (0, 1):  # two failed runs: no valid BERT result
+        write_run(bert, n, "bert", BERT_MINUTES[n], status="aborted")
+    out = tmp_path / "filled.xlsx"
+    res = cli("report", root, "--template", template, "--xlsx", out)
+    assert res.code == 1
+    assert "bert has no valid result" in res.err and res.err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_rfp_bad_input(cli, tmp_path, template):
+    root = synthetic_campaign(tmp_path)
+    res = cli("report", root, "--template", template, "--xlsx", tmp_path / "o.xlsx",
+              "--proposed", "gpus=8")  # fmt: skip
+    assert res.code == 2 and "--proposed gpus" in res.err and "known:" in res.err
+    res = cli("report", root, "--template", template, "--xlsx", tmp_path / "o.xlsx",
+              "--proposed", "nodes")  # fmt: skip
+    assert res.code == 2 and "KEY=VALUE" in res.err
+    res = cli("report", root, "--template", template, "--xlsx", tmp_path / "o.xlsx",
+              "--test", "bert=12")  # fmt: skip
+    assert res.code == 2 and "measured" in res.err
+    res = cli("report", root, "--template", template, "--xlsx", tmp_path / "o.xlsx",
+              "--proposed", "nodes=four")  # fmt: skip
+    assert res.code == 2 and "expected a number" in res.err
+    res = cli("report", root, "--template", template, "--xlsx", tmp_path / "o.xlsx",
+              "--changes", tmp_path / "missing.txt")  # fmt: skip
+    assert res.code == 2 and "missing.txt: file not found" in res.err
+    res = cli("report", root, "--changes", tmp_path / "missing.txt")
+    assert res.code == 2 and "--template" in res.err
+    for r in (res,):
+        assert "Traceback" not in r.err
+
+
+def test_template_that_is_not_the_form(cli, tmp_path):
+    root = synthetic_campaign(tmp_path)
+    other = tmp_path / "other.xlsx"
+    wb = Workbook()
+    wb.active.title = "HPL"
+    wb.save(other)
+    res = cli("report", root, "--template", other, "--xlsx", tmp_path / "o.xlsx")
+    assert res.code == 2 and "no 'MLPerf' tab" in res.err and "other.xlsx" in res.err
+    junk = tmp_path / "junk.xlsx"
+    junk.write_text("not a workbook")
+    res = cli("report", root, "--template", junk, "--xlsx", tmp_path / "o.xlsx")
+    assert res.code == 2 and "junk.xlsx: not a readable .xlsx workbook" in res.err
+    wb = Workbook()
+    wb.active.title = "MLPerf"
+    wb.active["B6"], wb.active["C6"], wb.active["D6"] = "Hardware", "Test", "Proposed"
+    wb.active["B7"] = "Number of nodes"
+    wb.save(other)
+    res = cli("report", root, "--template", other, "--xlsx", tmp_path / "o.xlsx")
+    assert res.code == 2 and "no 'resnet Benchmark (seconds)' row" in res.err
+    res = cli("report", root, "--template", other, "--xlsx", other)
+    assert res.code == 2 and "is the template itself" in res.err
