@@ -3,7 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: all venv demo test lint clean
+# Debian packages some tests need (headless Chromium for the HTML report, LibreOffice for
+# the CSV-in-a-spreadsheet check). Docker, the registry, Podman, Apptainer and Slurm are
+# installed by the scripts under scripts/ that the tests start.
+APT_TEST_PACKAGES = chromium libreoffice-calc-nogui
+
+.PHONY: all venv demo test test-deps lint clean
 
 all: venv
 
@@ -24,7 +29,17 @@ demo: venv
 lint: venv
 	$(BIN)/ruff check gp2bm tests benchmarks containers
 
-test: lint
+test-deps:
+	@missing=""; for p in $(APT_TEST_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "test-deps: not root, not installing$$missing"; exit 0; fi; \
+	echo "test-deps: installing$$missing"; \
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends $$missing >/dev/null) \
+	|| echo "test-deps: could not install$$missing (the tests that need them skip)"
+
+test: lint test-deps
 	$(BIN)/pytest -q
 
 clean:

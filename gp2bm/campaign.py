@@ -7,10 +7,16 @@ The folder IS the state; resuming means looking at what is there:
     <campaign>/records/<bench>/run_N.json            run record (seed, image digest, times...)
     <campaign>/records/<bench>/result_N.txt.partial  the log of a run in progress
     <campaign>/records/<bench>/attempts/             logs and records of interrupted attempts
+    <campaign>/records/<bench>/run_N.lock            held (flock) by the gp2bm doing run N
 
 A finished log appears in the submission tree only by an atomic rename once the run has
 ended, so the submission tree never holds a partial log, and a run is redone exactly when
 its result_N.txt is missing.
+
+Several gp2bm processes may share one campaign (Slurm array tasks on different nodes, the
+folder on a shared file system): each run is done under its own lock, so a run is never done
+twice at once and a partial log that is still being written is never taken for an
+interrupted one. The campaign-wide lock is for whoever plans and submits.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import os
 import re
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,12 +35,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gp2bm import __version__
-from gp2bm.errors import InputError
+from gp2bm.errors import Gp2bmError, InputError
 from gp2bm.suite import Suite
 
 CAMPAIGN_FILE = "campaign.json"
 LOCK_FILE = ".gp2bm.lock"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+RUN_LOCK_POLL_S = 0.05
+
+
+class RunBusy(Gp2bmError):
+    """Another gp2bm process holds this run's lock: it is doing the run right now."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, holder: dict | None = None):
+        super().__init__(message)
+        self.holder = holder or {}
 
 
 def now_iso() -> str:
@@ -107,6 +125,9 @@ class Campaign:
 
     def attempts_dir(self, bench: str) -> Path:
         return self.records_dir(bench) / "attempts"
+
+    def run_lock_path(self, bench: str, n: int) -> Path:
+        return self.records_dir(bench) / f"run_{n}.lock"
 
     @property
     def ident(self) -> str:
@@ -208,28 +229,45 @@ class Campaign:
         return [PlannedRun(b, n, i, len(todo)) for i, (b, n) in enumerate(todo, 1)]
 
     def archive_partials(self) -> list[Path]:
-        """Keep each interrupted run's log (and record) as a numbered attempt."""
+        """Keep each interrupted run's log (and record) as a numbered attempt.
+
+        A partial log whose run lock is held belongs to a run still going on (another
+        node's array task): it is left alone.
+        """
         kept = []
         for bench in self.suite.benchmarks:
             for n in self.partials(bench):
-                attempts = self.attempts_dir(bench)
-                attempts.mkdir(parents=True, exist_ok=True)
-                k = 1
-                while (attempts / f"result_{n}.attempt{k}.txt").exists():
-                    k += 1
-                dest = attempts / f"result_{n}.attempt{k}.txt"
-                os.replace(self.partial_path(bench, n), dest)
-                kept.append(dest)
-                record = self.record_path(bench, n)
-                if record.exists() and not self.result_path(bench, n).exists():
-                    data = read_json(record)
-                    if data.get("status") in (None, "running"):
-                        data["status"] = "interrupted"
-                        data.setdefault("reason", "gp2bm stopped before the run ended")
-                    data["attempt_log"] = str(dest.relative_to(self.root))
-                    write_json_atomic(attempts / f"run_{n}.attempt{k}.json", data)
-                    record.unlink()
+                try:
+                    with self.run_lock(bench, n):
+                        dest = self.archive_partial(bench, n)
+                except RunBusy:
+                    continue
+                if dest is not None:
+                    kept.append(dest)
         return kept
+
+    def archive_partial(self, bench: str, n: int) -> Path | None:
+        """Move run n's partial log (and its record) to attempts/; call with its run lock."""
+        partial = self.partial_path(bench, n)
+        if not partial.exists():
+            return None
+        attempts = self.attempts_dir(bench)
+        attempts.mkdir(parents=True, exist_ok=True)
+        k = 1
+        while (attempts / f"result_{n}.attempt{k}.txt").exists():
+            k += 1
+        dest = attempts / f"result_{n}.attempt{k}.txt"
+        os.replace(partial, dest)
+        record = self.record_path(bench, n)
+        if record.exists() and not self.result_path(bench, n).exists():
+            data = read_json(record)
+            if data.get("status") in (None, "running"):
+                data["status"] = "interrupted"
+                data.setdefault("reason", "gp2bm stopped before the run ended")
+            data["attempt_log"] = str(dest.relative_to(self.root))
+            write_json_atomic(attempts / f"run_{n}.attempt{k}.json", data)
+            record.unlink()
+        return dest
 
     def used_seeds(self, bench: str) -> set[int]:
         seeds = set()
@@ -265,3 +303,85 @@ class Campaign:
             yield
         finally:
             os.close(fd)
+
+    @contextmanager
+    def run_lock(
+        self, bench: str, n: int, wait: float = 0.0, holder: dict | None = None
+    ) -> Iterator[None]:
+        """Hold run n's own lock (flock on records/<bench>/run_N.lock) while doing it.
+
+        Waits up to ``wait`` seconds (someone may hold it for a moment, e.g. while archiving
+        a partial log), then raises RunBusy naming the holder. ``holder`` (node, job...) is
+        written into the lock file for ``gp2bm status``.
+        """
+        path = self.run_lock_path(bench, n)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                if time.monotonic() >= deadline:
+                    info = _lock_holder(fd)
+                    where = ", ".join(f"{k} {v}" for k, v in info.items() if k != "since")
+                    raise RunBusy(
+                        f"{bench} run {n} is being done by another gp2bm ({where or '?'})", info
+                    ) from None
+                time.sleep(RUN_LOCK_POLL_S)
+            info = {"pid": os.getpid(), "host": socket.gethostname(), **(holder or {})}
+            info["since"] = now_iso()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info, sort_keys=True) + "\n").encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    def run_holder(self, bench: str, n: int) -> dict | None:
+        """Who holds run n's lock (what it wrote there), or None when nobody does."""
+        path = self.run_lock_path(bench, n)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                # a shared lock only tests: it never keeps the holder-to-be from its own
+                # exclusive lock for longer than this call
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                return _lock_holder(fd)
+            return None
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def claim_run(
+        self, bench: str, n: int, wait: float = 0.0, holder: dict | None = None
+    ) -> Iterator[bool]:
+        """Hold run n's lock; keep a partial log an earlier attempt left as an attempt.
+
+        Yields whether the run still has to be done (False: its result_N.txt appeared
+        meanwhile, done by another gp2bm). Raises RunBusy when another gp2bm is doing it.
+        """
+        with self.run_lock(bench, n, wait=wait, holder=holder):
+            if self.result_path(bench, n).exists():
+                yield False
+                return
+            self.archive_partial(bench, n)
+            yield True
+
+
+def _lock_holder(fd: int) -> dict:
+    text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+    try:
+        info = json.loads(text)
+    except ValueError:
+        return {"pid": text} if text else {}
+    return info if isinstance(info, dict) else {}

@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 
 from gp2bm import __version__
 from gp2bm.cachedrop import CacheDrop, drop_page_cache
-from gp2bm.campaign import Campaign, PlannedRun, now_iso, write_json_atomic
+from gp2bm.campaign import Campaign, PlannedRun, RunBusy, now_iso, write_json_atomic
 from gp2bm.errors import Gp2bmError, InputError
+from gp2bm.fingerprint import node_identity
 from gp2bm.manifest import BenchmarkManifest
 from gp2bm.runlog import GP2BM_RUN_END, parse_run_log
 from gp2bm.runtimes.base import LABEL_CAMPAIGN, LABEL_RUN, ImageInfo, Runtime, run_spec
+from gp2bm.telemetry import start_telemetry
 
 # gp2bm's own MLLOG keys. Unknown keys are allowed by MLCommons' checkers.
 KEY_TRACE = "gp2bm_run"
@@ -190,6 +192,7 @@ def execute_run(
         "allow_unpinned": options.allow_unpinned,
         "manifest": str(manifest.path),
         "host": socket.gethostname(),
+        **node_identity(),  # node name (the Slurm node) and its hardware fingerprint
         "gp2bm_version": __version__,
         "gp2bm_pid": os.getpid(),
         "cache_drop": drop.as_dict(),
@@ -221,6 +224,7 @@ def execute_run(
         sink.flush()
         t0 = time.monotonic()
         execution = runtime.start(spec, sink, status.on_line if status else None)
+        telemetry = start_telemetry(campaign.records_dir(bench) / f"telemetry_{n}.csv")
         reason = None
         try:
             while True:
@@ -242,6 +246,7 @@ def execute_run(
                 reason="stopped by Ctrl-C or SIGTERM",
                 stop=now_iso(),
                 seconds=time.monotonic() - t0,
+                telemetry=telemetry.stop(),
             )
             write_json_atomic(record_path, record)
             raise Interrupted(
@@ -250,6 +255,7 @@ def execute_run(
             ) from None
         finally:
             pump_error = getattr(getattr(execution, "pump", None), "error", None)
+            record["telemetry"] = telemetry.stop()
         execution.close()
         elapsed = time.monotonic() - t0
 
@@ -325,23 +331,33 @@ def run_campaign(
                 + ", ".join(str(p.relative_to(campaign.root)) for p in kept)
             )
         plan = campaign.plan(names)
+        runtime.use_campaign(campaign.root)
         images = {
             b: runtime.prepare(manifests[b]) for b in dict.fromkeys(p.benchmark for p in plan)
         }
         for planned in plan:
             status = LiveStatus()
-            if progress:
-                progress.start_run(planned, status)
-            outcome = execute_run(
-                campaign,
-                planned,
-                manifests[planned.benchmark],
-                runtime,
-                images[planned.benchmark],
-                options,
-                status,
-                tick=progress.tick if progress else None,
-            )
+            # Each run under its own lock: Slurm array tasks may share this campaign.
+            try:
+                with campaign.claim_run(planned.benchmark, planned.index) as todo:
+                    if not todo:
+                        continue
+                    if progress:
+                        progress.start_run(planned, status)
+                    outcome = execute_run(
+                        campaign,
+                        planned,
+                        manifests[planned.benchmark],
+                        runtime,
+                        images[planned.benchmark],
+                        options,
+                        status,
+                        tick=progress.tick if progress else None,
+                    )
+            except RunBusy as exc:
+                if progress:
+                    progress.note(f"skipped: {exc}")
+                continue
             outcomes.append(outcome)
             if progress:
                 progress.end_run(planned, outcome.record)

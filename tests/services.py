@@ -150,3 +150,100 @@ def ensure_smoke_image(services: Services, tag: str = SMOKE_TAG,
     _run_script([str(BUILD_SMOKE_SH), tag], BUILD_TIMEOUT_S, env=env,
                 what="scripts/build_smoke_image.sh")
     return tag
+
+
+# ---------------------------------------------------------------------------- HPC services
+# Slurm, Podman's API service and Apptainer, for the runtime and scheduler tests: each is
+# private to a directory like dockerd above (scripts/slurm.sh, podman.sh, apptainer.sh).
+
+SLURM_SH = SCRIPTS / "slurm.sh"
+PODMAN_SH = SCRIPTS / "podman.sh"
+APPTAINER_SH = SCRIPTS / "apptainer.sh"
+APPTAINER_PREFIX = Path("/opt/gp2bm-apptainer")
+
+
+def _root_reason(what: str, binary: str, package: str) -> str | None:
+    if sys.platform != "linux":
+        return f"{what} needs Linux"
+    if os.geteuid() != 0:
+        return f"{what} needs root"
+    if shutil.which(binary) is None and shutil.which("apt-get") is None:
+        return f"no {binary}, and no apt-get to install {package}"
+    return None
+
+
+@dataclass(frozen=True)
+class SlurmCluster:
+    conf: str  # the slurm.conf every Slurm command of the tests must read
+    nodes: int
+    partition: str
+    dir: Path
+
+    def env(self) -> dict[str, str]:
+        return {"SLURM_CONF": self.conf}
+
+
+def slurm_unavailable_reason() -> str | None:
+    return _root_reason("a local Slurm", "slurmctld", "slurm-wlm")
+
+
+def start_slurm(directory: str | os.PathLike, nodes: int = 1) -> SlurmCluster:
+    """munged, slurmctld and ``nodes`` slurmd (n1..nN, one host) private to ``directory``."""
+    reason = slurm_unavailable_reason()
+    if reason:
+        raise ServicesUnavailable(reason)
+    path = Path(directory).resolve()
+    _run_script([str(SLURM_SH), "start", str(path), str(nodes)], START_TIMEOUT_S,
+                what="scripts/slurm.sh start")
+    env = read_env_file(path / "env")
+    return SlurmCluster(conf=env["SLURM_CONF"], nodes=int(env["GP2BM_TEST_SLURM_NODES"]),
+                        partition=env["GP2BM_TEST_SLURM_PARTITION"], dir=path)
+
+
+def stop_slurm(cluster: SlurmCluster) -> None:
+    _run_script([str(SLURM_SH), "stop", str(cluster.dir)], STOP_TIMEOUT_S,
+                what="scripts/slurm.sh stop")
+
+
+@dataclass(frozen=True)
+class PodmanService:
+    host: str  # unix:///.../podman.sock: Podman's Docker-compatible API
+    dir: Path
+
+    def env(self) -> dict[str, str]:
+        return {"CONTAINER_HOST": self.host}
+
+    def client(self, timeout: int = 120):
+        import docker
+
+        return docker.DockerClient(base_url=self.host, timeout=timeout)
+
+
+def podman_unavailable_reason() -> str | None:
+    return _root_reason("rootful Podman", "podman", "podman")
+
+
+def start_podman(directory: str | os.PathLike, registries: list[str] = ()) -> PodmanService:
+    """``podman system service`` on DIR/podman.sock; it may pull from these HTTP registries."""
+    reason = podman_unavailable_reason()
+    if reason:
+        raise ServicesUnavailable(reason)
+    path = Path(directory).resolve()
+    _run_script([str(PODMAN_SH), "start", str(path), *registries], START_TIMEOUT_S,
+                what="scripts/podman.sh start")
+    return PodmanService(host=read_env_file(path / "env")["CONTAINER_HOST"], dir=path)
+
+
+def stop_podman(service: PodmanService) -> None:
+    _run_script([str(PODMAN_SH), "stop", str(service.dir)], STOP_TIMEOUT_S,
+                what="scripts/podman.sh stop")
+
+
+def install_apptainer(prefix: Path = APPTAINER_PREFIX) -> str:
+    """A working apptainer (on PATH, or unpacked under ``prefix``): its path."""
+    reason = _root_reason("Apptainer", "apptainer", "apptainer")
+    if reason:
+        raise ServicesUnavailable(reason)
+    out = _run_script([str(APPTAINER_SH), "install", str(prefix)], START_TIMEOUT_S,
+                      what="scripts/apptainer.sh install")
+    return out.strip().splitlines()[-1]

@@ -51,6 +51,9 @@ def _run(
     timeout: float | None,
     as_json: bool,
     score_after: bool,
+    skip_check: bool = False,
+    no_gpu: bool = False,
+    allow_mixed_nodes: bool = False,
 ):
     import shlex
 
@@ -119,15 +122,23 @@ def _run(
         allow_unpinned=allow_unpinned,
         timeout_seconds=timeout,
     )
+    from gp2bm.cli.node import campaign_preflight, record_node_once
+
+    if not skip_check:
+        names = benchmarks or list(the_suite.benchmarks)
+        campaign_preflight(campaign, {b: manifests[b] for b in names}, rt, options, no_gpu)
+    record_node_once(campaign, manifests)
     with CampaignProgress(err) as progress:
         outcomes = run_campaign(campaign, manifests, rt, options, benchmarks, progress)
     if not outcomes:
         err.print(f"campaign {campaign.root}: every required run is already there", highlight=False)
     if not score_after:
         raise typer.Exit(0 if all(o.record["status"] == "success" for o in outcomes) else 1)
+    from gp2bm.fingerprint import require_one_node_type
     from gp2bm.resultset import score_paths
     from gp2bm.scoreview import render_score
 
+    require_one_node_type(campaign.root / "records", campaign.results_dir, allow_mixed_nodes)
     result = score_paths([campaign.results_dir], the_suite)
     if as_json:
         data = result.as_dict()
@@ -170,6 +181,42 @@ OrgOpt = Annotated[str | None, typer.Option(help="Submitter organisation (new ca
 SystemOpt = Annotated[
     str | None, typer.Option(help="System name (new campaigns; default: host name).")
 ]
+SkipCheckOpt = Annotated[
+    bool, typer.Option("--skip-check", help="Start without the pre-flight check (gp2bm check).")
+]
+NoGpuOpt = Annotated[bool, typer.Option("--no-gpu", help="The pre-flight does not require GPUs.")]
+MixedNodesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-mixed-nodes",
+        help="Score runs from nodes of different hardware (the RFP asks for one node type).",
+    ),
+]
+SlurmOpt = Annotated[
+    bool,
+    typer.Option(
+        "--slurm",
+        help="Submit the missing runs to Slurm as a job array (one exclusive node per run), "
+        "wait for them, then score. Resumable like a local run-all.",
+    ),
+]
+PartitionOpt = Annotated[str | None, typer.Option(help="Slurm partition (--slurm).")]
+NodesOpt = Annotated[
+    int | None, typer.Option("--nodes", help="At most this many nodes at a time (--slurm).")
+]
+AccountOpt = Annotated[str | None, typer.Option(help="Slurm account (--slurm).")]
+TimeLimitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--time-limit", help="Slurm time limit per run, e.g. 3:00:00 (--slurm; sbatch --time)."
+    ),
+]
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wait/--no-wait", help="Wait for the array and score (--slurm), or only submit."
+    ),
+]
 
 
 @app.command("run-all")
@@ -185,13 +232,48 @@ def run_all(
     cache_drop_command: CacheCmdOpt = None,
     allow_cache_drop_failure: CacheFailOpt = False,
     timeout: TimeoutOpt = None,
+    skip_check: SkipCheckOpt = False,
+    no_gpu: NoGpuOpt = False,
+    slurm: SlurmOpt = False,
+    partition: PartitionOpt = None,
+    nodes: NodesOpt = None,
+    account: AccountOpt = None,
+    time_limit: TimeLimitOpt = None,
+    wait: WaitOpt = True,
+    allow_mixed_nodes: MixedNodesOpt = False,
     as_json: JsonOpt = False,
 ):
     """Run every missing run of the suite (5 ResNet + 10 BERT for GP2BM), then score.
 
     Resumable: finished runs are kept untouched, an interrupted run's log is kept as an
-    attempt and the run is redone. Exit 0 when the campaign scores valid, 1 otherwise.
+    attempt and the run is redone. The pre-flight (gp2bm check) runs first: a blocking
+    failure stops it before any run. Exit 0 when the campaign scores valid, 1 otherwise.
+    With --slurm the runs go to Slurm, one exclusive node each (`gp2bm status` follows them).
     """
+    if slurm:
+        from gp2bm.cli.slurm import run_all_slurm
+
+        run_all_slurm(
+            suite=suite,
+            campaign_dir=campaign,
+            runtime=runtime,
+            org=org,
+            system=system,
+            dry_run=dry_run,
+            allow_unpinned=allow_unpinned,
+            cache_drop=cache_drop,
+            cache_drop_command=cache_drop_command,
+            allow_cache_drop_failure=allow_cache_drop_failure,
+            timeout=timeout,
+            as_json=as_json,
+            partition=partition,
+            nodes=nodes,
+            account=account,
+            time_limit=time_limit,
+            wait=wait,
+            allow_mixed_nodes=allow_mixed_nodes,
+        )
+        return
     _run(
         None,
         suite,
@@ -207,6 +289,9 @@ def run_all(
         timeout,
         as_json,
         score_after=True,
+        skip_check=skip_check,
+        no_gpu=no_gpu,
+        allow_mixed_nodes=allow_mixed_nodes,
     )
 
 
@@ -224,6 +309,8 @@ def run_one(
     cache_drop_command: CacheCmdOpt = None,
     allow_cache_drop_failure: CacheFailOpt = False,
     timeout: TimeoutOpt = None,
+    skip_check: SkipCheckOpt = False,
+    no_gpu: NoGpuOpt = False,
     as_json: JsonOpt = False,
 ):
     """Run the missing runs of one benchmark of the suite (no scoring)."""
@@ -242,6 +329,8 @@ def run_one(
         timeout,
         as_json,
         score_after=False,
+        skip_check=skip_check,
+        no_gpu=no_gpu,
     )
 
 

@@ -11,6 +11,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 from gp2bm.errors import InputError
@@ -118,6 +119,9 @@ class Runtime(ABC):
     def cleanup(self, labels: dict[str, str]) -> list[str]:
         """Stop and remove whatever a previous, killed gp2bm left running with these labels."""
 
+    def use_campaign(self, root: Path) -> None:  # noqa: B027 - most runtimes keep nothing
+        """Where per-campaign files of the runtime go (apptainer's SIF images); before prepare."""
+
 
 RUNTIMES: dict[str, type[Runtime]] = {}
 
@@ -129,7 +133,7 @@ def register(cls: type[Runtime]) -> type[Runtime]:
 
 def get_runtime(name: str, **options) -> Runtime:
     # Import the built-in runtimes so that they register themselves.
-    from gp2bm.runtimes import docker, local  # noqa: F401
+    from gp2bm.runtimes import apptainer, docker, enroot, local, podman  # noqa: F401
 
     try:
         cls = RUNTIMES[name]

@@ -1,0 +1,334 @@
+"""gp2bm status, run-task (hidden) and the Slurm side of run-all: runs fanned out over nodes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gp2bm.cli.app import app, err, out
+from gp2bm.cli.options import JsonOpt, SuiteOpt
+from gp2bm.errors import InputError
+
+STATE_STYLE = {
+    "done": "green",
+    "failed": "bold red",
+    "running": "cyan",
+    "pending": "yellow",
+    "interrupted": "magenta",
+    "missing": "dim",
+}
+
+
+def _suite_of(suite_path: Path | None, campaign_dir: Path | None):
+    """The suite given, else the one the campaign was started with, else the default."""
+    from gp2bm.campaign import CAMPAIGN_FILE, read_json
+    from gp2bm.suite import DEFAULT_SUITE, load_suite
+
+    if suite_path is None and campaign_dir is not None and (campaign_dir / CAMPAIGN_FILE).exists():
+        recorded = read_json(campaign_dir / CAMPAIGN_FILE).get("suite_file")
+        if recorded and Path(recorded).exists():
+            suite_path = Path(recorded)
+    return load_suite(suite_path or DEFAULT_SUITE)
+
+
+def _print(line: str) -> None:
+    err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------- run-all --slurm
+
+
+def task_options(
+    cache_drop: bool,
+    cache_drop_command: str | None,
+    allow_cache_drop_failure: bool,
+    allow_unpinned: bool,
+    timeout: float | None,
+) -> list[str]:
+    """run-all's per-run options, as the run-task options every array task gets."""
+    opts = [] if cache_drop else ["--no-cache-drop"]
+    if cache_drop_command:
+        opts += ["--cache-drop-command", cache_drop_command]
+    if allow_cache_drop_failure:
+        opts.append("--allow-cache-drop-failure")
+    if allow_unpinned:
+        opts.append("--allow-unpinned")
+    if timeout is not None:
+        opts += ["--timeout", repr(float(timeout))]
+    return opts
+
+
+class _Watch:
+    """Prints a line whenever a run changes state while the array runs."""
+
+    def __init__(self, campaign, scheduler):
+        from gp2bm.schedulers.runstate import run_states
+
+        self.campaign, self.scheduler = campaign, scheduler
+        # the picture before the submission (from the folder) is not news
+        self.seen = {(s.benchmark, s.run): (s.state, s.node) for s in run_states(campaign)[0]}
+
+    def __call__(self, queued) -> None:
+        from gp2bm.schedulers.runstate import run_states
+
+        states, _ = run_states(self.campaign, self.scheduler, queued=queued)
+        for s in states:
+            key = (s.benchmark, s.run)
+            before, now = self.seen.get(key), (s.state, s.node)
+            self.seen[key] = now
+            if before == now or s.state == "pending":
+                continue
+            where = f" on {s.node}" if s.node else ""
+            job = f" (job {s.job})" if s.job else ""
+            took = f", {s.seconds:.1f} s" if s.seconds is not None and s.state == "done" else ""
+            why = f": {s.detail}" if s.detail and s.state not in ("done", "running") else ""
+            _print(f"{s.benchmark} run {s.run}: {s.state}{where}{job}{took}{why}")
+
+
+def run_all_slurm(
+    suite: Path | None,
+    campaign_dir: Path | None,
+    runtime: str,
+    org: str | None,
+    system: str | None,
+    dry_run: bool,
+    allow_unpinned: bool,
+    cache_drop: bool,
+    cache_drop_command: str | None,
+    allow_cache_drop_failure: bool,
+    timeout: float | None,
+    as_json: bool,
+    partition: str | None,
+    nodes: int | None,
+    account: str | None,
+    time_limit: str | None,
+    wait: bool,
+    allow_mixed_nodes: bool,
+) -> None:
+    """Submit the campaign's missing runs as one Slurm job array, wait for it, then score."""
+    import shlex
+
+    from gp2bm.campaign import Campaign
+    from gp2bm.manifest import suite_manifests
+    from gp2bm.runner import require_pinned
+    from gp2bm.runtimes import get_runtime
+    from gp2bm.schedulers import get_scheduler
+    from gp2bm.schedulers.fanout import FanoutOptions, submit_missing, wait_for
+
+    if nodes is not None and nodes < 1:
+        raise InputError("--nodes must be at least 1")
+    the_suite = _suite_of(suite, None)
+    manifests = suite_manifests(the_suite)
+    root = campaign_dir or Path("results") / the_suite.name
+    campaign = Campaign.open(root, the_suite, org=org, system=system, runtime=runtime)
+    rt = get_runtime(campaign.runtime)
+    require_pinned(manifests, rt, allow_unpinned)
+    scheduler = get_scheduler("slurm")
+    options = FanoutOptions(
+        runtime=campaign.runtime,
+        max_nodes=nodes,
+        partition=partition,
+        account=account,
+        time_limit=time_limit,
+        task_options=task_options(
+            cache_drop, cache_drop_command, allow_cache_drop_failure, allow_unpinned, timeout
+        ),
+    )
+    watch = None if dry_run or not wait else _Watch(campaign, scheduler)
+    sub = submit_missing(campaign, scheduler, options, dry_run=dry_run)
+    if dry_run or not wait:
+        if as_json:
+            print(json.dumps({"campaign": str(campaign.root), **sub.as_dict()}, indent=2))
+        elif dry_run:
+            out.print(
+                f"campaign {campaign.root}: {len(sub.runs)} run(s) to submit", highlight=False
+            )
+            if sub.argv:
+                out.print(shlex.join(sub.argv), highlight=False, soft_wrap=True)
+        raise typer.Exit(0)
+
+    if sub.kept:
+        _print(f"kept {len(sub.kept)} interrupted log(s) as attempts")
+    if sub.queued:
+        _print(
+            f"{len(sub.queued)} run(s) already queued in Slurm: "
+            + ", ".join(t.ident for t in sub.queued.values())
+        )
+    if sub.busy:
+        _print(f"{len(sub.busy)} run(s) being done by another gp2bm")
+    if sub.job_id:
+        _print(
+            f"submitted Slurm job {sub.job_id}: {len(sub.runs)} run(s), one node each"
+            + (f", at most {nodes} at a time" if nodes else "")
+        )
+    try:
+        wait_for(campaign, scheduler, on_poll=watch)
+    except KeyboardInterrupt:
+        _print(
+            "gp2bm: stopped waiting; the jobs go on in Slurm (`gp2bm status` follows them, "
+            "`scancel` stops them, `gp2bm run-all --slurm` again waits and scores)"
+        )
+        raise typer.Exit(130) from None
+    _score(campaign, the_suite, as_json, allow_mixed_nodes)
+
+
+def _score(campaign, the_suite, as_json: bool, allow_mixed_nodes: bool) -> None:
+    from gp2bm.errors import InvalidError
+    from gp2bm.fingerprint import require_one_node_type
+    from gp2bm.resultset import score_paths
+    from gp2bm.scoreview import render_score
+
+    if not any(campaign.finished(b) for b in the_suite.benchmarks):
+        raise InvalidError(f"{campaign.root}: no run finished (see `gp2bm status`)")
+    types = require_one_node_type(
+        campaign.root / "records", campaign.results_dir, allow_mixed_nodes
+    )
+    result = score_paths([campaign.results_dir], the_suite)
+    if as_json:
+        data = result.as_dict()
+        data["campaign"] = str(campaign.root)
+        data["nodes"] = types.as_dict()
+        print(json.dumps(data, indent=2))
+    else:
+        if types.mixed:
+            _print(f"warning: runs from several node types: {types.describe()}")
+        out.print(render_score(result))
+    raise typer.Exit(0 if result.valid else 1)
+
+
+# ---------------------------------------------------------------------------- status
+
+
+@app.command()
+def status(
+    suite: SuiteOpt = None,
+    campaign: Annotated[
+        Path | None,
+        typer.Option("--campaign", help="Campaign folder (default: results/<suite name>)."),
+    ] = None,
+    as_json: JsonOpt = False,
+):
+    """The state of every run of a campaign: done, failed, running (on which node), pending
+    in Slurm, interrupted or missing; from the campaign folder and the scheduler."""
+    from gp2bm.campaign import Campaign
+    from gp2bm.fingerprint import node_types
+    from gp2bm.schedulers import get_scheduler
+    from gp2bm.schedulers.fanout import JobBook
+    from gp2bm.schedulers.runstate import counts, run_states
+
+    the_suite = _suite_of(suite, campaign)
+    root = campaign or Path("results") / the_suite.name
+    c = Campaign.open(root, the_suite, create=False)
+    scheduler = get_scheduler("slurm")
+    if not JobBook(c, scheduler).job_ids():
+        scheduler = None  # never fanned out: the folder says everything
+    states, notes = run_states(c, scheduler, ask_finished=True)
+    types = node_types(c.root / "records", c.results_dir)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "campaign": str(c.root),
+                    "suite": the_suite.name,
+                    "counts": counts(states),
+                    "runs": [s.as_dict() for s in states],
+                    "nodes": types.as_dict(),
+                    "notes": notes,
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"campaign {c.root} ({the_suite.name})")
+    for col in ("benchmark", "run", "state", "node", "job", "seconds", "detail"):
+        table.add_column(col, overflow="fold")
+    for s in states:
+        style = STATE_STYLE.get(s.state, "")
+        table.add_row(
+            s.benchmark,
+            str(s.run),
+            f"[{style}]{s.state}[/]" if style else s.state,
+            s.node or "",
+            s.job or "",
+            f"{s.seconds:.1f}" if s.seconds is not None else "",
+            s.detail or "",
+        )
+    out.print(table)
+    out.print(
+        ", ".join(f"{n} {state}" for state, n in counts(states).items() if n), highlight=False
+    )
+    if types.mixed:
+        out.print(f"[bold red]several node types:[/] {types.describe()}", highlight=False)
+    for note in notes:
+        out.print(f"[yellow]{note}[/]", highlight=False)
+
+
+# ---------------------------------------------------------------------------- run-task
+
+
+@app.command("run-task", hidden=True)
+def run_task_command(
+    campaign: Annotated[Path, typer.Option("--campaign", help="The shared campaign folder.")],
+    suite: Annotated[Path, typer.Option("--suite", help="The campaign's suite manifest.")],
+    runtime: Annotated[str, typer.Option("--runtime", help="Container runtime.")] = "docker",
+    benchmark: Annotated[
+        str | None, typer.Option("--benchmark", help="Benchmark (default: from the task index).")
+    ] = None,
+    index: Annotated[
+        int | None,
+        typer.Option("--index", help="Run index (default: from $SLURM_ARRAY_TASK_ID)."),
+    ] = None,
+    cache_drop: Annotated[bool, typer.Option("--cache-drop/--no-cache-drop")] = True,
+    cache_drop_command: Annotated[str | None, typer.Option("--cache-drop-command")] = None,
+    allow_cache_drop_failure: Annotated[bool, typer.Option("--allow-cache-drop-failure")] = False,
+    allow_unpinned: Annotated[bool, typer.Option("--allow-unpinned")] = False,
+    timeout: Annotated[float | None, typer.Option("--timeout")] = None,
+):
+    """One run of a campaign on this node (what each task of `run-all --slurm` runs)."""
+    import shlex
+
+    from gp2bm.campaign import Campaign
+    from gp2bm.fingerprint import node_name, slurm_job
+    from gp2bm.manifest import suite_manifests
+    from gp2bm.runner import RunOptions
+    from gp2bm.runtimes import get_runtime
+    from gp2bm.schedulers.fanout import run_of_task
+    from gp2bm.schedulers.slurm import SlurmScheduler
+    from gp2bm.schedulers.task import run_task
+    from gp2bm.suite import load_suite
+
+    the_suite = load_suite(suite)
+    if benchmark is None or index is None:
+        if benchmark is not None or index is not None:
+            raise InputError("give both --benchmark and --index, or neither (array task)")
+        task = os.environ.get(SlurmScheduler.task_id_env, "")
+        if not task.isdigit():
+            raise InputError(
+                f"no --benchmark/--index and no ${SlurmScheduler.task_id_env}: "
+                "not an array task"
+            )
+        benchmark, index = run_of_task(the_suite, int(task))
+    if benchmark not in the_suite.benchmarks:
+        raise InputError(f"benchmark '{benchmark}' is not in suite '{the_suite.name}'")
+    c = Campaign.open(campaign, the_suite, runtime=runtime, create=False)
+    manifest = suite_manifests(the_suite)[benchmark]
+    options = RunOptions(
+        cache_drop=cache_drop,
+        cache_drop_command=shlex.split(cache_drop_command) if cache_drop_command else None,
+        allow_cache_drop_failure=allow_cache_drop_failure,
+        allow_unpinned=allow_unpinned,
+        timeout_seconds=timeout,
+    )
+    where = f"{node_name()}" + (f" (job {slurm_job()})" if slurm_job() else "")
+    print(f"gp2bm run-task: {benchmark} run {index} on {where}", flush=True)
+    result = run_task(c, manifest, get_runtime(c.runtime), options, index)
+    record = result.record or {}
+    took = f", {record['minutes'] * 60:.2f} s to train" if record.get("minutes") else ""
+    why = f": {result.message}" if result.message else ""
+    print(f"gp2bm run-task: {benchmark} run {index}: {result.outcome}{took}{why}", flush=True)
+    raise typer.Exit(result.exit_code)
