@@ -126,6 +126,9 @@ class Campaign:
     def attempts_dir(self, bench: str) -> Path:
         return self.records_dir(bench) / "attempts"
 
+    def telemetry_path(self, bench: str, n: int) -> Path:
+        return self.records_dir(bench) / f"telemetry_{n}.csv"
+
     def run_lock_path(self, bench: str, n: int) -> Path:
         return self.records_dir(bench) / f"run_{n}.lock"
 
@@ -258,6 +261,9 @@ class Campaign:
             k += 1
         dest = attempts / f"result_{n}.attempt{k}.txt"
         os.replace(partial, dest)
+        telemetry = self.telemetry_path(bench, n)
+        if telemetry.exists() and not self.result_path(bench, n).exists():
+            os.replace(telemetry, attempts / f"telemetry_{n}.attempt{k}.csv")
         record = self.record_path(bench, n)
         if record.exists() and not self.result_path(bench, n).exists():
             data = read_json(record)

@@ -25,6 +25,7 @@ from gp2bm.campaign import Campaign, PlannedRun, RunBusy, now_iso, write_json_at
 from gp2bm.errors import Gp2bmError, InputError
 from gp2bm.fingerprint import node_identity
 from gp2bm.manifest import BenchmarkManifest
+from gp2bm.redact import redact_argv
 from gp2bm.runlog import GP2BM_RUN_END, parse_run_log
 from gp2bm.runtimes.base import LABEL_CAMPAIGN, LABEL_RUN, ImageInfo, Runtime, run_spec
 from gp2bm.telemetry import start_telemetry
@@ -184,7 +185,7 @@ def execute_run(
         "status": "running",
         "runtime": runtime.name,
         "container": name,
-        "command": runtime.render(spec),
+        "command": redact_argv(runtime.render(spec)),
         "image": manifest.image,
         "image_pinned": manifest.pinned,
         "image_id": image.id,
@@ -224,7 +225,7 @@ def execute_run(
         sink.flush()
         t0 = time.monotonic()
         execution = runtime.start(spec, sink, status.on_line if status else None)
-        telemetry = start_telemetry(campaign.records_dir(bench) / f"telemetry_{n}.csv")
+        telemetry = start_telemetry(campaign.telemetry_path(bench, n))
         reason = None
         try:
             while True:
@@ -321,7 +322,12 @@ def run_campaign(
     outcomes = []
     with campaign.lock(), _SignalGuard():
         campaign.save()
-        left = runtime.cleanup({LABEL_CAMPAIGN: campaign.ident})
+
+        def busy(run: str) -> bool:
+            bench, _, n = run.partition("/")
+            return n.isdigit() and campaign.run_holder(bench, int(n)) is not None
+
+        left = runtime.cleanup({LABEL_CAMPAIGN: campaign.ident}, busy=busy)
         if progress and left:
             progress.note(f"removed {len(left)} container(s) left by an earlier gp2bm: {left}")
         kept = campaign.archive_partials()

@@ -251,6 +251,9 @@ def test_killed_mid_run_resumes(cli, tmp_path, sig):
     assert attempt.read_bytes() == partial_bytes
     rec = json.loads((campaign / "records/resnet/attempts/run_2.attempt1.json").read_text())
     assert rec["status"] == "interrupted"
+    # the attempt's telemetry is kept beside it, not overwritten by the redone run
+    assert (campaign / "records/resnet/attempts/telemetry_2.attempt1.csv").exists()
+    assert (campaign / "records/resnet/telemetry_2.csv").exists()
     assert not partial.exists()
     assert "kept 1 interrupted log" in res.err
     assert not _train_processes(marker)

@@ -270,6 +270,6 @@ class ApptainerRuntime(Runtime):
         pump.start()
         return LocalExecution(proc, pump)
 
-    def cleanup(self, labels: dict[str, str]) -> list[str]:
+    def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         # No daemon: a run is a child process that dies with gp2bm (PR_SET_PDEATHSIG).
         return []

@@ -116,8 +116,12 @@ class Runtime(ABC):
     ) -> Execution: ...
 
     @abstractmethod
-    def cleanup(self, labels: dict[str, str]) -> list[str]:
-        """Stop and remove whatever a previous, killed gp2bm left running with these labels."""
+    def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
+        """Stop and remove whatever a previous, killed gp2bm left running with these labels.
+
+        ``busy(run)`` (run = the ``io.gp2bm.run`` label, "bench/N") says whether another
+        gp2bm is doing that run right now; its container is left alone.
+        """
 
     def use_campaign(self, root: Path) -> None:  # noqa: B027 - most runtimes keep nothing
         """Where per-campaign files of the runtime go (apptainer's SIF images); before prepare."""

@@ -11,6 +11,7 @@ from gp2bm.errors import InputError
 from gp2bm.manifest import BenchmarkManifest
 from gp2bm.runtimes.base import (
     LABEL_CAMPAIGN,
+    LABEL_RUN,
     Execution,
     ImageInfo,
     OutputPump,
@@ -221,7 +222,7 @@ class DockerRuntime(Runtime):
         pump.start()
         return DockerExecution(container, pump)
 
-    def cleanup(self, labels: dict[str, str]) -> list[str]:
+    def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         campaign = labels.get(LABEL_CAMPAIGN)
         if not campaign:
             return []
@@ -229,6 +230,8 @@ class DockerRuntime(Runtime):
         for c in self.client.containers.list(
             all=True, filters={"label": f"{LABEL_CAMPAIGN}={campaign}"}
         ):
+            if busy is not None and busy(c.labels.get(LABEL_RUN, "")):
+                continue
             try:
                 c.remove(force=True)
                 removed.append(c.name)

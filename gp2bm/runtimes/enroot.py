@@ -111,6 +111,6 @@ class EnrootRuntime(Runtime):
         pump.start()
         return LocalExecution(proc, pump)
 
-    def cleanup(self, labels: dict[str, str]) -> list[str]:
+    def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         # Pyxis removes unnamed containers when the step ends; srun dies with gp2bm.
         return []

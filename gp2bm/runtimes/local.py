@@ -127,6 +127,6 @@ class LocalRuntime(Runtime):
         pump.start()
         return LocalExecution(proc, pump)
 
-    def cleanup(self, labels: dict[str, str]) -> list[str]:
+    def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         # Children die with gp2bm (PR_SET_PDEATHSIG): nothing outlives a killed gp2bm.
         return []
