@@ -294,6 +294,36 @@ def execute_run(
     return RunOutcome(planned, record)
 
 
+SEED_PLACEHOLDER = "<fresh seed>"
+
+
+def plan_commands(
+    campaign: Campaign,
+    manifests: dict[str, BenchmarkManifest],
+    runtime: Runtime,
+    benchmarks: list[str] | None = None,
+) -> list[dict]:
+    """What --dry-run shows: each missing run and the command line that would start it."""
+    plan = campaign.plan(benchmarks)
+    if not runtime.uses_images:
+        for b in dict.fromkeys(p.benchmark for p in plan):
+            runtime.prepare(manifests[b])
+    env = {"MLPERF_SUBMISSION_ORG": campaign.org, "MLPERF_SUBMISSION_PLATFORM": campaign.system}
+    rows = []
+    for p in plan:
+        name = f"gp2bm-{campaign.ident}-{p.benchmark}-{p.index}"
+        spec = run_spec(manifests[p.benchmark], name, SEED_PLACEHOLDER, env, {})
+        rows.append(
+            {
+                "benchmark": p.benchmark,
+                "run": p.index,
+                "result": str(campaign.result_path(p.benchmark, p.index)),
+                "command": redact_argv(runtime.render(spec)),
+            }
+        )
+    return rows
+
+
 def require_pinned(
     manifests: dict[str, BenchmarkManifest], runtime: Runtime, allow_unpinned: bool
 ) -> None:

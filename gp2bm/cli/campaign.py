@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -36,97 +37,113 @@ def _campaign_and_manifests(suite_path, campaign_dir, runtime, org, system, crea
     return the_suite, manifests, campaign
 
 
-def _run(
-    benchmarks: list[str] | None,
-    suite: Path | None,
-    campaign_dir: Path | None,
-    runtime: str,
-    org: str | None,
-    system: str | None,
-    dry_run: bool,
-    allow_unpinned: bool,
-    cache_drop: bool,
-    cache_drop_command: str | None,
-    allow_cache_drop_failure: bool,
-    timeout: float | None,
-    as_json: bool,
-    score_after: bool,
-    skip_check: bool = False,
-    no_gpu: bool = False,
-    allow_mixed_nodes: bool = False,
-):
+@dataclass(frozen=True)
+class RunRequest:
+    """The options run-all and run share, as given on the command line."""
+
+    suite: Path | None
+    campaign_dir: Path | None
+    runtime: str
+    org: str | None
+    system: str | None
+    dry_run: bool
+    allow_unpinned: bool
+    cache_drop: bool
+    cache_drop_command: str | None
+    allow_cache_drop_failure: bool
+    timeout: float | None
+    as_json: bool
+    skip_check: bool = False
+    no_gpu: bool = False
+    allow_mixed_nodes: bool = False
+
+    def run_options(self):
+        import shlex
+
+        from gp2bm.runner import RunOptions
+
+        return RunOptions(
+            cache_drop=self.cache_drop,
+            cache_drop_command=shlex.split(self.cache_drop_command)
+            if self.cache_drop_command
+            else None,
+            allow_cache_drop_failure=self.allow_cache_drop_failure,
+            allow_unpinned=self.allow_unpinned,
+            timeout_seconds=self.timeout,
+        )
+
+
+def _print_plan(campaign, runtime_name: str, rows: list[dict], as_json: bool) -> None:
     import shlex
 
+    if as_json:
+        print(
+            json.dumps(
+                {"campaign": str(campaign.root), "runtime": runtime_name, "plan": rows}, indent=2
+            )
+        )
+        return
+    out.print(
+        f"campaign {campaign.root}: {len(rows)} run(s) to do with {runtime_name}", highlight=False
+    )
+    for r in rows:
+        out.print(f"# {r['benchmark']} run {r['run']} -> {r['result']}", highlight=False)
+        out.print(shlex.join(r["command"]), highlight=False, soft_wrap=True)
+
+
+def score_campaign(campaign, the_suite, as_json: bool, allow_mixed_nodes: bool) -> None:
+    """Score a campaign's results (one node type unless allowed) and exit 0 if valid."""
+    from gp2bm.errors import InvalidError
+    from gp2bm.fingerprint import require_one_node_type
+    from gp2bm.resultset import score_paths
+    from gp2bm.scoreview import render_score
+
+    if not any(campaign.finished(b) for b in the_suite.benchmarks):
+        raise InvalidError(f"{campaign.root}: no run finished (see `gp2bm status`)")
+    types = require_one_node_type(
+        campaign.root / "records", campaign.results_dir, allow_mixed_nodes
+    )
+    result = score_paths([campaign.results_dir], the_suite)
+    if as_json:
+        data = result.as_dict()
+        data["campaign"] = str(campaign.root)
+        data["nodes"] = types.as_dict()
+        print(json.dumps(data, indent=2))
+    else:
+        if types.mixed:
+            err.print(
+                f"warning: runs from several node types: {types.describe()}",
+                highlight=False,
+                markup=False,
+            )
+        out.print(render_score(result))
+    raise typer.Exit(0 if result.valid else 1)
+
+
+def _run(req: RunRequest, benchmarks: list[str] | None, score_after: bool):
+    from gp2bm.cli.node import campaign_preflight, record_node_once
     from gp2bm.errors import InputError
     from gp2bm.progress import CampaignProgress
-    from gp2bm.runner import RunOptions, run_campaign
+    from gp2bm.runner import plan_commands, run_campaign
     from gp2bm.runtimes import get_runtime
-    from gp2bm.runtimes.base import run_spec
 
     the_suite, manifests, campaign = _campaign_and_manifests(
-        suite, campaign_dir, runtime, org, system
+        req.suite, req.campaign_dir, req.runtime, req.org, req.system
     )
     for b in benchmarks or []:
         if b not in the_suite.benchmarks:
             raise InputError(f"benchmark '{b}' is not in suite '{the_suite.name}'")
     rt = get_runtime(campaign.runtime)
-    if dry_run:
-        plan = campaign.plan(benchmarks)
-        if not rt.uses_images:
-            for b in {p.benchmark for p in plan}:
-                rt.prepare(manifests[b])
-        rows = []
-        for p in plan:
-            spec = run_spec(
-                manifests[p.benchmark],
-                f"gp2bm-{campaign.ident}-{p.benchmark}-{p.index}",
-                0,
-                {
-                    "MLPERF_SUBMISSION_ORG": campaign.org,
-                    "MLPERF_SUBMISSION_PLATFORM": campaign.system,
-                },
-                {},
-            )
-            argv = [
-                a.replace("=0", "=<fresh seed>") if a.endswith("SEED=0") else a
-                for a in rt.render(spec)
-            ]
-            rows.append(
-                {
-                    "benchmark": p.benchmark,
-                    "run": p.index,
-                    "result": str(campaign.result_path(p.benchmark, p.index)),
-                    "command": argv,
-                }
-            )
-        if as_json:
-            print(
-                json.dumps(
-                    {"campaign": str(campaign.root), "runtime": rt.name, "plan": rows}, indent=2
-                )
-            )
-        else:
-            out.print(
-                f"campaign {campaign.root}: {len(rows)} run(s) to do with {rt.name}",
-                highlight=False,
-            )
-            for r in rows:
-                out.print(f"# {r['benchmark']} run {r['run']} -> {r['result']}", highlight=False)
-                out.print(shlex.join(r["command"]), highlight=False, soft_wrap=True)
+    if req.dry_run:
+        _print_plan(
+            campaign, rt.name, plan_commands(campaign, manifests, rt, benchmarks), req.as_json
+        )
         raise typer.Exit(0)
 
-    options = RunOptions(
-        cache_drop=cache_drop,
-        cache_drop_command=shlex.split(cache_drop_command) if cache_drop_command else None,
-        allow_cache_drop_failure=allow_cache_drop_failure,
-        allow_unpinned=allow_unpinned,
-        timeout_seconds=timeout,
-    )
-    from gp2bm.cli.node import campaign_preflight, record_node_once
-
-    if not skip_check:
+    options = req.run_options()
+    if not req.skip_check:
         names = benchmarks or list(the_suite.benchmarks)
-        campaign_preflight(campaign, {b: manifests[b] for b in names}, rt, options, no_gpu)
+        campaign_preflight(campaign, {b: manifests[b] for b in names}, rt, options, req.no_gpu)
     record_node_once(campaign, manifests)
     with CampaignProgress(err) as progress:
         outcomes = run_campaign(campaign, manifests, rt, options, benchmarks, progress)
@@ -134,19 +151,7 @@ def _run(
         err.print(f"campaign {campaign.root}: every required run is already there", highlight=False)
     if not score_after:
         raise typer.Exit(0 if all(o.record["status"] == "success" for o in outcomes) else 1)
-    from gp2bm.fingerprint import require_one_node_type
-    from gp2bm.resultset import score_paths
-    from gp2bm.scoreview import render_score
-
-    require_one_node_type(campaign.root / "records", campaign.results_dir, allow_mixed_nodes)
-    result = score_paths([campaign.results_dir], the_suite)
-    if as_json:
-        data = result.as_dict()
-        data["campaign"] = str(campaign.root)
-        print(json.dumps(data, indent=2))
-    else:
-        out.print(render_score(result))
-    raise typer.Exit(0 if result.valid else 1)
+    score_campaign(campaign, the_suite, req.as_json, req.allow_mixed_nodes)
 
 
 DryRunOpt = Annotated[
@@ -250,32 +255,7 @@ def run_all(
     failure stops it before any run. Exit 0 when the campaign scores valid, 1 otherwise.
     With --slurm the runs go to Slurm, one exclusive node each (`gp2bm status` follows them).
     """
-    if slurm:
-        from gp2bm.cli.slurm import run_all_slurm
-
-        run_all_slurm(
-            suite=suite,
-            campaign_dir=campaign,
-            runtime=runtime,
-            org=org,
-            system=system,
-            dry_run=dry_run,
-            allow_unpinned=allow_unpinned,
-            cache_drop=cache_drop,
-            cache_drop_command=cache_drop_command,
-            allow_cache_drop_failure=allow_cache_drop_failure,
-            timeout=timeout,
-            as_json=as_json,
-            partition=partition,
-            nodes=nodes,
-            account=account,
-            time_limit=time_limit,
-            wait=wait,
-            allow_mixed_nodes=allow_mixed_nodes,
-        )
-        return
-    _run(
-        None,
+    req = RunRequest(
         suite,
         campaign,
         runtime,
@@ -288,11 +268,18 @@ def run_all(
         allow_cache_drop_failure,
         timeout,
         as_json,
-        score_after=True,
-        skip_check=skip_check,
-        no_gpu=no_gpu,
-        allow_mixed_nodes=allow_mixed_nodes,
+        skip_check,
+        no_gpu,
+        allow_mixed_nodes,
     )
+    if slurm:
+        from gp2bm.cli.slurm import run_all_slurm
+
+        run_all_slurm(
+            req, partition=partition, nodes=nodes, account=account, time_limit=time_limit, wait=wait
+        )
+        return
+    _run(req, None, score_after=True)
 
 
 @app.command("run")
@@ -314,8 +301,7 @@ def run_one(
     as_json: JsonOpt = False,
 ):
     """Run the missing runs of one benchmark of the suite (no scoring)."""
-    _run(
-        [benchmark],
+    req = RunRequest(
         suite,
         campaign,
         runtime,
@@ -328,10 +314,10 @@ def run_one(
         allow_cache_drop_failure,
         timeout,
         as_json,
-        score_after=False,
-        skip_check=skip_check,
-        no_gpu=no_gpu,
+        skip_check,
+        no_gpu,
     )
+    _run(req, [benchmark], score_after=False)
 
 
 @app.command()

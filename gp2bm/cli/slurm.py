@@ -43,23 +43,17 @@ def _print(line: str) -> None:
 # ---------------------------------------------------------------------------- run-all --slurm
 
 
-def task_options(
-    cache_drop: bool,
-    cache_drop_command: str | None,
-    allow_cache_drop_failure: bool,
-    allow_unpinned: bool,
-    timeout: float | None,
-) -> list[str]:
+def task_options(req) -> list[str]:
     """run-all's per-run options, as the run-task options every array task gets."""
-    opts = [] if cache_drop else ["--no-cache-drop"]
-    if cache_drop_command:
-        opts += ["--cache-drop-command", cache_drop_command]
-    if allow_cache_drop_failure:
+    opts = [] if req.cache_drop else ["--no-cache-drop"]
+    if req.cache_drop_command:
+        opts += ["--cache-drop-command", req.cache_drop_command]
+    if req.allow_cache_drop_failure:
         opts.append("--allow-cache-drop-failure")
-    if allow_unpinned:
+    if req.allow_unpinned:
         opts.append("--allow-unpinned")
-    if timeout is not None:
-        opts += ["--timeout", repr(float(timeout))]
+    if req.timeout is not None:
+        opts += ["--timeout", repr(float(req.timeout))]
     return opts
 
 
@@ -91,24 +85,12 @@ class _Watch:
 
 
 def run_all_slurm(
-    suite: Path | None,
-    campaign_dir: Path | None,
-    runtime: str,
-    org: str | None,
-    system: str | None,
-    dry_run: bool,
-    allow_unpinned: bool,
-    cache_drop: bool,
-    cache_drop_command: str | None,
-    allow_cache_drop_failure: bool,
-    timeout: float | None,
-    as_json: bool,
+    req,
     partition: str | None,
     nodes: int | None,
     account: str | None,
     time_limit: str | None,
     wait: bool,
-    allow_mixed_nodes: bool,
 ) -> None:
     """Submit the campaign's missing runs as one Slurm job array, wait for it, then score."""
     import shlex
@@ -122,12 +104,12 @@ def run_all_slurm(
 
     if nodes is not None and nodes < 1:
         raise InputError("--nodes must be at least 1")
-    the_suite = _suite_of(suite, None)
+    the_suite = _suite_of(req.suite, None)
     manifests = suite_manifests(the_suite)
-    root = campaign_dir or Path("results") / the_suite.name
-    campaign = Campaign.open(root, the_suite, org=org, system=system, runtime=runtime)
+    root = req.campaign_dir or Path("results") / the_suite.name
+    campaign = Campaign.open(root, the_suite, org=req.org, system=req.system, runtime=req.runtime)
     rt = get_runtime(campaign.runtime)
-    require_pinned(manifests, rt, allow_unpinned)
+    require_pinned(manifests, rt, req.allow_unpinned)
     scheduler = get_scheduler("slurm")
     options = FanoutOptions(
         runtime=campaign.runtime,
@@ -135,16 +117,14 @@ def run_all_slurm(
         partition=partition,
         account=account,
         time_limit=time_limit,
-        task_options=task_options(
-            cache_drop, cache_drop_command, allow_cache_drop_failure, allow_unpinned, timeout
-        ),
+        task_options=task_options(req),
     )
-    watch = None if dry_run or not wait else _Watch(campaign, scheduler)
-    sub = submit_missing(campaign, scheduler, options, dry_run=dry_run)
-    if dry_run or not wait:
-        if as_json:
+    watch = None if req.dry_run or not wait else _Watch(campaign, scheduler)
+    sub = submit_missing(campaign, scheduler, options, dry_run=req.dry_run)
+    if req.dry_run or not wait:
+        if req.as_json:
             print(json.dumps({"campaign": str(campaign.root), **sub.as_dict()}, indent=2))
-        elif dry_run:
+        elif req.dry_run:
             out.print(
                 f"campaign {campaign.root}: {len(sub.runs)} run(s) to submit", highlight=False
             )
@@ -174,31 +154,9 @@ def run_all_slurm(
             "`scancel` stops them, `gp2bm run-all --slurm` again waits and scores)"
         )
         raise typer.Exit(130) from None
-    _score(campaign, the_suite, as_json, allow_mixed_nodes)
+    from gp2bm.cli.campaign import score_campaign
 
-
-def _score(campaign, the_suite, as_json: bool, allow_mixed_nodes: bool) -> None:
-    from gp2bm.errors import InvalidError
-    from gp2bm.fingerprint import require_one_node_type
-    from gp2bm.resultset import score_paths
-    from gp2bm.scoreview import render_score
-
-    if not any(campaign.finished(b) for b in the_suite.benchmarks):
-        raise InvalidError(f"{campaign.root}: no run finished (see `gp2bm status`)")
-    types = require_one_node_type(
-        campaign.root / "records", campaign.results_dir, allow_mixed_nodes
-    )
-    result = score_paths([campaign.results_dir], the_suite)
-    if as_json:
-        data = result.as_dict()
-        data["campaign"] = str(campaign.root)
-        data["nodes"] = types.as_dict()
-        print(json.dumps(data, indent=2))
-    else:
-        if types.mixed:
-            _print(f"warning: runs from several node types: {types.describe()}")
-        out.print(render_score(result))
-    raise typer.Exit(0 if result.valid else 1)
+    score_campaign(campaign, the_suite, req.as_json, req.allow_mixed_nodes)
 
 
 # ---------------------------------------------------------------------------- status
@@ -309,8 +267,7 @@ def run_task_command(
         task = os.environ.get(SlurmScheduler.task_id_env, "")
         if not task.isdigit():
             raise InputError(
-                f"no --benchmark/--index and no ${SlurmScheduler.task_id_env}: "
-                "not an array task"
+                f"no --benchmark/--index and no ${SlurmScheduler.task_id_env}: not an array task"
             )
         benchmark, index = run_of_task(the_suite, int(task))
     if benchmark not in the_suite.benchmarks:

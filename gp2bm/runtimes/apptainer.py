@@ -33,8 +33,8 @@ from typing import BinaryIO
 
 from gp2bm.errors import InputError
 from gp2bm.manifest import BenchmarkManifest
-from gp2bm.runtimes.base import Execution, ImageInfo, OutputPump, RunSpec, Runtime, register
-from gp2bm.runtimes.local import LocalExecution, _die_with_parent
+from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
+from gp2bm.runtimes.local import start_process
 
 ENV_PREFIX = "APPTAINERENV_"
 # Variables of the calling environment that would reach the container despite --cleanenv.
@@ -250,15 +250,7 @@ class ApptainerRuntime(Runtime):
         env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKING_PREFIXES)}
         env.update(self._env(spec))
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+            return start_process(argv, env, sink, on_line)
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 raise InputError(
@@ -266,9 +258,6 @@ class ApptainerRuntime(Runtime):
                     "GP2BM_APPTAINER to its path)"
                 ) from None
             raise InputError(f"cannot start {self.binary}: {exc.strerror}") from None
-        pump = OutputPump(iter(lambda: proc.stdout.read1(65536), b""), sink, on_line)
-        pump.start()
-        return LocalExecution(proc, pump)
 
     def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         # No daemon: a run is a child process that dies with gp2bm (PR_SET_PDEATHSIG).

@@ -45,7 +45,7 @@ class RunSpec:
 def run_spec(
     manifest: BenchmarkManifest,
     name: str,
-    seed: int,
+    seed: int | str,
     extra_env: dict[str, str],
     labels: dict[str, str],
 ) -> RunSpec:

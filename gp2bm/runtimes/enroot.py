@@ -22,14 +22,13 @@ command as a child process, stopped like any process (srun forwards the signal t
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
 from gp2bm.manifest import BenchmarkManifest
-from gp2bm.runtimes.base import Execution, ImageInfo, OutputPump, RunSpec, Runtime, register
-from gp2bm.runtimes.local import LocalExecution, _die_with_parent
+from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
+from gp2bm.runtimes.local import start_process
 
 
 def enroot_uri(image: str) -> str:
@@ -96,20 +95,9 @@ class EnrootRuntime(Runtime):
         argv = self._argv(spec)
         env = {**os.environ, **spec.env}
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+            return start_process(argv, env, sink, on_line)
         except OSError as exc:
             raise InputError(f"cannot start {argv[0]}: {exc.strerror}") from None
-        pump = OutputPump(iter(lambda: proc.stdout.read1(65536), b""), sink, on_line)
-        pump.start()
-        return LocalExecution(proc, pump)
 
     def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         # Pyxis removes unnamed containers when the step ends; srun dies with gp2bm.

@@ -31,6 +31,32 @@ def expand(arg: str, manifest: BenchmarkManifest) -> str:
     )
 
 
+def start_process(
+    argv: list[str],
+    env: dict[str, str],
+    sink: BinaryIO,
+    on_line: Callable[[bytes], None] | None = None,
+    cwd: str | None = None,
+) -> LocalExecution:
+    """Start argv as a child that dies with gp2bm, its output pumped into ``sink``.
+
+    Raises OSError when it cannot be started; callers say what was missing.
+    """
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+    pump = OutputPump(iter(lambda: proc.stdout.read1(65536), b""), sink, on_line)
+    pump.start()
+    return LocalExecution(proc, pump)
+
+
 class LocalExecution(Execution):
     def __init__(self, proc: subprocess.Popen, pump: OutputPump):
         self.proc = proc
@@ -111,21 +137,9 @@ class LocalRuntime(Runtime):
         full_env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TZ")}
         full_env.update(env)
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=full_env,
-                cwd=workdir,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+            return start_process(argv, full_env, sink, on_line, cwd=workdir)
         except OSError as exc:
             raise InputError(f"cannot start {argv[0]}: {exc.strerror}") from None
-        pump = OutputPump(iter(lambda: proc.stdout.read1(65536), b""), sink, on_line)
-        pump.start()
-        return LocalExecution(proc, pump)
 
     def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         # Children die with gp2bm (PR_SET_PDEATHSIG): nothing outlives a killed gp2bm.
