@@ -21,10 +21,13 @@ $(BIN)/gp2bm: pyproject.toml
 	@touch $@
 
 # The smoke suite end to end with the local runtime: 15 short real training runs, every
-# MLPerf check, the score. Resumes if results/demo exists (rm -rf results/demo to redo).
+# MLPerf check, the score, then the reports (CSV, XLSX, HTML) under results/demo-report/.
+# Resumes if results/demo exists (rm -rf results/demo to redo).
 demo: venv
 	$(BIN)/gp2bm run-all --suite manifests/smoke.yaml --runtime local --campaign results/demo \
 		--allow-cache-drop-failure
+	$(BIN)/gp2bm report results/demo --csv results/demo-report/results.csv \
+		--xlsx results/demo-report/results.xlsx --html results/demo-report/report.html
 
 lint: venv
 	$(BIN)/ruff check gp2bm tests benchmarks containers
