@@ -227,6 +227,29 @@ def system_problems(path: Path, root: Path) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------- copying
 
 
+def _copy_manifest(src: Path, dest: Path) -> list[str]:
+    """Copy a manifest, its secret environment values (HF_TOKEN=...) redacted; returns the
+    names redacted (the file is then rewritten, without its comments)."""
+    import yaml
+
+    from gp2bm.redact import redact_env
+
+    doc = yaml.safe_load(src.read_text(encoding="utf-8"))
+    names = []
+    envs = [doc.get("environment"), (doc.get("local") or {}).get("environment")]
+    for env in envs:
+        if isinstance(env, dict):
+            redacted = redact_env({str(k): v for k, v in env.items()})
+            names += [k for k in env if redacted[str(k)] != env[k]]
+            env.update(redacted)
+    if not names:
+        _copy_file(src, dest)
+        return []
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return names
+
+
 def _copy_file(src: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dest)
@@ -632,7 +655,12 @@ def _stage_campaign(
     for bench, manifest in manifests.items():
         rel = suite.benchmarks[bench].manifest
         manifest_files[bench] = f"manifests/{rel if _safe_relative(rel) else manifest.path.name}"
-        _copy_file(manifest.path, dest / manifest_files[bench])
+        redacted = _copy_manifest(manifest.path, dest / manifest_files[bench])
+        if redacted:
+            notes.append(
+                f"{manifest_files[bench]}: secret values redacted ({', '.join(redacted)}); "
+                "manifest_sha256 in images.json is the original file's"
+            )
     return suite_rel, manifest_files
 
 

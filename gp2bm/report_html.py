@@ -421,6 +421,22 @@ def _claims_json(view: CampaignView) -> str:
     return text.replace("</", "<\\/")
 
 
+def _elevated_runs(view: CampaignView) -> list[str]:
+    """Runs whose record says they ran privileged or on the host network (not the default)."""
+    out = []
+    for name, runs in view.runs.items():
+        for run in runs:
+            rec = run.record or {}
+            how = []
+            if rec.get("privileged"):
+                how.append("privileged")
+            if rec.get("network") == "host":
+                how.append("host network")
+            if how:
+                out.append(f"{name} {run.score.file}: {' and '.join(how)}")
+    return out
+
+
 def render_html(view: CampaignView) -> str:
     score = view.score
     title = f"{score.suite.title or score.suite.name}: MLPerf Training results"
@@ -434,6 +450,13 @@ def render_html(view: CampaignView) -> str:
         f"{escape(view.generated)} by gp2bm {escape(view.gp2bm_version)}</div>"
     )
     body = [head, "<h2>Score</h2>", _summary_section(view)]
+    elevated = _elevated_runs(view)
+    if elevated:
+        body.append(
+            '<p class="problem">Runs with elevated container rights (as their manifests ask): '
+            + escape("; ".join(elevated))
+            + "</p>"
+        )
     times = plot_run_times(view)
     if times:
         body += ["<h2>Time to train per run</h2>", times]

@@ -21,7 +21,9 @@ TOKEN = b":::MLLOG"
 # skipped without decoding so a multi-GB line of noise cannot exhaust memory.
 MAX_RECORD_BYTES = 1 << 20
 # How far back in time (ms) two consecutive records may step before it is reported.
-# Ranks log through separate processes, so a few ms of reordering is normal.
+# Ranks log through separate processes, so a few ms of reordering is normal. A larger step
+# back between run_start and run_stop is an error (the clock was set back: the time to
+# train is wrong); elsewhere it is a warning.
 CLOCK_TOLERANCE_MS = 1000
 
 # gp2bm's closing line of each run it executed (see runner.py).
@@ -153,23 +155,44 @@ def parse_run_log(path: Path | str, target: float | None = None) -> RunLog:
     path = Path(path)
     _check_readable_log(path)
     run = RunLog(path=path)
-    last_time = None
+    last_time = None  # the latest time seen so far
+    prev_time = None  # the previous record's time
     for item in iter_records(path):
         if isinstance(item, Anomaly):
             run.anomalies.append(item)
             continue
         rec = item
         run.records += 1
-        if last_time is not None and rec.time_ms < last_time - CLOCK_TOLERANCE_MS:
-            run.anomalies.append(
-                Anomaly(
-                    "clock_backwards",
-                    f"time goes back {last_time - rec.time_ms} ms at '{rec.key}'",
-                    WARNING,
-                    rec.lineno,
+        # Reported once per step: records after a step are behind the latest time seen
+        # until the clock catches up, but only the first of them (or a further step) counts.
+        if (
+            last_time is not None
+            and rec.time_ms < last_time - CLOCK_TOLERANCE_MS
+            and rec.time_ms < prev_time - CLOCK_TOLERANCE_MS
+        ):
+            step = last_time - rec.time_ms
+            if run.start_ms is not None and run.stop_ms is None:
+                # Between run_start and run_stop a step back shortens time-to-train.
+                run.anomalies.append(
+                    Anomaly(
+                        "clock_stepped_back",
+                        f"clock stepped back {step} ms at '{rec.key}' during the timed "
+                        "run (time-to-train is wrong)",
+                        ERROR,
+                        rec.lineno,
+                    )
                 )
-            )
+            else:
+                run.anomalies.append(
+                    Anomaly(
+                        "clock_backwards",
+                        f"time goes back {step} ms at '{rec.key}'",
+                        WARNING,
+                        rec.lineno,
+                    )
+                )
         last_time = rec.time_ms if last_time is None else max(last_time, rec.time_ms)
+        prev_time = rec.time_ms
         _apply(run, rec)
     _finish(run, target)
     return run

@@ -10,14 +10,17 @@ attempt and redoes.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gp2bm import __version__
 from gp2bm.cachedrop import CacheDrop, drop_page_cache
@@ -47,6 +50,48 @@ class CampaignStopped(Gp2bmError):
     """The campaign cannot go on (e.g. a failed cache drop that was not allowed)."""
 
     exit_code = 1
+
+
+class EngineLost(CampaignStopped):
+    """The container engine (dockerd) went away while a run was in progress."""
+
+
+class DiskFull(Gp2bmError):
+    """The disk holding the campaign is full: the campaign stops, finished runs untouched."""
+
+    exit_code = 2
+
+
+# ENOSPC, or EDQUOT where a quota is what ran out.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _disk_full(path: Path | str) -> DiskFull:
+    return DiskFull(
+        f"{path}: no space left on device; the campaign stopped (finished runs are kept, a "
+        "partial log is kept as an attempt): free space and run run-all again"
+    )
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn a full disk while writing ``path`` into a clean stop naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        raise _disk_full(exc.filename or path) from None
+
+
+def _save_record(path: Path, record: dict) -> None:
+    try:
+        with _writing(path):
+            write_json_atomic(path, record)
+    except DiskFull:
+        # write_json_atomic's temporary file, left by the failed write
+        path.with_name(f".{path.name}.{os.getpid()}.tmp").unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -158,7 +203,7 @@ def execute_run(
             "cache_drop": drop.as_dict(),
             "time": now_iso(),
         }
-        write_json_atomic(campaign.records_dir(bench) / f"cache_drop_failure_{n}.json", failed)
+        _save_record(campaign.records_dir(bench) / f"cache_drop_failure_{n}.json", failed)
         raise CampaignStopped(
             f"cache drop before {bench} run {n} failed: {drop.error} "
             "(run as root, pass --cache-drop-command, or --allow-cache-drop-failure)"
@@ -202,10 +247,10 @@ def execute_run(
         "network": spec.network,
         "start": now_iso(),
     }
-    write_json_atomic(record_path, record)
+    _save_record(record_path, record)
 
     # 3. gp2bm's header lines, then the run's own output
-    with open(partial, "wb") as sink:
+    with _writing(partial), open(partial, "wb") as sink:
         sink.write(mllog_line("cache_clear", drop.ok, {"method": drop.method}))
         sink.write(
             mllog_line(
@@ -234,6 +279,14 @@ def execute_run(
                     break
                 if tick:
                     tick()
+                lost_output = getattr(getattr(execution, "pump", None), "error", None)
+                if lost_output is not None:
+                    # The output cannot be written (e.g. the disk is full): stop the run
+                    # rather than let it block on a pipe nobody reads.
+                    execution.stop(options.stop_grace_seconds)
+                    code = execution.wait(5)
+                    reason = f"output lost: {lost_output}"
+                    break
                 if timeout is not None and time.monotonic() - t0 > timeout:
                     execution.stop(options.stop_grace_seconds)
                     code = execution.wait(5)
@@ -249,7 +302,7 @@ def execute_run(
                 seconds=time.monotonic() - t0,
                 telemetry=telemetry.stop(),
             )
-            write_json_atomic(record_path, record)
+            _save_record(record_path, record)
             raise Interrupted(
                 f"interrupted during {bench} run {n}; its log is kept as an attempt and the "
                 "run is redone by the next run-all"
@@ -259,6 +312,23 @@ def execute_run(
             record["telemetry"] = telemetry.stop()
         execution.close()
         elapsed = time.monotonic() - t0
+        if isinstance(pump_error, OSError) and pump_error.errno in _NO_SPACE:
+            raise _disk_full(partial)
+        lost = getattr(execution, "lost", None)
+        if lost:
+            # Not the workload's failure: the run is kept as an attempt and redone.
+            record.update(
+                status="interrupted",
+                reason=f"container engine lost: {lost}",
+                stop=now_iso(),
+                seconds=elapsed,
+            )
+            _save_record(record_path, record)
+            raise EngineLost(
+                f"{runtime.name}: the container engine stopped answering during {bench} run "
+                f"{n} ({lost}); its log is kept as an attempt and the run is redone by the "
+                "next run-all"
+            )
 
         # 4. the verdict, appended as gp2bm's closing line
         if reason is None and code != 0:
@@ -290,7 +360,7 @@ def execute_run(
         minutes=log.minutes,
         best_accuracy=log.best_accuracy,
     )
-    write_json_atomic(record_path, record)
+    _save_record(record_path, record)
     return RunOutcome(planned, record)
 
 
@@ -349,6 +419,16 @@ def run_campaign(
     """Run every missing run of the campaign (or of the named benchmarks)."""
     names = benchmarks or list(campaign.suite.benchmarks)
     require_pinned({b: manifests[b] for b in names}, runtime, options.allow_unpinned)
+    try:
+        return _run_campaign(campaign, manifests, runtime, options, names, progress)
+    except OSError as exc:
+        # Any other write of the campaign (its lock, suite copy, attempts) on a full disk.
+        if exc.errno not in _NO_SPACE:
+            raise
+        raise _disk_full(exc.filename or campaign.root) from None
+
+
+def _run_campaign(campaign, manifests, runtime, options, names, progress) -> list[RunOutcome]:
     outcomes = []
     with campaign.lock(), _SignalGuard():
         campaign.save()

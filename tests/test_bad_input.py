@@ -30,6 +30,7 @@ def test_file_instead_of_folder(cli, tmp_path):
     one_line_error(cli("score", f), f, "not a folder")
 
 
+@pytest.mark.reliability("bad-input")
 def test_binary_result_file(cli, tmp_path):
     folder = tmp_path / "resnet"
     write_benchmark(folder, "resnet", RESNET_MINUTES)
@@ -47,6 +48,7 @@ def test_ruleset_without_the_benchmark(cli, tmp_path):
     one_line_error(cli("score", tmp_path, "--ruleset", "6.1.0"), "6.1.0", "resnet")
 
 
+@pytest.mark.reliability("bad-input")
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
@@ -69,12 +71,14 @@ def test_malformed_suite(cli, tmp_path, text, needle):
     one_line_error(cli("score", tmp_path / "r", "--suite", suite), suite, needle)
 
 
+@pytest.mark.reliability("bad-input")
 def test_missing_suite(cli, tmp_path):
     one_line_error(
         cli("score", tmp_path, "--suite", tmp_path / "none.yaml"), "none.yaml", "file not found"
     )
 
 
+@pytest.mark.reliability("bad-input")
 def test_bad_scaling_json(cli, tmp_path):
     folder = tmp_path / "resnet"
     write_benchmark(folder, "resnet", RESNET_MINUTES)

@@ -108,6 +108,7 @@ def test_pin_unknown_tag_is_one_line(cli, docker_env, docker_services, tmp_path)
     assert "cannot resolve" in res.err
 
 
+@pytest.mark.reliability("nonzero-exit", "timeout")
 def test_failures_in_containers_are_aborted_runs(
     cli, docker_env, docker_services, smoke_image, tmp_path
 ):
@@ -136,6 +137,7 @@ def test_failures_in_containers_are_aborted_runs(
     assert gp2bm_containers(client) == []
 
 
+@pytest.mark.reliability("kill-mid-run")
 def test_sigkill_mid_run_then_resume(cli, docker_env, docker_services, smoke_image, tmp_path):
     client = docker_env
     suite = pinned_suite(cli, client, docker_services.registry, smoke_image, tmp_path / "s",

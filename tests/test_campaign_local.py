@@ -96,6 +96,7 @@ def test_docker_dry_run_renders_docker_run(cli, tmp_path):
     assert "--privileged" not in argv
 
 
+@pytest.mark.reliability("unpinned-image")
 def test_unpinned_image_refused(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 1})
     res = cli("run-all", "--suite", suite, "--campaign", tmp_path / "c", *NO_DROP)
@@ -104,6 +105,7 @@ def test_unpinned_image_refused(cli, tmp_path):
     assert len(res.err.strip().splitlines()) == 1
 
 
+@pytest.mark.reliability("nonzero-exit")
 def test_nonzero_exit_is_an_aborted_failed_run(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 5}, local_env={"SMOKE_FAIL": "crash"})
     campaign = tmp_path / "c"
@@ -117,6 +119,7 @@ def test_nonzero_exit_is_an_aborted_failed_run(cli, tmp_path):
     assert any("aborted" in reason for reason in runs[0]["reasons"])
 
 
+@pytest.mark.reliability("nonzero-exit")
 def test_nonzero_exit_after_success_still_fails(cli, tmp_path, monkeypatch):
     """gp2bm's own closing line fails a run whose process exited non-zero."""
     suite = write_suite(tmp_path / "suite", {"resnet": 1}, local_env={"SMOKE_FAIL": "1"})
@@ -125,6 +128,7 @@ def test_nonzero_exit_after_success_still_fails(cli, tmp_path, monkeypatch):
     assert run["role"] == "failed"
 
 
+@pytest.mark.reliability("timeout")
 def test_timeout_stops_the_run_and_marks_it_aborted(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 1}, extra_args=["--sleep-per-epoch", "5"])
     campaign = tmp_path / "c"
@@ -137,6 +141,7 @@ def test_timeout_stops_the_run_and_marks_it_aborted(cli, tmp_path):
     assert run["role"] == "failed"
 
 
+@pytest.mark.reliability("cache-drop-failure")
 def test_cache_drop_failure_stops_campaign(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 3})
     campaign = tmp_path / "c"
@@ -224,6 +229,7 @@ def _train_processes(marker: str) -> list[int]:
     return pids
 
 
+@pytest.mark.reliability("kill-mid-run")
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_killed_mid_run_resumes(cli, tmp_path, sig):
     marker = "0.0517"  # a unique --sleep-per-epoch value to find our processes
@@ -259,6 +265,7 @@ def test_killed_mid_run_resumes(cli, tmp_path, sig):
     assert not _train_processes(marker)
 
 
+@pytest.mark.reliability("two-run-all")
 def test_second_run_all_is_refused(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 3}, extra_args=["--sleep-per-epoch", "0.05"])
     campaign = tmp_path / "c"

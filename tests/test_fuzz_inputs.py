@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -70,12 +71,14 @@ def check_parse(path, data: bytes):
         assert "\n" not in a.message
 
 
+@pytest.mark.reliability("fuzz-log")
 @FUZZ
 @given(st.lists(lines, max_size=30), st.sampled_from([b"\n", b"\r\n", b"\0"]))
 def test_parser_survives_anything(tmp_path, chunks, sep):
     check_parse(tmp_path / "result_0.txt", sep.join(chunks))
 
 
+@pytest.mark.reliability("fuzz-log")
 @FUZZ
 @given(st.binary(max_size=4096))
 def test_parser_survives_raw_bytes(tmp_path, data):
@@ -124,18 +127,21 @@ def near_manifest():
     )
 
 
+@pytest.mark.reliability("fuzz-yaml")
 @FUZZ
 @given(near_suite() | yaml_docs)
 def test_suite_loader_structured(tmp_path, doc):
     _load(load_suite, tmp_path / "suite.yaml", yaml.safe_dump(doc))
 
 
+@pytest.mark.reliability("fuzz-yaml")
 @FUZZ
 @given(near_manifest() | yaml_docs)
 def test_manifest_loader_structured(tmp_path, doc):
     _load(load_manifest, tmp_path / "m.yaml", yaml.safe_dump(doc))
 
 
+@pytest.mark.reliability("fuzz-yaml")
 @FUZZ
 @given(st.text(max_size=300))
 def test_loaders_raw_text(tmp_path, text):
@@ -143,6 +149,7 @@ def test_loaders_raw_text(tmp_path, text):
     _load(load_manifest, tmp_path / "m.yaml", text)
 
 
+@pytest.mark.reliability("yaml-bomb")
 def test_yaml_bomb_is_refused(tmp_path):
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
@@ -158,6 +165,7 @@ def test_yaml_bomb_is_refused(tmp_path):
         raise AssertionError("a YAML bomb was accepted")
 
 
+@pytest.mark.reliability("yaml-bomb")
 def test_huge_manifest_is_refused(tmp_path):
     path = tmp_path / "m.yaml"
     path.write_text("benchmark: resnet\n" + "# padding\n" * 200_000)

@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,6 +32,7 @@ def test_env_prefix_argv():
                                  "train.py", "KEY=literal"]
 
 
+@pytest.mark.reliability("security-secrets")
 @given(st.dictionaries(st.from_regex(r"[A-Z_]{1,12}", fullmatch=True), st.text(min_size=1)))
 def test_no_secret_value_survives(env):
     argv = ["docker", "run"]

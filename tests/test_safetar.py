@@ -61,6 +61,7 @@ def test_normal_archive_extracts(tmp_path):
     assert (dest / "top" / "sub" / "up").read_bytes() == b"alpha"
 
 
+@pytest.mark.reliability("tar-slip")
 @pytest.mark.parametrize(
     "member, message",
     [
@@ -87,12 +88,14 @@ def test_unsafe_members_are_refused(tmp_path, member, message):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.reliability("tar-slip")
 def test_duplicate_names_are_refused(tmp_path):
     path = make_tar(tmp_path / "dup.tar.gz", [("top/a", b"checked"), ("top//./a", b"swapped")])
     with pytest.raises(InvalidError, match="member 'top//./a': duplicate name refused"):
         safetar.extract(path, tmp_path / "out")
 
 
+@pytest.mark.reliability("tar-slip")
 def test_paths_through_links_are_refused(tmp_path):
     path = make_tar(
         tmp_path / "through.tar.gz",
@@ -102,6 +105,7 @@ def test_paths_through_links_are_refused(tmp_path):
         safetar.extract(path, tmp_path / "out")
 
 
+@pytest.mark.reliability("tar-slip")
 def test_file_used_as_folder_is_refused(tmp_path):
     path = make_tar(tmp_path / "clash.tar.gz", [("top/a", b"a"), ("top/a/b", b"b")])
     with pytest.raises(InvalidError, match="'top/a' is a file, not a folder"):
@@ -123,6 +127,7 @@ def test_lenient_listing_skips_links_but_not_bad_names(tmp_path):
         safetar.check_members(tar, "image", [])
 
 
+@pytest.mark.reliability("truncated-bundle")
 def test_unreadable_archives_are_input_errors(tmp_path):
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"nothing like a tar" * 30)
@@ -140,6 +145,7 @@ def test_unreadable_archives_are_input_errors(tmp_path):
         safetar.extract(cut, tmp_path / "out2")
 
 
+@pytest.mark.reliability("tar-bomb")
 def test_size_limit(tmp_path):
     path = make_tar(tmp_path / "big.tar.gz", [("top/a", b"a" * 1000), ("top/b", b"b" * 1000)])
     with pytest.raises(InvalidError, match="member 'top/b': archive larger than 1500 bytes"):

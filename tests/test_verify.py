@@ -59,6 +59,7 @@ def test_untouched_bundle_verifies(cli, bundle):
     assert data["score"] == claims["score"]
 
 
+@pytest.mark.reliability("tampered-bundle")
 def test_one_changed_byte_in_a_log_is_named(cli, bundle, tmp_path):
     top = _unpack(bundle, tmp_path)
     path = top / LOG
@@ -74,6 +75,7 @@ def test_one_changed_byte_in_a_log_is_named(cli, bundle, tmp_path):
     assert LOG in res.err and res.err.count("\n") == 1
 
 
+@pytest.mark.reliability("tampered-bundle")
 def test_forged_sums_and_claims_are_recomputed_from_the_logs(cli, bundle, tmp_path):
     top = _unpack(bundle, tmp_path)
     # a changed log and a better score, SHA256SUMS updated to match: the sums pass, the
@@ -92,6 +94,7 @@ def test_forged_sums_and_claims_are_recomputed_from_the_logs(cli, bundle, tmp_pa
     assert "SHA-256 differs" not in res.out
 
 
+@pytest.mark.reliability("tampered-bundle")
 def test_missing_and_unlisted_files(cli, bundle, tmp_path):
     top = _unpack(bundle, tmp_path)
     (top / "reports" / "results.csv").unlink()
@@ -102,6 +105,7 @@ def test_missing_and_unlisted_files(cli, bundle, tmp_path):
     assert "extra.txt: not listed in SHA256SUMS" in res.out
 
 
+@pytest.mark.reliability("tampered-bundle")
 def test_reports_are_checked_against_the_logs(cli, bundle, tmp_path):
     top = _unpack(bundle, tmp_path)
     csv_path = top / "reports" / "results.csv"
@@ -136,6 +140,7 @@ def _tar(path: Path, members: list[tuple[str, bytes | None, str | None]]) -> Pat
     return path
 
 
+@pytest.mark.reliability("tar-slip")
 @pytest.mark.parametrize(
     "member, link, why",
     [
@@ -166,6 +171,7 @@ def test_not_a_bundle(cli, tmp_path):
     assert res.code == 1 and "SHA256SUMS: missing" in res.out
 
 
+@pytest.mark.reliability("truncated-bundle")
 def test_truncated_bundle_is_unreadable(cli, bundle, tmp_path):
     cut = tmp_path / "cut.tar.gz"
     data = bundle.read_bytes()

@@ -75,6 +75,8 @@ class DockerExecution(Execution):
         self.ident = container.name
         self.pump = pump
         self._exit: int | None = None
+        # Why the Docker Engine stopped answering while the container ran, if it did.
+        self.lost: str | None = None
         self._done = threading.Event()
         self._waiter = threading.Thread(target=self._wait, daemon=True, name="gp2bm-wait")
         self._waiter.start()
@@ -83,8 +85,9 @@ class DockerExecution(Execution):
         try:
             result = self.container.wait()
             self._exit = int(result.get("StatusCode", -1))
-        except Exception:  # the daemon went away; wait() reports -1
+        except Exception as exc:  # the daemon went away; wait() reports -1
             self._exit = -1
+            self.lost = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         self._done.set()
 
     def wait(self, timeout: float) -> int | None:

@@ -1,0 +1,92 @@
+"""Fault: gp2bm killed with SIGKILL while scoring and while packaging a campaign."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_report_campaign import synthetic_campaign
+
+from gp2bm import safetar
+
+
+def tree_digests(root: Path) -> dict[str, str]:
+    """Every file of the campaign (the lock file's content is the holder, not a record)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".gp2bm.lock"
+    }
+
+
+def gp2bm(*args) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gp2bm", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def kill(proc: subprocess.Popen) -> bool:
+    """SIGKILL it; False when it had already ended by itself."""
+    if proc.poll() is not None:
+        return False
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.reliability("sigkill-scoring")
+def test_sigkill_during_scoring_changes_nothing(tmp_path):
+    root = synthetic_campaign(tmp_path)
+    before = tree_digests(root)
+    killed = 0
+    for delay in (0.5, 1.0, 2.0):
+        proc = gp2bm("score", root, "--json")
+        time.sleep(delay)
+        killed += kill(proc)
+        assert tree_digests(root) == before
+    assert killed, "scoring always ended before it could be killed"
+
+
+@pytest.mark.slow
+@pytest.mark.reliability("sigkill-packaging")
+def test_sigkill_during_packaging_leaves_no_bundle(tmp_path):
+    root = synthetic_campaign(tmp_path)
+    before = tree_digests(root)
+    out = tmp_path / "out"
+    out.mkdir()
+    bundle = out / "handin.tar.gz"
+
+    # while the tar itself is being written: killed as soon as its temporary file appears
+    proc = gp2bm("package", root, "-o", bundle)
+    while proc.poll() is None and not list(out.glob(".handin.tar.gz.*.tmp")):
+        time.sleep(0.001)
+    assert kill(proc), "packaging ended before its tar was seen"
+    assert not bundle.exists()
+    assert tree_digests(root) == before
+
+    # and at other moments of the staging and checks
+    for delay in (0.5, 1.5):
+        proc = gp2bm("package", root, "-o", bundle)
+        time.sleep(delay)
+        if kill(proc):
+            assert not bundle.exists()
+        assert tree_digests(root) == before
+
+    # a later package writes a complete, readable bundle over whatever was left
+    res = subprocess.run(
+        [sys.executable, "-m", "gp2bm", "package", str(root), "-o", str(bundle)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    safetar.extract(bundle, tmp_path / "x")
+    assert tree_digests(root) == before
