@@ -149,6 +149,21 @@ def test_long_line_is_skipped(tmp_path):
     assert run.minutes == pytest.approx(30.0)
 
 
+@pytest.mark.reliability("garbled-log")
+def test_100mb_line_is_skipped(tmp_path):
+    p = tmp_path / "result_0.txt"
+    good = run_log_text("resnet", 1, 30.0)
+    with open(p, "wb") as fh:
+        fh.write(b":::MLLOG ")
+        chunk = b"x" * (1 << 20)
+        for _ in range(100):
+            fh.write(chunk)
+        fh.write(b"\n" + good.encode())
+    run = parse_run_log(p)
+    assert [a.kind for a in run.anomalies] == ["long_line"]
+    assert run.minutes == pytest.approx(30.0)
+
+
 def test_no_records(tmp_path):
     p = write(tmp_path, ["just text", "more text"])
     run = parse_run_log(p)
