@@ -216,7 +216,7 @@ def test_sigterm_logs_aborted():
             if '"key": "epoch_start"' in line:
                 break
         proc.send_signal(signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=30)
+        rest, _ = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
