@@ -26,6 +26,7 @@ STOP_TIMEOUT_S=30
 die() { echo "podman.sh: $*" >&2; exit 1; }
 unavailable() { echo "podman.sh: $*" >&2; exit 3; }
 log() { echo "podman.sh: $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/daemon_lib.sh"
 usage() { echo "usage: $0 {start|stop|env} DIR [REGISTRY...]" >&2; exit 2; }
 
 [ $# -ge 2 ] && [ -n "$2" ] || usage
@@ -59,13 +60,7 @@ ensure_packages() {
     [ $rc -eq 0 ] || unavailable "apt-get install ${missing[*]} failed (exit $rc)"
 }
 
-pid_alive() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
-}
 
-alive() { [ -s "$PID_FILE" ] && pid_alive "$(cat "$PID_FILE")"; }
 
 ready() { curl -fsS --max-time 2 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
 
@@ -109,16 +104,12 @@ write_env() {
     mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
-unmount_under() {
-    awk -v r="$1/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r |
-        while read -r mnt; do umount -l "$(printf '%b' "$mnt")" 2>/dev/null || true; done
-}
 
 do_stop() {
     if [ -s "$CONTAINERS_STORAGE_CONF" ]; then
         timeout 60 podman rm --all --force --time 0 >/dev/null 2>&1 || true
     fi
-    if alive; then
+    if alive "$PID_FILE"; then
         local pid deadline=$((SECONDS + STOP_TIMEOUT_S))
         pid=$(cat "$PID_FILE")
         kill -TERM "$pid" 2>/dev/null || true
@@ -133,7 +124,7 @@ case $ACTION in
 start)
     need_root
     ensure_packages
-    if alive && ready; then
+    if alive "$PID_FILE" && ready; then
         write_conf  # registries may differ: podman reads registries.conf at each pull
         write_env
         cat "$ENV_FILE"
@@ -146,7 +137,7 @@ start)
     echo $! >"$PID_FILE"
     deadline=$((SECONDS + READY_TIMEOUT_S))
     until ready; do
-        if ! alive; then
+        if ! alive "$PID_FILE"; then
             tail -n 20 "$DIR/service.log" >&2
             do_stop
             die "podman system service exited (log: $DIR/service.log)"
@@ -165,7 +156,7 @@ stop)
     do_stop
     ;;
 env)
-    alive && ready || die "podman service in $DIR is not running"
+    alive "$PID_FILE" && ready || die "podman service in $DIR is not running"
     cat "$ENV_FILE"
     ;;
 *)

@@ -30,6 +30,7 @@ die() { echo "services.sh: $*" >&2; exit 1; }
 # installable); callers such as the test fixtures skip rather than fail on it.
 unavailable() { echo "services.sh: $*" >&2; exit 3; }
 log() { echo "services.sh: $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/daemon_lib.sh"
 
 usage() {
     echo "usage: $0 {start|stop|env} DIR" >&2
@@ -64,7 +65,6 @@ exec_root() {
     fi
 }
 
-alive() { [ -s "$1" ] && pid_alive "$(cat "$1")"; }
 
 docker_ready() { curl -fsS --max-time 2 --unix-socket "$SOCK_PATH" http://docker/_ping >/dev/null 2>&1; }
 
@@ -104,45 +104,8 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# pid_alive PID: running and not a zombie (a PID 1 that never reaps would keep it forever).
-pid_alive() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
-}
 
-# stop_all PIDFILE...: SIGTERM to all at once, wait for all, then SIGKILL the stragglers.
-stop_all() {
-    local pidfile pid pids=() left=() deadline=$((SECONDS + STOP_TIMEOUT_S))
-    for pidfile in "$@"; do
-        if [ -s "$pidfile" ]; then
-            pid=$(cat "$pidfile")
-            pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
-        fi
-        rm -f "$pidfile"
-    done
-    while [ ${#pids[@]} -gt 0 ]; do
-        left=()
-        for pid in "${pids[@]}"; do pid_alive "$pid" && left+=("$pid"); done
-        [ ${#left[@]} -gt 0 ] || return 0
-        [ $SECONDS -lt $deadline ] || break
-        sleep 0.1
-    done
-    for pid in "${left[@]}"; do
-        log "pid $pid did not stop in ${STOP_TIMEOUT_S}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-}
 
-unmount_under() {
-    local root=$1
-    [ -n "$root" ] || return 0
-    # /proc/mounts escapes spaces as \040; deepest first.
-    awk -v r="$root/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r |
-        while read -r mnt; do
-            umount -l "$(printf '%b' "$mnt")" 2>/dev/null || true
-        done
-}
 
 write_env() {
     local tmp=$ENV_FILE.tmp

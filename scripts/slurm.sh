@@ -32,6 +32,7 @@ PARTITION=gp2bm
 die() { echo "slurm.sh: $*" >&2; exit 1; }
 unavailable() { echo "slurm.sh: $*" >&2; exit 3; }
 log() { echo "slurm.sh: $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/daemon_lib.sh"
 usage() { echo "usage: $0 {start|stop|env} DIR [NODES]" >&2; exit 2; }
 
 [ $# -ge 2 ] && [ $# -le 3 ] && [ -n "$2" ] || usage
@@ -80,36 +81,8 @@ for s in socks:
 EOF
 }
 
-pid_alive() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
-}
 
-alive() { [ -s "$1" ] && pid_alive "$(cat "$1")"; }
 
-# stop_all PIDFILE...: SIGTERM to all at once, wait for all, then SIGKILL the stragglers.
-stop_all() {
-    local pidfile pid pids=() left=() deadline=$((SECONDS + STOP_TIMEOUT_S))
-    for pidfile in "$@"; do
-        if [ -s "$pidfile" ]; then
-            pid=$(cat "$pidfile")
-            pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
-        fi
-        rm -f "$pidfile"
-    done
-    while [ ${#pids[@]} -gt 0 ]; do
-        left=()
-        for pid in "${pids[@]}"; do pid_alive "$pid" && left+=("$pid"); done
-        [ ${#left[@]} -gt 0 ] || return 0
-        [ $SECONDS -lt $deadline ] || break
-        sleep 0.1
-    done
-    for pid in "${left[@]}"; do
-        log "pid $pid did not stop in ${STOP_TIMEOUT_S}s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-}
 
 slurmd_pidfiles() { find "$DIR" -maxdepth 1 -name 'slurmd-*.pid' 2>/dev/null || true; }
 
