@@ -81,6 +81,11 @@ def read_json(path: Path) -> dict:
     return data
 
 
+def default_campaign_root(suite: Suite) -> Path:
+    """results/<suite name>: the campaign folder when none is given."""
+    return Path("results") / suite.name
+
+
 def default_system_name() -> str:
     host = socket.gethostname().split(".")[0] or "node"
     return re.sub(r"[^A-Za-z0-9_.-]", "_", host)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gp2bm import __version__
-from gp2bm.campaign import CAMPAIGN_FILE, read_json
+from gp2bm.campaign import CAMPAIGN_FILE, default_campaign_root, read_json
 from gp2bm.errors import InputError
 from gp2bm.manifest import BenchmarkManifest, suite_manifests
 from gp2bm.resultset import RESULT_RE, score_paths
@@ -147,7 +147,7 @@ def campaign_suite(root: Path, suite_path: Path | None) -> tuple[dict, Suite]:
 def default_campaign(suite_path: Path | None) -> Path:
     """results/<suite name>, the folder run-all uses when given no --campaign."""
     suite = load_suite(suite_path or DEFAULT_SUITE)
-    return Path("results") / suite.name
+    return default_campaign_root(suite)
 
 
 def _optional_json(path: Path, notes: list[str]) -> dict | None:

@@ -24,13 +24,13 @@ RuntimeOpt = Annotated[
 
 
 def _campaign_and_manifests(suite_path, campaign_dir, runtime, org, system, create=True):
-    from gp2bm.campaign import Campaign
+    from gp2bm.campaign import Campaign, default_campaign_root
     from gp2bm.manifest import suite_manifests
     from gp2bm.suite import DEFAULT_SUITE, load_suite
 
     the_suite = load_suite(suite_path or DEFAULT_SUITE)
     manifests = suite_manifests(the_suite)
-    root = campaign_dir or Path("results") / the_suite.name
+    root = campaign_dir or default_campaign_root(the_suite)
     campaign = Campaign.open(
         root, the_suite, org=org, system=system, runtime=runtime, create=create
     )

@@ -311,6 +311,7 @@ def check_node(
 ):
     """Pre-flight: can this node run the suite? GPUs, driver, container engine, GPU runtime,
     images, datasets (and checksums), disk, cache drop. Exit 1 when anything blocks."""
+    from gp2bm.campaign import default_campaign_root
     from gp2bm.manifest import suite_manifests
     from gp2bm.preflight import Preflight, blocking
     from gp2bm.runtimes import get_runtime
@@ -319,7 +320,7 @@ def check_node(
     the_suite = load_suite(suite or DEFAULT_SUITE)
     manifests = suite_manifests(the_suite)
     get_runtime(runtime)  # an unknown runtime is a usage error
-    root = campaign or Path("results") / the_suite.name
+    root = campaign or default_campaign_root(the_suite)
     p = Preflight(
         suite=the_suite,
         manifests=manifests,

@@ -95,7 +95,7 @@ def run_all_slurm(
     """Submit the campaign's missing runs as one Slurm job array, wait for it, then score."""
     import shlex
 
-    from gp2bm.campaign import Campaign
+    from gp2bm.campaign import Campaign, default_campaign_root
     from gp2bm.manifest import suite_manifests
     from gp2bm.runner import require_pinned
     from gp2bm.runtimes import get_runtime
@@ -106,7 +106,7 @@ def run_all_slurm(
         raise InputError("--nodes must be at least 1")
     the_suite = _suite_of(req.suite, None)
     manifests = suite_manifests(the_suite)
-    root = req.campaign_dir or Path("results") / the_suite.name
+    root = req.campaign_dir or default_campaign_root(the_suite)
     campaign = Campaign.open(root, the_suite, org=req.org, system=req.system, runtime=req.runtime)
     rt = get_runtime(campaign.runtime)
     require_pinned(manifests, rt, req.allow_unpinned)
@@ -173,14 +173,14 @@ def status(
 ):
     """The state of every run of a campaign: done, failed, running (on which node), pending
     in Slurm, interrupted or missing; from the campaign folder and the scheduler."""
-    from gp2bm.campaign import Campaign
+    from gp2bm.campaign import Campaign, default_campaign_root
     from gp2bm.fingerprint import node_types
     from gp2bm.schedulers import get_scheduler
     from gp2bm.schedulers.fanout import JobBook
     from gp2bm.schedulers.runstate import counts, run_states
 
     the_suite = _suite_of(suite, campaign)
-    root = campaign or Path("results") / the_suite.name
+    root = campaign or default_campaign_root(the_suite)
     c = Campaign.open(root, the_suite, create=False)
     scheduler = get_scheduler("slurm")
     if not JobBook(c, scheduler).job_ids():
