@@ -8,6 +8,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+# The tests never drop the shared host's page cache: a command that succeeds stands in.
+NO_DROP = ["--cache-drop-command", "true"]
+SYSTEM = "node1"
 TRAIN = REPO / "containers" / "smoke" / "train.py"
 
 
@@ -67,3 +70,14 @@ def digests(folder: Path) -> dict[str, str]:
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.glob("result_*.txt"))
     }
+
+
+def bench_dir(campaign: Path, bench: str) -> Path:
+    """A benchmark's result folder in a campaign started with --system node1 (org gp2bm)."""
+    return campaign / "gp2bm" / "results" / SYSTEM / bench
+
+
+def run_all_local(cli, suite, campaign, *extra, cache_drop=NO_DROP):
+    """gp2bm run-all with the local runtime on system node1."""
+    return cli("run-all", "--suite", suite, "--campaign", campaign, "--runtime", "local",
+               "--system", SYSTEM, *cache_drop, *extra)

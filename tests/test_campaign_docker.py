@@ -16,11 +16,10 @@ import time
 
 import docker
 import pytest
-from campaign_helpers import digests, write_suite
+from campaign_helpers import NO_DROP, digests, write_suite
 
 pytestmark = pytest.mark.docker
 
-NO_DROP = ["--cache-drop-command", "true"]
 
 
 def push(client, image: str, ref: str) -> None:

@@ -11,37 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-from campaign_helpers import digests, write_suite
+from campaign_helpers import NO_DROP, bench_dir, digests, run_all_local, write_suite
 
 from gp2bm.runlog import parse_run_log
-
-NO_DROP = ["--cache-drop-command", "true"]  # the tests must not drop the shared host's cache
-
-
-def bench_dir(campaign: Path, bench: str) -> Path:
-    return campaign / "gp2bm" / "results" / "node1" / bench
-
-
-def run_all(cli, suite, campaign, *extra):
-    return cli(
-        "run-all",
-        "--suite",
-        suite,
-        "--campaign",
-        campaign,
-        "--runtime",
-        "local",
-        "--system",
-        "node1",
-        *NO_DROP,
-        *extra,
-    )
 
 
 def test_smoke_campaign_end_to_end(cli, tmp_path):
     suite = write_suite(tmp_path / "suite")
     campaign = tmp_path / "campaign"
-    res = run_all(cli, suite, campaign, "--json")
+    res = run_all_local(cli, suite, campaign, "--json")
     assert res.code == 0, res.err[-2000:]
     data = res.json()
     assert data["score"] is not None and data["score"] > 0
@@ -69,14 +47,14 @@ def test_smoke_campaign_end_to_end(cli, tmp_path):
             seeds.add(record["seed"])
     assert len(seeds) == 15  # a fresh seed per run
     # running again does nothing and scores the same
-    again = run_all(cli, suite, campaign, "--json")
+    again = run_all_local(cli, suite, campaign, "--json")
     assert again.code == 0 and again.json()["score"] == data["score"]
     assert "already there" in again.err
 
 
 def test_dry_run_runs_nothing(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 2})
-    res = run_all(cli, suite, tmp_path / "c", "--dry-run", "--json")
+    res = run_all_local(cli, suite, tmp_path / "c", "--dry-run", "--json")
     assert res.code == 0
     plan = res.json()["plan"]
     assert [p["run"] for p in plan] == [0, 1]
@@ -109,7 +87,7 @@ def test_unpinned_image_refused(cli, tmp_path):
 def test_nonzero_exit_is_an_aborted_failed_run(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 5}, local_env={"SMOKE_FAIL": "crash"})
     campaign = tmp_path / "c"
-    res = run_all(cli, suite, campaign, "--json")
+    res = run_all_local(cli, suite, campaign, "--json")
     assert res.code == 1
     record = json.loads((campaign / "records/resnet/run_0.json").read_text())
     assert record["status"] == "aborted" and record["exit_code"] != 0
@@ -123,7 +101,7 @@ def test_nonzero_exit_is_an_aborted_failed_run(cli, tmp_path):
 def test_nonzero_exit_after_success_still_fails(cli, tmp_path, monkeypatch):
     """gp2bm's own closing line fails a run whose process exited non-zero."""
     suite = write_suite(tmp_path / "suite", {"resnet": 1}, local_env={"SMOKE_FAIL": "1"})
-    res = run_all(cli, suite, tmp_path / "c", "--json")
+    res = run_all_local(cli, suite, tmp_path / "c", "--json")
     run = res.json()["benchmarks"]["resnet"]["runs"][0]
     assert run["role"] == "failed"
 
@@ -133,7 +111,7 @@ def test_timeout_stops_the_run_and_marks_it_aborted(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 1}, extra_args=["--sleep-per-epoch", "5"])
     campaign = tmp_path / "c"
     t0 = time.monotonic()
-    res = run_all(cli, suite, campaign, "--timeout", "2", "--json")
+    res = run_all_local(cli, suite, campaign, "--timeout", "2", "--json")
     assert time.monotonic() - t0 < 30
     record = json.loads((campaign / "records/resnet/run_0.json").read_text())
     assert record["status"] == "aborted" and record["reason"].startswith("timeout after 2")
@@ -145,39 +123,16 @@ def test_timeout_stops_the_run_and_marks_it_aborted(cli, tmp_path):
 def test_cache_drop_failure_stops_campaign(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 3})
     campaign = tmp_path / "c"
-    res = cli(
-        "run-all",
-        "--suite",
-        suite,
-        "--campaign",
-        campaign,
-        "--runtime",
-        "local",
-        "--system",
-        "node1",
-        "--cache-drop-command",
-        "false",
-    )
+    res = run_all_local(cli, suite, campaign, cache_drop=["--cache-drop-command", "false"])
     assert res.code == 1 and "cache drop before resnet run 0 failed" in res.err
     assert not bench_dir(campaign, "resnet").exists() or not any(
         bench_dir(campaign, "resnet").iterdir()
     )
     assert (campaign / "records/resnet/cache_drop_failure_0.json").exists()
     # allowed: the runs go on, and the logs say the cache was not cleared
-    res = cli(
-        "run-all",
-        "--suite",
-        suite,
-        "--campaign",
-        campaign,
-        "--runtime",
-        "local",
-        "--system",
-        "node1",
-        "--cache-drop-command",
-        "false",
-        "--allow-cache-drop-failure",
-        "--json",
+    res = run_all_local(
+        cli, suite, campaign, "--allow-cache-drop-failure", "--json",
+        cache_drop=["--cache-drop-command", "false"],
     )
     assert res.code == 0, res.err
     first = bench_dir(campaign, "resnet").joinpath("result_0.txt").read_text().splitlines()[0]
@@ -249,7 +204,7 @@ def test_killed_mid_run_resumes(cli, tmp_path, sig):
     _wait_for(lambda: not _train_processes(marker), timeout=10)  # nothing left running
     partial_bytes = partial.read_bytes()
 
-    res = run_all(cli, suite, campaign, "--json")
+    res = run_all_local(cli, suite, campaign, "--json")
     after = digests(bench_dir(campaign, "resnet"))
     assert sorted(after) == [f"result_{i}.txt" for i in range(4)]
     assert {k: after[k] for k in before} == before  # finished runs byte-identical
@@ -272,7 +227,7 @@ def test_second_run_all_is_refused(cli, tmp_path):
     proc = _spawn(suite, campaign)
     try:
         _wait_for(lambda: (campaign / "records/resnet/run_0.json").exists(), timeout=60)
-        res = run_all(cli, suite, campaign)
+        res = run_all_local(cli, suite, campaign)
         assert res.code == 2 and "in use by another gp2bm" in res.err
     finally:
         proc.wait(timeout=120)
@@ -303,7 +258,7 @@ def test_run_one_benchmark(cli, tmp_path):
 def test_campaign_identity_is_kept(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 3})
     campaign = tmp_path / "c"
-    assert run_all(cli, suite, campaign).code == 0
+    assert run_all_local(cli, suite, campaign).code == 0
     res = cli(
         "run-all",
         "--suite",

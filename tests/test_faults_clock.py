@@ -10,13 +10,11 @@ import threading
 import time
 
 import pytest
-from campaign_helpers import write_suite
+from campaign_helpers import NO_DROP, write_suite
 from synth import run_log_text
 
 from gp2bm.runlog import CLOCK_TOLERANCE_MS, parse_run_log
 from gp2bm.scoring import score_run
-
-NO_DROP = ["--cache-drop-command", "true"]
 
 
 def _shift_after(text: str, key: str, delta_ms: int) -> str:

@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from campaign_helpers import digests, write_suite
+from campaign_helpers import NO_DROP, digests, write_suite
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-NO_DROP = ["--cache-drop-command", "true"]
 
 
 def _alive(pid: int) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from campaign_helpers import write_suite
+from campaign_helpers import NO_DROP, run_all_local, write_suite
 from fake_pynvml import install
 
 from gp2bm import gpus, preflight
@@ -19,7 +19,6 @@ from gp2bm.suite import load_suite
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "manifests" / "smoke.yaml"
-NO_DROP = ["--cache-drop-command", "true"]
 no_real_gpu = pytest.mark.skipif(gpus.describe_gpus().found, reason="this machine has GPUs")
 
 
@@ -241,48 +240,32 @@ def test_a_crashing_check_is_reported_not_raised(monkeypatch, tmp_path):
 # (3 runs: the fewest that score valid, so that exit 0 means the campaign went through)
 
 
-def run_all(cli, suite, campaign, *extra):
-    return cli(
-        "run-all",
-        "--suite",
-        suite,
-        "--campaign",
-        campaign,
-        "--runtime",
-        "local",
-        "--system",
-        "node1",
-        *NO_DROP,
-        *extra,
-    )
-
-
 @no_real_gpu
 def test_run_all_stops_before_any_run_when_a_gpu_is_needed(cli, tmp_path):
     suite = write_suite(tmp_path / "s", {"resnet": 3})
     set_gpus(suite, "resnet", "all")
     campaign = tmp_path / "c"
-    res = run_all(cli, suite, campaign, "--json")
+    res = run_all_local(cli, suite, campaign, "--json")
     assert res.code == 1
     assert "pre-flight: 2 blocking failure(s): NVIDIA driver, GPUs" in " ".join(res.err.split())
     assert res.out == ""  # nothing on stdout: no score object
     assert not (campaign / "records").exists() and not (campaign / "inventory.json").exists()
     # the local runtime ignores `gpus`; --no-gpu / --skip-check let the campaign go on
-    assert run_all(cli, suite, campaign, "--no-gpu").code == 0
-    assert run_all(cli, suite, tmp_path / "c2", "--skip-check").code == 0
+    assert run_all_local(cli, suite, campaign, "--no-gpu").code == 0
+    assert run_all_local(cli, suite, tmp_path / "c2", "--skip-check").code == 0
 
 
 def test_run_all_passes_preflight_with_fake_gpus(cli, monkeypatch, tmp_path):
     install(monkeypatch)
     suite = write_suite(tmp_path / "s", {"resnet": 3})
     set_gpus(suite, "resnet", 8)
-    assert run_all(cli, suite, tmp_path / "c").code == 0
+    assert run_all_local(cli, suite, tmp_path / "c").code == 0
 
 
 def test_run_all_records_the_node_once(cli, monkeypatch, tmp_path):
     suite = write_suite(tmp_path / "s", {"resnet": 3, "bert": 3})
     campaign = tmp_path / "c"
-    assert run_all(cli, suite, campaign, "--json").code == 0
+    assert run_all_local(cli, suite, campaign, "--json").code == 0
     inv = json.loads((campaign / "inventory.json").read_text())
     system = json.loads((campaign / "gp2bm" / "systems" / "node1.json").read_text())
     assert inv["cpu"]["logical_cpus"] == os.cpu_count()
@@ -297,7 +280,7 @@ def test_run_all_records_the_node_once(cli, monkeypatch, tmp_path):
     suite_doc = yaml.safe_load(suite.read_text())
     suite_doc["benchmarks"]["resnet"]["runs"] = 4
     suite.write_text(yaml.safe_dump(suite_doc))
-    assert run_all(cli, suite, campaign).code == 0
+    assert run_all_local(cli, suite, campaign).code == 0
     assert json.loads((campaign / "inventory.json").read_text()) == {"kept": True}
 
 
@@ -305,7 +288,7 @@ def test_run_all_with_a_broken_system_yaml_goes_on(cli, tmp_path):
     suite = write_suite(tmp_path / "s", {"resnet": 3})
     (suite.parent / "system.yaml").write_text("submitter: [broken\n")
     campaign = tmp_path / "c"
-    res = run_all(cli, suite, campaign)
+    res = run_all_local(cli, suite, campaign)
     assert res.code == 0
     assert "warning" in res.err and "system.yaml" in res.err
     assert (campaign / "gp2bm" / "systems" / "node1.json").exists()

@@ -8,14 +8,13 @@ import hashlib
 import json
 
 import pytest
-from campaign_helpers import write_suite
+from campaign_helpers import NO_DROP, write_suite
 
 from gp2bm.errors import InputError
 from gp2bm.manifest import Mount
 from gp2bm.runtimes.apptainer import ApptainerRuntime, build_command, is_plain_http, registry_of
 from gp2bm.runtimes.base import RunSpec
 
-NO_DROP = ["--cache-drop-command", "true"]
 DIGEST = "sha256:" + "c" * 64
 
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from campaign_helpers import write_suite
+from campaign_helpers import NO_DROP, write_suite
 
 from gp2bm.manifest import Mount
 from gp2bm.runtimes import get_runtime
 from gp2bm.runtimes.base import RunSpec
-
-NO_DROP = ["--cache-drop-command", "true"]
 
 
 def spec(**kw) -> RunSpec:

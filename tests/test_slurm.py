@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from campaign_helpers import digests, write_suite
+from campaign_helpers import NO_DROP, bench_dir, digests, write_suite
 
 from gp2bm.campaign import Campaign, RunBusy
 from gp2bm.fingerprint import fingerprint
@@ -29,12 +29,7 @@ from gp2bm.schedulers.slurm import (
 )
 from gp2bm.suite import load_suite
 
-NO_DROP = ["--cache-drop-command", "true"]
 NODES = 3
-
-
-def bench_dir(campaign: Path, bench: str) -> Path:
-    return campaign / "gp2bm" / "results" / "node1" / bench
 
 
 def record(campaign: Path, bench: str, n: int) -> dict:

@@ -7,13 +7,11 @@ import json
 import time
 
 import pytest
-from campaign_helpers import write_suite
+from campaign_helpers import NO_DROP, write_suite
 from fake_pynvml import NVMLError_NotSupported, install
 
 from gp2bm import gpus, telemetry
 from gp2bm.telemetry import TelemetrySampler
-
-NO_DROP = ["--cache-drop-command", "true"]
 
 
 def read_csv(path):
