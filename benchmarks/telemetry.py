@@ -44,7 +44,7 @@ def main() -> int:
 
     import psutil  # noqa: F401 - imported before the clock starts, as in a campaign
 
-    from gp2bm.telemetry import TelemetrySampler
+    from gp2bm.run.telemetry import TelemetrySampler
 
     with tempfile.TemporaryDirectory(prefix="gp2bm-telemetry-") as tmp:
         path = Path(tmp) / "telemetry_0.csv"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from campaign_helpers import NO_DROP, bench_dir, digests, run_all_local, write_suite
 
-from gp2bm.runlog import parse_run_log
+from gp2bm.results.runlog import parse_run_log
 
 
 def test_smoke_campaign_end_to_end(cli, tmp_path):

@@ -13,8 +13,8 @@ import pytest
 from campaign_helpers import NO_DROP, write_suite
 from synth import run_log_text
 
-from gp2bm.runlog import CLOCK_TOLERANCE_MS, parse_run_log
-from gp2bm.scoring import score_run
+from gp2bm.results.runlog import CLOCK_TOLERANCE_MS, parse_run_log
+from gp2bm.results.scoring import score_run
 
 
 def _shift_after(text: str, key: str, delta_ms: int) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_report_campaign import synthetic_campaign
 
-from gp2bm import safetar
+from gp2bm.files import safetar
 
 
 def tree_digests(root: Path) -> dict[str, str]:

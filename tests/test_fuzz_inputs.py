@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gp2bm.errors import InputError
-from gp2bm.manifest import load_manifest
-from gp2bm.runlog import parse_run_log
-from gp2bm.suite import load_suite
+from gp2bm.results.runlog import parse_run_log
+from gp2bm.spec.manifest import load_manifest
+from gp2bm.spec.suite import load_suite
 
 FUZZ = settings(
     max_examples=2000,

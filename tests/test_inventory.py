@@ -11,7 +11,7 @@ import psutil
 import pytest
 from fake_pynvml import H100_MEMORY, H100_NAME, NVMLError_NotSupported, install
 
-from gp2bm import gpus, inventory
+from gp2bm.node import gpus, inventory
 
 
 def real_gpus() -> bool:

@@ -8,7 +8,13 @@ import statistics
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gp2bm.scoring import COUNTED, DROPPED_FASTEST, DROPPED_SLOWEST, olympic_mean, olympic_roles
+from gp2bm.results.scoring import (
+    COUNTED,
+    DROPPED_FASTEST,
+    DROPPED_SLOWEST,
+    olympic_mean,
+    olympic_roles,
+)
 
 times = st.floats(min_value=0.01, max_value=1e4, allow_nan=False, allow_infinity=False)
 time_lists = st.lists(times, min_size=3, max_size=40)

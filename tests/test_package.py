@@ -19,8 +19,8 @@ from test_report_campaign import (
     synthetic_campaign,
 )
 
-from gp2bm import safetar
-from gp2bm.bundle import PARAMS_FILE, RCP_BYPASS, check_package
+from gp2bm.files import safetar
+from gp2bm.handin.bundle import PARAMS_FILE, RCP_BYPASS, check_package
 
 
 def _digests(root: Path) -> dict[str, str]:

@@ -12,10 +12,10 @@ import yaml
 from campaign_helpers import NO_DROP, run_all_local, write_suite
 from fake_pynvml import install
 
-from gp2bm import gpus, preflight
-from gp2bm.cachedrop import DROP_CACHES
-from gp2bm.manifest import suite_manifests
-from gp2bm.suite import load_suite
+from gp2bm.node import gpus, preflight
+from gp2bm.node.cachedrop import DROP_CACHES
+from gp2bm.spec.manifest import suite_manifests
+from gp2bm.spec.suite import load_suite
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "manifests" / "smoke.yaml"

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gp2bm.redact import REDACTED, is_secret, redact_argv, redact_env
+from gp2bm.files.redact import REDACTED, is_secret, redact_argv, redact_env
 
 
 def test_names():

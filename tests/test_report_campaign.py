@@ -1,4 +1,4 @@
-"""Reading a campaign for the reports (gp2bm.campaignview), and the campaigns the hand-in
+"""Reading a campaign for the reports (gp2bm.reports.view), and the campaigns the hand-in
 tests share: a synthetic one (exact times, passes RCP) and a real smoke one (local runs)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from campaign_helpers import write_suite
 from synth import BERT_MINUTES, RESNET_MINUTES, write_benchmark
 
-from gp2bm.campaignview import claims, load_campaign, read_telemetry, software
 from gp2bm.errors import InputError
+from gp2bm.reports.view import claims, load_campaign, read_telemetry, software
 
 REPO = Path(__file__).resolve().parent.parent
 RFP_WORKBOOK = REPO.parent / "shared" / "fixtures" / "rfp" / "Benchmark_Results.xlsx"

@@ -10,7 +10,7 @@ import pytest
 from synth import BERT_MINUTES, RESNET_MINUTES
 from test_report_campaign import synthetic_campaign
 
-from gp2bm.report_csv import COLUMNS
+from gp2bm.reports.csv_report import COLUMNS
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 from test_report_campaign import synthetic_campaign
 
-from gp2bm.campaignview import claims, load_campaign
-from gp2bm.report_html import read_claims, render_html
+from gp2bm.reports.html_report import read_claims, render_html
+from gp2bm.reports.view import claims, load_campaign
 
 CHROMIUM_FLAGS = [
     "--headless",

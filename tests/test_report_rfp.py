@@ -10,7 +10,7 @@ from openpyxl import Workbook, load_workbook
 from synth import BERT_MINUTES, write_run
 from test_report_campaign import RFP_WORKBOOK, synthetic_campaign
 
-from gp2bm.campaignview import load_campaign
+from gp2bm.reports.view import load_campaign
 
 SHEETS = ["HPCG", "QE", "NAMD - CPU", "NAMD - GPU", "SPEChpc", "GROMACS", "MLPerf", "HPL", "IOR"]
 # The answer cells of the real form (found by their labels; checked here by coordinate).

@@ -7,8 +7,8 @@ from openpyxl import load_workbook
 from synth import BERT_MINUTES, RESNET_MINUTES
 from test_report_campaign import synthetic_campaign
 
-from gp2bm.report_xlsx import DROPPED_COLOUR, ROLE_COLOURS, read_claimed_score
-from gp2bm.scoring import COUNTED
+from gp2bm.reports.xlsx_report import DROPPED_COLOUR, ROLE_COLOURS, read_claimed_score
+from gp2bm.results.scoring import COUNTED
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from synth import run_log_text
 
 from gp2bm.errors import InputError
-from gp2bm.runlog import parse_run_log
+from gp2bm.results.runlog import parse_run_log
 
 
 def rec(key, t, value=None, **md):

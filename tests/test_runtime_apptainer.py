@@ -11,9 +11,9 @@ import pytest
 from campaign_helpers import NO_DROP, write_suite
 
 from gp2bm.errors import InputError
-from gp2bm.manifest import Mount
 from gp2bm.runtimes.apptainer import ApptainerRuntime, build_command, is_plain_http, registry_of
 from gp2bm.runtimes.base import RunSpec
+from gp2bm.spec.manifest import Mount
 
 DIGEST = "sha256:" + "c" * 64
 

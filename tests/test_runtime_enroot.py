@@ -7,10 +7,10 @@ import pytest
 from campaign_helpers import write_suite
 
 from gp2bm.errors import InputError
-from gp2bm.manifest import Mount, load_manifest
 from gp2bm.runtimes import get_runtime
 from gp2bm.runtimes.base import RunSpec
 from gp2bm.runtimes.enroot import enroot_uri
+from gp2bm.spec.manifest import Mount, load_manifest
 
 DIGEST = "sha256:" + "d" * 64
 

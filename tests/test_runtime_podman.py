@@ -8,9 +8,9 @@ import json
 import pytest
 from campaign_helpers import NO_DROP, write_suite
 
-from gp2bm.manifest import Mount
 from gp2bm.runtimes import get_runtime
 from gp2bm.runtimes.base import RunSpec
+from gp2bm.spec.manifest import Mount
 
 
 def spec(**kw) -> RunSpec:

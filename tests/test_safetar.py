@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gp2bm import safetar
 from gp2bm.errors import InputError, InvalidError
+from gp2bm.files import safetar
 
 
 def make_tar(path: Path, members: list[tarfile.TarInfo | tuple[str, bytes]]) -> Path:

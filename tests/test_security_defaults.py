@@ -14,12 +14,12 @@ import yaml
 from campaign_helpers import write_suite
 from test_report_campaign import synthetic_campaign
 
-from gp2bm.campaignview import load_campaign
-from gp2bm.manifest import load_manifest
-from gp2bm.report_html import render_html
+from gp2bm.reports.html_report import render_html
+from gp2bm.reports.view import load_campaign
 from gp2bm.runtimes.base import run_spec
 from gp2bm.runtimes.docker import DockerRuntime
 from gp2bm.runtimes.podman import PodmanRuntime
+from gp2bm.spec.manifest import load_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 DIGEST = "sha256:" + "a" * 64

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from campaign_helpers import NO_DROP, bench_dir, digests, write_suite
 
-from gp2bm.campaign import Campaign, RunBusy
-from gp2bm.fingerprint import fingerprint
-from gp2bm.schedulers.base import ArrayJob
-from gp2bm.schedulers.fanout import run_of_task, task_index
-from gp2bm.schedulers.slurm import (
+from gp2bm.campaign.folder import Campaign, RunBusy
+from gp2bm.node.fingerprint import fingerprint
+from gp2bm.placement.base import ArrayJob
+from gp2bm.placement.fanout import run_of_task, task_index
+from gp2bm.placement.slurm import (
     SlurmScheduler,
     array_spec,
     parse_sbatch,
@@ -27,7 +27,7 @@ from gp2bm.schedulers.slurm import (
     scancel_argv,
     squeue_argv,
 )
-from gp2bm.suite import load_suite
+from gp2bm.spec.suite import load_suite
 
 NODES = 3
 

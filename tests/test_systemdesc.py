@@ -12,10 +12,10 @@ import yaml
 from campaign_helpers import write_suite
 from fake_pynvml import install
 
-from gp2bm import inventory, systemdesc
-from gp2bm.campaign import Campaign
-from gp2bm.rules import captured_logging
-from gp2bm.suite import load_suite
+from gp2bm.campaign.folder import Campaign
+from gp2bm.node import inventory, systemdesc
+from gp2bm.results.rules import captured_logging
+from gp2bm.spec.suite import load_suite
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "manifests" / "system.yaml"

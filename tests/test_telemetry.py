@@ -10,8 +10,9 @@ import pytest
 from campaign_helpers import NO_DROP, write_suite
 from fake_pynvml import NVMLError_NotSupported, install
 
-from gp2bm import gpus, telemetry
-from gp2bm.telemetry import TelemetrySampler
+from gp2bm.node import gpus
+from gp2bm.run import telemetry
+from gp2bm.run.telemetry import TelemetrySampler
 
 
 def read_csv(path):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from test_report_campaign import ORG, SYSTEM, synthetic_campaign
 
-from gp2bm import safetar
-from gp2bm.bundle import build_bundle
+from gp2bm.files import safetar
+from gp2bm.handin.bundle import build_bundle
 
 LOG = f"{ORG}/results/{SYSTEM}/bert/result_3.txt"
 

@@ -24,9 +24,9 @@ RuntimeOpt = Annotated[
 
 
 def _campaign_and_manifests(suite_path, campaign_dir, runtime, org, system, create=True):
-    from gp2bm.campaign import Campaign, default_campaign_root
-    from gp2bm.manifest import suite_manifests
-    from gp2bm.suite import DEFAULT_SUITE, load_suite
+    from gp2bm.campaign.folder import Campaign, default_campaign_root
+    from gp2bm.spec.manifest import suite_manifests
+    from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
 
     the_suite = load_suite(suite_path or DEFAULT_SUITE)
     manifests = suite_manifests(the_suite)
@@ -60,7 +60,7 @@ class RunRequest:
     def run_options(self):
         import shlex
 
-        from gp2bm.runner import RunOptions
+        from gp2bm.run.runner import RunOptions
 
         return RunOptions(
             cache_drop=self.cache_drop,
@@ -94,9 +94,9 @@ def _print_plan(campaign, runtime_name: str, rows: list[dict], as_json: bool) ->
 def score_campaign(campaign, the_suite, as_json: bool, allow_mixed_nodes: bool) -> None:
     """Score a campaign's results (one node type unless allowed) and exit 0 if valid."""
     from gp2bm.errors import InvalidError
-    from gp2bm.fingerprint import require_one_node_type
-    from gp2bm.resultset import score_paths
-    from gp2bm.scoreview import render_score
+    from gp2bm.node.fingerprint import require_one_node_type
+    from gp2bm.reports.terminal import render_score
+    from gp2bm.results.resultset import score_paths
 
     if not any(campaign.finished(b) for b in the_suite.benchmarks):
         raise InvalidError(f"{campaign.root}: no run finished (see `gp2bm status`)")
@@ -123,8 +123,8 @@ def score_campaign(campaign, the_suite, as_json: bool, allow_mixed_nodes: bool) 
 def _run(req: RunRequest, benchmarks: list[str] | None, score_after: bool):
     from gp2bm.cli.node import campaign_preflight, record_node_once
     from gp2bm.errors import InputError
-    from gp2bm.progress import CampaignProgress
-    from gp2bm.runner import plan_commands, run_campaign
+    from gp2bm.run.progress import CampaignProgress
+    from gp2bm.run.runner import plan_commands, run_campaign
     from gp2bm.runtimes import get_runtime
 
     the_suite, manifests, campaign = _campaign_and_manifests(
@@ -328,7 +328,7 @@ def pin(
     as_json: JsonOpt = False,
 ):
     """Resolve IMAGE[:TAG] to its registry digest and write repo@sha256:... into the manifest."""
-    from gp2bm.images import pin_image
+    from gp2bm.run.images import pin_image
 
     result = pin_image(suite, benchmark, image)
     if as_json:
@@ -349,7 +349,7 @@ def pull(
     as_json: JsonOpt = False,
 ):
     """Pull each pinned image by digest and check the local image carries that digest."""
-    from gp2bm.images import pull_images
+    from gp2bm.run.images import pull_images
 
     results = pull_images(suite, benchmarks)
     if as_json:

@@ -63,13 +63,13 @@ def _file_errors():
 
 
 def _campaign_root(campaign: Path | None, suite: Path | None) -> Path:
-    from gp2bm.campaignview import default_campaign
+    from gp2bm.reports.view import default_campaign
 
     return campaign if campaign is not None else default_campaign(suite)
 
 
 def _changes_text(changes: Path | None) -> str | None:
-    from gp2bm.rfp_workbook import read_changes
+    from gp2bm.reports.rfp_workbook import read_changes
 
     return read_changes(changes)
 
@@ -79,7 +79,7 @@ def _write_reports(
 ) -> list[tuple[str, Path]]:
     """Write what was asked; the filled RFP workbook first, as it may refuse an invalid
     result before anything is written."""
-    from gp2bm.rfp_workbook import fill_rfp_workbook
+    from gp2bm.reports.rfp_workbook import fill_rfp_workbook
 
     written = []
     if template is not None:
@@ -94,15 +94,15 @@ def _write_reports(
                 soft_wrap=True,
             )
     if csv_path:
-        from gp2bm.report_csv import write_csv
+        from gp2bm.reports.csv_report import write_csv
 
         written.append(("csv", write_csv(view, csv_path)))
     if xlsx_path and template is None:
-        from gp2bm.report_xlsx import write_xlsx
+        from gp2bm.reports.xlsx_report import write_xlsx
 
         written.append(("xlsx", write_xlsx(view, xlsx_path)))
     if html_path:
-        from gp2bm.report_html import write_html
+        from gp2bm.reports.html_report import write_html
 
         written.append(("html", write_html(view, html_path)))
     return written
@@ -137,9 +137,9 @@ def report(
     (even for an invalid campaign, which the reports show as such), 1 when the RFP workbook
     cannot be filled because a result is invalid, 2 for bad input.
     """
-    from gp2bm.campaignview import load_campaign
     from gp2bm.errors import InputError
-    from gp2bm.rfp_workbook import parse_assignments
+    from gp2bm.reports.rfp_workbook import parse_assignments
+    from gp2bm.reports.view import load_campaign
 
     if template is None and (changes or proposed or test):
         raise InputError("--changes, --proposed and --test fill the RFP workbook: give --template")
@@ -229,10 +229,10 @@ def package(
     --allow-incomplete), the score is invalid or MLCommons' package checker fails (the
     bundle is still written then), 2 for bad input.
     """
-    from gp2bm.bundle import PackageOptions, build_bundle
-    from gp2bm.campaignview import campaign_suite
     from gp2bm.errors import InputError
-    from gp2bm.rfp_workbook import parse_assignments
+    from gp2bm.handin.bundle import PackageOptions, build_bundle
+    from gp2bm.reports.rfp_workbook import parse_assignments
+    from gp2bm.reports.view import campaign_suite
 
     if template is None and (proposed or test):
         raise InputError("--proposed and --test fill the RFP workbook: give --template")
@@ -311,7 +311,7 @@ def verify(
     otherwise (or for an unsafe archive member), 2 when the file is not a readable bundle.
     """
     from gp2bm.errors import InvalidError
-    from gp2bm.verify import verify_bundle
+    from gp2bm.handin.verify import verify_bundle
 
     result = verify_bundle(bundle, suite)
     if as_json:

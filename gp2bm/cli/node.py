@@ -28,8 +28,8 @@ class NodeRecord:
 
 
 def describe_node(suite, manifests: dict, system_yaml: Path | None) -> NodeRecord:
-    from gp2bm.inventory import collect, data_paths_of, default_probes
-    from gp2bm.systemdesc import build, load_vendor_fields
+    from gp2bm.node.inventory import collect, data_paths_of, default_probes
+    from gp2bm.node.systemdesc import build, load_vendor_fields
 
     vendor = load_vendor_fields(system_yaml) if system_yaml else {}
     inventory = collect(default_probes(data_paths_of(manifests)))
@@ -41,9 +41,9 @@ def write_node_record(
 ) -> list[Path]:
     """``<root>/inventory.json`` (+ nvidia-smi text) and ``<root>/<org>/systems/<system>.json``
     (kept when it exists and ``replace`` is false: the vendor may have written it already)."""
-    from gp2bm.campaign import write_json_atomic
-    from gp2bm.inventory import write_inventory
-    from gp2bm.systemdesc import system_json_path
+    from gp2bm.campaign.folder import write_json_atomic
+    from gp2bm.node.inventory import write_inventory
+    from gp2bm.node.systemdesc import system_json_path
 
     written = write_inventory(record.inventory, root)
     path = system_json_path(root, org, system)
@@ -59,7 +59,7 @@ def record_node_once(campaign, manifests: dict) -> list[Path]:
     The vendor's system.yaml is optional here, and a broken one is reported, not fatal:
     `gp2bm inventory --campaign DIR` rewrites the description once it is fixed.
     """
-    from gp2bm.systemdesc import default_system_yaml
+    from gp2bm.node.systemdesc import default_system_yaml
 
     if (campaign.root / "inventory.json").exists():
         return []
@@ -81,9 +81,9 @@ def record_node_once(campaign, manifests: dict) -> list[Path]:
 
 
 def _load(suite_path: Path | None, campaign: Path | None):
-    from gp2bm.campaign import CAMPAIGN_FILE, read_json
-    from gp2bm.manifest import suite_manifests
-    from gp2bm.suite import DEFAULT_SUITE, load_suite
+    from gp2bm.campaign.folder import CAMPAIGN_FILE, read_json
+    from gp2bm.spec.manifest import suite_manifests
+    from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
 
     meta = None
     if campaign is not None:
@@ -130,7 +130,7 @@ def inventory(
 ):
     """Describe this node: CPU, memory, NUMA, OS, container engines, GPUs (NVML), InfiniBand
     and the storage of the datasets; build its MLPerf system description."""
-    from gp2bm.systemdesc import default_system_yaml, mlperf_check, problems
+    from gp2bm.node.systemdesc import default_system_yaml, mlperf_check, problems
 
     the_suite, manifests, meta = _load(suite, campaign)
     yaml_path = system_yaml or default_system_yaml(the_suite.path)
@@ -180,8 +180,8 @@ def inventory(
 
 
 def _write_out(record: NodeRecord, folder: Path) -> list[Path]:
-    from gp2bm.campaign import write_json_atomic
-    from gp2bm.inventory import write_inventory
+    from gp2bm.campaign.folder import write_json_atomic
+    from gp2bm.node.inventory import write_inventory
 
     written = write_inventory(record.inventory, folder)
     write_json_atomic(folder / "system.json", record.description.fields)
@@ -189,7 +189,7 @@ def _write_out(record: NodeRecord, folder: Path) -> list[Path]:
 
 
 def _print_inventory(inv: dict, desc, found, verdict, yaml_path) -> None:
-    from gp2bm.inventory import summary_rows
+    from gp2bm.node.inventory import summary_rows
 
     table = Table(title="node inventory", show_lines=False, title_justify="left")
     table.add_column("part", style="bold")
@@ -225,7 +225,7 @@ def _print_inventory(inv: dict, desc, found, verdict, yaml_path) -> None:
 
 
 def run_preflight(p) -> list:
-    from gp2bm.preflight import run_checks
+    from gp2bm.node.preflight import run_checks
 
     return run_checks(p)
 
@@ -243,7 +243,7 @@ def preflight_table(items) -> Table:
 def preflight_or_stop(p) -> None:
     """run-all's gate: print the table to stderr when anything is not a pass; exit 1 when
     anything blocks."""
-    from gp2bm.preflight import PASS, blocking
+    from gp2bm.node.preflight import PASS, blocking
 
     items = run_preflight(p)
     stops = blocking(items)
@@ -263,8 +263,8 @@ def preflight_or_stop(p) -> None:
 
 def campaign_preflight(campaign, manifests: dict, runtime, options, no_gpu: bool) -> None:
     """The pre-flight of run-all / run, after the input checks that exit 2 (unpinned)."""
-    from gp2bm.preflight import CHECKSUM_CACHE, Preflight
-    from gp2bm.runner import require_pinned
+    from gp2bm.node.preflight import CHECKSUM_CACHE, Preflight
+    from gp2bm.run.runner import require_pinned
 
     require_pinned(manifests, runtime, options.allow_unpinned)
     preflight_or_stop(
@@ -311,11 +311,11 @@ def check_node(
 ):
     """Pre-flight: can this node run the suite? GPUs, driver, container engine, GPU runtime,
     images, datasets (and checksums), disk, cache drop. Exit 1 when anything blocks."""
-    from gp2bm.campaign import default_campaign_root
-    from gp2bm.manifest import suite_manifests
-    from gp2bm.preflight import Preflight, blocking
+    from gp2bm.campaign.folder import default_campaign_root
+    from gp2bm.node.preflight import Preflight, blocking
     from gp2bm.runtimes import get_runtime
-    from gp2bm.suite import DEFAULT_SUITE, load_suite
+    from gp2bm.spec.manifest import suite_manifests
+    from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
 
     the_suite = load_suite(suite or DEFAULT_SUITE)
     manifests = suite_manifests(the_suite)

@@ -52,9 +52,9 @@ def score(
     Exit 0 when every benchmark of the suite is present and valid, 1 when a result is
     invalid or missing, 2 for bad input.
     """
-    from gp2bm.resultset import score_paths
-    from gp2bm.scoreview import render_score
-    from gp2bm.suite import DEFAULT_SUITE, load_suite
+    from gp2bm.reports.terminal import render_score
+    from gp2bm.results.resultset import score_paths
+    from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
 
     the_suite = load_suite(suite or DEFAULT_SUITE)
     result = score_paths(

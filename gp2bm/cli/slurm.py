@@ -26,8 +26,8 @@ STATE_STYLE = {
 
 def _suite_of(suite_path: Path | None, campaign_dir: Path | None):
     """The suite given, else the one the campaign was started with, else the default."""
-    from gp2bm.campaign import CAMPAIGN_FILE, read_json
-    from gp2bm.suite import DEFAULT_SUITE, load_suite
+    from gp2bm.campaign.folder import CAMPAIGN_FILE, read_json
+    from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
 
     if suite_path is None and campaign_dir is not None and (campaign_dir / CAMPAIGN_FILE).exists():
         recorded = read_json(campaign_dir / CAMPAIGN_FILE).get("suite_file")
@@ -61,14 +61,14 @@ class _Watch:
     """Prints a line whenever a run changes state while the array runs."""
 
     def __init__(self, campaign, scheduler):
-        from gp2bm.schedulers.runstate import run_states
+        from gp2bm.placement.runstate import run_states
 
         self.campaign, self.scheduler = campaign, scheduler
         # the picture before the submission (from the folder) is not news
         self.seen = {(s.benchmark, s.run): (s.state, s.node) for s in run_states(campaign)[0]}
 
     def __call__(self, queued) -> None:
-        from gp2bm.schedulers.runstate import run_states
+        from gp2bm.placement.runstate import run_states
 
         states, _ = run_states(self.campaign, self.scheduler, queued=queued)
         for s in states:
@@ -95,12 +95,12 @@ def run_all_slurm(
     """Submit the campaign's missing runs as one Slurm job array, wait for it, then score."""
     import shlex
 
-    from gp2bm.campaign import Campaign, default_campaign_root
-    from gp2bm.manifest import suite_manifests
-    from gp2bm.runner import require_pinned
+    from gp2bm.campaign.folder import Campaign, default_campaign_root
+    from gp2bm.placement import get_scheduler
+    from gp2bm.placement.fanout import FanoutOptions, submit_missing, wait_for
+    from gp2bm.run.runner import require_pinned
     from gp2bm.runtimes import get_runtime
-    from gp2bm.schedulers import get_scheduler
-    from gp2bm.schedulers.fanout import FanoutOptions, submit_missing, wait_for
+    from gp2bm.spec.manifest import suite_manifests
 
     if nodes is not None and nodes < 1:
         raise InputError("--nodes must be at least 1")
@@ -173,11 +173,11 @@ def status(
 ):
     """The state of every run of a campaign: done, failed, running (on which node), pending
     in Slurm, interrupted or missing; from the campaign folder and the scheduler."""
-    from gp2bm.campaign import Campaign, default_campaign_root
-    from gp2bm.fingerprint import node_types
-    from gp2bm.schedulers import get_scheduler
-    from gp2bm.schedulers.fanout import JobBook
-    from gp2bm.schedulers.runstate import counts, run_states
+    from gp2bm.campaign.folder import Campaign, default_campaign_root
+    from gp2bm.node.fingerprint import node_types
+    from gp2bm.placement import get_scheduler
+    from gp2bm.placement.fanout import JobBook
+    from gp2bm.placement.runstate import counts, run_states
 
     the_suite = _suite_of(suite, campaign)
     root = campaign or default_campaign_root(the_suite)
@@ -250,15 +250,15 @@ def run_task_command(
     """One run of a campaign on this node (what each task of `run-all --slurm` runs)."""
     import shlex
 
-    from gp2bm.campaign import Campaign
-    from gp2bm.fingerprint import node_name, slurm_job
-    from gp2bm.manifest import suite_manifests
-    from gp2bm.runner import RunOptions
+    from gp2bm.campaign.folder import Campaign
+    from gp2bm.node.fingerprint import node_name, slurm_job
+    from gp2bm.placement.fanout import run_of_task
+    from gp2bm.placement.slurm import SlurmScheduler
+    from gp2bm.placement.task import run_task
+    from gp2bm.run.runner import RunOptions
     from gp2bm.runtimes import get_runtime
-    from gp2bm.schedulers.fanout import run_of_task
-    from gp2bm.schedulers.slurm import SlurmScheduler
-    from gp2bm.schedulers.task import run_task
-    from gp2bm.suite import load_suite
+    from gp2bm.spec.manifest import suite_manifests
+    from gp2bm.spec.suite import load_suite
 
     the_suite = load_suite(suite)
     if benchmark is None or index is None:

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
-from gp2bm.manifest import BenchmarkManifest
 from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
 from gp2bm.runtimes.local import start_process
+from gp2bm.spec.manifest import BenchmarkManifest
 
 ENV_PREFIX = "APPTAINERENV_"
 # Variables of the calling environment that would reach the container despite --cleanenv.
@@ -238,7 +238,7 @@ class ApptainerRuntime(Runtime):
 
     @staticmethod
     def _write_meta(path: Path, meta: dict) -> None:
-        from gp2bm.campaign import write_json_atomic
+        from gp2bm.campaign.folder import write_json_atomic
 
         write_json_atomic(path, meta)
 

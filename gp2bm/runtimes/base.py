@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 from gp2bm.errors import InputError
-from gp2bm.manifest import BenchmarkManifest, Mount
+from gp2bm.spec.manifest import BenchmarkManifest, Mount
 
 LABEL_CAMPAIGN = "io.gp2bm.campaign"
 LABEL_RUN = "io.gp2bm.run"

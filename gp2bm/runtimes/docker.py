@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
-from gp2bm.manifest import BenchmarkManifest
 from gp2bm.runtimes.base import (
     LABEL_CAMPAIGN,
     LABEL_RUN,
@@ -19,6 +18,7 @@ from gp2bm.runtimes.base import (
     Runtime,
     register,
 )
+from gp2bm.spec.manifest import BenchmarkManifest
 
 
 def docker_client(docker_host: str | None = None, timeout: int = 120):

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
-from gp2bm.manifest import BenchmarkManifest
 from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
 from gp2bm.runtimes.local import start_process
+from gp2bm.spec.manifest import BenchmarkManifest
 
 
 def enroot_uri(image: str) -> str:

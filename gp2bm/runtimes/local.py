@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
-from gp2bm.manifest import BenchmarkManifest
 from gp2bm.runtimes.base import Execution, ImageInfo, OutputPump, RunSpec, Runtime, register
+from gp2bm.spec.manifest import BenchmarkManifest
 
 PR_SET_PDEATHSIG = 1
 

@@ -1,0 +1,398 @@
+"""A campaign folder: the MLPerf submission layout, and the state of every run.
+
+The folder IS the state; resuming means looking at what is there:
+
+    <campaign>/campaign.json                         who, what suite, which runtime
+    <campaign>/<org>/results/<system>/<bench>/result_N.txt   finished runs (never rewritten)
+    <campaign>/records/<bench>/run_N.json            run record (seed, image digest, times...)
+    <campaign>/records/<bench>/result_N.txt.partial  the log of a run in progress
+    <campaign>/records/<bench>/attempts/             logs and records of interrupted attempts
+    <campaign>/records/<bench>/run_N.lock            held (flock) by the gp2bm doing run N
+
+A finished log appears in the submission tree only by an atomic rename once the run has
+ended, so the submission tree never holds a partial log, and a run is redone exactly when
+its result_N.txt is missing.
+
+Several gp2bm processes may share one campaign (Slurm array tasks on different nodes, the
+folder on a shared file system): each run is done under its own lock, so a run is never done
+twice at once and a partial log that is still being written is never taken for an
+interrupted one. The campaign-wide lock is for whoever plans and submits.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gp2bm import __version__
+from gp2bm.errors import Gp2bmError, InputError
+from gp2bm.spec.suite import Suite
+
+CAMPAIGN_FILE = "campaign.json"
+LOCK_FILE = ".gp2bm.lock"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+RUN_LOCK_POLL_S = 0.05
+
+
+class RunBusy(Gp2bmError):
+    """Another gp2bm process holds this run's lock: it is doing the run right now."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, holder: dict | None = None):
+        super().__init__(message)
+        self.holder = holder or {}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    return data
+
+
+def default_campaign_root(suite: Suite) -> Path:
+    """results/<suite name>: the campaign folder when none is given."""
+    return Path("results") / suite.name
+
+
+def default_system_name() -> str:
+    host = socket.gethostname().split(".")[0] or "node"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", host)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    benchmark: str
+    index: int
+    position: int  # 1-based place among the runs this invocation will do
+    total: int
+
+
+@dataclass
+class Campaign:
+    root: Path
+    org: str
+    system: str
+    suite: Suite
+    runtime: str
+    created: str = field(default_factory=now_iso)
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def results_dir(self) -> Path:
+        return self.root / self.org / "results" / self.system
+
+    def bench_dir(self, bench: str) -> Path:
+        return self.results_dir / bench
+
+    def records_dir(self, bench: str) -> Path:
+        return self.root / "records" / bench
+
+    def result_path(self, bench: str, n: int) -> Path:
+        return self.bench_dir(bench) / f"result_{n}.txt"
+
+    def partial_path(self, bench: str, n: int) -> Path:
+        return self.records_dir(bench) / f"result_{n}.txt.partial"
+
+    def record_path(self, bench: str, n: int) -> Path:
+        return self.records_dir(bench) / f"run_{n}.json"
+
+    def attempts_dir(self, bench: str) -> Path:
+        return self.records_dir(bench) / "attempts"
+
+    def telemetry_path(self, bench: str, n: int) -> Path:
+        return self.records_dir(bench) / f"telemetry_{n}.csv"
+
+    def run_lock_path(self, bench: str, n: int) -> Path:
+        return self.records_dir(bench) / f"run_{n}.lock"
+
+    @property
+    def ident(self) -> str:
+        """A stable label value naming this campaign's containers."""
+        import hashlib
+
+        return hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:12]
+
+    # ------------------------------------------------------------------ open / create
+    @classmethod
+    def open(
+        cls,
+        root: Path,
+        suite: Suite,
+        org: str | None = None,
+        system: str | None = None,
+        runtime: str | None = None,
+        create: bool = True,
+    ) -> Campaign:
+        root = Path(root)
+        meta_path = root / CAMPAIGN_FILE
+        if meta_path.exists():
+            meta = read_json(meta_path)
+            for key, given in (("org", org), ("system", system)):
+                if given and given != meta.get(key):
+                    raise InputError(
+                        f"{meta_path}: this campaign's {key} is '{meta.get(key)}', not '{given}'"
+                    )
+            if meta.get("suite") != suite.name:
+                raise InputError(
+                    f"{meta_path}: this campaign runs suite '{meta.get('suite')}', "
+                    f"not '{suite.name}' (use another --campaign folder)"
+                )
+            return cls(
+                root=root,
+                org=meta["org"],
+                system=meta["system"],
+                suite=suite,
+                runtime=runtime or meta.get("runtime", "docker"),
+                created=meta.get("created", ""),
+            )
+        if not create:
+            raise InputError(f"{root}: not a gp2bm campaign (no {CAMPAIGN_FILE})")
+        org = org or "gp2bm"
+        system = system or default_system_name()
+        for what, value in (("org", org), ("system", system)):
+            if not NAME_RE.match(value):
+                raise InputError(f"--{what} '{value}': use letters, digits, '_', '.', '-'")
+        campaign = cls(root=root, org=org, system=system, suite=suite, runtime=runtime or "docker")
+        return campaign
+
+    def save(self) -> None:
+        meta_path = self.root / CAMPAIGN_FILE
+        if meta_path.exists():
+            return
+        write_json_atomic(
+            meta_path,
+            {
+                "org": self.org,
+                "system": self.system,
+                "suite": self.suite.name,
+                "suite_file": str(self.suite.path) if self.suite.path else None,
+                "ruleset": self.suite.ruleset,
+                "runtime": self.runtime,
+                "created": self.created,
+                "gp2bm_version": __version__,
+            },
+        )
+
+    # ------------------------------------------------------------------ state
+    def finished(self, bench: str) -> set[int]:
+        folder = self.bench_dir(bench)
+        if not folder.is_dir():
+            return set()
+        out = set()
+        for p in folder.iterdir():
+            m = re.fullmatch(r"result_(\d+)\.txt", p.name)
+            if m:
+                out.add(int(m.group(1)))
+        return out
+
+    def partials(self, bench: str) -> list[int]:
+        folder = self.records_dir(bench)
+        if not folder.is_dir():
+            return []
+        found = []
+        for p in folder.iterdir():
+            m = re.fullmatch(r"result_(\d+)\.txt\.partial", p.name)
+            if m:
+                found.append(int(m.group(1)))
+        return sorted(found)
+
+    def plan(self, benchmarks: list[str] | None = None) -> list[PlannedRun]:
+        names = benchmarks or list(self.suite.benchmarks)
+        todo = []
+        for bench in names:
+            done = self.finished(bench)
+            todo += [(bench, n) for n in range(self.suite.benchmarks[bench].runs) if n not in done]
+        return [PlannedRun(b, n, i, len(todo)) for i, (b, n) in enumerate(todo, 1)]
+
+    def archive_partials(self) -> list[Path]:
+        """Keep each interrupted run's log (and record) as a numbered attempt.
+
+        A partial log whose run lock is held belongs to a run still going on (another
+        node's array task): it is left alone.
+        """
+        kept = []
+        for bench in self.suite.benchmarks:
+            for n in self.partials(bench):
+                try:
+                    with self.run_lock(bench, n):
+                        dest = self.archive_partial(bench, n)
+                except RunBusy:
+                    continue
+                if dest is not None:
+                    kept.append(dest)
+        return kept
+
+    def archive_partial(self, bench: str, n: int) -> Path | None:
+        """Move run n's partial log (and its record) to attempts/; call with its run lock."""
+        partial = self.partial_path(bench, n)
+        if not partial.exists():
+            return None
+        attempts = self.attempts_dir(bench)
+        attempts.mkdir(parents=True, exist_ok=True)
+        k = 1
+        while (attempts / f"result_{n}.attempt{k}.txt").exists():
+            k += 1
+        dest = attempts / f"result_{n}.attempt{k}.txt"
+        os.replace(partial, dest)
+        telemetry = self.telemetry_path(bench, n)
+        if telemetry.exists() and not self.result_path(bench, n).exists():
+            os.replace(telemetry, attempts / f"telemetry_{n}.attempt{k}.csv")
+        record = self.record_path(bench, n)
+        if record.exists() and not self.result_path(bench, n).exists():
+            data = read_json(record)
+            if data.get("status") in (None, "running"):
+                data["status"] = "interrupted"
+                data.setdefault("reason", "gp2bm stopped before the run ended")
+            data["attempt_log"] = str(dest.relative_to(self.root))
+            write_json_atomic(attempts / f"run_{n}.attempt{k}.json", data)
+            record.unlink()
+        return dest
+
+    def used_seeds(self, bench: str) -> set[int]:
+        seeds = set()
+        folder = self.records_dir(bench)
+        if folder.is_dir():
+            for p in list(folder.glob("run_*.json")) + list(folder.glob("attempts/run_*.json")):
+                try:
+                    seed = json.loads(p.read_text()).get("seed")
+                except (OSError, ValueError):
+                    continue
+                if isinstance(seed, int):
+                    seeds.add(seed)
+        return seeds
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One gp2bm at a time per campaign; a second one is refused, not queued."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                holder = os.pread(fd, 100, 0).decode(errors="replace").strip() or "?"
+                raise InputError(
+                    f"{self.root}: campaign is in use by another gp2bm (pid {holder})"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def run_lock(
+        self, bench: str, n: int, wait: float = 0.0, holder: dict | None = None
+    ) -> Iterator[None]:
+        """Hold run n's own lock (flock on records/<bench>/run_N.lock) while doing it.
+
+        Waits up to ``wait`` seconds (someone may hold it for a moment, e.g. while archiving
+        a partial log), then raises RunBusy naming the holder. ``holder`` (node, job...) is
+        written into the lock file for ``gp2bm status``.
+        """
+        path = self.run_lock_path(bench, n)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                if time.monotonic() >= deadline:
+                    info = _lock_holder(fd)
+                    where = ", ".join(f"{k} {v}" for k, v in info.items() if k != "since")
+                    raise RunBusy(
+                        f"{bench} run {n} is being done by another gp2bm ({where or '?'})", info
+                    ) from None
+                time.sleep(RUN_LOCK_POLL_S)
+            info = {"pid": os.getpid(), "host": socket.gethostname(), **(holder or {})}
+            info["since"] = now_iso()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info, sort_keys=True) + "\n").encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    def run_holder(self, bench: str, n: int) -> dict | None:
+        """Who holds run n's lock (what it wrote there), or None when nobody does."""
+        path = self.run_lock_path(bench, n)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                # a shared lock only tests: it never keeps the holder-to-be from its own
+                # exclusive lock for longer than this call
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                return _lock_holder(fd)
+            return None
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def claim_run(
+        self, bench: str, n: int, wait: float = 0.0, holder: dict | None = None
+    ) -> Iterator[bool]:
+        """Hold run n's lock; keep a partial log an earlier attempt left as an attempt.
+
+        Yields whether the run still has to be done (False: its result_N.txt appeared
+        meanwhile, done by another gp2bm). Raises RunBusy when another gp2bm is doing it.
+        """
+        with self.run_lock(bench, n, wait=wait, holder=holder):
+            if self.result_path(bench, n).exists():
+                yield False
+                return
+            self.archive_partial(bench, n)
+            yield True
+
+
+def _lock_holder(fd: int) -> dict:
+    text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+    try:
+        info = json.loads(text)
+    except ValueError:
+        return {"pid": text} if text else {}
+    return info if isinstance(info, dict) else {}

@@ -1,0 +1,480 @@
+"""The pre-flight check: can this node run the campaign, before hours are spent on it?
+
+Each check is a small function that looks at one thing (GPUs, driver, engine, GPU runtime,
+images, data, disk, cache drop) and returns CheckItems: pass, warn or fail, with the fix
+for each failure. A failure that would stop or spoil the campaign is blocking. Like
+mlperf-sysinfo's ``check``: count what actually answers, never what was requested.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from gp2bm.node.cachedrop import DROP_CACHES
+from gp2bm.spec.manifest import BenchmarkManifest
+from gp2bm.spec.suite import Suite
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+MIN_FREE_BYTES = 1 << 30  # logs, records and telemetry of a whole campaign fit in far less
+LOW_FREE_BYTES = 10 << 30
+CHECKSUM_CACHE = "checksums_verified.json"
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+    blocking: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def ok(name: str, detail: str) -> CheckItem:
+    return CheckItem(name, PASS, detail)
+
+
+def warn(name: str, detail: str, fix: str = "") -> CheckItem:
+    return CheckItem(name, WARN, detail, fix)
+
+
+def fail(name: str, detail: str, fix: str) -> CheckItem:
+    return CheckItem(name, FAIL, detail, fix, blocking=True)
+
+
+@dataclass
+class Preflight:
+    """What the campaign is about to do, as the checks need it."""
+
+    suite: Suite
+    manifests: dict[str, BenchmarkManifest]
+    runtime: str = "docker"
+    no_gpu: bool = False
+    campaign_root: Path | None = None
+    cache_drop: bool = True
+    cache_drop_command: list[str] | None = None
+    allow_cache_drop_failure: bool = False
+    allow_unpinned: bool = False
+    docker_host: str | None = None
+    # verified checksums are remembered here (by size and mtime) so a resume does not
+    # re-read hundreds of GB; None: verify every time
+    checksum_cache: Path | None = None
+    _gpu_report: object = field(default=None, repr=False)
+    _docker: object = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ what is needed
+    def gpus_needed(self) -> int:
+        """GPUs one node must have: 0 when every manifest says ``gpus: none``."""
+        need = 0
+        for m in self.manifests.values():
+            if m.gpus == "none":
+                continue
+            need = max(need, 1 if m.gpus == "all" else int(m.gpus))
+        return need
+
+    def gpu_report(self):
+        if self._gpu_report is None:
+            from gp2bm.node.gpus import describe_gpus
+
+            self._gpu_report = describe_gpus()
+        return self._gpu_report
+
+    def docker(self):
+        """(client, None) or (None, reason); asked once."""
+        if self._docker is None:
+            from gp2bm.errors import InputError
+            from gp2bm.runtimes.docker import docker_client
+
+            try:
+                self._docker = (docker_client(self.docker_host, timeout=30), None)
+            except InputError as exc:
+                self._docker = (None, str(exc))
+        return self._docker
+
+
+# ---------------------------------------------------------------------------- checks
+
+DRIVER_FIX = (
+    "install the NVIDIA data-center driver (535 or newer) so that `nvidia-smi` lists the "
+    "GPUs, or run on the GPU node; for a suite whose manifests need no GPU pass --no-gpu"
+)
+
+
+def check_gpus(p: Preflight) -> list[CheckItem]:
+    need = p.gpus_needed()
+    if p.no_gpu:
+        return [ok("GPUs", "not checked (--no-gpu)")]
+    if need == 0:
+        return [ok("GPUs", "not needed: every manifest says gpus: none")]
+    report = p.gpu_report()
+    items = []
+    if report.driver_version:
+        items.append(
+            ok(
+                "NVIDIA driver",
+                f"driver {report.driver_version}, CUDA {report.cuda_driver_version}",
+            )
+        )
+    else:
+        items.append(fail("NVIDIA driver", f"not reachable: {report.error}", DRIVER_FIX))
+    if not report.found:
+        items.append(
+            fail(
+                "GPUs",
+                f"no GPU found ({report.error}); the manifests need {_need_text(p)}",
+                DRIVER_FIX,
+            )
+        )
+        return items
+    broken = [g.index for g in report.gpus if "handle" in g.errors]
+    usable = report.count - len(broken)
+    if usable < need:
+        items.append(
+            fail(
+                "GPUs",
+                f"{usable} usable GPU(s), the manifests need {need}"
+                + (f" (GPU {broken} not answering)" if broken else ""),
+                "check `nvidia-smi`: reseat or reset the missing GPUs, or lower `gpus:` in "
+                "the manifests",
+            )
+        )
+    else:
+        names = ", ".join(dict.fromkeys(g.name or "?" for g in report.gpus))
+        items.append(ok("GPUs", f"{report.count}x {names} ({_need_text(p)} needed)"))
+    mig = [g.index for g in report.gpus if (g.mig_mode or "").startswith("enabled")]
+    if mig:
+        items.append(
+            warn(
+                "MIG mode",
+                f"MIG is enabled on GPU(s) {mig}: MLPerf runs use whole GPUs",
+                "nvidia-smi -mig 0 (as root), then reset the GPUs",
+            )
+        )
+    if p.suite.nodes > 1:
+        items.append(
+            warn(
+                "nodes",
+                f"the suite runs on {p.suite.nodes} nodes; this check covers this node only",
+                "run `gp2bm check` on every node",
+            )
+        )
+    return items
+
+
+def _need_text(p: Preflight) -> str:
+    kinds = sorted({str(m.gpus) for m in p.manifests.values() if m.gpus != "none"})
+    return " / ".join(f"gpus: {k}" for k in kinds) or "no GPU"
+
+
+def check_engine(p: Preflight) -> list[CheckItem]:
+    if p.runtime == "local":
+        return [ok("container engine", "not needed: local runtime (plain processes)")]
+    if p.runtime != "docker":
+        return [warn("container engine", f"runtime '{p.runtime}' is not checked by gp2bm")]
+    client, reason = p.docker()
+    if client is None:
+        return [
+            fail(
+                "container engine",
+                reason,
+                "start the Docker Engine (systemctl start docker) or set DOCKER_HOST to it",
+            )
+        ]
+    version = client.version()
+    items = [
+        ok("container engine", f"Docker Engine {version.get('Version')} at {client.api.base_url}")
+    ]
+    if p.gpus_needed() and not p.no_gpu:
+        items.append(_gpu_runtime(client))
+    return items
+
+
+def _gpu_runtime(client) -> CheckItem:
+    info = client.info()
+    runtimes = sorted((info.get("Runtimes") or {}).keys())
+    cdi_dirs = info.get("CDISpecDirs") or []
+    cdi = [
+        str(f)
+        for d in cdi_dirs
+        for f in sorted(Path(d).glob("*"))
+        if f.suffix in (".yaml", ".yml", ".json") and "nvidia.com/gpu" in _head(f)
+    ]
+    if "nvidia" in runtimes:
+        return ok("GPU runtime", f"Docker runtimes: {', '.join(runtimes)}")
+    if cdi:
+        return ok("GPU runtime", f"CDI devices nvidia.com/gpu in {', '.join(cdi)}")
+    return fail(
+        "GPU runtime",
+        f"no nvidia runtime (Docker runtimes: {', '.join(runtimes) or 'none'}) and no "
+        "nvidia.com/gpu CDI spec",
+        "install the NVIDIA Container Toolkit, run `nvidia-ctk runtime configure "
+        "--runtime=docker` and restart dockerd (or `nvidia-ctk cdi generate`)",
+    )
+
+
+def _head(path: Path, size: int = 1 << 20) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(size)
+    except OSError:
+        return ""
+
+
+def check_images(p: Preflight) -> list[CheckItem]:
+    items = []
+    for bench, m in p.manifests.items():
+        name = f"{bench} image"
+        if p.runtime == "local":
+            if m.local is None:
+                items.append(
+                    fail(
+                        f"{bench} command",
+                        f"{m.path}: no 'local' command",
+                        "add a local: command to the manifest or use --runtime docker",
+                    )
+                )
+            else:
+                items.append(ok(f"{bench} command", "local command given in the manifest"))
+            continue
+        if not m.pinned:
+            fix = f"gp2bm pin {bench} {m.image}"
+            if p.allow_unpinned:
+                items.append(warn(name, f"{m.image} is not pinned (--allow-unpinned)", fix))
+            else:
+                items.append(fail(name, f"{m.image} is not pinned by digest", fix))
+                continue
+        if p.runtime != "docker":
+            continue
+        client, reason = p.docker()
+        if client is None:
+            items.append(fail(name, f"cannot look: {reason}", "start the Docker Engine"))
+            continue
+        items.append(_image_present(client, bench, m))
+    return items
+
+
+def _image_present(client, bench: str, m: BenchmarkManifest) -> CheckItem:
+    import docker
+
+    name = f"{bench} image"
+    try:
+        image = client.images.get(m.image)
+        return ok(name, f"{m.image} present (image id {image.short_id})")
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.APIError as exc:
+        return fail(name, f"{m.image}: {exc.explanation or exc}", "check the Docker Engine")
+    try:
+        data = client.images.get_registry_data(m.image)
+    except docker.errors.APIError as exc:
+        return fail(
+            name,
+            f"{m.image} is not present and its registry does not serve it: "
+            f"{exc.explanation or exc}",
+            f"docker login to the registry, or load the image (docker load) and pin it with "
+            f"`gp2bm pin {bench} IMAGE`",
+        )
+    return ok(name, f"{m.image} not present yet, pullable ({data.id[:19]}); `gp2bm pull`")
+
+
+def check_data(p: Preflight) -> list[CheckItem]:
+    items = []
+    cache = _load_cache(p.checksum_cache)
+    for bench, m in p.manifests.items():
+        for mount in m.mounts:
+            what = mount.what or "data"
+            name = f"{bench} {what}"
+            host = Path(mount.host)
+            if not host.exists():
+                items.append(
+                    fail(
+                        name,
+                        f"{host} does not exist",
+                        f"put the {what} at {host}, or edit mounts[].host in {m.path}",
+                    )
+                )
+                continue
+            if not os.access(host, os.R_OK):
+                items.append(fail(name, f"{host} is not readable", f"chmod/chown {host}"))
+                continue
+            if not mount.checksums:
+                items.append(ok(name, f"{host} present"))
+                continue
+            listing = Path(mount.checksums)
+            if not listing.is_absolute():
+                listing = Path(m.path).parent / listing
+            items.append(_verify_checksums(name, host, listing, cache))
+    if p.checksum_cache is not None and cache:
+        try:
+            p.checksum_cache.parent.mkdir(parents=True, exist_ok=True)
+            p.checksum_cache.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
+        except OSError:
+            pass  # only a cache
+    return items
+
+
+def _load_cache(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def parse_sha256sum(text: str) -> list[tuple[str, str]]:
+    """(hex digest, file name) pairs of a ``sha256sum`` listing; raises ValueError."""
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        digest, sep, name = line.partition(" ")
+        if not sep or len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
+            raise ValueError(f"line {n} is not '<sha256>  <file>'")
+        name = name[1:] if name[:1] in (" ", "*") else name
+        out.append((digest.lower(), name))
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verify_checksums(name: str, host: Path, listing: Path, cache: dict) -> CheckItem:
+    fix_list = f"regenerate it: (cd {host} && find . -type f -exec sha256sum {{}} +) > {listing}"
+    try:
+        entries = parse_sha256sum(listing.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return fail(name, f"checksum list {listing}: {exc.strerror}", fix_list)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return fail(name, f"checksum list {listing}: {exc}", fix_list)
+    bad, missing, cached = [], [], 0
+    for digest, rel in entries:
+        path = host / rel  # relative names are relative to the mount's host folder
+        try:
+            st = path.stat()
+        except OSError:
+            missing.append(rel)
+            continue
+        key = str(path.resolve())
+        stamp = [digest, st.st_size, st.st_mtime_ns]
+        if cache.get(key) == stamp:
+            cached += 1
+            continue
+        if sha256_file(path) == digest:
+            cache[key] = stamp
+        else:
+            bad.append(rel)
+    if missing or bad:
+        shown = ", ".join((missing + bad)[:3]) + (" ..." if len(missing) + len(bad) > 3 else "")
+        return fail(
+            name,
+            f"{host}: {len(missing)} file(s) missing, {len(bad)} with a wrong sha256 ({shown})",
+            f"copy the {name.split(' ', 1)[-1]} again from its source into {host}",
+        )
+    note = f", {cached} unchanged since last verified" if cached else ""
+    return ok(name, f"{host}: {len(entries)} file(s) match {listing.name}{note}")
+
+
+def check_disk(p: Preflight) -> list[CheckItem]:
+    if p.campaign_root is None:
+        return []
+    from gp2bm.node.inventory import human_bytes
+
+    root = Path(p.campaign_root).absolute()
+    where = root
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if not os.access(where, os.W_OK):
+        return [
+            fail("campaign disk", f"{where} is not writable", "use a writable --campaign folder")
+        ]
+    detail = f"{human_bytes(free)} free at {where}"
+    if free < MIN_FREE_BYTES:
+        return [
+            fail(
+                "campaign disk",
+                detail,
+                f"free at least {human_bytes(MIN_FREE_BYTES)} or choose another --campaign",
+            )
+        ]
+    if free < LOW_FREE_BYTES:
+        return [warn("campaign disk", detail, "logs and telemetry of a long campaign need room")]
+    return [ok("campaign disk", detail)]
+
+
+def check_cache_drop(p: Preflight) -> list[CheckItem]:
+    name = "cache drop"
+    if not p.cache_drop:
+        return [warn(name, "disabled (--no-cache-drop): runs start with a warm page cache")]
+    make = warn if p.allow_cache_drop_failure else fail
+    if p.cache_drop_command:
+        exe = p.cache_drop_command[0]
+        found = shutil.which(exe)
+        if found is None:
+            return [
+                make(name, f"command {exe} not found", "give an executable --cache-drop-command")
+            ]
+        return [ok(name, f"command {' '.join(p.cache_drop_command)} ({found})")]
+    try:
+        # Opening for writing checks the permission; only a write would drop the cache.
+        with open(DROP_CACHES, "w"):
+            pass
+    except OSError as exc:
+        return [
+            make(
+                name,
+                f"cannot write {DROP_CACHES}: {exc.strerror}",
+                "run as root, or pass --cache-drop-command 'sudo /usr/local/sbin/drop-caches' "
+                "(a sudoers rule for that one command)",
+            )
+        ]
+    return [ok(name, f"{DROP_CACHES} writable")]
+
+
+CHECKS: tuple[Callable[[Preflight], list[CheckItem]], ...] = (
+    check_gpus,
+    check_engine,
+    check_images,
+    check_data,
+    check_disk,
+    check_cache_drop,
+)
+
+
+def run_checks(p: Preflight) -> list[CheckItem]:
+    """Every check; one that crashes reports that it could not look, the others go on."""
+    items: list[CheckItem] = []
+    for check in CHECKS:
+        try:
+            items += check(p)
+        except Exception as exc:  # noqa: BLE001 - a broken check must not hide the others
+            items.append(
+                fail(
+                    check.__name__.removeprefix("check_"),
+                    f"could not check: {type(exc).__name__}: {exc}",
+                    "fix what the error names; run-all --skip-check goes on without the pre-flight",
+                )
+            )
+    client = p._docker[0] if p._docker else None
+    if client is not None:
+        client.close()
+    return items
+
+
+def blocking(items: list[CheckItem]) -> list[CheckItem]:
+    return [i for i in items if i.status == FAIL and i.blocking]

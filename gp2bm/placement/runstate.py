@@ -1,0 +1,129 @@
+"""The state of every run of a campaign, from its folder and from the scheduler.
+
+done          result_N.txt is there and its record says success
+failed        result_N.txt is there and the run did not succeed (it counts as a failed run)
+running       some gp2bm holds the run's lock (on the node named), or its task has started
+pending       a task for it waits in the scheduler's queue
+interrupted   an attempt was stopped (a partial log or an attempt kept); it will be redone
+missing       never started
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from gp2bm.campaign.folder import Campaign
+from gp2bm.placement.base import Scheduler, SchedulerError, TaskState
+from gp2bm.placement.fanout import JobBook, Run, queued_runs
+
+STATES = ("done", "failed", "running", "pending", "interrupted", "missing")
+
+
+@dataclass
+class RunState:
+    benchmark: str
+    run: int
+    state: str
+    node: str | None = None
+    job: str | None = None  # the scheduler's JOB_TASK
+    detail: str | None = None
+    seconds: float | None = None
+    attempts: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _record(campaign: Campaign, bench: str, n: int) -> dict:
+    try:
+        data = json.loads(campaign.record_path(bench, n).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _attempts(campaign: Campaign, bench: str, n: int) -> int:
+    folder = campaign.attempts_dir(bench)
+    return len(list(folder.glob(f"result_{n}.attempt*.txt"))) if folder.is_dir() else 0
+
+
+def run_states(
+    campaign: Campaign,
+    scheduler: Scheduler | None = None,
+    queued: dict[Run, TaskState] | None = None,
+    ask_finished: bool = False,
+) -> tuple[list[RunState], list[str]]:
+    """Every run's state, and notes on what could not be asked (scheduler unreachable).
+
+    ``queued`` is what the scheduler said (asked here when None and a scheduler is given);
+    ``ask_finished`` also asks how the last task of each unfinished run ended.
+    """
+    notes: list[str] = []
+    book = JobBook(campaign, scheduler) if scheduler else None
+    if scheduler and queued is None:
+        try:
+            queued = queued_runs(book, scheduler)
+        except SchedulerError as exc:
+            notes.append(f"{scheduler.name} not asked: {exc}")
+    queued = queued or {}
+    finished: dict[str, dict[int | None, TaskState]] = {}
+
+    def ended_task(job_id: str, task_id: int) -> TaskState | None:
+        if job_id not in finished:
+            try:
+                finished[job_id] = {t.task_id: t for t in scheduler.finished(job_id)}
+            except SchedulerError as exc:
+                notes.append(f"{scheduler.name} not asked about job {job_id}: {exc}")
+                finished[job_id] = {}
+        return finished[job_id].get(task_id)
+
+    states = []
+    for bench, spec in campaign.suite.benchmarks.items():
+        for n in range(spec.runs):
+            rs = RunState(bench, n, "missing", attempts=_attempts(campaign, bench, n))
+            record = _record(campaign, bench, n)
+            holder = campaign.run_holder(bench, n)
+            task = queued.get((bench, n))
+            if campaign.result_path(bench, n).exists():
+                ok = record.get("status") == "success"
+                rs.state = "done" if ok else "failed"
+                rs.node = record.get("node") or record.get("host")
+                rs.job = record.get("slurm_job")
+                rs.seconds = record.get("seconds")
+                rs.detail = None if ok else record.get("reason") or "not a successful run"
+            elif holder is not None:
+                rs.state = "running"
+                rs.node = holder.get("node") or holder.get("host")
+                rs.job = holder.get("job")
+                rs.detail = f"since {holder['since'][11:19]} UTC" if holder.get("since") else None
+            elif task is not None and task.state in ("PENDING", "REQUEUED", "SUSPENDED"):
+                rs.state, rs.job, rs.detail = "pending", task.ident, task.reason
+            elif task is not None:
+                rs.state, rs.job, rs.node = "running", task.ident, task.node
+                rs.detail = f"task {task.state.lower()}, the run not started yet"
+            elif campaign.partial_path(bench, n).exists() or rs.attempts or record:
+                rs.state = "interrupted"
+                rs.node = record.get("node") or record.get("host")
+                rs.detail = record.get("reason") or "an attempt was stopped; redone next time"
+            if rs.state in ("missing", "interrupted") and book is not None:
+                last = book.last_task_of((bench, n))
+                if last is not None:
+                    job_id, task_id = last
+                    rs.job = rs.job or f"{job_id}_{task_id}"
+                    out = book.output_of(job_id, task_id)
+                    where = f"see {out.relative_to(campaign.root)}" if out.exists() else ""
+                    t = ended_task(job_id, task_id) if ask_finished else None
+                    if t is None:
+                        said = "its task left no result"
+                    else:
+                        said = f"its task ended {t.state.lower()}" + (
+                            f" (exit {t.exit_code})" if t.exit_code else ""
+                        )
+                    rs.detail = "; ".join(x for x in (rs.detail, said, where) if x)
+            states.append(rs)
+    return states, notes
+
+
+def counts(states: list[RunState]) -> dict[str, int]:
+    return {s: sum(1 for r in states if r.state == s) for s in STATES}

@@ -1,0 +1,63 @@
+"""What one array task does on its node: one run of the campaign, under the run's own lock.
+
+The task takes the run's lock (waiting a few seconds: the submitter or ``gp2bm status`` may
+hold it for a moment), keeps a partial log left by an earlier, cancelled attempt of the same
+run as an attempt, prepares the image on this node (pull by digest, or the campaign's SIF),
+does the run exactly as ``run-all`` does it, and writes into the shared campaign folder. A
+run whose result appeared meanwhile, or that another gp2bm is doing, is left alone (exit 0).
+SIGTERM (``scancel``, the time limit) stops the run and keeps its log as a partial attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gp2bm.campaign.folder import Campaign, PlannedRun, RunBusy
+from gp2bm.node.fingerprint import node_name, slurm_job
+from gp2bm.run.runner import LiveStatus, RunOptions, _SignalGuard, execute_run, require_pinned
+from gp2bm.runtimes.base import Runtime
+from gp2bm.spec.manifest import BenchmarkManifest
+
+# How long a task waits for a run lock someone holds for a moment (archiving, a status probe).
+RUN_LOCK_WAIT_S = 15.0
+
+
+@dataclass
+class TaskResult:
+    benchmark: str
+    run: int
+    outcome: str  # success | aborted | already done | busy
+    record: dict | None = None
+    message: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.outcome == "aborted" else 0
+
+
+def run_task(
+    campaign: Campaign,
+    manifest: BenchmarkManifest,
+    runtime: Runtime,
+    options: RunOptions,
+    index: int,
+) -> TaskResult:
+    bench = manifest.benchmark
+    require_pinned({bench: manifest}, runtime, options.allow_unpinned)
+    holder = {"node": node_name(), "job": slurm_job()}
+    with _SignalGuard():
+        try:
+            with campaign.claim_run(bench, index, wait=RUN_LOCK_WAIT_S, holder=holder) as todo:
+                if not todo:
+                    return TaskResult(bench, index, "already done", message="result already there")
+                runtime.use_campaign(campaign.root)
+                image = runtime.prepare(manifest)
+                total = campaign.suite.benchmarks[bench].runs
+                planned = PlannedRun(bench, index, index + 1, total)
+                outcome = execute_run(
+                    campaign, planned, manifest, runtime, image, options, LiveStatus()
+                )
+        except RunBusy as exc:
+            return TaskResult(bench, index, "busy", message=str(exc))
+    record = outcome.record
+    return TaskResult(bench, index, record["status"], record, record.get("reason") or "")

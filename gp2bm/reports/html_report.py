@@ -1,0 +1,514 @@
+"""The HTML report: one self-contained page, readable offline.
+
+Inline CSS, plots as inline base64 PNG drawn with matplotlib's Agg canvas (no pyplot, no
+global backend switch, no display), no script, no external resource. The page shows the
+score, each benchmark's result and runs (dropped runs marked), the eval-accuracy curve of
+every run, telemetry when the campaign has any, the inventory and the compliance results.
+What the page claims is also embedded as JSON (``<script type="application/json"
+id="gp2bm-claims">``, inert data) so that ``gp2bm verify`` can compare it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from html import escape
+from pathlib import Path
+
+from gp2bm.reports.view import CampaignView, claims, flatten, images_used, software
+from gp2bm.results.scoring import COUNTED, DROPPED_FASTEST, DROPPED_SLOWEST, FAILED, BenchmarkScore
+
+CLAIMS_ID = "gp2bm-claims"
+ROLE_COLOURS = {
+    COUNTED: "#2e7d32",
+    DROPPED_FASTEST: "#9e9e9e",
+    DROPPED_SLOWEST: "#9e9e9e",
+    FAILED: "#c62828",
+}
+# Telemetry quantities drawn first when present; others follow up to MAX_METRICS.
+PREFERRED_METRICS = (
+    "power_w",
+    "sm_util_pct",
+    "temp_c",
+    "sm_clock_mhz",
+    "host_cpu_pct",
+    "host_mem_pct",
+)
+MAX_METRICS = 6
+LONG_TEXT = 400  # longer inventory values (raw tool output) go into a collapsed block
+
+CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;margin:0;
+color:#1d2733;background:#f4f6f9}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 60px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:34px 0 10px;border-bottom:2px solid
+#d5dce6;padding-bottom:4px}h3{font-size:16px;margin:22px 0 8px}
+.meta{color:#5a6778;font-size:13px}
+.score{display:flex;gap:18px;flex-wrap:wrap;margin:18px 0}
+.card{background:#fff;border:1px solid #d5dce6;border-radius:8px;padding:14px 18px;
+min-width:200px}
+.card .label{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:#5a6778}
+.card .value{font-size:28px;font-weight:600;margin-top:4px}
+.card .sub{font-size:13px;color:#5a6778}
+.valid{color:#2e7d32}.invalid{color:#c62828}
+table{border-collapse:collapse;background:#fff;font-size:13px;margin:6px 0 12px;
+border:1px solid #d5dce6}
+th,td{padding:5px 9px;border-bottom:1px solid #e6ebf1;text-align:left;vertical-align:top}
+th{background:#e9eef5;font-weight:600}td.num{text-align:right;font-variant-numeric:
+tabular-nums;white-space:nowrap}
+tr.dropped td{color:#7a8491}tr.failed td{color:#c62828}
+.role{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;color:#fff}
+img.plot{max-width:100%;background:#fff;border:1px solid #d5dce6;border-radius:6px}
+.problem{color:#c62828}.note{color:#8a5a00}
+pre{background:#fff;border:1px solid #d5dce6;padding:8px;overflow:auto;font-size:12px;
+max-height:360px}
+details summary{cursor:pointer;color:#30506f}
+td.key{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;color:#30506f}
+"""
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "&ndash;" if value is None else f"{value:.{digits}f}"
+
+
+def _png(fig) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img class="plot" alt="plot" src="data:image/png;base64,{data}">'
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _role_badge(role: str) -> str:
+    colour = ROLE_COLOURS.get(role, "#9e9e9e")
+    return f'<span class="role" style="background:{colour}">{escape(role)}</span>'
+
+
+def plot_run_times(view: CampaignView) -> str | None:
+    benches = [(n, b) for n, b in view.score.benchmarks.items() if b.runs]
+    if not benches:
+        return None
+    from matplotlib.patches import Patch
+
+    fig = _figure(11, 3.2 * len(benches))
+    axes = fig.subplots(len(benches), 1, squeeze=False)[:, 0]
+    for ax, (name, bench) in zip(axes, benches, strict=True):
+        labels = [r.file.removeprefix("result_").removesuffix(".txt") for r in bench.runs]
+        heights = [r.minutes or 0.0 for r in bench.runs]
+        colours = [ROLE_COLOURS.get(r.role, "#9e9e9e") for r in bench.runs]
+        hatches = ["//" if r.role in (DROPPED_FASTEST, DROPPED_SLOWEST) else "" for r in bench.runs]
+        bars = ax.bar(labels, heights, color=colours, edgecolor="#37474f", linewidth=0.6)
+        for bar, hatch in zip(bars, hatches, strict=True):
+            bar.set_hatch(hatch)
+        if bench.mean is not None:
+            ax.axhline(bench.mean, color="#1565c0", linestyle="--", linewidth=1.2)
+        result = "no valid result" if bench.minutes is None else f"{bench.minutes:.4f} min"
+        ax.set_title(f"{name}: minutes per run (olympic mean {result})", fontsize=11)
+        ax.set_xlabel("run")
+        ax.set_ylabel("minutes")
+        ax.grid(axis="y", alpha=0.3)
+    handles = [
+        Patch(facecolor=ROLE_COLOURS[COUNTED], edgecolor="#37474f", label="counted"),
+        Patch(facecolor="#9e9e9e", edgecolor="#37474f", hatch="//", label="dropped"),
+        Patch(facecolor=ROLE_COLOURS[FAILED], edgecolor="#37474f", label="failed"),
+    ]
+    axes[0].legend(handles=handles, loc="upper right", fontsize=9)
+    return _png(fig)
+
+
+def plot_accuracy(view: CampaignView) -> str | None:
+    benches = [
+        (n, b)
+        for n, b in view.score.benchmarks.items()
+        if any(r.log is not None and r.log.evals for r in b.runs)
+    ]
+    if not benches:
+        return None
+    fig = _figure(11, 3.6 * len(benches))
+    axes = fig.subplots(len(benches), 1, squeeze=False)[:, 0]
+    for ax, (name, bench) in zip(axes, benches, strict=True):
+        for r in bench.runs:
+            log = r.log
+            if log is None or not log.evals:
+                continue
+            start = log.start_ms if log.start_ms is not None else log.evals[0].time_ms
+            xs = [(e.time_ms - start) / 60000 for e in log.evals]
+            ys = [e.accuracy for e in log.evals]
+            style = "-" if r.role == COUNTED else (":" if r.role == FAILED else "--")
+            label = r.file.removesuffix(".txt") + ("" if r.role == COUNTED else f" ({r.role})")
+            ax.plot(xs, ys, style, marker=".", linewidth=1.2, label=label)
+        if bench.spec is not None:
+            ax.axhline(bench.spec.target, color="#c62828", linewidth=1, linestyle="-.")
+            ax.annotate(
+                f"target {bench.spec.target}",
+                (0, bench.spec.target),
+                xycoords=("axes fraction", "data"),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=8,
+                color="#c62828",
+            )
+        ax.set_title(f"{name}: eval accuracy of every run", fontsize=11)
+        ax.set_xlabel("minutes since run_start")
+        ax.set_ylabel("eval_accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2, loc="lower right")
+    return _png(fig)
+
+
+def _metrics(view: CampaignView, name: str) -> list[str]:
+    found: list[str] = []
+    for run in view.runs.get(name, []):
+        if run.telemetry is not None:
+            found += [m for m in run.telemetry.metrics() if m not in found]
+    ordered = [m for m in PREFERRED_METRICS if m in found]
+    ordered += [m for m in found if m not in ordered]
+    return ordered[:MAX_METRICS]
+
+
+def plot_telemetry(view: CampaignView, name: str) -> str | None:
+    metrics = _metrics(view, name)
+    if not metrics:
+        return None
+    cols = 2 if len(metrics) > 1 else 1
+    rows = (len(metrics) + cols - 1) // cols
+    fig = _figure(11, 2.8 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, metric in zip(axes, metrics, strict=False):
+        for i, run in enumerate(view.runs[name]):
+            if run.telemetry is None:
+                continue
+            label = f"run {run.index}"
+            # one colour per run; a run's GPUs are its lines of that colour
+            for series_name, s in run.telemetry.series.items():
+                if series_name.split(" [", 1)[0] != metric:
+                    continue
+                marker = "." if len(s.values) <= 30 else None  # a short run: show its points
+                ax.plot(
+                    s.seconds,
+                    s.values,
+                    color=f"C{i % 10}",
+                    linewidth=0.9,
+                    marker=marker,
+                    label=label,
+                )
+                label = None
+        ax.set_title(metric, fontsize=10)
+        ax.set_xlabel("seconds")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(metrics) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if 0 < len(labels) <= 20:
+        axes[0].legend(fontsize=7, ncol=2)
+    return _png(fig)
+
+
+def _table(headers: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        body.append(f"<tr{cls}>" + "".join(row) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _td(text: str, num: bool = False, raw: bool = False) -> str:
+    content = text if raw else escape(str(text))
+    return f'<td class="num">{content}</td>' if num else f"<td>{content}</td>"
+
+
+def _summary_section(view: CampaignView) -> str:
+    score = view.score
+    if score.score is None:
+        card = (
+            '<div class="card"><div class="label">RFP score</div>'
+            '<div class="value invalid" id="score">no score</div>'
+            f'<div class="sub">{escape(score.suite.formula_text())}</div></div>'
+        )
+    else:
+        card = (
+            '<div class="card"><div class="label">RFP score (higher is better)</div>'
+            f'<div class="value valid" id="score">{score.score:.4f}</div>'
+            f'<div class="sub">{escape(score.suite.formula_text())}</div></div>'
+        )
+    cards = [card]
+    for name, spec in score.suite.benchmarks.items():
+        b = score.benchmarks.get(name)
+        symbol = f" ({escape(spec.symbol)})" if spec.symbol else ""
+        if b is None or b.minutes is None:
+            value, sub, cls = "none", "no valid result", "invalid"
+        else:
+            value = f"{b.minutes:.4f} min"
+            sub = f"{b.minutes * 60:.2f} s &middot; weight {spec.weight:g}"
+            cls = "valid" if b.valid else "invalid"
+        cards.append(
+            f'<div class="card"><div class="label">{escape(name)}{symbol}</div>'
+            f'<div class="value {cls}">{value}</div><div class="sub">{sub}</div></div>'
+        )
+    parts = [f'<section class="score">{"".join(cards)}</section>']
+    if score.score is not None:
+        terms = " + ".join(
+            f"{spec.weight:g} / {score.benchmarks[n].minutes:.6f}"
+            for n, spec in score.suite.benchmarks.items()
+        )
+        parts.append(f"<p>score = {escape(terms)} = <b>{score.score:.6f}</b></p>")
+    rows = []
+    for name, spec in score.suite.benchmarks.items():
+        b = score.benchmarks.get(name)
+        if b is None:
+            rows.append([_td(name), _td("no results"), *[_td("")] * 5, _td(str(spec.runs), True)])
+            continue
+        counted = sum(1 for r in b.runs if r.counted)
+        rows.append(
+            [
+                _td(name),
+                _td("valid" if b.valid else "INVALID"),
+                _td(_fmt(b.mean, 6), True, raw=True),
+                _td(f"{b.scaling_factor:g} ({b.scaling_source})", True),
+                _td(_fmt(b.minutes, 6), True, raw=True),
+                _td(_fmt(None if b.minutes is None else b.minutes * 60, 3), True, raw=True),
+                _td(f"{len(b.runs)} ({counted} counted)", True),
+                _td(str(spec.runs), True),
+            ]
+        )
+    parts.append(
+        _table(
+            [
+                "benchmark",
+                "verdict",
+                "olympic mean (min)",
+                "scaling",
+                "result (min)",
+                "result (s)",
+                "runs",
+                "required",
+            ],
+            rows,
+        )
+    )
+    for name, b in score.benchmarks.items():
+        for p in b.problems:
+            parts.append(f'<p class="problem">{escape(name)}: {escape(p)}</p>')
+        for n in b.notes:
+            parts.append(f'<p class="note">{escape(name)}: {escape(n)}</p>')
+    for name in score.missing:
+        parts.append(f'<p class="problem">{escape(name)}: no results found</p>')
+    return "\n".join(parts)
+
+
+def _runs_table(view: CampaignView, name: str, bench: BenchmarkScore) -> str:
+    rows, classes = [], []
+    for run in view.runs[name]:
+        r = run.score
+        best = r.log.best_accuracy if r.log is not None else None
+        rows.append(
+            [
+                _td(r.file),
+                _td("" if r.seed is None else str(r.seed), True),
+                _td(_fmt(r.minutes, 4), True, raw=True),
+                _td(_fmt(None if r.minutes is None else r.minutes * 60, 2), True, raw=True),
+                _td(r.status),
+                _td(_role_badge(r.role), raw=True),
+                _td(_fmt(best, 4), True, raw=True),
+                _td("; ".join(r.reasons)),
+            ]
+        )
+        classes.append("failed" if r.role == FAILED else ("dropped" if r.role != COUNTED else ""))
+    return _table(
+        ["run", "seed", "minutes", "seconds", "status", "verdict", "best accuracy", "why"],
+        rows,
+        classes,
+    )
+
+
+def _kv_table(pairs: list[tuple[str, object]]) -> str:
+    rows = []
+    long_parts = []
+    for key, value in pairs:
+        text = "" if value is None else str(value)
+        if len(text) > LONG_TEXT or "\n" in text:
+            long_parts.append(
+                f"<details><summary>{escape(key)}</summary><pre>{escape(text)}</pre></details>"
+            )
+            continue
+        rows.append([f'<td class="key">{escape(key)}</td>', _td(text)])
+    return _table(["key", "value"], rows) + "".join(long_parts)
+
+
+def _inventory_section(view: CampaignView) -> str:
+    parts = ["<h3>Software</h3>", _kv_table(list(software(view)))]
+    images = images_used(view)
+    rows = []
+    for bench, imgs in images.items():
+        for img in imgs:
+            local = img["runtime"] == "local"
+            digests = ", ".join(img["repo_digests"]) or "&ndash;"
+            rows.append(
+                [
+                    _td(bench),
+                    _td(img["runtime"] or ""),
+                    _td("(plain process)" if local else img["image"] or ""),
+                    _td("" if local else img["image_id"] or "not recorded"),
+                    _td(digests, raw=not img["repo_digests"]),
+                    _td(str(img["runs"]), True),
+                ]
+            )
+    if rows:
+        parts += [
+            "<h3>Images that ran</h3>",
+            _table(["benchmark", "runtime", "image", "image id", "repo digests", "runs"], rows),
+        ]
+    parts.append("<h3>System description</h3>")
+    if view.system_desc is not None:
+        parts.append(_kv_table(flatten(view.system_desc)))
+    else:
+        where = escape(view.relative(view.system_desc_path))
+        parts.append(f'<p class="problem">absent: {where}</p>')
+    parts.append("<h3>Hardware inventory</h3>")
+    if view.inventory is not None:
+        parts.append(_kv_table(flatten(view.inventory)))
+    else:
+        parts.append('<p class="note">absent: the campaign has no inventory.json</p>')
+    return "\n".join(parts)
+
+
+def _compliance_section(view: CampaignView) -> str:
+    rows = []
+    for name, b in view.score.benchmarks.items():
+        for r in b.runs:
+            if r.compliance is None:
+                verdict, detail = "not run", ""
+            else:
+                verdict = "pass" if r.compliance.passed else "FAIL"
+                detail = "; ".join(r.compliance.messages)
+            rows.append([_td(name), _td("compliance"), _td(r.file), _td(verdict), _td(detail)])
+        if b.seeds is not None:
+            verdict = "pass" if b.seeds.passed else "FAIL"
+            rows.append([_td(name), _td("seeds"), _td("all runs"), _td(verdict), _td("")])
+        if b.rcp is not None:
+            verdict = "pass" if b.rcp.passed else "FAIL"
+            rows.append([_td(name), _td("RCP"), _td("all runs"), _td(verdict), _td(b.rcp.message)])
+        else:
+            rows.append(
+                [
+                    _td(name),
+                    _td("RCP"),
+                    _td("all runs"),
+                    _td("not run"),
+                    _td("the suite turns the RCP check off"),
+                ]
+            )
+    intro = (
+        f"<p>MLCommons' mlperf-logging checkers, ruleset {escape(view.score.ruleset)}, "
+        f"compliance mode <b>{escape(view.score.compliance)}</b>.</p>"
+    )
+    return intro + _table(["benchmark", "check", "subject", "verdict", "detail"], rows)
+
+
+def _claims_json(view: CampaignView) -> str:
+    text = json.dumps(claims(view), sort_keys=True)
+    # inert data: "</" would end the script element early
+    return text.replace("</", "<\\/")
+
+
+def _elevated_runs(view: CampaignView) -> list[str]:
+    """Runs whose record says they ran privileged or on the host network (not the default)."""
+    out = []
+    for name, runs in view.runs.items():
+        for run in runs:
+            rec = run.record or {}
+            how = []
+            if rec.get("privileged"):
+                how.append("privileged")
+            if rec.get("network") == "host":
+                how.append("host network")
+            if how:
+                out.append(f"{name} {run.score.file}: {' and '.join(how)}")
+    return out
+
+
+def render_html(view: CampaignView) -> str:
+    score = view.score
+    title = f"{score.suite.title or score.suite.name}: MLPerf Training results"
+    head = (
+        f"<h1>{escape(title)}</h1>"
+        f'<div class="meta">suite {escape(score.suite.name)} &middot; organisation '
+        f"{escape(view.org)} &middot; system {escape(view.system)} &middot; "
+        f"{score.suite.nodes} node(s) &middot; ruleset {escape(score.ruleset)} &middot; "
+        f"runtime {escape(str(view.meta.get('runtime', '?')))} &middot; campaign created "
+        f"{escape(str(view.meta.get('created', '?')))} &middot; report generated "
+        f"{escape(view.generated)} by gp2bm {escape(view.gp2bm_version)}</div>"
+    )
+    body = [head, "<h2>Score</h2>", _summary_section(view)]
+    elevated = _elevated_runs(view)
+    if elevated:
+        body.append(
+            '<p class="problem">Runs with elevated container rights (as their manifests ask): '
+            + escape("; ".join(elevated))
+            + "</p>"
+        )
+    times = plot_run_times(view)
+    if times:
+        body += ["<h2>Time to train per run</h2>", times]
+        body.append(
+            '<p class="meta">Green bars are counted in the olympic mean (dashed line), grey '
+            "hatched bars are the dropped fastest and slowest runs, red bars failed.</p>"
+        )
+    for name, bench in score.benchmarks.items():
+        body += [f"<h3>{escape(name)} runs</h3>", _runs_table(view, name, bench)]
+    accuracy = plot_accuracy(view)
+    if accuracy:
+        body += ["<h2>Eval accuracy</h2>", accuracy]
+    tele = [(n, plot_telemetry(view, n)) for n in score.benchmarks]
+    tele = [(n, img) for n, img in tele if img]
+    body.append("<h2>Telemetry</h2>")
+    if tele:
+        for name, img in tele:
+            body += [f"<h3>{escape(name)}</h3>", img]
+    else:
+        body.append('<p class="meta">No telemetry samples in this campaign.</p>')
+    body += ["<h2>Compliance</h2>", _compliance_section(view)]
+    body += ["<h2>Inventory</h2>", _inventory_section(view)]
+    if view.notes:
+        body.append("<h2>Notes</h2>")
+        body += [f'<p class="note">{escape(n)}</p>' for n in view.notes]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
+        + "\n".join(body)
+        + f'\n<script type="application/json" id="{CLAIMS_ID}">{_claims_json(view)}</script>'
+        + "</main></body></html>\n"
+    )
+
+
+def write_html(view: CampaignView, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(view), encoding="utf-8")
+    return path
+
+
+def read_claims(path: Path) -> dict | None:
+    """The claims JSON embedded in a report written here (for verify); None if absent."""
+    import re
+
+    text = Path(path).read_text(encoding="utf-8")
+    m = re.search(
+        rf'<script type="application/json" id="{CLAIMS_ID}">(.*?)</script>', text, re.DOTALL
+    )
+    if not m:
+        return None
+    try:
+        return json.loads(m.group(1).replace("<\\/", "</"))
+    except ValueError:
+        return None

@@ -1,0 +1,300 @@
+"""Filling the "MLPerf" tab of the RFP's own results workbook (Benchmark_Results.xlsx).
+
+The tab is a form: labels in one column ("Number of nodes", "BERT Benchmark (seconds)",
+"ResNet Benchmark (seconds)", "Compiler name and version", ...) and a "Test" and a
+"Proposed" column under a header row. Cells are found by their labels, not by fixed
+coordinates, so a re-laid-out form still fills (or fails naming what it did not find).
+Only the answer cells are written; every other cell, tab and format of the template is
+left as it is (the description-of-changes cell also gets wrapped text, or it would show one
+long line). The template file itself is never written.
+
+Test column: the number of nodes (the system description's, else the suite's), each
+benchmark's result in the unit its label asks for (seconds = 60 x minutes), the software
+stack (from the system description, the inventory, the images that ran) and, from
+``--changes``, the description of changes. The Proposed column takes what the vendor passes
+with ``--proposed KEY=VALUE``; ``--test KEY=VALUE`` fills what a campaign cannot know (MPI
+tasks, flags) or overrides the detected software lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gp2bm.errors import InputError, InvalidError
+from gp2bm.reports.view import CampaignView, software
+
+SHEET = "MLPerf"
+MAX_CELL_CHARS = 32767
+
+# label (lower case, start of the text) -> key
+LABELS = {
+    "number of nodes": "nodes",
+    "number of mpi tasks": "mpi_tasks",
+    "number of omp threads": "omp_threads",
+    "compiler name and version": "compiler",
+    "mpi and version": "mpi",
+    "performance libraries and versions": "libraries",
+    "compiler flags": "compiler_flags",
+    "library flags": "library_flags",
+    "include detailed description": "changes",
+}
+BENCH_LABEL_RE = re.compile(r"^\s*(\S+)\s+benchmark\s*\((seconds|minutes)\)", re.IGNORECASE)
+NUMERIC_KEYS = {"nodes", "mpi_tasks", "omp_threads"}
+
+# How detected software is sorted into the form's three lines.
+COMPILER_RE = re.compile(r"gcc|g\+\+|clang|llvm|\bicc|icx|icpx|nvcc|nvhpc|compiler|python", re.I)
+MPI_RE = re.compile(r"mpi|ucx|hpc-?x|mvapich|hcoll", re.I)
+LIBRARY_RE = re.compile(
+    r"cuda|cudnn|cublas|nccl|dali|mkl|blas|numpy|tensorrt|apex|transformer|torch|mxnet|"
+    r"tensorflow|jax|framework|driver|rocm|rccl|oneapi|other_software_stack|image|"
+    r"implementation",
+    re.I,
+)
+
+
+@dataclass
+class FormLayout:
+    """Where the answers go: key -> cell coordinate, per column."""
+
+    test: dict[str, str] = field(default_factory=dict)
+    proposed: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)  # benchmark -> seconds | minutes
+
+
+@dataclass
+class FilledCell:
+    coordinate: str
+    column: str  # Test | Proposed
+    key: str
+    value: object
+
+
+def _text(value) -> str:
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _anchor(ws, coordinate: str) -> str:
+    """The top-left cell of the merged range holding ``coordinate`` (or itself)."""
+    for rng in ws.merged_cells.ranges:
+        if coordinate in rng:
+            return rng.start_cell.coordinate
+    return coordinate
+
+
+def find_layout(ws, where: str) -> FormLayout:
+    from openpyxl.utils import get_column_letter
+
+    header = None
+    for row in ws.iter_rows():
+        texts = {_text(c.value).lower(): c for c in row if c.value is not None}
+        if "test" in texts and "proposed" in texts:
+            header = (texts["test"], texts["proposed"])
+            break
+    if header is None:
+        raise InputError(f"{where}: tab '{SHEET}' has no header row with 'Test' and 'Proposed'")
+    test_cell, proposed_cell = header
+    layout = FormLayout()
+    first_row = test_cell.row + 1
+    test_col, prop_col = test_cell.column, proposed_cell.column
+    for row in ws.iter_rows(min_row=first_row, max_col=test_col - 1):
+        for cell in row:
+            label = _text(cell.value)
+            if not label:
+                continue
+            low = label.lower()
+            key = next((k for prefix, k in LABELS.items() if low.startswith(prefix)), None)
+            m = BENCH_LABEL_RE.match(label)
+            if m:
+                key = m.group(1).lower()
+                layout.units[key] = m.group(2).lower()
+            if key is None or key in layout.test:
+                continue
+            if key == "changes":
+                # the answer is the (merged) block right under the label
+                below = f"{get_column_letter(cell.column)}{_row_after(ws, cell)}"
+                layout.test[key] = _anchor(ws, below)
+                continue
+            test = _anchor(ws, f"{get_column_letter(test_col)}{cell.row}")
+            if ws[test].column != test_col:
+                continue
+            layout.test[key] = test
+            prop = f"{get_column_letter(prop_col)}{cell.row}"
+            if _anchor(ws, prop) == prop:  # a merged Test..G line has one value for both
+                layout.proposed[key] = prop
+    return layout
+
+
+def _row_after(ws, cell) -> int:
+    """The first row below the (possibly merged) label cell."""
+    for rng in ws.merged_cells.ranges:
+        if cell.coordinate in rng:
+            return rng.max_row + 1
+    return cell.row + 1
+
+
+def parse_assignments(items: list[str] | None, option: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip().lower().replace("-", "_")
+        if not sep or not key:
+            raise InputError(f"{option} '{item}': expected KEY=VALUE")
+        out[key] = value.strip()
+    return out
+
+
+def _typed(key: str, value: str, option: str):
+    """Numbers as numbers (the form computes with them), the rest as text."""
+    try:
+        number = float(value)
+    except ValueError:
+        if key in NUMERIC_KEYS:
+            raise InputError(f"{option} {key}={value}: expected a number") from None
+        return value
+    if not number == number or number in (float("inf"), float("-inf")):
+        raise InputError(f"{option} {key}={value}: expected a finite number")
+    return int(number) if re.fullmatch(r"[+-]?\d+", value) else number
+
+
+def software_lines(view: CampaignView) -> dict[str, str]:
+    """The compiler, MPI and performance-library lines from the detected software stack."""
+    lines: dict[str, list[str]] = {"compiler": [], "mpi": [], "libraries": []}
+    for name, ver in software(view):
+        if name in ("gp2bm", "mlperf-logging", "operating_system") or ".os." in f".{name}.":
+            continue
+        if name.endswith(" implementation"):  # a local process: no image to name
+            continue
+        short = name.rsplit(".", 1)[-1].removesuffix("_version").replace("_", " ")
+        text = f"{short} {ver}"
+        if COMPILER_RE.search(name):
+            lines["compiler"].append(text)
+        elif MPI_RE.search(name):
+            lines["mpi"].append(text)
+        elif LIBRARY_RE.search(name):
+            lines["libraries"].append(text)
+    frameworks: dict[str, list[str]] = {}
+    for bench, manifest in view.manifests.items():
+        if manifest.framework:
+            frameworks.setdefault(manifest.framework, []).append(bench)
+    lines["libraries"][:0] = [f"{fw} ({', '.join(b)})" for fw, b in frameworks.items()]
+    return {k: "; ".join(dict.fromkeys(v)) for k, v in lines.items() if v}
+
+
+def _nodes(view: CampaignView):
+    declared = (view.system_desc or {}).get("number_of_nodes")
+    try:
+        return int(str(declared).strip()) if declared is not None else view.suite.nodes
+    except ValueError:
+        return view.suite.nodes
+
+
+def test_values(view: CampaignView, units: dict[str, str]) -> dict[str, object]:
+    """The Test column as measured: nodes, each benchmark's result, the software lines."""
+    values: dict[str, object] = {"nodes": _nodes(view)}
+    for name in view.suite.benchmarks:
+        bench = view.score.benchmarks.get(name)
+        if bench is None or not bench.valid:
+            why = "no results" if bench is None else "; ".join(bench.problems) or "invalid"
+            raise InvalidError(f"cannot fill the RFP workbook: {name} has no valid result ({why})")
+        unit = units.get(name, "seconds")
+        values[name] = bench.minutes * 60 if unit == "seconds" else bench.minutes
+    values.update(software_lines(view))
+    return values
+
+
+def read_changes(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{path}: not UTF-8 text (give the description of changes as text)"
+        ) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    text = text.strip()
+    if len(text) > MAX_CELL_CHARS:
+        raise InputError(
+            f"{path}: {len(text)} characters, more than one spreadsheet cell holds "
+            f"({MAX_CELL_CHARS}); refer to a file of the bundle instead"
+        )
+    return text
+
+
+def fill_rfp_workbook(
+    view: CampaignView,
+    template: Path,
+    out: Path,
+    changes: str | None = None,
+    proposed: dict[str, str] | None = None,
+    test: dict[str, str] | None = None,
+) -> list[FilledCell]:
+    """Write a copy of ``template`` to ``out`` with its MLPerf tab filled; return what went
+    where."""
+    from copy import copy
+
+    from openpyxl import load_workbook
+
+    template, out = Path(template), Path(out)
+    if not template.is_file():
+        raise InputError(f"{template}: file not found")
+    if out.exists() and out.resolve() == template.resolve():
+        raise InputError(f"{out}: is the template itself; give another --xlsx output path")
+    try:
+        wb = load_workbook(template)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException...
+        raise InputError(f"{template}: not a readable .xlsx workbook ({exc})") from None
+    if SHEET not in wb.sheetnames:
+        raise InputError(f"{template}: no '{SHEET}' tab (tabs: {', '.join(wb.sheetnames)})")
+    ws = wb[SHEET]
+    layout = find_layout(ws, str(template))
+    for key in ("nodes", *view.suite.benchmarks):
+        if key not in layout.test:
+            what = "'Number of nodes'" if key == "nodes" else f"'{key} Benchmark (seconds)'"
+            raise InputError(f"{template}: tab '{SHEET}' has no {what} row")
+
+    values = test_values(view, layout.units)
+    for key, value in (test or {}).items():
+        if key in view.suite.benchmarks:
+            raise InputError(
+                f"--test {key}: the {key} result is measured from the campaign, not given"
+            )
+        if key not in layout.test or key == "changes":
+            known = sorted(k for k in layout.test if k not in view.suite.benchmarks)
+            raise InputError(f"--test {key}: no such line in the form (known: {', '.join(known)})")
+        values[key] = _typed(key, value, "--test")
+    if changes is not None:
+        if "changes" not in layout.test:
+            raise InputError(f"{template}: tab '{SHEET}' has no description-of-changes block")
+        values["changes"] = changes
+
+    filled = []
+    for key, value in values.items():
+        coord = layout.test.get(key)
+        if coord is None:
+            continue
+        ws[coord].value = value
+        filled.append(FilledCell(coord, "Test", key, value))
+        if key == "changes":
+            align = copy(ws[coord].alignment)
+            align.wrap_text = True
+            ws[coord].alignment = align
+    for key, value in (proposed or {}).items():
+        if key not in layout.proposed:
+            known = ", ".join(sorted(layout.proposed))
+            raise InputError(f"--proposed {key}: no such line in the form (known: {known})")
+        typed = _typed(key, value, "--proposed")
+        ws[layout.proposed[key]].value = typed
+        filled.append(FilledCell(layout.proposed[key], "Proposed", key, typed))
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    wb.save(tmp)
+    tmp.replace(out)
+    return filled

@@ -1,0 +1,306 @@
+"""gp2bm's own workbook: Summary, Runs (with a chart of per-run times), Inventory,
+Compliance and Telemetry sheets, written with openpyxl.
+
+Numbers are stored as numbers (with a display format), never as text, so that the
+evaluator can compute with them; the Summary sheet's cells are at fixed places (see
+SUMMARY_CELLS) so that ``gp2bm verify`` can read the claimed score back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gp2bm.reports.view import CampaignView, flatten, images_used, software
+from gp2bm.results.scoring import COUNTED, FAILED
+
+ROLE_COLOURS = {COUNTED: "2E7D32", FAILED: "C62828"}
+DROPPED_COLOUR = "9E9E9E"
+HEADER_FILL = "DDE4EE"
+# Where verify reads the claimed score back.
+SUMMARY_SCORE_LABEL = "score"
+
+
+def _colour(role: str) -> str:
+    return ROLE_COLOURS.get(role, DROPPED_COLOUR)
+
+
+def _header(ws, row: int, names: list[str]) -> None:
+    from openpyxl.styles import Font, PatternFill
+
+    for col, name in enumerate(names, 1):
+        cell = ws.cell(row=row, column=col, value=name)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
+
+
+def _widths(ws, widths: list[int]) -> None:
+    from openpyxl.utils import get_column_letter
+
+    for i, w in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+
+
+def _cell_value(value):
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if value is None or isinstance(value, (int, float, bool)):
+        return value
+    # control characters (from a tool's raw output) make openpyxl refuse the cell
+    return ILLEGAL_CHARACTERS_RE.sub("", str(value))
+
+
+def _summary(wb, view: CampaignView) -> None:
+    from openpyxl.styles import Font
+
+    ws = wb.active
+    ws.title = "Summary"
+    score = view.score
+    ws["A1"] = f"{score.suite.title or score.suite.name}: MLPerf Training results"
+    ws["A1"].font = Font(bold=True, size=14)
+    rows = [
+        ("suite", score.suite.name),
+        ("formula", score.suite.formula_text()),
+        ("ruleset", score.ruleset),
+        ("compliance", score.compliance),
+        ("organisation", view.org),
+        ("system", view.system),
+        ("nodes", score.suite.nodes),
+        ("runtime", view.meta.get("runtime")),
+        ("campaign created", view.meta.get("created")),
+        ("report generated", view.generated),
+        ("gp2bm", view.gp2bm_version),
+    ]
+    r = 3
+    for label, value in rows:
+        ws.cell(row=r, column=1, value=label).font = Font(bold=True)
+        ws.cell(row=r, column=2, value=_cell_value(value))
+        r += 1
+    r += 1
+    _header(ws, r, ["benchmark", "minutes", "seconds", "valid", "runs", "required", "scaling"])
+    r += 1
+    for name, spec in score.suite.benchmarks.items():
+        b = score.benchmarks.get(name)
+        ws.cell(row=r, column=1, value=name)
+        if b is not None:
+            ws.cell(row=r, column=2, value=b.minutes).number_format = "0.000000"
+            seconds = None if b.minutes is None else b.minutes * 60
+            ws.cell(row=r, column=3, value=seconds).number_format = "0.000"
+            ws.cell(row=r, column=4, value="yes" if b.valid else "no")
+            ws.cell(row=r, column=5, value=len(b.runs))
+            ws.cell(row=r, column=7, value=b.scaling_factor)
+        else:
+            ws.cell(row=r, column=4, value="no results")
+        ws.cell(row=r, column=6, value=spec.runs)
+        r += 1
+    r += 1
+    ws.cell(row=r, column=1, value=SUMMARY_SCORE_LABEL).font = Font(bold=True, size=13)
+    cell = ws.cell(row=r, column=2, value=score.score)
+    cell.number_format = "0.000000"
+    cell.font = Font(bold=True, size=13)
+    ws.cell(row=r, column=3, value="valid" if score.valid else "INVALID: no score")
+    r += 2
+    problems = [f"{n}: {p}" for n, b in score.benchmarks.items() for p in b.problems]
+    problems += [f"{n}: no results" for n in score.missing]
+    for text in problems:
+        ws.cell(row=r, column=1, value="problem").font = Font(bold=True, color="C62828")
+        ws.cell(row=r, column=2, value=text)
+        r += 1
+    _widths(ws, [20, 22, 14, 10, 8, 10, 10])
+
+
+def _runs(wb, view: CampaignView) -> None:
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.chart.marker import DataPoint
+    from openpyxl.styles import Font
+
+    ws = wb.create_sheet("Runs")
+    names = ["benchmark", "run", "file", "seed", "minutes", "seconds", "status", "verdict"]
+    names += ["best accuracy", "image", "start", "stop", "reasons"]
+    _header(ws, 1, names)
+    r = 2
+    blocks = []
+    for name, runs in view.runs.items():
+        first = r
+        for run in runs:
+            s = run.score
+            rec = run.record or {}
+            best = s.log.best_accuracy if s.log is not None else None
+            values = [
+                name,
+                run.index,
+                s.file,
+                s.seed,
+                s.minutes,
+                None if s.minutes is None else s.minutes * 60,
+                s.status,
+                s.role,
+                best,
+                rec.get("image"),
+                rec.get("start"),
+                rec.get("stop"),
+                "; ".join(s.reasons),
+            ]
+            for col, value in enumerate(values, 1):
+                cell = ws.cell(row=r, column=col, value=_cell_value(value))
+                if col in (5, 6, 9) and value is not None:
+                    cell.number_format = "0.0000"
+            ws.cell(row=r, column=8).font = Font(color=_colour(s.role), bold=True)
+            r += 1
+        blocks.append((name, first, r - 1, runs))
+    _widths(ws, [10, 5, 14, 12, 11, 11, 10, 18, 13, 36, 30, 30, 50])
+    ws.freeze_panes = "A2"
+
+    # one bar chart per benchmark; each bar coloured by what the olympic mean did with it
+    ws["O1"] = (
+        "Bars: green counted in the olympic mean, grey dropped (fastest, slowest), red failed"
+    )
+    ws["O1"].font = Font(italic=True)
+    anchor_row = 2
+    for name, first, last, runs in blocks:
+        if last < first:
+            continue
+        chart = BarChart()
+        chart.type = "col"
+        chart.title = f"{name}: minutes per run"
+        chart.y_axis.title = "minutes"
+        chart.x_axis.title = "run"
+        chart.x_axis.delete = chart.y_axis.delete = False  # else some viewers hide the axes
+        chart.legend = None
+        data = Reference(ws, min_col=5, min_row=first, max_row=last)
+        cats = Reference(ws, min_col=2, min_row=first, max_row=last)
+        chart.add_data(data, titles_from_data=False)
+        chart.set_categories(cats)
+        series = chart.series[0]
+        for i, run in enumerate(runs):
+            point = DataPoint(idx=i)
+            point.graphicalProperties.solidFill = _colour(run.score.role)
+            point.graphicalProperties.line.solidFill = _colour(run.score.role)
+            series.dPt.append(point)
+        chart.width, chart.height = 18, 7.5
+        ws.add_chart(chart, f"O{anchor_row}")
+        anchor_row += 16
+
+
+def _inventory(wb, view: CampaignView) -> None:
+    ws = wb.create_sheet("Inventory")
+    _header(ws, 1, ["part", "key", "value"])
+    r = 2
+
+    def put(part, key, value):
+        nonlocal r
+        text = _cell_value(value)
+        if isinstance(text, str) and len(text) > 32000:  # a cell holds at most 32767 chars
+            text = text[:32000] + " [cut]"
+        ws.cell(row=r, column=1, value=part)
+        ws.cell(row=r, column=2, value=key)
+        ws.cell(row=r, column=3, value=text)
+        r += 1
+
+    for name, ver in software(view):
+        put("software", name, ver)
+    for bench, images in images_used(view).items():
+        for img in images:
+            put("images", bench, f"{img['image']} id {img['image_id']} ({img['runs']} runs)")
+    if view.system_desc is not None:
+        for key, value in flatten(view.system_desc):
+            put("system description", key, value)
+    else:
+        put("system description", "", f"absent ({view.relative(view.system_desc_path)})")
+    if view.inventory is not None:
+        for key, value in flatten(view.inventory):
+            put("inventory", key, value)
+    else:
+        put("inventory", "", "absent (no inventory.json)")
+    _widths(ws, [20, 45, 80])
+
+
+def _compliance(wb, view: CampaignView) -> None:
+    ws = wb.create_sheet("Compliance")
+    _header(ws, 1, ["benchmark", "check", "subject", "passed", "detail"])
+    r = 2
+
+    def put(*values):
+        nonlocal r
+        for col, value in enumerate(values, 1):
+            ws.cell(row=r, column=col, value=_cell_value(value))
+        r += 1
+
+    for name, b in view.score.benchmarks.items():
+        for run in b.runs:
+            if run.compliance is None:
+                put(name, "compliance", run.file, "not run", "")
+            else:
+                put(
+                    name,
+                    "compliance",
+                    run.file,
+                    "yes" if run.compliance.passed else "no",
+                    "; ".join(run.compliance.messages),
+                )
+        if b.seeds is not None:
+            put(name, "seeds", "all runs", "yes" if b.seeds.passed else "no", b.seeds.summary())
+        if b.rcp is not None:
+            put(name, "RCP", "all runs", "yes" if b.rcp.passed else "no", b.rcp.message)
+        else:
+            put(name, "RCP", "all runs", "not run", "the suite turns the RCP check off")
+        for p in b.problems:
+            put(name, "result", "", "no", p)
+        for n in b.notes:
+            put(name, "note", "", "", n)
+    _widths(ws, [10, 12, 14, 8, 100])
+
+
+def _telemetry(wb, view: CampaignView) -> None:
+    ws = wb.create_sheet("Telemetry")
+    _header(ws, 1, ["benchmark", "run", "source", "quantity", "min", "mean", "max", "value"])
+    r = 2
+    for name, runs in view.runs.items():
+        for run in runs:
+            if run.telemetry is not None:
+                for quantity, stats in run.telemetry.summary().items():
+                    values = [name, run.index, run.telemetry.path.name, quantity]
+                    values += [stats["min"], stats["mean"], stats["max"]]
+                    for col, value in enumerate(values, 1):
+                        ws.cell(row=r, column=col, value=value)
+                    r += 1
+            summary = (run.record or {}).get("telemetry")
+            if isinstance(summary, dict):
+                for key, value in flatten(summary):
+                    values = [name, run.index, "run record", key, None, None, None]
+                    values.append(_cell_value(value))
+                    for col, v in enumerate(values, 1):
+                        ws.cell(row=r, column=col, value=v)
+                    r += 1
+    if r == 2:
+        ws.cell(row=2, column=1, value="no telemetry in this campaign")
+    _widths(ws, [10, 5, 18, 32, 12, 12, 12, 30])
+
+
+def write_xlsx(view: CampaignView, path: Path) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    _summary(wb, view)
+    _runs(wb, view)
+    _inventory(wb, view)
+    _compliance(wb, view)
+    _telemetry(wb, view)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def read_claimed_score(path: Path) -> tuple[bool, float | None]:
+    """(found, score) as the Summary sheet of a workbook written here states it."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = wb["Summary"]
+        for row in ws.iter_rows(min_col=1, max_col=2, values_only=True):
+            if row and row[0] == SUMMARY_SCORE_LABEL:
+                return True, row[1]
+    finally:
+        wb.close()
+    return False, None

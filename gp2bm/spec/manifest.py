@@ -1,0 +1,171 @@
+"""Benchmark manifests: how one benchmark implementation is run (image, command, mounts...)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gp2bm.errors import InputError
+from gp2bm.files.yamlfile import load_validated
+from gp2bm.spec.suite import Suite
+
+DIGEST_RE = re.compile(r"^(?P<repo>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})$")
+
+
+@dataclass(frozen=True)
+class Mount:
+    host: str
+    container: str
+    readonly: bool = True
+    what: str = ""
+    checksums: str | None = None
+
+
+@dataclass(frozen=True)
+class LocalCommand:
+    command: list[str]
+    workdir: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BenchmarkManifest:
+    benchmark: str
+    image: str
+    command: list[str]
+    path: Path
+    description: str = ""
+    implementation_name: str = "default"
+    framework: str = ""
+    source_dir: str | None = None
+    upstream: str | None = None
+    workdir: str | None = None
+    user: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    seed_env: str | None = "SEED"
+    seed_arg: str | None = None
+    mounts: list[Mount] = field(default_factory=list)
+    shm_size: str | None = None
+    ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    gpus: str | int = "all"
+    ipc: str | None = None
+    network: str = "none"
+    privileged: bool = False
+    timeout_minutes: float | None = None
+    local: LocalCommand | None = None
+
+    @property
+    def pinned(self) -> bool:
+        return DIGEST_RE.match(self.image) is not None
+
+    @property
+    def repository(self) -> str:
+        m = DIGEST_RE.match(self.image)
+        return m.group("repo") if m else self.image
+
+    @property
+    def digest(self) -> str | None:
+        m = DIGEST_RE.match(self.image)
+        return m.group("digest") if m else None
+
+
+def _env(d: dict | None) -> dict[str, str]:
+    out = {}
+    for k, v in (d or {}).items():
+        out[k] = ("1" if v else "0") if isinstance(v, bool) else str(v)
+    return out
+
+
+def load_manifest(path: Path | str) -> BenchmarkManifest:
+    path = Path(path)
+    doc = load_validated(path, "benchmark")
+    impl = doc.get("implementation", {})
+    seed = doc.get("seed", {"env": "SEED"})
+    ulimits = {}
+    for name, v in doc.get("ulimits", {}).items():
+        ulimits[name] = (v, v) if isinstance(v, int) else (v["soft"], v["hard"])
+    local = doc.get("local")
+    return BenchmarkManifest(
+        benchmark=doc["benchmark"],
+        image=doc["image"],
+        command=list(doc["command"]),
+        path=path,
+        description=doc.get("description", ""),
+        implementation_name=impl.get("name", "default"),
+        framework=impl.get("framework", ""),
+        source_dir=impl.get("source"),
+        upstream=impl.get("upstream"),
+        workdir=doc.get("workdir"),
+        user=doc.get("user"),
+        environment=_env(doc.get("environment")),
+        seed_env=seed.get("env"),
+        seed_arg=seed.get("arg"),
+        mounts=[
+            Mount(
+                host=m["host"],
+                container=m["container"],
+                readonly=m.get("readonly", True),
+                what=m.get("what", ""),
+                checksums=m.get("checksums"),
+            )
+            for m in doc.get("mounts", [])
+        ],
+        shm_size=None if doc.get("shm_size") is None else str(doc["shm_size"]),
+        ulimits=ulimits,
+        gpus=doc.get("gpus", "all"),
+        ipc=doc.get("ipc"),
+        network=doc.get("network", "none"),
+        privileged=doc.get("privileged", False),
+        timeout_minutes=doc.get("timeout_minutes"),
+        local=None
+        if local is None
+        else LocalCommand(
+            command=list(local["command"]),
+            workdir=local.get("workdir"),
+            environment=_env(local.get("environment")),
+        ),
+    )
+
+
+def suite_manifests(suite: Suite) -> dict[str, BenchmarkManifest]:
+    """The benchmark manifest of each benchmark of a suite, resolved beside the suite file."""
+    base = suite.path.parent if suite.path else Path.cwd()
+    out = {}
+    for name, spec in suite.benchmarks.items():
+        if not spec.manifest:
+            raise InputError(f"{suite.path}: at benchmarks.{name}: no 'manifest' to run it with")
+        manifest = load_manifest(base / spec.manifest)
+        if manifest.benchmark != name:
+            raise InputError(
+                f"{manifest.path}: at benchmark: '{manifest.benchmark}' but the suite "
+                f"lists it as '{name}'"
+            )
+        out[name] = manifest
+    return out
+
+
+IMAGE_LINE_RE = re.compile(r"^(image:[ \t]*)(\S.*?)([ \t]+#.*)?$", re.MULTILINE)
+
+
+def write_image(path: Path, new_image: str) -> str:
+    """Replace the top-level ``image:`` value in a manifest, keeping comments and layout.
+
+    Returns the previous value. The file is rewritten atomically and re-validated.
+    """
+    text = path.read_text(encoding="utf-8")
+    matches = list(IMAGE_LINE_RE.finditer(text))
+    if len(matches) != 1:
+        raise InputError(f"{path}: expected exactly one top-level 'image:' line")
+    m = matches[0]
+    old = m.group(2).strip().strip("'\"")
+    new_text = text[: m.start(2)] + new_image + text[m.end(2) :]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    try:
+        load_manifest(tmp)
+    except InputError:
+        tmp.unlink()
+        raise
+    tmp.replace(path)
+    return old
