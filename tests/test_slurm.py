@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from campaign_helpers import NO_DROP, bench_dir, digests, write_suite
 
-from gp2bm.campaign.folder import Campaign, RunBusy
+from gp2bm.campaign.folder import Campaign
+from gp2bm.errors import RunBusy
 from gp2bm.node.fingerprint import fingerprint
 from gp2bm.placement.base import ArrayJob
 from gp2bm.placement.fanout import run_of_task, task_index

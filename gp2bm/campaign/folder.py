@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -31,54 +32,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from gp2bm import __version__
-from gp2bm.errors import Gp2bmError, InputError
+from gp2bm.errors import InputError, RunBusy
+from gp2bm.files.jsonfile import read_json, write_json_atomic
+from gp2bm.files.timestamps import now_iso
 from gp2bm.spec.suite import Suite
 
 CAMPAIGN_FILE = "campaign.json"
 LOCK_FILE = ".gp2bm.lock"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RUN_LOCK_POLL_S = 0.05
-
-
-class RunBusy(Gp2bmError):
-    """Another gp2bm process holds this run's lock: it is doing the run right now."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, holder: dict | None = None):
-        super().__init__(message)
-        self.holder = holder or {}
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return data
 
 
 def default_campaign_root(suite: Suite) -> Path:
@@ -140,8 +105,6 @@ class Campaign:
     @property
     def ident(self) -> str:
         """A stable label value naming this campaign's containers."""
-        import hashlib
-
         return hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:12]
 
     # ------------------------------------------------------------------ open / create

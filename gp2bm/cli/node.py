@@ -41,7 +41,7 @@ def write_node_record(
 ) -> list[Path]:
     """``<root>/inventory.json`` (+ nvidia-smi text) and ``<root>/<org>/systems/<system>.json``
     (kept when it exists and ``replace`` is false: the vendor may have written it already)."""
-    from gp2bm.campaign.folder import write_json_atomic
+    from gp2bm.files.jsonfile import write_json_atomic
     from gp2bm.node.inventory import write_inventory
     from gp2bm.node.systemdesc import system_json_path
 
@@ -81,7 +81,8 @@ def record_node_once(campaign, manifests: dict) -> list[Path]:
 
 
 def _load(suite_path: Path | None, campaign: Path | None):
-    from gp2bm.campaign.folder import CAMPAIGN_FILE, read_json
+    from gp2bm.campaign.folder import CAMPAIGN_FILE
+    from gp2bm.files.jsonfile import read_json
     from gp2bm.spec.manifest import suite_manifests
     from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
 
@@ -180,7 +181,7 @@ def inventory(
 
 
 def _write_out(record: NodeRecord, folder: Path) -> list[Path]:
-    from gp2bm.campaign.folder import write_json_atomic
+    from gp2bm.files.jsonfile import write_json_atomic
     from gp2bm.node.inventory import write_inventory
 
     written = write_inventory(record.inventory, folder)

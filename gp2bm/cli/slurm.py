@@ -26,7 +26,8 @@ STATE_STYLE = {
 
 def _suite_of(suite_path: Path | None, campaign_dir: Path | None):
     """The suite given, else the one the campaign was started with, else the default."""
-    from gp2bm.campaign.folder import CAMPAIGN_FILE, read_json
+    from gp2bm.campaign.folder import CAMPAIGN_FILE
+    from gp2bm.files.jsonfile import read_json
     from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
 
     if suite_path is None and campaign_dir is not None and (campaign_dir / CAMPAIGN_FILE).exists():

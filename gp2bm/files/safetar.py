@@ -19,7 +19,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from gp2bm.errors import InputError, InvalidError
+from gp2bm.errors import InputError, UnsafeMember
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 
@@ -31,10 +31,6 @@ class Member:
     name: str
     kind: str
     info: tarfile.TarInfo
-
-
-class UnsafeMember(InvalidError):
-    """The archive holds a member that must not be extracted."""
 
 
 def _reason(exc: BaseException) -> str:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import hashlib
 import io
 import json
 import logging
@@ -40,8 +39,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gp2bm import __version__
-from gp2bm.campaign.folder import CAMPAIGN_FILE, Campaign, read_json
+from gp2bm.campaign.folder import CAMPAIGN_FILE, Campaign
 from gp2bm.errors import Gp2bmError, InputError, InvalidError
+from gp2bm.files.checksums import sha256_file, sha256sum_text
+from gp2bm.files.jsonfile import read_json
 from gp2bm.reports.view import CampaignView, campaign_suite, claims, images_used, load_campaign
 from gp2bm.results import rules
 from gp2bm.results.resultset import RESULT_RE
@@ -445,23 +446,10 @@ def _upstream_path(manifest: BenchmarkManifest, given: Path | None) -> tuple[Pat
 # ---------------------------------------------------------------------------- writing
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_sums(top: Path) -> int:
-    lines = []
-    for path in sorted(p for p in top.rglob("*") if p.is_file() and not p.is_symlink()):
-        rel = path.relative_to(top).as_posix()
-        if rel == SUMS_FILE:
-            continue
-        lines.append(f"{sha256_file(path)}  {rel}\n")
-    (top / SUMS_FILE).write_text("".join(lines), encoding="utf-8")
-    return len(lines)
+    text, count = sha256sum_text(top, exclude=(SUMS_FILE,))
+    (top / SUMS_FILE).write_text(text, encoding="utf-8")
+    return count
 
 
 def write_tar(staging: Path, top: str, output: Path) -> None:

@@ -20,9 +20,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gp2bm.campaign.folder import read_json
 from gp2bm.errors import Gp2bmError, InputError
 from gp2bm.files import safetar
+from gp2bm.files.jsonfile import read_json
 from gp2bm.handin.bundle import (
     BUNDLE_FILE,
     CLAIMS_FILE,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from gp2bm.errors import GpuUnavailable
+
 # Clock event ("throttle") reason bits of the NVML ABI (nvml.h, nvmlClocksEventReason*).
 # Idle, application clocks, sync boost and display clocks are not throttling.
 CLOCK_EVENT_REASONS = {
@@ -34,10 +36,6 @@ THROTTLING = frozenset(
         "hw_power_brake_slowdown",
     }
 )
-
-
-class GpuUnavailable(Exception):
-    """NVML cannot be used here (no driver, no library, no device); the message says why."""
 
 
 def reason_names(mask: int) -> list[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gp2bm import __version__
-from gp2bm.campaign.folder import now_iso
+from gp2bm.files.timestamps import now_iso
 
 SCHEMA = "gp2bm.inventory/1"
 COMMAND_TIMEOUT_S = 60
@@ -437,7 +437,7 @@ def data_paths_of(manifests: dict) -> list[DataPath]:
 
 def write_inventory(inventory: dict, folder: Path) -> list[Path]:
     """inventory.json into ``folder``, and nvidia-smi's own text beside it when there is any."""
-    from gp2bm.campaign.folder import write_json_atomic
+    from gp2bm.files.jsonfile import write_json_atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "inventory.json"]

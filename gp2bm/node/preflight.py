@@ -8,7 +8,6 @@ mlperf-sysinfo's ``check``: count what actually answers, never what was requeste
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from gp2bm.files.checksums import parse_sha256sum, sha256_file
 from gp2bm.node.cachedrop import DROP_CACHES
 from gp2bm.spec.manifest import BenchmarkManifest
 from gp2bm.spec.suite import Suite
@@ -329,28 +329,6 @@ def _load_cache(path: Path | None) -> dict:
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-def parse_sha256sum(text: str) -> list[tuple[str, str]]:
-    """(hex digest, file name) pairs of a ``sha256sum`` listing; raises ValueError."""
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        digest, sep, name = line.partition(" ")
-        if not sep or len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
-            raise ValueError(f"line {n} is not '<sha256>  <file>'")
-        name = name[1:] if name[:1] in (" ", "*") else name
-        out.append((digest.lower(), name))
-    return out
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _verify_checksums(name: str, host: Path, listing: Path, cache: dict) -> CheckItem:

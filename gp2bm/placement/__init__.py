@@ -5,11 +5,11 @@
 from the campaign folder and the scheduler.
 """
 
+from gp2bm.errors import SchedulerError
 from gp2bm.placement.base import (
     SCHEDULERS,
     ArrayJob,
     Scheduler,
-    SchedulerError,
     TaskState,
     get_scheduler,
     register,

@@ -18,10 +18,6 @@ from typing import ClassVar
 from gp2bm.errors import InputError
 
 
-class SchedulerError(InputError):
-    """The scheduler refused or could not be reached; the message quotes its answer."""
-
-
 @dataclass(frozen=True)
 class ArrayJob:
     """One job array: the same command on one exclusive node per task.

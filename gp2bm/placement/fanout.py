@@ -25,9 +25,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gp2bm.campaign.folder import Campaign, now_iso, write_json_atomic
-from gp2bm.errors import InputError
-from gp2bm.placement.base import ArrayJob, Scheduler, SchedulerError, TaskState
+from gp2bm.campaign.folder import Campaign
+from gp2bm.errors import InputError, SchedulerError
+from gp2bm.files.jsonfile import write_json_atomic
+from gp2bm.files.timestamps import now_iso
+from gp2bm.placement.base import ArrayJob, Scheduler, TaskState
 from gp2bm.spec.suite import Suite
 
 JOBS_FILE = "jobs.json"

@@ -14,7 +14,8 @@ import json
 from dataclasses import asdict, dataclass
 
 from gp2bm.campaign.folder import Campaign
-from gp2bm.placement.base import Scheduler, SchedulerError, TaskState
+from gp2bm.errors import SchedulerError
+from gp2bm.placement.base import Scheduler, TaskState
 from gp2bm.placement.fanout import JobBook, Run, queued_runs
 
 STATES = ("done", "failed", "running", "pending", "interrupted", "missing")

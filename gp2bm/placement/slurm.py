@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import subprocess
 
-from gp2bm.placement.base import ArrayJob, Scheduler, SchedulerError, TaskState, register
+from gp2bm.errors import SchedulerError
+from gp2bm.placement.base import ArrayJob, Scheduler, TaskState, register
 
 COMMAND_TIMEOUT_S = 60
 SQUEUE_FORMAT = "%F|%K|%T|%N|%r"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gp2bm.campaign.folder import Campaign, PlannedRun, RunBusy
+from gp2bm.campaign.folder import Campaign, PlannedRun
+from gp2bm.errors import RunBusy
 from gp2bm.node.fingerprint import node_name, slurm_job
 from gp2bm.run.runner import LiveStatus, RunOptions, _SignalGuard, execute_run, require_pinned
 from gp2bm.runtimes.base import Runtime

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gp2bm import __version__
-from gp2bm.campaign.folder import CAMPAIGN_FILE, default_campaign_root, read_json
+from gp2bm.campaign.folder import CAMPAIGN_FILE, default_campaign_root
 from gp2bm.errors import InputError
+from gp2bm.files.jsonfile import read_json
 from gp2bm.results.resultset import RESULT_RE, score_paths
 from gp2bm.results.scoring import BenchmarkScore, RunScore, SuiteScore
 from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm import __version__
-from gp2bm.campaign.folder import Campaign, PlannedRun, RunBusy, now_iso, write_json_atomic
-from gp2bm.errors import Gp2bmError, InputError
+from gp2bm.campaign.folder import Campaign, PlannedRun
+from gp2bm.errors import CampaignStopped, DiskFull, EngineLost, InputError, Interrupted, RunBusy
+from gp2bm.files.jsonfile import write_json_atomic
 from gp2bm.files.redact import redact_argv
+from gp2bm.files.timestamps import now_iso
 from gp2bm.node.cachedrop import CacheDrop, drop_page_cache
 from gp2bm.node.fingerprint import node_identity
 from gp2bm.results.runlog import GP2BM_RUN_END, parse_run_log
@@ -38,28 +40,6 @@ KEY_TRACE = "gp2bm_run"
 KEY_END = GP2BM_RUN_END
 # Seeds stay within a signed 32-bit int, which every framework accepts.
 SEED_MAX = 2**31 - 1
-
-
-class Interrupted(Gp2bmError):
-    """Ctrl-C or SIGTERM: the run in progress was stopped and kept as a partial attempt."""
-
-    exit_code = 130
-
-
-class CampaignStopped(Gp2bmError):
-    """The campaign cannot go on (e.g. a failed cache drop that was not allowed)."""
-
-    exit_code = 1
-
-
-class EngineLost(CampaignStopped):
-    """The container engine (dockerd) went away while a run was in progress."""
-
-
-class DiskFull(Gp2bmError):
-    """The disk holding the campaign is full: the campaign stops, finished runs untouched."""
-
-    exit_code = 2
 
 
 # ENOSPC, or EDQUOT where a quota is what ran out.

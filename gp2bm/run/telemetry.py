@@ -17,7 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gp2bm.node.gpus import THROTTLING, GpuMonitor, GpuUnavailable, reason_names
+from gp2bm.errors import GpuUnavailable
+from gp2bm.node.gpus import THROTTLING, GpuMonitor, reason_names
 
 DEFAULT_INTERVAL_S = 1.0
 HOST_COLUMNS = ("time_utc", "elapsed_s", "host_cpu_pct", "host_mem_used_bytes", "host_mem_pct")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import ipaddress
 import json
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
+from gp2bm.files.checksums import sha256_file
 from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
 from gp2bm.runtimes.local import start_process
 from gp2bm.spec.manifest import BenchmarkManifest
@@ -41,7 +41,6 @@ ENV_PREFIX = "APPTAINERENV_"
 LEAKING_PREFIXES = ("APPTAINERENV_", "SINGULARITYENV_")
 INSECURE_ENV = "GP2BM_INSECURE_REGISTRIES"
 BUILD_TIMEOUT_S = 3600
-HASH_CHUNK = 1 << 22
 
 
 def registry_of(image: str) -> str | None:
@@ -75,14 +74,6 @@ def build_command(binary: str, sif: Path, source: str) -> list[str]:
     if source.startswith("docker://") and is_plain_http(registry_of(source[len("docker://") :])):
         argv.append("--no-https")
     return argv + [str(sif), source]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _stat_key(path: Path) -> list[int]:
@@ -238,7 +229,7 @@ class ApptainerRuntime(Runtime):
 
     @staticmethod
     def _write_meta(path: Path, meta: dict) -> None:
-        from gp2bm.campaign.folder import write_json_atomic
+        from gp2bm.files.jsonfile import write_json_atomic
 
         write_json_atomic(path, meta)
 
