@@ -25,10 +25,10 @@ RuntimeOpt = Annotated[
 
 def _campaign_and_manifests(suite_path, campaign_dir, runtime, org, system, create=True):
     from gp2bm.campaign.folder import Campaign, default_campaign_root
+    from gp2bm.campaign.resolve import resolve_suite
     from gp2bm.spec.manifest import suite_manifests
-    from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
 
-    the_suite = load_suite(suite_path or DEFAULT_SUITE)
+    the_suite = resolve_suite(suite_path, campaign_dir)
     manifests = suite_manifests(the_suite)
     root = campaign_dir or default_campaign_root(the_suite)
     campaign = Campaign.open(

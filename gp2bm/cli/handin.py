@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from gp2bm.campaign.resolve import campaign_suite, resolve_campaign_dir
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import JsonOpt, SuiteOpt
 
@@ -63,9 +64,7 @@ def _file_errors():
 
 
 def _campaign_root(campaign: Path | None, suite: Path | None) -> Path:
-    from gp2bm.reports.view import default_campaign
-
-    return campaign if campaign is not None else default_campaign(suite)
+    return resolve_campaign_dir(campaign, suite)
 
 
 def _changes_text(changes: Path | None) -> str | None:
@@ -232,7 +231,6 @@ def package(
     from gp2bm.errors import InputError
     from gp2bm.handin.bundle import PackageOptions, build_bundle
     from gp2bm.reports.rfp_workbook import parse_assignments
-    from gp2bm.reports.view import campaign_suite
 
     if template is None and (proposed or test):
         raise InputError("--proposed and --test fill the RFP workbook: give --template")

@@ -12,9 +12,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from gp2bm.campaign.resolve import campaign_suite, resolve_suite
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import JsonOpt, SuiteOpt
 from gp2bm.errors import InputError
+from gp2bm.spec.manifest import suite_manifests
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -81,20 +83,10 @@ def record_node_once(campaign, manifests: dict) -> list[Path]:
 
 
 def _load(suite_path: Path | None, campaign: Path | None):
-    from gp2bm.campaign.folder import CAMPAIGN_FILE
-    from gp2bm.files.jsonfile import read_json
-    from gp2bm.spec.manifest import suite_manifests
-    from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
-
-    meta = None
-    if campaign is not None:
-        meta = read_json(campaign / CAMPAIGN_FILE)
-        for key in ("org", "system"):
-            if not isinstance(meta.get(key), str) or not meta[key]:
-                raise InputError(f"{campaign / CAMPAIGN_FILE}: no '{key}'")
-        if suite_path is None and meta.get("suite_file"):
-            suite_path = Path(meta["suite_file"])
-    the_suite = load_suite(suite_path or DEFAULT_SUITE)
+    if campaign is None:
+        the_suite, meta = resolve_suite(suite_path), None
+    else:
+        meta, the_suite = campaign_suite(campaign, suite_path)
     return the_suite, suite_manifests(the_suite), meta
 
 
@@ -244,7 +236,7 @@ def preflight_table(items) -> Table:
 def preflight_or_stop(p) -> None:
     """run-all's gate: print the table to stderr when anything is not a pass; exit 1 when
     anything blocks."""
-    from gp2bm.node.preflight import PASS, blocking
+    from gp2bm.node.checks import PASS, blocking
 
     items = run_preflight(p)
     stops = blocking(items)
@@ -313,7 +305,8 @@ def check_node(
     """Pre-flight: can this node run the suite? GPUs, driver, container engine, GPU runtime,
     images, datasets (and checksums), disk, cache drop. Exit 1 when anything blocks."""
     from gp2bm.campaign.folder import default_campaign_root
-    from gp2bm.node.preflight import Preflight, blocking
+    from gp2bm.node.checks import blocking
+    from gp2bm.node.preflight import Preflight
     from gp2bm.runtimes import get_runtime
     from gp2bm.spec.manifest import suite_manifests
     from gp2bm.spec.suite import DEFAULT_SUITE, load_suite

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import JsonOpt, SuiteOpt
 from gp2bm.errors import InputError
@@ -22,19 +23,6 @@ STATE_STYLE = {
     "interrupted": "magenta",
     "missing": "dim",
 }
-
-
-def _suite_of(suite_path: Path | None, campaign_dir: Path | None):
-    """The suite given, else the one the campaign was started with, else the default."""
-    from gp2bm.campaign.folder import CAMPAIGN_FILE
-    from gp2bm.files.jsonfile import read_json
-    from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
-
-    if suite_path is None and campaign_dir is not None and (campaign_dir / CAMPAIGN_FILE).exists():
-        recorded = read_json(campaign_dir / CAMPAIGN_FILE).get("suite_file")
-        if recorded and Path(recorded).exists():
-            suite_path = Path(recorded)
-    return load_suite(suite_path or DEFAULT_SUITE)
 
 
 def _print(line: str) -> None:
@@ -105,7 +93,7 @@ def run_all_slurm(
 
     if nodes is not None and nodes < 1:
         raise InputError("--nodes must be at least 1")
-    the_suite = _suite_of(req.suite, None)
+    the_suite = resolve_suite(req.suite, None)
     manifests = suite_manifests(the_suite)
     root = req.campaign_dir or default_campaign_root(the_suite)
     campaign = Campaign.open(root, the_suite, org=req.org, system=req.system, runtime=req.runtime)
@@ -180,7 +168,7 @@ def status(
     from gp2bm.placement.fanout import JobBook
     from gp2bm.placement.runstate import counts, run_states
 
-    the_suite = _suite_of(suite, campaign)
+    the_suite = resolve_suite(suite, campaign)
     root = campaign or default_campaign_root(the_suite)
     c = Campaign.open(root, the_suite, create=False)
     scheduler = get_scheduler("slurm")

@@ -40,10 +40,11 @@ from pathlib import Path
 
 from gp2bm import __version__
 from gp2bm.campaign.folder import CAMPAIGN_FILE, Campaign
+from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import Gp2bmError, InputError, InvalidError
 from gp2bm.files.checksums import sha256_file, sha256sum_text
 from gp2bm.files.jsonfile import read_json
-from gp2bm.reports.view import CampaignView, campaign_suite, claims, images_used, load_campaign
+from gp2bm.reports.view import CampaignView, claims, images_used, load_campaign
 from gp2bm.results import rules
 from gp2bm.results.resultset import RESULT_RE
 from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests

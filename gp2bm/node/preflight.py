@@ -12,42 +12,18 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm.files.checksums import parse_sha256sum, sha256_file
 from gp2bm.node.cachedrop import DROP_CACHES
+from gp2bm.node.checks import CheckItem, fail, ok, warn
 from gp2bm.spec.manifest import BenchmarkManifest
 from gp2bm.spec.suite import Suite
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
 MIN_FREE_BYTES = 1 << 30  # logs, records and telemetry of a whole campaign fit in far less
 LOW_FREE_BYTES = 10 << 30
 CHECKSUM_CACHE = "checksums_verified.json"
-
-
-@dataclass(frozen=True)
-class CheckItem:
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
-    blocking: bool = False
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def ok(name: str, detail: str) -> CheckItem:
-    return CheckItem(name, PASS, detail)
-
-
-def warn(name: str, detail: str, fix: str = "") -> CheckItem:
-    return CheckItem(name, WARN, detail, fix)
-
-
-def fail(name: str, detail: str, fix: str) -> CheckItem:
-    return CheckItem(name, FAIL, detail, fix, blocking=True)
 
 
 @dataclass
@@ -453,6 +429,3 @@ def run_checks(p: Preflight) -> list[CheckItem]:
         client.close()
     return items
 
-
-def blocking(items: list[CheckItem]) -> list[CheckItem]:
-    return [i for i in items if i.status == FAIL and i.blocking]

@@ -18,13 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gp2bm import __version__
-from gp2bm.campaign.folder import CAMPAIGN_FILE, default_campaign_root
+from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import InputError
-from gp2bm.files.jsonfile import read_json
 from gp2bm.results.resultset import RESULT_RE, score_paths
 from gp2bm.results.scoring import BenchmarkScore, RunScore, SuiteScore
 from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests
-from gp2bm.spec.suite import DEFAULT_SUITE, MANIFEST_DIR, Suite, load_suite
+from gp2bm.spec.suite import Suite
 
 RUN_RE = re.compile(r"run_(\d+)\.json")
 TIME_COLUMNS = (
@@ -109,46 +108,6 @@ class CampaignView:
             return str(Path(path).resolve().relative_to(self.root.resolve()))
         except ValueError:
             return str(path)
-
-
-def _resolve_suite_file(root: Path, meta: dict) -> Path:
-    named = meta.get("suite_file")
-    if not named:
-        return DEFAULT_SUITE
-    path = Path(named)
-    candidates = [path] if path.is_absolute() else [root / path, Path.cwd() / path]
-    if not path.is_absolute():
-        candidates.append(MANIFEST_DIR.parent / path)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise InputError(f"{root / CAMPAIGN_FILE}: suite_file '{named}' not found (pass --suite FILE)")
-
-
-def campaign_suite(root: Path, suite_path: Path | None) -> tuple[dict, Suite]:
-    """campaign.json and the suite it runs (``--suite`` wins over its suite_file)."""
-    meta_path = Path(root) / CAMPAIGN_FILE
-    if not Path(root).is_dir():
-        raise InputError(f"{root}: no such campaign folder")
-    if not meta_path.is_file():
-        raise InputError(f"{root}: not a gp2bm campaign (no {CAMPAIGN_FILE})")
-    meta = read_json(meta_path)
-    for key in ("org", "system", "suite"):
-        if not isinstance(meta.get(key), str) or not meta[key]:
-            raise InputError(f"{meta_path}: '{key}' is missing or not a string")
-    suite = load_suite(suite_path or _resolve_suite_file(Path(root), meta))
-    if suite.name != meta["suite"]:
-        raise InputError(
-            f"{meta_path}: this campaign runs suite '{meta['suite']}', not '{suite.name}' "
-            f"({suite.path})"
-        )
-    return meta, suite
-
-
-def default_campaign(suite_path: Path | None) -> Path:
-    """results/<suite name>, the folder run-all uses when given no --campaign."""
-    suite = load_suite(suite_path or DEFAULT_SUITE)
-    return default_campaign_root(suite)
 
 
 def _optional_json(path: Path, notes: list[str]) -> dict | None:

@@ -259,7 +259,7 @@ def execute_run(
                     break
                 if tick:
                     tick()
-                lost_output = getattr(getattr(execution, "pump", None), "error", None)
+                lost_output = execution.output_error
                 if lost_output is not None:
                     # The output cannot be written (e.g. the disk is full): stop the run
                     # rather than let it block on a pipe nobody reads.
@@ -288,13 +288,13 @@ def execute_run(
                 "run is redone by the next run-all"
             ) from None
         finally:
-            pump_error = getattr(getattr(execution, "pump", None), "error", None)
+            pump_error = execution.output_error
             record["telemetry"] = telemetry.stop()
         execution.close()
         elapsed = time.monotonic() - t0
         if isinstance(pump_error, OSError) and pump_error.errno in _NO_SPACE:
             raise _disk_full(partial)
-        lost = getattr(execution, "lost", None)
+        lost = execution.lost
         if lost:
             # Not the workload's failure: the run is kept as an attempt and redone.
             record.update(

@@ -1,5 +1,46 @@
-"""Container runtimes behind one narrow interface (see base.py); one file per runtime."""
+"""Container runtimes, one file each, behind the narrow interface of ``base.Runtime``.
 
-from gp2bm.runtimes.base import RUNTIMES, Execution, RunSpec, Runtime, get_runtime, register
+The registry knows the runtimes by name and imports a runtime's module only when it is
+asked for (so that no plugin is imported by another, and none imports the registry).
+Adding a runtime: one module here whose class is decorated with ``@register``, and its name
+in ``NAMES``; ``tests/test_runtime_contract.py`` then runs the contract over it.
+"""
 
-__all__ = ["RUNTIMES", "Execution", "Runtime", "RunSpec", "get_runtime", "register"]
+from __future__ import annotations
+
+import importlib
+
+from gp2bm.errors import InputError
+from gp2bm.runtimes.base import REGISTERED, Execution, ImageInfo, RunSpec, Runtime
+
+# Every built-in runtime, by name; each is the module gp2bm.runtimes.<name>.
+NAMES = ("docker", "podman", "apptainer", "enroot", "local")
+DEFAULT = "docker"
+
+
+def runtime_class(name: str) -> type[Runtime]:
+    if name not in NAMES:
+        raise InputError(f"unknown runtime '{name}' (known: {', '.join(NAMES)})")
+    importlib.import_module(f"gp2bm.runtimes.{name}")
+    return REGISTERED[name]
+
+
+def get_runtime(name: str, **settings) -> Runtime:
+    """A runtime by name; ``settings`` are its constructor's keyword options."""
+    cls = runtime_class(name)
+    try:
+        return cls(**settings)
+    except TypeError as exc:
+        raise InputError(f"runtime '{name}': {exc}") from None
+
+
+__all__ = [
+    "DEFAULT",
+    "NAMES",
+    "Execution",
+    "ImageInfo",
+    "RunSpec",
+    "Runtime",
+    "get_runtime",
+    "runtime_class",
+]

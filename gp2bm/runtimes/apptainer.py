@@ -33,7 +33,7 @@ from typing import BinaryIO
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import sha256_file
 from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
-from gp2bm.runtimes.local import start_process
+from gp2bm.runtimes.process import start_process
 from gp2bm.spec.manifest import BenchmarkManifest
 
 ENV_PREFIX = "APPTAINERENV_"
@@ -93,7 +93,7 @@ class ApptainerRuntime(Runtime):
     name = "apptainer"
 
     def __init__(
-        self, apptainer: str | None = None, image_dir: str | os.PathLike | None = None, **_ignored
+        self, apptainer: str | None = None, image_dir: str | os.PathLike | None = None
     ):
         self.binary = apptainer or os.environ.get("GP2BM_APPTAINER") or "apptainer"
         self.image_dir = Path(image_dir) if image_dir else None

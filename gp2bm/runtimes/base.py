@@ -7,14 +7,13 @@ as an argument list: testable without a daemon, shown by ``--dry-run``) and a sm
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
-from gp2bm.errors import InputError
+from gp2bm.runtimes.output import OutputPump
 from gp2bm.spec.manifest import BenchmarkManifest, Mount
 
 LABEL_CAMPAIGN = "io.gp2bm.campaign"
@@ -83,9 +82,20 @@ class ImageInfo:
 
 
 class Execution(ABC):
-    """A started run. ``wait`` returns the exit code, or None if still running."""
+    """A started run. ``wait`` returns the exit code, or None if still running.
+
+    What the runner reads besides: ``lost`` (why the engine stopped answering, when it did:
+    the run is then not the workload's failure) and ``output_error`` (why the run's output
+    could not be written into its log, e.g. a full disk).
+    """
 
     ident: str = ""
+    lost: str | None = None
+    pump: OutputPump | None = None
+
+    @property
+    def output_error(self) -> BaseException | None:
+        return None if self.pump is None else self.pump.error
 
     @abstractmethod
     def wait(self, timeout: float) -> int | None: ...
@@ -127,59 +137,10 @@ class Runtime(ABC):
         """Where per-campaign files of the runtime go (apptainer's SIF images); before prepare."""
 
 
-RUNTIMES: dict[str, type[Runtime]] = {}
+REGISTERED: dict[str, type[Runtime]] = {}
 
 
 def register(cls: type[Runtime]) -> type[Runtime]:
-    RUNTIMES[cls.name] = cls
+    """Class decorator of a runtime plugin: known to the registry by its ``name``."""
+    REGISTERED[cls.name] = cls
     return cls
-
-
-def get_runtime(name: str, **options) -> Runtime:
-    # Import the built-in runtimes so that they register themselves.
-    from gp2bm.runtimes import apptainer, docker, enroot, local, podman  # noqa: F401
-
-    try:
-        cls = RUNTIMES[name]
-    except KeyError:
-        raise InputError(
-            f"unknown runtime '{name}' (known: {', '.join(sorted(RUNTIMES))})"
-        ) from None
-    return cls(**options)
-
-
-class OutputPump(threading.Thread):
-    """Copies a run's output into its log file as it comes, line by line to ``on_line``."""
-
-    def __init__(
-        self,
-        chunks: Iterable[bytes],
-        sink: BinaryIO,
-        on_line: Callable[[bytes], None] | None = None,
-    ):
-        super().__init__(daemon=True, name="gp2bm-output")
-        self.chunks = chunks
-        self.sink = sink
-        self.on_line = on_line
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        pending = b""
-        try:
-            for chunk in self.chunks:
-                if not chunk:
-                    continue
-                self.sink.write(chunk)
-                self.sink.flush()
-                if self.on_line is not None:
-                    pending += chunk
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        self.on_line(line)
-                    if len(pending) > 1 << 20:
-                        pending = b""
-        except BaseException as exc:  # noqa: BLE001 - reported by the campaign, not lost
-            self.error = exc
-        finally:
-            if pending and self.on_line is not None:
-                self.on_line(pending)

@@ -13,11 +13,11 @@ from gp2bm.runtimes.base import (
     LABEL_RUN,
     Execution,
     ImageInfo,
-    OutputPump,
     RunSpec,
     Runtime,
     register,
 )
+from gp2bm.runtimes.output import OutputPump
 from gp2bm.spec.manifest import BenchmarkManifest
 
 

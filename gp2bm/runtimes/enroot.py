@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 from gp2bm.errors import InputError
 from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
-from gp2bm.runtimes.local import start_process
+from gp2bm.runtimes.process import start_process
 from gp2bm.spec.manifest import BenchmarkManifest
 
 
@@ -49,7 +49,7 @@ def _check_mount_path(path: str) -> str:
 class EnrootRuntime(Runtime):
     name = "enroot"
 
-    def __init__(self, srun: str | None = None, **_ignored):
+    def __init__(self, srun: str | None = None):
         self.srun = srun or os.environ.get("GP2BM_SRUN") or "srun"
 
     def _argv(self, spec: RunSpec) -> list[str]:

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
-from gp2bm.runtimes.base import Execution, ImageInfo, OutputPump, RunSpec, Runtime, register
+from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
+from gp2bm.runtimes.process import start_process
 from gp2bm.spec.manifest import BenchmarkManifest
-
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def expand(arg: str, manifest: BenchmarkManifest) -> str:
@@ -31,72 +20,12 @@ def expand(arg: str, manifest: BenchmarkManifest) -> str:
     )
 
 
-def start_process(
-    argv: list[str],
-    env: dict[str, str],
-    sink: BinaryIO,
-    on_line: Callable[[bytes], None] | None = None,
-    cwd: str | None = None,
-) -> LocalExecution:
-    """Start argv as a child that dies with gp2bm, its output pumped into ``sink``.
-
-    Raises OSError when it cannot be started; callers say what was missing.
-    """
-    proc = subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-    )
-    pump = OutputPump(iter(lambda: proc.stdout.read1(65536), b""), sink, on_line)
-    pump.start()
-    return LocalExecution(proc, pump)
-
-
-class LocalExecution(Execution):
-    def __init__(self, proc: subprocess.Popen, pump: OutputPump):
-        self.proc = proc
-        self.pump = pump
-        self.ident = f"pid {proc.pid}"
-
-    def wait(self, timeout: float) -> int | None:
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-        self.pump.join(timeout=30)
-        return code
-
-    def stop(self, grace_seconds: float = 10.0) -> None:
-        for sig, pause in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(timeout=pause)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        self.pump.join(timeout=10)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.stop(1)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-
-
 @register
 class LocalRuntime(Runtime):
     name = "local"
     uses_images = False
 
-    def __init__(self, **_ignored):
+    def __init__(self):
         self.manifests: dict[str, BenchmarkManifest] = {}
 
     def _argv(self, spec: RunSpec) -> tuple[list[str], str | None, dict[str, str]]:

@@ -54,7 +54,7 @@ def podman_client(host: str, timeout: int = 120):
 class PodmanRuntime(DockerRuntime):
     name = "podman"
 
-    def __init__(self, podman_host: str | None = None, **_ignored):
+    def __init__(self, podman_host: str | None = None):
         super().__init__(docker_host=podman_host or default_podman_host())
 
     @property

@@ -1,0 +1,144 @@
+"""The run record: what gp2bm knows about one run, beside its log (``records/<bench>/run_N.json``).
+
+Written when a run starts (status ``running``), rewritten when it ends, kept with the
+attempt's log when it was interrupted. Every reader (resume, status, reports, bundle,
+verify, the node-type check) goes through ``RunRecord``, so a key is spelt once. On disk it
+is a JSON object carrying ``schema``; keys a newer gp2bm wrote are kept as they were read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from gp2bm.files.jsonfile import read_json_or_empty, write_json_atomic
+
+SCHEMA = "gp2bm.run-record/1"
+
+RUNNING = "running"
+SUCCESS = "success"
+ABORTED = "aborted"
+INTERRUPTED = "interrupted"
+NOT_STARTED = "not started"
+
+
+@dataclass
+class RunRecord:
+    benchmark: str
+    run: int
+    log: str = ""  # the result log, relative to the campaign folder
+    status: str = RUNNING  # running | success | aborted | interrupted
+    reason: str | None = None
+    seed: int | None = None
+    # what ran, and how
+    runtime: str = ""
+    container: str = ""
+    command: list[str] = field(default_factory=list)
+    image: str = ""
+    image_pinned: bool = False
+    image_id: str | None = None
+    image_repo_digests: list[str] = field(default_factory=list)
+    allow_unpinned: bool = False
+    manifest: str = ""
+    privileged: bool = False
+    network: str | None = None
+    timeout_seconds: float | None = None
+    # where it ran
+    host: str = ""
+    node: str | None = None
+    node_fingerprint: str | None = None
+    node_facts: dict | None = None
+    slurm_job: str | None = None
+    gp2bm_version: str = ""
+    gp2bm_pid: int | None = None
+    cache_drop: dict | None = None
+    # how it went
+    start: str | None = None
+    stop: str | None = None
+    seconds: float | None = None
+    exit_code: int | None = None
+    log_status: str | None = None
+    minutes: float | None = None
+    best_accuracy: float | None = None
+    telemetry: dict | None = None
+    attempt_log: str | None = None
+    # keys this gp2bm does not know (a newer one wrote them): kept, written back as read
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == SUCCESS
+
+    @property
+    def where(self) -> str | None:
+        """The node it ran on (the Slurm node name), else the host name."""
+        return self.node or self.host or None
+
+    def update(self, **changes: Any) -> None:
+        for key, value in changes.items():
+            if key not in _FIELDS:
+                raise AttributeError(f"RunRecord has no field {key!r}")
+            setattr(self, key, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "extra"}
+        return {**self.extra, **data, "schema": SCHEMA}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """A record as read from disk; wrong-typed values of the known keys become None."""
+        known = {}
+        for f in fields(cls):
+            if f.name in ("extra",) or f.name not in data:
+                continue
+            known[f.name] = data[f.name]
+        extra = {k: v for k, v in data.items() if k not in _FIELDS and k != "schema"}
+        bench, run = known.pop("benchmark", ""), known.pop("run", -1)
+        record = cls(benchmark=str(bench), run=run if isinstance(run, int) else -1, extra=extra)
+        for key, value in known.items():
+            if _type_ok(key, value):
+                setattr(record, key, value)
+        return record
+
+    @classmethod
+    def load(cls, path: Path) -> RunRecord | None:
+        """The record at ``path``, or None when there is none (or it is not a record)."""
+        data = read_json_or_empty(path)
+        return cls.from_dict(data) if data else None
+
+    def save(self, path: Path) -> None:
+        write_json_atomic(path, self.to_dict())
+
+
+_FIELDS = {f.name for f in fields(RunRecord)} - {"extra"}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "seed": (int,),
+    "status": (str,),
+    "reason": (str,),
+    "log": (str,),
+    "command": (list,),
+    "image_repo_digests": (list,),
+    "node_facts": (dict,),
+    "cache_drop": (dict,),
+    "telemetry": (dict,),
+    "seconds": (int, float),
+    "minutes": (int, float),
+    "best_accuracy": (int, float),
+    "timeout_seconds": (int, float),
+    "exit_code": (int,),
+    "image_pinned": (bool,),
+    "allow_unpinned": (bool,),
+    "privileged": (bool,),
+}
+
+
+def _type_ok(key: str, value: Any) -> bool:
+    if value is None:
+        return True
+    want = _TYPES.get(key)
+    if want is None:
+        return True
+    if isinstance(value, bool) and bool not in want:
+        return False  # True is an int to Python, never a seed or a time
+    return isinstance(value, want)

@@ -1,0 +1,85 @@
+"""Which suite a campaign runs, and which campaign folder a command means: asked in one place.
+
+* ``--suite FILE`` given: that suite (for an existing campaign it must be the suite the
+  campaign was started with: same name).
+* otherwise, for an existing campaign: the suite recorded in its ``campaign.json``
+  (``suite_file``, found as written, relative to the campaign, to the working folder, or to
+  the gp2bm checkout);
+* otherwise the default suite (GP2BM).
+
+The campaign folder, when none is given, is ``results/<suite name>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gp2bm.campaign.folder import CAMPAIGN_FILE, default_campaign_root
+from gp2bm.errors import InputError
+from gp2bm.files.jsonfile import read_json
+from gp2bm.spec.suite import DEFAULT_SUITE, MANIFEST_DIR, Suite, load_suite
+
+META_KEYS = ("org", "system", "suite")
+
+
+def recorded_suite_file(root: Path, meta: dict) -> Path:
+    """The suite file campaign.json names, found where it can be; the default suite when it
+    names none (campaigns of the first gp2bm versions)."""
+    named = meta.get("suite_file")
+    if not named:
+        return DEFAULT_SUITE
+    path = Path(named)
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        candidates = [root / path, Path.cwd() / path, MANIFEST_DIR.parent / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"{root / CAMPAIGN_FILE}: suite_file '{named}' not found (pass --suite FILE)")
+
+
+def read_meta(root: Path) -> dict:
+    """campaign.json of an existing campaign, its org, system and suite checked."""
+    root = Path(root)
+    meta_path = root / CAMPAIGN_FILE
+    if not root.is_dir():
+        raise InputError(f"{root}: no such campaign folder")
+    if not meta_path.is_file():
+        raise InputError(f"{meta_path}: file not found (not a gp2bm campaign: no {CAMPAIGN_FILE})")
+    meta = read_json(meta_path)
+    for key in META_KEYS:
+        if not isinstance(meta.get(key), str) or not meta[key]:
+            raise InputError(f"{meta_path}: '{key}' is missing or not a string")
+    return meta
+
+
+def campaign_suite(root: Path, suite_path: Path | None = None) -> tuple[dict, Suite]:
+    """An existing campaign's campaign.json and the suite it runs (``--suite`` wins over its
+    suite_file, but must be the same suite)."""
+    meta = read_meta(root)
+    suite = load_suite(suite_path or recorded_suite_file(Path(root), meta))
+    if suite.name != meta["suite"]:
+        raise InputError(
+            f"{Path(root) / CAMPAIGN_FILE}: this campaign runs suite '{meta['suite']}', not "
+            f"'{suite.name}' ({suite.path})"
+        )
+    return meta, suite
+
+
+def is_campaign(root: Path | None) -> bool:
+    return root is not None and (Path(root) / CAMPAIGN_FILE).is_file()
+
+
+def resolve_suite(suite_path: Path | None, campaign_dir: Path | None = None) -> Suite:
+    """The suite a command works on: given, else the campaign's, else the default."""
+    if is_campaign(campaign_dir):
+        return campaign_suite(campaign_dir, suite_path)[1]
+    return load_suite(suite_path or DEFAULT_SUITE)
+
+
+def resolve_campaign_dir(campaign_dir: Path | None, suite_path: Path | None) -> Path:
+    """The campaign folder a command means: given, else results/<suite name>."""
+    if campaign_dir is not None:
+        return Path(campaign_dir)
+    return default_campaign_root(load_suite(suite_path or DEFAULT_SUITE))
