@@ -20,7 +20,8 @@ from test_report_campaign import (
 )
 
 from gp2bm.files import safetar
-from gp2bm.handin.bundle import PARAMS_FILE, RCP_BYPASS, check_package
+from gp2bm.handin.layout import PARAMS_FILE, RCP_BYPASS
+from gp2bm.handin.package_check import check_package
 
 
 def _digests(root: Path) -> dict[str, str]:

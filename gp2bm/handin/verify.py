@@ -22,15 +22,10 @@ from pathlib import Path
 
 from gp2bm.errors import Gp2bmError, InputError
 from gp2bm.files import safetar
+from gp2bm.files.checksums import sha256_file
 from gp2bm.files.jsonfile import read_json
-from gp2bm.handin.bundle import (
-    BUNDLE_FILE,
-    CLAIMS_FILE,
-    REPORTS,
-    SUMS_FILE,
-    check_package,
-    sha256_file,
-)
+from gp2bm.handin.layout import BUNDLE_FILE, CLAIMS_FILE, REPORTS, SUMS_FILE
+from gp2bm.handin.package_check import check_package
 from gp2bm.reports.view import claims, load_campaign
 from gp2bm.spec.suite import load_suite
 

@@ -1,0 +1,28 @@
+"""The names of what a hand-in bundle holds (shared by packaging and verify)."""
+
+from __future__ import annotations
+
+CLAIMS_FILE = "gp2bm-claims.json"
+
+
+BUNDLE_FILE = "gp2bm-bundle.json"
+
+
+SUMS_FILE = "SHA256SUMS"
+
+
+README_FILE = "README.md"
+
+
+BUNDLE_FORMAT = 1
+
+
+PARAMS_FILE = "package_checker_params"
+
+
+# The package checker compares each line with readlines() output, newline included: only a
+# last line without a newline ever matches. So the file holds exactly this, no newline.
+RCP_BYPASS = "rcp-bypass"
+
+
+REPORTS = {"csv": "results.csv", "xlsx": "results.xlsx", "html": "report.html"}

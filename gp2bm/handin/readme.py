@@ -1,0 +1,123 @@
+"""The bundle's README for the evaluator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gp2bm import __version__
+from gp2bm.handin.layout import BUNDLE_FILE, CLAIMS_FILE, PARAMS_FILE, RCP_BYPASS, SUMS_FILE
+from gp2bm.handin.package_check import PackageCheck
+from gp2bm.reports.view import CampaignView
+
+
+def render_readme(
+    view: CampaignView, meta: dict, check: PackageCheck, bypass: list[str], present: set[str]
+) -> str:
+    score = view.score
+    suite = score.suite
+    lines = [
+        f"# MLPerf Training hand-in: {suite.title or suite.name}",
+        "",
+        f"Submitter **{view.org}**, system **{view.system}**, {suite.nodes} node(s), MLPerf "
+        f"Training ruleset {score.ruleset}; bundle made {meta['created']} by gp2bm "
+        f"{__version__}.",
+        "",
+        "## Result",
+        "",
+        "| benchmark | result (minutes) | result (seconds) | valid | runs |",
+        "|---|---|---|---|---|",
+    ]
+    for name in suite.benchmarks:
+        b = score.benchmarks.get(name)
+        if b is None:
+            lines.append(f"| {name} | - | - | no results | 0 |")
+            continue
+        m = "-" if b.minutes is None else f"{b.minutes:.6f}"
+        s = "-" if b.minutes is None else f"{b.minutes * 60:.3f}"
+        lines.append(f"| {name} | {m} | {s} | {'yes' if b.valid else 'NO'} | {len(b.runs)} |")
+    shown = (
+        "none (not every benchmark has a valid result)"
+        if score.score is None
+        else (f"**{score.score:.6f}**")
+    )
+    lines += [
+        "",
+        f"Score ({suite.formula_text()}, each term weight / olympic-mean minutes): {shown}.",
+        "",
+        "## What is here",
+        "",
+        "| path | what |",
+        "|---|---|",
+        f"| `{view.org}/results/{view.system}/<benchmark>/result_N.txt` | the MLPerf result "
+        "logs, byte for byte as the runs wrote them |",
+        f"| `{view.org}/systems/{view.system}.json` | the MLPerf system description |",
+        f"| `{view.org}/benchmarks/<benchmark>/implementations/<name>/` | the implementation "
+        "source that ran (see below) |",
+        "| `changes/` | diffs against the upstream implementation, the description of changes |",
+        "| `manifests/` | the suite and benchmark manifests; `images.json`: images and digests |",
+    ]
+    if "records" in present:
+        lines.append(
+            "| `records/` | one record per run (seed, image id, cache drop, start, stop, exit "
+            "code), its telemetry when sampled, interrupted attempts |"
+        )
+    if "inventory.json" in present:
+        lines.append("| `inventory.json` | the hardware and software inventory of the node |")
+    reports = ", ".join(f"`{Path(r).name}`" for r in meta["reports"])
+    lines += [
+        f"| `reports/` | {reports} (the HTML page works offline) |",
+        "| `checks/` | MLCommons' package checker output on this tree |",
+        f"| `{CLAIMS_FILE}` | what `gp2bm score --json` computes from these logs |",
+        f"| `{BUNDLE_FILE}` | how this bundle was made |",
+        f"| `{SUMS_FILE}` | SHA-256 of every other file |",
+        "",
+        "## Implementation source",
+        "",
+    ]
+    for bench, info in meta["implementations"].items():
+        lines.append(f"- **{bench}** ({info['path']}): {info['origin']}")
+    lines += [
+        "",
+        "## How to verify",
+        "",
+        "1. `sha256sum -c SHA256SUMS` in this folder: nothing was changed after packaging.",
+        "2. `gp2bm verify BUNDLE.tar.gz` re-checks the sums, re-parses every log, recomputes "
+        "each benchmark's result and the score from the raw logs, re-runs MLCommons' "
+        "compliance, seed and RCP checks and its package checker, and compares everything "
+        "with what this bundle and its reports claim. Add `--suite FILE` with your own copy of "
+        "the RFP's suite to score against it rather than the bundled one.",
+        f"3. With MLCommons' tools alone: `python3 -m mlperf_logging.package_checker {view.org} "
+        f"training {score.ruleset}` (on a copy: it rewrites `scaling.json` files).",
+        "",
+        "Result arithmetic: a run's time is (run_stop - run_start) / 60000 minutes; the "
+        "olympic mean drops the fastest and the slowest run (a failed run takes the place of "
+        "the slowest); seconds = 60 x minutes.",
+        "",
+        f"MLCommons' package checker on this tree: **{'passed' if check.passed else 'FAILED'}**"
+        + ("" if check.ran else f" (not run: {check.reason})")
+        + ".",
+    ]
+    for e in check.errors[:20]:
+        lines.append(f"- {e}")
+    if bypass:
+        lines += [
+            "",
+            "## RCP bypass",
+            "",
+            f"The suite `{suite.name}` turns the reference-convergence-point (RCP) check off "
+            "(`checks.rcp: false`): its workloads are not the reference models, so their "
+            "convergence cannot match MLCommons' RCPs. For the benchmarks below, whose RCP "
+            f"check fails, the result folder holds a `{PARAMS_FILE}` file with the line "
+            f"`{RCP_BYPASS}`: the package checker's documented per-benchmark bypass (the same "
+            "as its `--rcp-bypass` option, limited to that folder). In an MLPerf submission "
+            "a bypassed RCP is reviewed by the submission committee.",
+            "",
+        ]
+        lines += [f"- {b}" for b in bypass]
+    if meta["incomplete"]:
+        lines += ["", "## Incomplete", ""]
+        lines += [f"- {x}" for x in meta["incomplete"]]
+    if meta["notes"]:
+        lines += ["", "## Notes", ""]
+        lines += [f"- {x}" for x in meta["notes"]]
+    return "\n".join(lines) + "\n"
