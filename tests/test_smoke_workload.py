@@ -193,6 +193,7 @@ def test_sleep_per_epoch_makes_runs_longer():
     assert recs["run_stop"] - recs["run_start"] >= blocks * 100
 
 
+@pytest.mark.reliability("sigterm-in-logging")
 def test_sigterm_logs_aborted():
     env = {k: v for k, v in os.environ.items() if k not in ("SEED", "SMOKE_FAIL")}
     proc = subprocess.Popen(
@@ -232,3 +233,38 @@ def test_usage_errors_exit_2(argv):
     proc, _ = run_workload(*argv)
     assert proc.returncode == 2
     assert records(proc.stdout) == []
+
+
+@pytest.mark.reliability("sigterm-in-logging")
+def test_sigterm_inside_a_logging_call_still_stops_the_run(monkeypatch, capsys):
+    """The signal is delivered while a log record is being written: ``logging`` swallows
+    any exception raised from there (``Handler.handleError``), so the workload must not
+    rely on one; the run stops at the next check, aborted, exit 143."""
+    import importlib.util
+    import logging
+
+    spec = importlib.util.spec_from_file_location("smoke_train", TRAIN)
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    old = signal.getsignal(signal.SIGTERM)
+    sent = []
+    emit = logging.StreamHandler.emit
+
+    def emit_then_signal(self, record):
+        emit(self, record)
+        if not sent and '"epoch_start"' in record.getMessage():
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)  # lands inside this logging call
+
+    monkeypatch.setattr(logging.StreamHandler, "emit", emit_then_signal)
+    monkeypatch.delenv("SEED", raising=False)
+    monkeypatch.delenv("SMOKE_FAIL", raising=False)
+    try:
+        code = train.main(["--benchmark", "resnet", "--seed", "1", "--max-epochs", "40"])
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    out = capsys.readouterr().out
+    assert sent, "the workload logged no epoch_start"
+    assert code == 143
+    assert run_stop_status(out) == "aborted"
+    assert len(values(out, "epoch_start")) == 1  # stopped right after the signal

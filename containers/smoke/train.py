@@ -30,7 +30,7 @@ import os
 import secrets
 import signal
 import sys
-import time
+import threading
 
 # One core and no thread pool: tiny matrices gain nothing from threads, and a single thread
 # keeps the floating-point results identical from run to run.
@@ -63,8 +63,25 @@ class Aborted(Exception):
         self.exit_code = exit_code
 
 
+# Set by SIGTERM and checked by the training loops. Raising from the handler instead would
+# be lost whenever the signal lands inside a logging call: logging.Handler.handleError
+# swallows the exception and the run would go on for all its epochs.
+_STOP = threading.Event()
+
+
 def _on_sigterm(signum, frame):
-    raise Aborted(EXIT_SIGTERM, "stopped by SIGTERM")
+    _STOP.set()
+
+
+def _check_stop() -> None:
+    if _STOP.is_set():
+        raise Aborted(EXIT_SIGTERM, "stopped by SIGTERM")
+
+
+def _sleep(seconds: float) -> None:
+    """Sleep, but stop at once on SIGTERM."""
+    if _STOP.wait(timeout=seconds):
+        _check_stop()
 
 
 def _failure_mode() -> str:
@@ -239,9 +256,11 @@ class VisionTask:
             for _ in range(count):
                 epoch += 1
                 mllogger.start(K.EPOCH_START, metadata={K.EPOCH_NUM: epoch})
+                _check_stop()
                 self.train_epoch(rng)
+                _check_stop()
                 if sleep_per_epoch > 0:
-                    time.sleep(sleep_per_epoch)
+                    _sleep(sleep_per_epoch)
                 mllogger.end(K.EPOCH_STOP, metadata={K.EPOCH_NUM: epoch})
                 _maybe_fail(epoch)
             mllogger.start(K.EVAL_START, metadata={K.EPOCH_NUM: epoch})
@@ -398,10 +417,11 @@ class LanguageTask:
             mllogger.start(K.BLOCK_START, metadata={K.FIRST_EPOCH_NUM: first,
                                                     K.EPOCH_COUNT: self.samples_between_evals})
             for _ in range(self.samples_between_evals // self.batch_size):
+                _check_stop()
                 self._train_step(self._next_sentences(rng, self.batch_size))
                 self.samples += self.batch_size
             if sleep_per_epoch > 0:
-                time.sleep(sleep_per_epoch)
+                _sleep(sleep_per_epoch)
             _maybe_fail(block + 1)
             mllogger.start(K.EVAL_START, metadata={K.EPOCH_NUM: self.samples})
             accuracy = self.evaluate()
@@ -483,6 +503,7 @@ def main(argv=None) -> int:
     status, exit_code = K.ABORTED, EXIT_NOT_CONVERGED
     try:
         task, rng = initialize(args)
+        _check_stop()
         mllogger.start(K.RUN_START)
         started = True
         if task.run(rng, args.target, args.max_epochs, args.sleep_per_epoch):
