@@ -31,6 +31,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 
 # One core and no thread pool: tiny matrices gain nothing from threads, and a single thread
 # keeps the floating-point results identical from run to run.
@@ -78,10 +79,18 @@ def _check_stop() -> None:
         raise Aborted(EXIT_SIGTERM, "stopped by SIGTERM")
 
 
-def _sleep(seconds: float) -> None:
-    """Sleep, but stop at once on SIGTERM."""
-    if _STOP.wait(timeout=seconds):
+def _sleep(seconds: float, step: float = 0.05) -> None:
+    """Sleep, but stop within ``step`` seconds of a SIGTERM.
+
+    Relative sleeps only: a wait with a deadline on the wall clock (``Event.wait``) would
+    stretch or shrink when the clock is stepped, which the clock-fault tests do on purpose.
+    """
+    whole, rest = divmod(max(0.0, seconds), step)
+    for _ in range(int(whole)):
+        time.sleep(step)
         _check_stop()
+    time.sleep(rest)
+    _check_stop()
 
 
 def _failure_mode() -> str:
@@ -130,12 +139,17 @@ def _norm(a: np.ndarray) -> float:
 
 # --------------------------------------------------------------------------- resnet (vision)
 class VisionTask:
-    """Ten classes of 8x8 single-channel images; a 64-48-10 network trained with LARS."""
+    """Ten classes of 8x8 single-channel images; a 64-56-10 network trained with LARS."""
 
     benchmark = K.RESNET
     classes = 10
     side = 8
-    hidden = 48
+    # 56 hidden units: with 48, about one seed in a few hundred ended its LR decay just under
+    # the target in the image's numpy build (a failed run in a 15-run test campaign). With 56
+    # every seed tried converged (1300 with pip's numpy, 601 in the image; lowest accuracy
+    # after the decay 0.775 vs 0.759), still late enough (36-40 epochs, 32 in 0.4 %) for
+    # MLCommons' ResNet RCP check (olympic mean of epochs >= 33.8).
+    hidden = 56
     train_size = 2048
     eval_size = 2048
     batch_size = 256
