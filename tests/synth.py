@@ -98,8 +98,17 @@ def run_log_text(
     duplicate_run_start: bool = False,
     lines_after_stop: bool = False,
     prefix: str = "",
+    epochs: int | None = None,
+    late_evals: bool = False,
+    stop_before_last_eval_ms: int = 0,
 ) -> str:
-    """The text of one result log whose time to train is exactly ``minutes``."""
+    """The text of one result log whose time to train is exactly ``minutes``.
+
+    ``epochs``: converge after that many epochs (ResNet) or samples (BERT) instead of near
+    the RCP mean; ``late_evals``: write each eval's lines after the next training block's,
+    with their true, earlier timestamps; ``stop_before_last_eval_ms``: stamp the last eval
+    that much after run_stop (written before it), as some accepted logs do.
+    """
     ml, buf = _logger()
     clock = _Clock(start_ms)
     ml.event(C.CACHE_CLEAR, True, time_ms=clock.tick())
@@ -121,34 +130,31 @@ def run_log_text(
     run_stop = run_start + round(minutes * 60000)
     target = 0.759 if benchmark == "resnet" else 0.720
     if benchmark == "resnet":
-        points = list(range(1, RESNET_EPOCHS[index % len(RESNET_EPOCHS)] + 1))
+        points = list(range(1, (epochs or RESNET_EPOCHS[index % len(RESNET_EPOCHS)]) + 1))
     else:
-        last = BERT_SAMPLES[index % len(BERT_SAMPLES)]
+        last = epochs or BERT_SAMPLES[index % len(BERT_SAMPLES)]
         points = [last * k // 10 for k in range(1, 11)]
     span = run_stop - run_start - 10
+    late: list[tuple] = []  # eval lines still to write (late_evals)
     for i, point in enumerate(points, 1):
         t = run_start + span * i // len(points)
+        if i == len(points) and stop_before_last_eval_ms:
+            t = run_stop + stop_before_last_eval_ms
         if duplicate_run_start and i == len(points) // 2:
             ml.start(C.RUN_START, None, time_ms=t - 2)
-        if benchmark == "resnet":
-            ml.start(C.EPOCH_START, None, time_ms=t - 4, metadata={"epoch_num": point})
-            ml.end(C.EPOCH_STOP, None, time_ms=t - 3, metadata={"epoch_num": point})
-        else:
-            ml.start(
-                C.BLOCK_START,
-                None,
-                time_ms=t - 4,
-                metadata={"first_epoch_num": point, "epoch_count": 1},
-            )
-            ml.end(C.BLOCK_STOP, None, time_ms=t - 3, metadata={"first_epoch_num": point})
-        ml.start(C.EVAL_START, None, time_ms=t - 2, metadata={"epoch_num": point})
+        _block(ml, benchmark, point, t)
         acc = target * (0.5 + 0.5 * i / len(points))
         if i == len(points) and reach_target:
             acc = target + 0.002
         elif not reach_target:
             acc = min(acc, target - 0.01)
-        ml.event(C.EVAL_ACCURACY, acc, time_ms=t - 1, metadata={"epoch_num": point})
-        ml.end(C.EVAL_STOP, None, time_ms=t, metadata={"epoch_num": point})
+        for evals in late:
+            _eval(ml, *evals)
+        late = [(point, acc, t)]
+        if not late_evals:
+            _eval(ml, *late.pop())
+    for evals in late:
+        _eval(ml, *evals)
     ml.end(C.RUN_STOP, None, time_ms=run_stop, metadata={"status": status})
     text = buf.getvalue()
     if lines_after_stop:
@@ -170,10 +176,30 @@ def run_log_text(
     return text
 
 
+def _block(ml, benchmark: str, point, t: int) -> None:
+    if benchmark == "resnet":
+        ml.start(C.EPOCH_START, None, time_ms=t - 4, metadata={"epoch_num": point})
+        ml.end(C.EPOCH_STOP, None, time_ms=t - 3, metadata={"epoch_num": point})
+    else:
+        ml.start(
+            C.BLOCK_START,
+            None,
+            time_ms=t - 4,
+            metadata={"first_epoch_num": point, "epoch_count": 1},
+        )
+        ml.end(C.BLOCK_STOP, None, time_ms=t - 3, metadata={"first_epoch_num": point})
+
+
+def _eval(ml, point, acc: float, t: int) -> None:
+    ml.start(C.EVAL_START, None, time_ms=t - 2, metadata={"epoch_num": point})
+    ml.event(C.EVAL_ACCURACY, acc, time_ms=t - 1, metadata={"epoch_num": point})
+    ml.end(C.EVAL_STOP, None, time_ms=t, metadata={"epoch_num": point})
+
+
 def write_run(folder: Path, n: int, benchmark: str, minutes: float, **kw) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     seed = kw.pop("seed", 1000 + n * 7)
-    path = folder / f"result_{n}.txt"
+    path = folder / kw.pop("name", f"result_{n}.txt")
     path.write_text(run_log_text(benchmark, seed, minutes, index=n, **kw))
     return path
 

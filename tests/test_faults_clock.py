@@ -38,11 +38,16 @@ def test_step_back_inside_the_timed_run_fails_the_run(tmp_path):
     p.write_text(_shift_after(run_log_text("resnet", 1, 30.0), "eval_accuracy", -600_000))
     log = parse_run_log(p, target=0.759)
     assert log.minutes == pytest.approx(20.0)  # what the wrong clock makes of it
-    errors = [a for a in log.errors if a.kind == "clock_stepped_back"]
-    assert len(errors) == 1
-    assert "599999 ms" in errors[0].message and "'eval_accuracy'" in errors[0].message
-    scored = score_run(log, "off", "3.1.0")
-    assert scored.failed and any("clock stepped back" in r for r in scored.reasons)
+    # The log alone cannot tell a step from lines written out of order (published logs do
+    # that): a warning, never a failed run, as MLCommons scores it.
+    steps = [a for a in log.anomalies if a.kind == "clock_backwards"]
+    assert len(steps) == 1 and log.errors == []
+    assert "599999 ms" in steps[0].message and "'eval_accuracy'" in steps[0].message
+    assert not score_run(log, "off", "3.1.0").failed
+    # In a gp2bm campaign the run record holds gp2bm's own monotonic timing (30 min here):
+    # the step is caught there.
+    scored = score_run(log, "off", "3.1.0", observed_seconds=1800)
+    assert scored.failed and any("gp2bm measured" in r for r in scored.reasons)
 
 
 def test_step_back_outside_the_timed_run_is_a_warning(tmp_path):
@@ -138,5 +143,5 @@ def test_real_clock_step_back_during_a_local_run(cli, tmp_path):
     by_file = {r["file"]: r for r in runs}
     bad, good = by_file["result_0.txt"], by_file["result_1.txt"]
     assert bad["role"] == "failed"
-    assert any("clock stepped back" in why for why in bad["reasons"]), bad["reasons"]
+    assert any("gp2bm measured" in why for why in bad["reasons"]), bad["reasons"]
     assert good["role"] != "failed", good["reasons"]

@@ -49,7 +49,8 @@ def test_one_failed_run_replaces_dropped_slowest(cli, tmp_path):
     write_benchmark(folder, "resnet", RESNET_MINUTES[:4])
     write_run(folder, 4, "resnet", 28.0, status="aborted")
     res, b = _resnet(cli, folder)
-    assert b["valid"] and res.code == 0
+    assert b["valid"] and res.code == 1  # valid, but bert is missing: no suite score
+    assert res.json()["missing"] == ["bert"]
     runs = {r["file"]: r for r in b["runs"]}
     assert runs["result_4.txt"]["role"] == "failed"
     assert "aborted" in runs["result_4.txt"]["reasons"][0]
@@ -111,7 +112,8 @@ def test_lines_after_run_stop_are_read(cli, tmp_path):
     folder = tmp_path / "resnet"
     write_benchmark(folder, "resnet", RESNET_MINUTES, lines_after_stop=True)
     res, b = _resnet(cli, folder)
-    assert b["valid"] and res.code == 0
+    assert b["valid"] and res.code == 1  # valid, but bert is missing: no suite score
+    assert res.json()["missing"] == ["bert"]
     assert math.isclose(b["minutes"], olympic(RESNET_MINUTES), rel_tol=1e-12)
 
 

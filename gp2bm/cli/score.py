@@ -9,8 +9,18 @@ from typing import Annotated
 
 import typer
 
+from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, out
 from gp2bm.cli.options import SuiteOpt
+from gp2bm.reports.terminal import render_score
+from gp2bm.results.resultset import campaign_root, score_paths
+
+EXIT_CONTRACT = (
+    "Exit 0 when the suite score is computed (every benchmark of the suite present and "
+    "valid); 1 when a benchmark found is invalid or a benchmark of the suite is missing (the "
+    'result is printed all the same, with "score": null and the "missing" benchmarks); '
+    "2 for bad input (a one-line error naming the file)."
+)
 
 
 class Compliance(StrEnum):
@@ -19,7 +29,18 @@ class Compliance(StrEnum):
     off = "off"
 
 
-@app.command()
+def campaign_of(paths: list[Path]) -> Path | None:
+    """The gp2bm campaign the paths lie in (its suite is the one to score against)."""
+    roots = {campaign_root(p) for p in paths if Path(p).is_dir()}
+    roots.discard(None)
+    return roots.pop() if len(roots) == 1 else None
+
+
+@app.command(
+    help="Score MLPerf result logs: per-run minutes, olympic mean, scaling and the RFP score."
+    f"\n\n{EXIT_CONTRACT}",
+    short_help="Score MLPerf result logs.",
+)
 def score(
     paths: Annotated[
         list[Path],
@@ -29,7 +50,7 @@ def score(
     ],
     ruleset: Annotated[
         str | None,
-        typer.Option(help="mlperf-logging ruleset to check against (default: the suite's, 3.1.0)."),
+        typer.Option(help="mlperf-logging ruleset to check against (default: the suite's)."),
     ] = None,
     compliance: Annotated[
         Compliance | None,
@@ -41,22 +62,15 @@ def score(
     rcp: Annotated[
         bool,
         typer.Option(
-            "--rcp", help="Take the scaling factor from the RCPs instead of scaling.json."
+            "--rcp",
+            help="Take the scaling factor from the RCPs instead of scaling.json (a campaign "
+            "of a suite with RCP checks always does).",
         ),
     ] = False,
     suite: SuiteOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ):
-    """Score MLPerf result logs: per-run minutes, olympic mean, scaling and the RFP score.
-
-    Exit 0 when every benchmark of the suite is present and valid, 1 when a result is
-    invalid or missing, 2 for bad input.
-    """
-    from gp2bm.reports.terminal import render_score
-    from gp2bm.results.resultset import score_paths
-    from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
-
-    the_suite = load_suite(suite or DEFAULT_SUITE)
+    the_suite = resolve_suite(suite, campaign_of(paths))
     result = score_paths(
         paths,
         the_suite,
@@ -68,5 +82,4 @@ def score(
         print(json.dumps(result.as_dict(), indent=2))
     else:
         out.print(render_score(result))
-    invalid = any(not b.valid for b in result.benchmarks.values())
-    raise typer.Exit(1 if invalid else 0)
+    raise typer.Exit(0 if result.valid else 1)

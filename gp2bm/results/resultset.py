@@ -2,44 +2,90 @@
 
 A path may be a benchmark folder (holding ``result_*.txt``), a system folder, an
 organisation's tree or a whole campaign: every folder below it that holds result logs is
-one benchmark's result set. The benchmark is what the logs say (``submission_benchmark``),
-never the folder's name.
+one benchmark's result set, and its own sub-folders are not (MLCommons reads the logs of a
+benchmark folder only). Any ``result_*.txt`` is a result log, as in MLCommons' summarizer.
+The benchmark is what the logs say (``submission_benchmark``), never the folder's name;
+within a gp2bm campaign (a ``campaign.json`` above the path) it is the folder's place in
+the layout, ``<org>/results/<system>/<benchmark>``, so that a benchmark whose every run
+died before logging is still reported.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
+from gp2bm.campaign.folder import CAMPAIGN_FILE
+from gp2bm.campaign.record import RunRecord
+from gp2bm.campaign.resolve import read_meta
 from gp2bm.errors import InputError
 from gp2bm.results import rules
-from gp2bm.results.runlog import RunLog, parse_run_log
-from gp2bm.results.scoring import COMPLIANCE_MODES, SuiteScore, score_benchmark
+from gp2bm.results.checkpool import CheckPlan, PendingChecks
+from gp2bm.results.runlog import Anomaly, RunLog, check_target, parse_run_log
+from gp2bm.results.scoring import (
+    COMPLIANCE_MODES,
+    RCP_MODES,
+    ScoringOptions,
+    SuiteScore,
+    score_benchmark,
+)
+from gp2bm.results.timing import observed_number
+from gp2bm.results.verdictcache import VerdictCache
 from gp2bm.spec.suite import Suite
 
+RESULT_GLOB = "result_*.txt"
+# The run number of the logs gp2bm writes (result_N.txt): run records and telemetry match it.
 RESULT_RE = re.compile(r"result_(\d+)\.txt")
 # Sub-folders that hold evidence but no counted runs (interrupted attempts, telemetry).
 SKIP_DIRS = {"attempts", "telemetry", "records"}
+# How far above a benchmark folder campaign.json may sit: <root>/<org>/results/<system>/<b>.
+CAMPAIGN_DEPTH = 4
+
+
+def is_result_log(name: str) -> bool:
+    """A result log's name, as MLCommons' tools glob it (``result_*.txt``)."""
+    return fnmatch.fnmatchcase(name, RESULT_GLOB)
+
+
+def run_number(name: str) -> int | None:
+    """N of a ``result_N.txt``; None for other result log names."""
+    m = RESULT_RE.fullmatch(name)
+    return int(m.group(1)) if m else None
+
+
+def _name_key(name: str) -> tuple:
+    # numbers compared as numbers (result_9 before result_10), ties broken by the name
+    parts = re.split(r"(\d+)", name)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), name
 
 
 def result_files(folder: Path) -> list[Path]:
-    found = [p for p in folder.iterdir() if RESULT_RE.fullmatch(p.name) and not p.is_dir()]
-    return sorted(found, key=lambda p: int(RESULT_RE.fullmatch(p.name).group(1)))
+    """The result logs of a benchmark folder, in a stable order."""
+    found = [p for p in Path(folder).iterdir() if is_result_log(p.name) and not p.is_dir()]
+    return sorted(found, key=lambda p: _name_key(p.name))
 
 
-def find_benchmark_folders(path: Path) -> list[Path]:
+def find_benchmark_folders(path: Path, layout: CampaignLayout | None = None) -> list[Path]:
+    """Every result set under ``path``. Within a campaign, only its results are searched
+    (not the evidence beside them: implementation sources, reports, attempts)."""
     path = Path(path)
+    if layout is not None and path.exists() and _above(path, layout.results_dir):
+        path = layout.results_dir
     if not path.exists():
         raise InputError(f"{path}: no such folder")
     if not path.is_dir():
         raise InputError(f"{path}: not a folder (give a benchmark, system or campaign folder)")
     folders = []
     for root, dirs, files in os.walk(path, onerror=None):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
-        if any(RESULT_RE.fullmatch(f) for f in files):
+        if any(is_result_log(f) for f in files):
             folders.append(Path(root))
+            dirs[:] = []  # a benchmark folder's sub-folders are not result sets
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
     if not folders:
         raise InputError(
             f"{path}: no result_*.txt logs found (give a benchmark, system or campaign folder)"
@@ -47,18 +93,130 @@ def find_benchmark_folders(path: Path) -> list[Path]:
     return folders
 
 
-def load_folder(folder: Path, targets: dict[str, float]) -> tuple[str, list[RunLog]]:
-    """Parse a benchmark folder's logs; return the benchmark they name and the runs."""
-    paths = result_files(folder)
-    logs = [parse_run_log(p) for p in paths]
+def _above(path: Path, inner: Path) -> bool:
+    """Whether ``inner`` lies strictly below ``path``."""
+    return Path(path).resolve() in Path(inner).resolve().parents
+
+
+@dataclass(frozen=True)
+class CampaignLayout:
+    """Where a gp2bm campaign keeps its logs and run records."""
+
+    root: Path
+    org: str
+    system: str
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / self.org / "results" / self.system
+
+    def benchmark_of(self, folder: Path) -> str | None:
+        """The benchmark a folder holds by its place in the layout, or None."""
+        folder = Path(folder).resolve()
+        return folder.name if folder.parent == self.results_dir.resolve() else None
+
+    def observed_seconds(self, benchmark: str, log: Path) -> float | None:
+        """gp2bm's own monotonic timing of the run that wrote ``log`` (its run record)."""
+        n = run_number(log.name)
+        if n is None:
+            return None
+        record = RunRecord.load(self.root / "records" / benchmark / f"run_{n}.json")
+        if record is None:
+            return None
+        return observed_number(record.observed_seconds)
+
+
+def campaign_root(path: Path) -> Path | None:
+    """The gp2bm campaign a path lies in (the folder holding campaign.json), or None."""
+    here = Path(path).resolve()
+    for candidate in [here, *here.parents][: CAMPAIGN_DEPTH + 1]:
+        if (candidate / CAMPAIGN_FILE).is_file():
+            return candidate
+    return None
+
+
+def campaign_layout(path: Path) -> CampaignLayout | None:
+    root = campaign_root(path)
+    if root is None:
+        return None
+    meta = read_meta(root)
+    return CampaignLayout(root, meta["org"], meta["system"])
+
+
+def _one_campaign(paths: list[Path]) -> CampaignLayout | None:
+    """The campaign all paths lie in, or None when none does."""
+    layouts = {campaign_layout(p) for p in paths}
+    if len(layouts) > 1:
+        shown = ", ".join(str(layout.root) if layout else "(no campaign)" for layout in layouts)
+        raise InputError(
+            f"the paths lie in different campaigns ({shown}): score one campaign at a time"
+        )
+    return layouts.pop() if layouts else None
+
+
+def scoring_options(
+    suite: Suite,
+    ruleset: str | None,
+    compliance: str | None,
+    rcp: str | None,
+    campaign: bool,
+) -> ScoringOptions:
+    """The options of a scoring: given, else the suite's. A gp2bm campaign of a suite with
+    RCP checks takes its factor from them (MLCommons would write it to scaling.json)."""
+    compliance = compliance or suite.compliance
+    if compliance not in COMPLIANCE_MODES:
+        raise InputError(f"--compliance must be one of {', '.join(COMPLIANCE_MODES)}")
+    if rcp is None:
+        if not suite.rcp or compliance == "off":
+            rcp = "off"
+        else:
+            rcp = "factor" if campaign else "check"
+    if rcp not in RCP_MODES:
+        raise InputError(f"rcp must be one of {', '.join(RCP_MODES)}")
+    return ScoringOptions(ruleset or suite.ruleset, compliance, rcp, campaign)
+
+
+def _benchmark(folder: Path, logs: list[RunLog], layout: CampaignLayout | None) -> str:
+    """The benchmark of a folder: its place in a campaign, else what its logs name."""
+    placed = layout.benchmark_of(folder) if layout is not None else None
     names = Counter(log.benchmark for log in logs if log.benchmark)
+    if placed is not None:
+        for log in logs:
+            if log.benchmark is not None and log.benchmark != placed:
+                log.anomalies.append(
+                    Anomaly(
+                        "benchmark_mismatch",
+                        f"the log names benchmark '{log.benchmark}', its folder is '{placed}'",
+                    )
+                )
+        return placed
     if not names:
         raise InputError(f"{folder}: no log names its benchmark (submission_benchmark)")
-    benchmark = names.most_common(1)[0][0]
-    target = targets.get(benchmark)
-    if target is not None:
-        logs = [parse_run_log(p, target=target) for p in paths]
-    return benchmark, logs
+    return names.most_common(1)[0][0]
+
+
+def _load(
+    files: dict[Path, tuple[Path, ...]], suite: Suite, layout: CampaignLayout | None
+) -> dict[str, tuple[Path, list[RunLog]]]:
+    """Parse every folder's logs; benchmark name -> (folder, its runs)."""
+    loaded: dict[str, tuple[Path, list[RunLog]]] = {}
+    for folder, paths in files.items():
+        logs = [parse_run_log(p) for p in paths]
+        benchmark = _benchmark(folder, logs, layout)
+        if benchmark not in suite.benchmarks:
+            raise InputError(
+                f"{folder}: benchmark '{benchmark}' is not part of suite '{suite.name}' "
+                f"({', '.join(suite.benchmarks)})"
+            )
+        if benchmark in loaded:
+            raise InputError(
+                f"two result sets for '{benchmark}': {loaded[benchmark][0]} and {folder}; "
+                "give the one to score"
+            )
+        for log in logs:
+            check_target(log, suite.benchmarks[benchmark].target)
+        loaded[benchmark] = (folder, logs)
+    return loaded
 
 
 def score_paths(
@@ -67,39 +225,43 @@ def score_paths(
     ruleset: str | None = None,
     compliance: str | None = None,
     rcp: str | None = None,
+    *,
+    cache: VerdictCache | None = None,
+    workers: int | None = None,
 ) -> SuiteScore:
-    ruleset = ruleset or suite.ruleset
-    compliance = compliance or suite.compliance
-    if compliance not in COMPLIANCE_MODES:
-        raise InputError(f"--compliance must be one of {', '.join(COMPLIANCE_MODES)}")
-    if rcp is None:
-        rcp = "check" if suite.rcp and compliance != "off" else "off"
-    rules.require_ruleset(ruleset)
-    targets = {name: spec.target for name, spec in suite.benchmarks.items()}
+    """Score the result sets under ``paths`` against ``suite``: the number MLCommons' tools
+    give (for a gp2bm campaign, with the RCP factor its package checker would write).
 
-    loaded: dict[str, tuple[Path, list[RunLog]]] = {}
-    for path in paths:
-        for folder in find_benchmark_folders(path):
-            benchmark, logs = load_folder(folder, targets)
-            if benchmark not in suite.benchmarks:
-                raise InputError(
-                    f"{folder}: benchmark '{benchmark}' is not part of suite '{suite.name}' "
-                    f"({', '.join(suite.benchmarks)})"
-                )
-            if benchmark in loaded:
-                raise InputError(
-                    f"two result sets for '{benchmark}': {loaded[benchmark][0]} and {folder}; "
-                    "give the one to score"
-                )
-            loaded[benchmark] = (folder, logs)
-
-    rules.require_ruleset(ruleset, loaded if compliance != "off" or rcp != "off" else ())
+    ``cache``: reuse checker verdicts of unchanged logs (status, report, package; never
+    verify). ``workers``: checker processes (default: one per available core).
+    """
+    layout = _one_campaign(paths)
+    options = scoring_options(suite, ruleset, compliance, rcp, layout is not None)
+    rules.require_ruleset(options.ruleset)
+    folders = [folder for path in paths for folder in find_benchmark_folders(path, layout)]
+    files = {folder: tuple(result_files(folder)) for folder in folders}
+    checking = options.compliance != "off"
+    plan = CheckPlan(options.ruleset, files, checking, checking, options.rcp != "off")
+    with PendingChecks(plan, cache, workers) as pending:
+        loaded = _load(files, suite, layout)
+        if checking or options.rcp != "off":
+            rules.require_ruleset(options.ruleset, loaded)
+        verdicts = pending.verdicts()
     results = {}
     for name in suite.benchmarks:
         if name not in loaded:
             continue
         folder, logs = loaded[name]
+        observed = {}
+        if layout is not None:
+            observed = {log.path: layout.observed_seconds(name, log.path) for log in logs}
         results[name] = score_benchmark(
-            name, folder, logs, suite.benchmarks[name], ruleset, compliance, rcp
+            name, folder, logs, suite.benchmarks[name], options, verdicts, observed
         )
-    return SuiteScore(suite=suite, ruleset=ruleset, compliance=compliance, benchmarks=results)
+    return SuiteScore(
+        suite=suite,
+        ruleset=options.ruleset,
+        compliance=options.compliance,
+        benchmarks=results,
+        campaign=None if layout is None else layout.root,
+    )

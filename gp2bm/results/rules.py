@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+
+from mlperf_logging.compliance_checker import mlp_compliance, mlp_parser
+from mlperf_logging.package_checker.seed_checker import SeedChecker
 
 from gp2bm.errors import InputError
 
@@ -41,6 +46,20 @@ class CheckResult:
 
     def summary(self) -> str:
         return "pass" if self.passed else "; ".join(self.messages) or "fail"
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "messages": list(self.messages),
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CheckResult:
+        return cls(
+            str(data["name"]), bool(data["passed"]), tuple(data["messages"]), dict(data["detail"])
+        )
 
 
 class _Capture(logging.Handler):
@@ -76,8 +95,6 @@ def _package_dir(sub: str) -> Path:
 @cache
 def supported_rulesets() -> tuple[str, ...]:
     """Rulesets for which the compliance checker, the parser and the RCP checker all exist."""
-    from mlperf_logging.compliance_checker import mlp_compliance
-
     versions = set()
     for entry in _package_dir("compliance_checker").iterdir():
         m = re.fullmatch(rf"{USAGE}_(\d+\.\d+\.\d+)", entry.name)
@@ -130,20 +147,29 @@ def _short(message: str, limit: int = 200) -> str:
 
 def check_compliance(path: Path, ruleset: str) -> CheckResult:
     """MLCommons' compliance checker on one result log, with an explicit ruleset."""
-    from mlperf_logging.compliance_checker import mlp_compliance
-
     mlp_compliance.enqueued_configs.clear()
     checker = mlp_compliance.make_checker(USAGE, ruleset, quiet=False, werror=False)
-    config = f"{USAGE}_{ruleset}/common.yaml"
     try:
         with captured_logging():
-            valid, *_ = mlp_compliance.main(str(path), config, checker)
+            valid, *_ = mlp_compliance.main(str(path), _config(ruleset), checker)
     except Exception as exc:  # the checker's own code can crash on odd logs
-        return CheckResult(
-            "compliance", False, (f"compliance checker crashed: {type(exc).__name__}: {exc}",)
-        )
+        return _crashed(exc)
     finally:
         mlp_compliance.enqueued_configs.clear()
+    return _verdict(checker, valid)
+
+
+def _config(ruleset: str) -> str:
+    return f"{USAGE}_{ruleset}/common.yaml"
+
+
+def _crashed(exc: Exception) -> CheckResult:
+    return CheckResult(
+        "compliance", False, (f"compliance checker crashed: {type(exc).__name__}: {exc}",)
+    )
+
+
+def _verdict(checker, valid) -> CheckResult:
     messages = [
         *checker.overwritable.values(),
         *checker.not_overwritable,
@@ -155,17 +181,112 @@ def check_compliance(path: Path, ruleset: str) -> CheckResult:
     )
 
 
-def check_seeds(paths: list[Path], ruleset: str) -> CheckResult:
-    """MLCommons' seed checker: every run logs a seed, no two runs log the same one."""
-    from mlperf_logging.package_checker.seed_checker import SeedChecker
-
+def check_log(path: Path, ruleset: str) -> tuple[CheckResult, SeedRecords]:
+    """The compliance verdict and the seed records of one log, from ONE parse by MLCommons'
+    parser (parsing is a third of the checking time): the same as ``check_compliance`` and
+    ``seed_records``, which each parse the file (tests/test_score_checks.py compares them)."""
     try:
-        with captured_logging() as records:
-            ok = SeedChecker(ruleset).check_seeds([str(p) for p in paths])
+        loglines, errors = mlp_parser.parse_file(str(path), ruleset=ruleset)
+    except Exception as exc:  # as the checkers would each meet it
+        return _crashed(exc), SeedRecords((), str(exc))
+    mlp_compliance.enqueued_configs.clear()
+    checker = mlp_compliance.make_checker(USAGE, ruleset, quiet=False, werror=False)
+    try:
+        with captured_logging():
+            # ComplianceChecker.check_file, on the lines already parsed
+            if errors:
+                checker.put_message("Log lines had parsing errors.")
+            checker.check_loglines(loglines, _config(ruleset))
+            checker.log_messages()
+            valid = not checker.has_messages()
+        compliance = _verdict(checker, valid)
+    except Exception as exc:
+        compliance = _crashed(exc)
+    finally:
+        mlp_compliance.enqueued_configs.clear()
+    return compliance, _seeds_of(loglines, errors)
+
+
+def _seeds_of(loglines, errors) -> SeedRecords:
+    """SeedChecker._get_seed_records, on the lines already parsed."""
+    if errors:
+        return SeedRecords(
+            (),
+            "\n".join(
+                ["Found parsing errors:"]
+                + [f"{line}\n  ^^  {error}" for line, error in errors]
+                + ["", "Log lines had parsing errors."]
+            ),
+        )
+    try:
+        found = tuple(
+            (ln.value["metadata"]["file"], ln.value["metadata"]["lineno"], int(ln.value["value"]))
+            for ln in loglines
+            if ln.key == "seed"
+        )
+    except Exception as exc:
+        return SeedRecords((), str(exc))
+    return SeedRecords(found)
+
+
+@dataclass(frozen=True)
+class SeedRecords:
+    """The seeds one result log records, as MLCommons' seed checker reads them: (source
+    file, line, seed) per ``seed`` line; or why they cannot be read."""
+
+    records: tuple[tuple, ...] = ()  # (file, lineno, seed) as the log gives them
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"records": [list(r) for r in self.records], "error": self.error}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SeedRecords:
+        return cls(tuple(tuple(record) for record in data["records"]), data["error"])
+
+
+def seed_records(path: Path, ruleset: str) -> SeedRecords:
+    """One log's seed records, read by MLCommons' seed checker itself (one log at a time, so
+    that logs can be read in parallel; ``check_seeds`` then compares them)."""
+    try:
+        with captured_logging():
+            found = SeedChecker(ruleset)._get_seed_records(str(path))
+    except Exception as exc:  # the checker's message, as its own loop would record it
+        return SeedRecords((), str(exc))
+    return SeedRecords(tuple(tuple(record) for record in found))
+
+
+class _ReadSeedChecker(SeedChecker):
+    """MLCommons' seed checker over seed records read beforehand by ``seed_records``."""
+
+    def __init__(self, ruleset: str, known: dict[str, SeedRecords]):
+        super().__init__(ruleset)
+        self._known = known
+
+    def _get_seed_records(self, result_file):
+        found = self._known.get(result_file)
+        if found is None:
+            return super()._get_seed_records(result_file)
+        if found.error is not None:
+            raise ValueError(found.error)
+        return list(found.records)
+
+
+def check_seeds(
+    paths: list[Path], ruleset: str, records: dict[Path, SeedRecords] | None = None
+) -> CheckResult:
+    """MLCommons' seed checker: every run logs a seed, no two runs log the same one.
+
+    ``records``: each log's seed records, when already read (in parallel, or from the cache).
+    """
+    known = {str(p): r for p, r in (records or {}).items()}
+    try:
+        with captured_logging() as logged:
+            ok = _ReadSeedChecker(ruleset, known).check_seeds([str(p) for p in paths])
     except Exception as exc:
         return CheckResult("seeds", False, (f"seed checker crashed: {type(exc).__name__}: {exc}",))
     msgs = []
-    for rec in records:
+    for rec in logged:
         if rec.levelno >= logging.ERROR:
             text = rec.getMessage()
             text = text.replace(" Seed checker failed and found the following errors: ", "")
@@ -175,21 +296,99 @@ def check_seeds(paths: list[Path], ruleset: str) -> CheckResult:
 
 @dataclass(frozen=True)
 class RcpResult:
+    """MLCommons' RCP check of one benchmark folder.
+
+    ``factor`` is the RCP normalisation factor MLCommons' package checker would write to
+    scaling.json: above 1 only when the runs converge faster than the RCP mean yet within
+    the maximum speedup, 1 otherwise; None when the check fails (there is no factor then).
+    """
+
     passed: bool
     message: str
-    factor: float
+    factor: float | None
+    submission_mean: float | None = None  # mean epochs (or samples) to converge, olympic
+    rcp_mean: float | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "message": self.message,
+            "factor": self.factor,
+            "submission_mean": self.submission_mean,
+            "rcp_mean": self.rcp_mean,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RcpResult:
+        return cls(
+            bool(data["passed"]),
+            str(data["message"]),
+            data["factor"],
+            data.get("submission_mean"),
+            data.get("rcp_mean"),
+        )
 
 
-def check_rcp(folder: Path, ruleset: str) -> RcpResult:
+def _rcp_means(logged: list[logging.LogRecord]) -> tuple[float | None, float | None]:
+    """The submission's and the RCP's mean, from what the RCP checker logged."""
+    subm = rcp = None
+    for rec in logged:
+        args = rec.args
+        if rec.msg == " Submission mean epochs: %.4f" and isinstance(args, tuple) and args:
+            subm = float(args[0])
+        elif rec.msg == " RCP Record: %s" and isinstance(args, dict):
+            # logging unpacks a lone mapping argument: args is the RCP record itself
+            mean = args.get("RCP Mean")
+            rcp = float(mean) if isinstance(mean, (int, float)) else rcp
+    return subm, rcp
+
+
+# What MLCommons' RCP checker reads of a log (rcp_checker.read_submission_file of the pinned
+# mlperf-logging): the MLLOG lines holding one of these words. The other lines (most of a
+# real log) change nothing, yet cost most of its time (a backtracking regex on every line),
+# so the check runs on copies holding only these lines (tests/test_score_checks.py shows
+# the verdicts equal on every published folder).
+RCP_WORDS = (
+    b"global_batch_size",
+    b"submission_benchmark",
+    b"eval_error",
+    b"eval_accuracy",
+    b"train_samples",
+    b"run_stop",
+)
+MLLOG = b":::MLLOG"
+
+
+def rcp_lines(log: Path, dest: Path) -> None:
+    """Copy the lines of ``log`` that the RCP checker reads, byte for byte, in order."""
+    with open(log, "rb") as src, open(dest, "wb") as out:
+        for line in src:
+            if MLLOG in line and any(word in line for word in RCP_WORDS):
+                out.write(line)
+
+
+def check_rcp(folder: Path, ruleset: str, trimmed: bool = True) -> RcpResult:
     """MLCommons' RCP check of one benchmark folder, and its normalisation factor.
 
     The library writes scaling.json into the folder only when asked (``set_scaling``); it is
-    never asked here: the folder is evidence and is not modified.
+    never asked here: the folder is evidence and is not modified. ``trimmed``: check copies
+    of the logs holding only the lines the checker reads (same verdict, much faster).
     """
-    from mlperf_logging.rcp_checker import rcp_checker
+    with tempfile.TemporaryDirectory(prefix="gp2bm-rcp-") as tmp:
+        where = Path(folder)
+        if trimmed:
+            where = Path(tmp)
+            for log in Path(folder).glob("result_*.txt"):  # what the checker globs
+                if log.is_file():
+                    rcp_lines(log, where / log.name)
+        return _check_rcp_dir(where, ruleset)
+
+
+def _check_rcp_dir(folder: Path, ruleset: str) -> RcpResult:
+    from mlperf_logging.rcp_checker import rcp_checker  # heavy: imports scipy.stats (~0.5 s)
 
     try:
-        with captured_logging():
+        with captured_logging() as logged:
             passed, msg, factor = rcp_checker.check_directory(
                 str(folder),
                 USAGE,
@@ -201,19 +400,34 @@ def check_rcp(folder: Path, ruleset: str) -> RcpResult:
                 set_scaling=False,
             )
     except Exception as exc:
-        return RcpResult(False, f"RCP checker crashed: {type(exc).__name__}: {exc}", 1.0)
-    return RcpResult(bool(passed), str(msg), float(factor))
+        return RcpResult(False, f"RCP checker crashed: {type(exc).__name__}: {exc}", None)
+    subm, rcp = _rcp_means(logged)
+    # On a failed check the library still returns its ratio (the RCP mean over the
+    # submission's, or 1): no factor is written then, so none is given here.
+    return RcpResult(bool(passed), str(msg), float(factor) if passed else None, subm, rcp)
 
 
 def read_scaling(folder: Path) -> float | None:
-    """The ``scaling_factor`` of ``scaling.json`` beside the logs, as MLCommons applies it."""
+    """The ``scaling_factor`` of ``scaling.json`` beside the logs, as MLCommons applies it.
+
+    MLCommons' factor is the RCP mean over the submission's mean, written only when that is
+    above 1: a factor below 1 (or not a finite number) is bad input, not a result.
+    """
     path = Path(folder) / "scaling.json"
     if not path.exists():
         return None
     try:
         factor = json.loads(path.read_text(encoding="utf-8"))["scaling_factor"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, OSError):
         raise InputError(f"{path}: not a JSON object with a numeric 'scaling_factor'") from None
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
-        raise InputError(f"{path}: 'scaling_factor' must be a positive number")
+    if (
+        isinstance(factor, bool)
+        or not isinstance(factor, (int, float))
+        or not math.isfinite(factor)
+        or factor < 1
+    ):
+        raise InputError(
+            f"{path}: 'scaling_factor' must be a finite number >= 1 (MLCommons' RCP "
+            f"factor), not {json.dumps(factor)[:40]}"
+        )
     return float(factor)

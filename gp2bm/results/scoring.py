@@ -8,7 +8,13 @@ MLCommons' arithmetic, verified on published logs:
 * olympic mean: sort the good runs, drop the fastest, drop the slowest only when no run
   failed (a failed run takes the place of the dropped slowest), average the rest; more
   failed runs than allowed (one, for 5- and 10-run benchmarks) give no valid result;
-* the mean is multiplied by ``scaling_factor`` (scaling.json, or the RCP factor).
+* the mean is multiplied by ``scaling_factor``: scaling.json beside the logs, else 1, as
+  MLCommons' summarizer does; for a gp2bm campaign of a suite with RCP checks (or on
+  request), the RCP normalisation factor MLCommons' package checker would write to
+  scaling.json (none when the RCP check fails: then there is no result).
+
+Time to train is run_stop - run_start and nothing else. gp2bm's own measurement of its runs
+(results/timing.py) only ever fails a run of a gp2bm campaign.
 
 The RFP score is the sum over benchmarks of weight / minutes (7.19/R + 9.05/B).
 """
@@ -20,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm.results import rules
+from gp2bm.results.checkpool import Verdicts
 from gp2bm.results.runlog import RunLog
+from gp2bm.results.timing import timing_mismatch
 from gp2bm.spec.suite import BenchmarkSpec, Suite
 
 COUNTED = "counted"
@@ -29,6 +37,13 @@ DROPPED_SLOWEST = "dropped (slowest)"
 FAILED = "failed"
 
 COMPLIANCE_MODES = ("strict", "report", "off")
+# off: no RCP check; check: check and report (strict: a failure invalidates); factor: also
+# take the scaling factor from the RCP check (a gp2bm campaign of an RCP suite, or --rcp).
+RCP_MODES = ("off", "check", "factor")
+
+NO_SCALING = "none"
+SCALING_JSON = "scaling.json"
+SCALING_RCP = "rcp"
 
 
 def olympic_mean(times: Sequence[float], failed: int = 0, drop: int = 1) -> float | None:
@@ -61,6 +76,14 @@ def olympic_roles(times: Sequence[float], failed: int = 0, drop: int = 1) -> lis
     return roles
 
 
+@dataclass(frozen=True)
+class ScoringOptions:
+    ruleset: str
+    compliance: str = "strict"
+    rcp: str = "check"
+    campaign: bool = False  # a gp2bm campaign (campaign.json), not a published result
+
+
 @dataclass
 class RunScore:
     file: str
@@ -73,6 +96,8 @@ class RunScore:
     role: str = COUNTED
     compliance: rules.CheckResult | None = None
     log: RunLog | None = None
+    notes: list[str] = field(default_factory=list)  # warnings that fail nothing
+    observed_seconds: float | None = None  # gp2bm's monotonic timing (campaigns only)
 
     @property
     def counted(self) -> bool:
@@ -87,6 +112,8 @@ class RunScore:
             "role": self.role,
             "seed": self.seed,
             "reasons": list(self.reasons),
+            "notes": list(self.notes),
+            "observed_seconds": self.observed_seconds,
             "compliance": None
             if self.compliance is None
             else {
@@ -102,9 +129,10 @@ class BenchmarkScore:
     folder: Path
     spec: BenchmarkSpec | None
     runs: list[RunScore]
-    mean: float | None = None
-    scaling_factor: float = 1.0
-    scaling_source: str = "none"
+    mean: float | None = None  # the olympic mean, unscaled
+    scaling_factor: float | None = 1.0  # None: the RCP check failed, there is no factor
+    scaling_source: str = NO_SCALING
+    scaling_reason: str = "no scaling.json: factor 1"
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rcp: rules.RcpResult | None = None
@@ -112,7 +140,10 @@ class BenchmarkScore:
 
     @property
     def minutes(self) -> float | None:
-        return None if self.mean is None else self.mean * self.scaling_factor
+        """The official result: the olympic mean times the scaling factor."""
+        if self.mean is None or self.scaling_factor is None:
+            return None
+        return self.mean * self.scaling_factor
 
     @property
     def valid(self) -> bool:
@@ -127,16 +158,11 @@ class BenchmarkScore:
             "unscaled_minutes": self.mean,
             "scaling_factor": self.scaling_factor,
             "scaling_source": self.scaling_source,
+            "scaling_reason": self.scaling_reason,
             "required_runs": None if self.spec is None else self.spec.runs,
             "problems": list(self.problems),
             "notes": list(self.notes),
-            "rcp": None
-            if self.rcp is None
-            else {
-                "passed": self.rcp.passed,
-                "message": self.rcp.message,
-                "factor": self.rcp.factor,
-            },
+            "rcp": None if self.rcp is None else self.rcp.to_dict(),
             "seeds": None
             if self.seeds is None
             else {
@@ -153,6 +179,7 @@ class SuiteScore:
     ruleset: str
     compliance: str
     benchmarks: dict[str, BenchmarkScore]
+    campaign: Path | None = None  # the gp2bm campaign scored, when it is one
 
     @property
     def missing(self) -> list[str]:
@@ -170,6 +197,7 @@ class SuiteScore:
 
     @property
     def valid(self) -> bool:
+        """The score is computed: every benchmark of the suite is present and valid."""
         return self.score is not None
 
     def as_dict(self) -> dict:
@@ -177,6 +205,7 @@ class SuiteScore:
             "suite": self.suite.name,
             "ruleset": self.ruleset,
             "compliance": self.compliance,
+            "campaign": None if self.campaign is None else str(self.campaign),
             "formula": self.suite.formula_text(),
             "benchmarks": {name: b.as_dict() for name, b in self.benchmarks.items()},
             "missing": self.missing,
@@ -184,17 +213,29 @@ class SuiteScore:
         }
 
 
-def score_run(log: RunLog, compliance_mode: str, ruleset: str) -> RunScore:
+def score_run(
+    log: RunLog,
+    compliance_mode: str,
+    ruleset: str,
+    compliance: rules.CheckResult | None = None,
+    observed_seconds: float | None = None,
+) -> RunScore:
+    """One run: failed or good, and why. ``compliance``: its checker verdict, when already
+    known; ``observed_seconds``: gp2bm's own timing of the run (gp2bm campaigns only)."""
     reasons = []
     status = log.status or "no run_stop"
     if log.status != "success":
         reasons.append(f"run_stop status is '{log.status}'" if log.status else "no run_stop")
     reasons.extend(str(a) for a in log.errors if a.kind != "missing_run_stop")
-    compliance = None
     if compliance_mode != "off":
-        compliance = rules.check_compliance(log.path, ruleset)
+        compliance = compliance or rules.check_compliance(log.path, ruleset)
         if compliance_mode == "strict" and not compliance.passed:
             reasons.extend(f"compliance: {m}" for m in compliance.messages)
+    else:
+        compliance = None
+    mismatch = timing_mismatch(log.minutes, observed_seconds)
+    if mismatch:
+        reasons.append(mismatch)
     if log.minutes is None and not reasons:
         reasons.append("no time to train")
     return RunScore(
@@ -208,6 +249,8 @@ def score_run(log: RunLog, compliance_mode: str, ruleset: str) -> RunScore:
         role=FAILED if reasons else COUNTED,
         compliance=compliance,
         log=log,
+        notes=[str(a) for a in log.warnings],
+        observed_seconds=observed_seconds,
     )
 
 
@@ -216,21 +259,40 @@ def score_benchmark(
     folder: Path,
     logs: list[RunLog],
     spec: BenchmarkSpec | None,
-    ruleset: str,
-    compliance_mode: str = "strict",
-    rcp: str = "check",
+    options: ScoringOptions,
+    verdicts: Verdicts | None = None,
+    observed: dict[Path, float] | None = None,
 ) -> BenchmarkScore:
-    """Score one benchmark folder.
-
-    ``rcp``: "off" (no RCP check), "check" (check and report; in strict mode a failure
-    invalidates) or "factor" (also take the scaling factor from the RCPs, not scaling.json).
-    """
-    runs = [score_run(log, compliance_mode, ruleset) for log in logs]
+    """Score one benchmark folder. ``verdicts``: the checkers' verdicts already known (from
+    the parallel checks or the cache; the rest are checked here); ``observed``: gp2bm's own
+    timing of each log's run, for a gp2bm campaign."""
+    verdicts = verdicts or Verdicts()
+    observed = observed or {}
+    runs = [
+        score_run(
+            log,
+            options.compliance,
+            options.ruleset,
+            verdicts.compliance.get(log.path),
+            observed.get(log.path),
+        )
+        for log in logs
+    ]
     result = BenchmarkScore(benchmark=benchmark, folder=folder, spec=spec, runs=runs)
+    _olympic(result, spec)
+    if options.compliance != "off":
+        _seeds(result, logs, options, verdicts)
+    if options.rcp != "off":
+        _rcp(result, options, verdicts)
+    _scaling(result, options)
+    return result
+
+
+def _olympic(result: BenchmarkScore, spec: BenchmarkSpec | None) -> None:
+    runs = result.runs
     max_failed = spec.max_failed_runs if spec else 1
     failed = [r for r in runs if r.failed]
     good = [r for r in runs if not r.failed]
-
     if spec is not None and len(runs) != spec.runs:
         word = "fewer" if len(runs) < spec.runs else "more"
         result.problems.append(f"{len(runs)} runs, {word} than the {spec.runs} required")
@@ -246,39 +308,64 @@ def score_benchmark(
         if result.mean is None:
             result.problems.append("no run left after the olympic drops")
 
-    if compliance_mode != "off":
-        # A cut-off or garbled log is already a failed run; MLCommons' seed checker would
-        # reject the whole folder over its parse error, so it sees only readable logs.
-        readable = [
-            log.path
-            for log in logs
-            if not any(a.kind in ("truncated", "garbled_line") for a in log.anomalies)
-        ]
-        result.seeds = rules.check_seeds(readable, ruleset)
-        if not result.seeds.passed:
-            if compliance_mode == "strict":
-                result.problems.extend(f"seeds: {m}" for m in result.seeds.messages or ("fail",))
-            else:
-                result.notes.extend(f"seeds: {m}" for m in result.seeds.messages or ("fail",))
 
-    if rcp != "off":
-        result.rcp = rules.check_rcp(folder, ruleset)
-        if not result.rcp.passed:
-            text = f"RCP check failed: {result.rcp.message}"
-            if compliance_mode == "strict" or rcp == "factor":
-                result.problems.append(text)
-            else:
-                result.notes.append(text)
+def _seeds(
+    result: BenchmarkScore, logs: list[RunLog], options: ScoringOptions, verdicts: Verdicts
+) -> None:
+    # A cut-off or garbled log is already a failed run; MLCommons' seed checker would
+    # reject the whole folder over its parse error, so it sees only readable logs.
+    readable = [
+        log.path
+        for log in logs
+        if not any(a.kind in ("truncated", "garbled_line") for a in log.anomalies)
+    ]
+    result.seeds = rules.check_seeds(readable, options.ruleset, verdicts.seeds)
+    if not result.seeds.passed:
+        where = result.problems if options.compliance == "strict" else result.notes
+        where.extend(f"seeds: {m}" for m in result.seeds.messages or ("fail",))
 
-    scaling = rules.read_scaling(folder)
-    if rcp == "factor":
-        result.scaling_factor = result.rcp.factor
-        result.scaling_source = "rcp"
-        if scaling is not None and abs(scaling - result.rcp.factor) > 1e-9 * scaling:
+
+def _rcp(result: BenchmarkScore, options: ScoringOptions, verdicts: Verdicts) -> None:
+    rcp = verdicts.rcp.get(result.folder) or rules.check_rcp(result.folder, options.ruleset)
+    result.rcp = rcp
+    if not rcp.passed:
+        text = f"RCP check failed: {rcp.message}"
+        if options.compliance == "strict" or options.rcp == "factor":
+            result.problems.append(text)
+        else:
+            result.notes.append(text)
+
+
+def _scaling(result: BenchmarkScore, options: ScoringOptions) -> None:
+    scaling = rules.read_scaling(result.folder)
+    if options.rcp == "factor":
+        rcp = result.rcp
+        result.scaling_factor = rcp.factor
+        result.scaling_source = SCALING_RCP
+        result.scaling_reason = rcp_reason(rcp)
+        if scaling is not None and (
+            rcp.factor is None or abs(scaling - rcp.factor) > 1e-9 * scaling
+        ):
             result.notes.append(
-                f"scaling.json says {scaling}, the RCPs give {result.rcp.factor}; using the RCPs"
+                f"scaling.json says {scaling}, the RCPs give {rcp.factor}; using the RCPs"
             )
     elif scaling is not None:
         result.scaling_factor = scaling
-        result.scaling_source = "scaling.json"
-    return result
+        result.scaling_source = SCALING_JSON
+        result.scaling_reason = "scaling.json beside the logs (the review's RCP factor)"
+
+
+def rcp_reason(rcp: rules.RcpResult) -> str:
+    """Why the RCP factor is what it is, in one line."""
+    if rcp.factor is None:
+        return f"RCP check failed ({rcp.message}): no normalisation factor, no official result"
+    means = ""
+    if rcp.submission_mean is not None and rcp.rcp_mean is not None:
+        means = f" (runs: {rcp.submission_mean:.6g} on average, RCP mean: {rcp.rcp_mean:.6g})"
+    if rcp.factor > 1:
+        return (
+            f"RCP normalisation ({rcp.message}): the runs converge faster than the RCP mean"
+            f"{means} within the maximum speedup: factor RCP mean / theirs, as MLCommons' "
+            "package checker writes it to scaling.json"
+        )
+    return f"RCP check passed ({rcp.message}): no faster than the RCP mean{means}: factor 1"

@@ -1,0 +1,211 @@
+"""MLCommons' checkers over many logs at once: in parallel across the cores, and through the
+verdict cache when one is given.
+
+Each log is checked in a worker process (the compliance checker keeps module-global state,
+so one check at a time per process); the RCP checks of all folders form one job, so that
+only one worker pays for importing scipy. Workers are forked (fast: the checkers are already
+imported), which is safe only while this process runs no other thread: otherwise the checks
+run here, one after the other.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gp2bm.files.checksums import sha256_file
+from gp2bm.results import rules
+from gp2bm.results.rules import CheckResult, RcpResult, SeedRecords
+from gp2bm.results.verdictcache import VerdictCache, folder_digest
+
+COMPLIANCE = "compliance"
+SEEDS = "seed-records"
+RCP = "rcp"
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """What to check: each log (compliance, seed records) and each folder (RCP)."""
+
+    ruleset: str
+    folders: dict[Path, tuple[Path, ...]]  # benchmark folder -> its result logs
+    compliance: bool = True
+    seeds: bool = True
+    rcp: bool = True
+
+    @property
+    def logs(self) -> list[Path]:
+        return [log for logs in self.folders.values() for log in logs]
+
+
+@dataclass
+class Verdicts:
+    compliance: dict[Path, CheckResult] = field(default_factory=dict)
+    seeds: dict[Path, SeedRecords] = field(default_factory=dict)
+    rcp: dict[Path, RcpResult] = field(default_factory=dict)
+
+
+def check_log(path: Path, ruleset: str, compliance: bool, seeds: bool):
+    """One log's verdicts (a worker's job): both from one parse when both are wanted."""
+    if compliance and seeds:
+        return rules.check_log(path, ruleset)
+    return (
+        rules.check_compliance(path, ruleset) if compliance else None,
+        rules.seed_records(path, ruleset) if seeds else None,
+    )
+
+
+def check_folders(folders: list[Path], ruleset: str) -> list[RcpResult]:
+    """The RCP checks of several folders (one worker's job)."""
+    return [rules.check_rcp(folder, ruleset) for folder in folders]
+
+
+# The checkers do no linear algebra: BLAS thread pools (started when the RCP checker imports
+# numpy) would only compete with the other checks for the cores.
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def start_worker() -> None:
+    """Each checker process: one thread for numerical libraries (before they are imported)."""
+    for name in ONE_THREAD:
+        os.environ.setdefault(name, "1")
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Whether checker processes can be forked from this one. Forking a process that runs
+    other threads can copy a lock one of them holds; starting fresh interpreters instead
+    would re-run the command's ``__main__``: with threads, the checks run in this process."""
+    return (
+        threading.active_count() == 1
+        and "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon  # a daemon may have no children
+    )
+
+
+class PendingChecks:
+    """Checks started in the background; ``verdicts()`` waits for them. A context manager:
+    leaving it early cancels what has not started."""
+
+    def __init__(self, plan: CheckPlan, cache: VerdictCache | None, workers: int | None):
+        self.plan, self.cache = plan, cache
+        self.found = Verdicts()
+        self.digests: dict[Path, str] = {}
+        # log -> (check compliance, read seed records); folders whose RCP check is to run
+        self.todo_logs: dict[Path, tuple[bool, bool]] = {}
+        self.todo_folders: list[Path] = []
+        self._from_cache()
+        jobs = len(self.todo_logs) + (1 if self.todo_folders else 0)
+        workers = min(workers or available_cores(), jobs) if can_fork() else 1
+        self.pool = None
+        self.futures: dict[object, Future] = {}
+        if workers > 1:
+            self.pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=start_worker,
+            )
+            if self.todo_folders:  # the longest job first
+                self.futures[RCP] = self.pool.submit(check_folders, self.todo_folders, plan.ruleset)
+            for log, want in self.todo_logs.items():
+                self.futures[log] = self.pool.submit(check_log, log, plan.ruleset, *want)
+
+    def __enter__(self) -> PendingChecks:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
+
+    def _from_cache(self) -> None:
+        """Take what the cache holds; note the logs and folders still to check."""
+        plan, cache, found = self.plan, self.cache, self.found
+        if cache is not None:
+            self.digests = {log: sha256_file(log) for log in plan.logs}
+            for log in plan.logs:
+                _load(cache, plan, log, self.digests[log], found)
+        for log in plan.logs:
+            want = (
+                plan.compliance and log not in found.compliance,
+                plan.seeds and log not in found.seeds,
+            )
+            if any(want):
+                self.todo_logs[log] = want
+        for folder, logs in plan.folders.items() if plan.rcp else ():
+            hit = None if cache is None else cache.load(RCP, plan.ruleset, self._digest(logs))
+            if hit is not None:
+                found.rcp[folder] = RcpResult.from_dict(hit)
+            else:
+                self.todo_folders.append(folder)
+
+    def _digest(self, logs: tuple[Path, ...]) -> str | None:
+        if self.cache is None:
+            return None  # nothing hashed: no cache to look up
+        return folder_digest([(log.name, self.digests[log]) for log in logs])
+
+    def verdicts(self) -> Verdicts:
+        """Every verdict of the plan (waiting for the workers), stored in the cache."""
+        plan, found = self.plan, self.found
+        if self.todo_folders:
+            results, ok = self._result(
+                RCP,
+                (check_folders, self.todo_folders, plan.ruleset),
+                lambda why: [RcpResult(False, why, None) for _ in self.todo_folders],
+            )
+            for folder, result in zip(self.todo_folders, results, strict=True):
+                found.rcp[folder] = result
+                if ok:
+                    self._store(RCP, self._digest(plan.folders[folder]), result)
+        for log, want in self.todo_logs.items():
+            (compliance, seeds), ok = self._result(
+                log,
+                (check_log, log, plan.ruleset, *want),
+                lambda why, want=want: (
+                    CheckResult("compliance", False, (why,)) if want[0] else None,
+                    SeedRecords((), why) if want[1] else None,
+                ),
+            )
+            if compliance is not None:
+                found.compliance[log] = compliance
+                if ok:
+                    self._store(COMPLIANCE, self.digests.get(log), compliance)
+            if seeds is not None:
+                found.seeds[log] = seeds
+                if ok:
+                    self._store(SEEDS, self.digests.get(log), seeds)
+        return found
+
+    def _result(self, key, job: tuple, failed) -> tuple:
+        """(a job's result, whether it ran to the end): from its worker, else run here."""
+        future = self.futures.get(key)
+        if future is None:
+            return job[0](*job[1:]), True
+        try:
+            return future.result(), True
+        except Exception as exc:  # a worker died (killed, out of memory): a failed check
+            return failed(f"checker process failed: {type(exc).__name__}: {exc}"), False
+
+    def _store(self, checker: str, digest: str | None, verdict) -> None:
+        if self.cache is not None and digest is not None:
+            self.cache.store(checker, self.plan.ruleset, digest, verdict.to_dict())
+
+
+def _load(cache: VerdictCache, plan: CheckPlan, log: Path, digest: str, found: Verdicts) -> None:
+    if plan.compliance:
+        hit = cache.load(COMPLIANCE, plan.ruleset, digest)
+        if hit is not None:
+            found.compliance[log] = CheckResult.from_dict(hit)
+    if plan.seeds:
+        hit = cache.load(SEEDS, plan.ruleset, digest)
+        if hit is not None:
+            found.seeds[log] = SeedRecords.from_dict(hit)
