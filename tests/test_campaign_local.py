@@ -272,3 +272,17 @@ def test_campaign_identity_is_kept(cli, tmp_path):
         *NO_DROP,
     )
     assert res.code == 2 and "system is 'node1'" in res.err
+
+
+def test_record_keeps_gp2bm_own_timing_of_the_run(cli, tmp_path):
+    """The run record holds gp2bm's monotonic time from run_start to run_stop as the lines
+    came: what the log's wall-clock time to train is checked against."""
+    suite = write_suite(tmp_path / "suite", {"resnet": 1}, extra_args=["--sleep-per-epoch", "0.2"])
+    campaign = tmp_path / "c"
+    res = run_all_local(cli, suite, campaign, "--skip-check")
+    record = json.loads((campaign / "records/resnet/run_0.json").read_text())
+    assert record["status"] == "success", res.err[-2000:]
+    logged = parse_run_log(bench_dir(campaign, "resnet") / "result_0.txt").minutes * 60
+    assert logged > 1.0
+    assert abs(record["observed_seconds"] - logged) < 1.0
+    assert record["observed_seconds"] <= record["seconds"]

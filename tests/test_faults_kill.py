@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from test_report_campaign import synthetic_campaign
 
+from gp2bm.campaign.locks import campaign_lock, lock_holder, run_lock
 from gp2bm.files import safetar
 
 
@@ -90,3 +91,35 @@ def test_sigkill_during_packaging_leaves_no_bundle(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     safetar.extract(bundle, tmp_path / "x")
     assert tree_digests(root) == before
+
+
+# Takes the campaign lock and a run lock, forks a child that lives on (as a pool worker
+# would), writes the child's pid, then SIGKILLs itself while holding both locks.
+LOCK_THEN_FORK = """
+import os, signal, sys, time
+from pathlib import Path
+from gp2bm.campaign.locks import campaign_lock, run_lock
+root = Path(sys.argv[1])
+with campaign_lock(root), run_lock(root / "run_0.lock", "resnet run 0"):
+    child = os.fork()
+    if child == 0:
+        time.sleep(60)
+        os._exit(0)
+    (root / "child.pid").write_text(str(child))
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_forked_child_keeps_no_lock_once_gp2bm_is_killed(tmp_path):
+    """A worker forked while gp2bm holds the campaign's locks (the checkers' process pool)
+    does not keep the campaign locked after that gp2bm is killed."""
+    proc = subprocess.run([sys.executable, "-c", LOCK_THEN_FORK, str(tmp_path)], timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    child = int((tmp_path / "child.pid").read_text())
+    try:
+        assert Path(f"/proc/{child}").exists(), "the forked child ended too early"
+        assert lock_holder(tmp_path / "run_0.lock") is None
+        with campaign_lock(tmp_path), run_lock(tmp_path / "run_0.lock", "resnet run 0"):
+            pass
+    finally:
+        os.kill(child, signal.SIGKILL)

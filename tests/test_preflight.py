@@ -14,6 +14,7 @@ from fake_pynvml import install
 
 from gp2bm.node import gpus, preflight
 from gp2bm.node.cachedrop import DROP_CACHES
+from gp2bm.runtimes.docker import DockerRuntime
 from gp2bm.spec.manifest import suite_manifests
 from gp2bm.spec.suite import load_suite
 
@@ -120,10 +121,15 @@ def test_mig_enabled_warns(monkeypatch, tmp_path):
 # ---------------------------------------------------------------------------- engine, runtime
 
 
+def runtime_checks(p: preflight.Preflight) -> list:
+    """The selected runtime's own part of the pre-flight (engine, GPU runtime, images)."""
+    return p.runtime.checks(p.runtime_context())
+
+
 def test_unreachable_docker_engine_is_blocking(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no.sock")
     suite = write_suite(tmp_path, {"resnet": 1})
-    items = by_name(preflight.check_engine(context(suite, runtime="docker")))
+    items = by_name(runtime_checks(context(suite, runtime="docker")))
     engine = items["container engine"]
     assert engine.blocking and "DOCKER_HOST" in engine.fix
 
@@ -137,19 +143,20 @@ class FakeDocker:
 
 
 def test_gpu_runtime_nvidia_or_cdi(tmp_path):
-    assert preflight._gpu_runtime(FakeDocker({"Runtimes": {"runc": {}, "nvidia": {}}})).status == (
+    gpu_runtime = DockerRuntime().check_gpu_runtime
+    assert gpu_runtime(FakeDocker({"Runtimes": {"runc": {}, "nvidia": {}}})).status == (
         "pass"
     )
-    missing = preflight._gpu_runtime(FakeDocker({"Runtimes": {"runc": {}}}))
+    missing = gpu_runtime(FakeDocker({"Runtimes": {"runc": {}}}))
     assert missing.blocking and "nvidia-ctk" in missing.fix
     (tmp_path / "nvidia.yaml").write_text("cdiVersion: 0.5.0\nkind: nvidia.com/gpu\n")
-    cdi = preflight._gpu_runtime(FakeDocker({"Runtimes": {"runc": {}}, "CDISpecDirs": [tmp_path]}))
+    cdi = gpu_runtime(FakeDocker({"Runtimes": {"runc": {}}, "CDISpecDirs": [tmp_path]}))
     assert cdi.status == "pass" and "CDI" in cdi.detail
 
 
 def test_unpinned_image_fails_unless_allowed(tmp_path):
     suite = write_suite(tmp_path, {"resnet": 1})
-    item = by_name(preflight.check_images(context(suite, runtime="docker")))["resnet image"]
+    item = by_name(runtime_checks(context(suite, runtime="docker")))["resnet image"]
     assert item.blocking and item.fix == "gp2bm pin resnet gp2bm/smoke:latest"
 
 

@@ -14,7 +14,10 @@ from campaign_helpers import write_suite
 from synth import BERT_MINUTES, RESNET_MINUTES, write_benchmark
 
 from gp2bm.errors import InputError
-from gp2bm.reports.view import claims, load_campaign, read_telemetry, software
+from gp2bm.reports.claims import claims
+from gp2bm.reports.software import software
+from gp2bm.reports.telemetry import read_telemetry
+from gp2bm.reports.view import load_campaign
 
 REPO = Path(__file__).resolve().parent.parent
 RFP_WORKBOOK = REPO.parent / "shared" / "fixtures" / "rfp" / "Benchmark_Results.xlsx"
@@ -200,7 +203,7 @@ def test_load_campaign_reads_every_part(tmp_path):
     assert view.score.valid and view.score.score is not None
     assert [len(v) for v in view.runs.values()] == [5, 10]
     run = view.runs["bert"][3]
-    assert run.index == 3 and run.record["seed"] == 1021
+    assert run.index == 3 and run.record.seed == 1021
     assert run.telemetry is not None
     assert set(run.telemetry.metrics()) == {
         "host_cpu_pct",

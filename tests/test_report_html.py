@@ -11,8 +11,9 @@ import subprocess
 import pytest
 from test_report_campaign import synthetic_campaign
 
+from gp2bm.reports.claims import claims
 from gp2bm.reports.html_report import read_claims, render_html
-from gp2bm.reports.view import claims, load_campaign
+from gp2bm.reports.view import load_campaign
 
 CHROMIUM_FLAGS = [
     "--headless",

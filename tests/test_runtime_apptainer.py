@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
-from campaign_helpers import NO_DROP, write_suite
+from campaign_helpers import NO_DROP, TRAIN, write_suite
 
 from gp2bm.errors import InputError
-from gp2bm.runtimes.apptainer import ApptainerRuntime, build_command, is_plain_http, registry_of
+from gp2bm.handin.source import stage_source
+from gp2bm.runtimes.apptainer import (
+    ApptainerRuntime,
+    build_command,
+    export_command,
+    is_plain_http,
+    registry_of,
+)
 from gp2bm.runtimes.base import RunSpec
-from gp2bm.spec.manifest import Mount
+from gp2bm.spec.manifest import Mount, load_manifest
 
 DIGEST = "sha256:" + "c" * 64
 
@@ -62,6 +70,12 @@ def test_build_command_and_plain_http(monkeypatch):
     assert "--no-https" not in build_command("apptainer", "x.sif", f"docker://nvcr.io/a@{DIGEST}")
     monkeypatch.setenv("GP2BM_INSECURE_REGISTRIES", "registry.lan:5000")
     assert "--no-https" in build_command("apptainer", "x.sif", "docker://registry.lan:5000/a:1")
+
+
+def test_export_command_reads_the_source_out_of_the_sif():
+    assert export_command("apptainer", Path("/c/images/bert.sif"), "/workspace/bert") == [
+        "apptainer", "exec", "--containall", "/c/images/bert.sif",
+        "tar", "-C", "/workspace/bert", "-cf", "-", "."]
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +138,12 @@ def test_apptainer_runs_the_smoke_image_from_a_sif(
     res = cli(*args)
     assert res.code == 0 and "already there" in res.err
     assert resnet_sif.stat().st_mtime_ns == mtime
+
+    # the hand-in's source: out of the SIF the records name, found in the campaign
+    notes: list[str] = []
+    manifest = load_manifest(suite.parent / "resnet.yaml")
+    origin, count = stage_source("resnet", manifest, [{"image_id": f"sha256:{sha}"}],
+                                 "apptainer", tmp_path / "impl", tmp_path / "scratch", notes,
+                                 campaign_root=campaign)
+    assert count == 1 and "resnet.sif" in origin
+    assert (tmp_path / "impl" / "train.py").read_bytes() == TRAIN.read_bytes()

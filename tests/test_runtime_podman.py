@@ -47,6 +47,23 @@ def test_unreachable_service_is_one_line(cli, tmp_path, monkeypatch):
     assert "cannot reach Podman's API service" in res.err
 
 
+class FakePodman:
+    def __init__(self, info):
+        self._info = info
+
+    def info(self):
+        return self._info
+
+
+def test_gpu_check_wants_a_cdi_spec(tmp_path):
+    gpu_runtime = get_runtime("podman", podman_host="unix:///nonexistent.sock").check_gpu_runtime
+    missing = gpu_runtime(FakePodman({"CDISpecDirs": [str(tmp_path)]}))
+    assert missing.blocking and "nvidia-ctk cdi generate" in missing.fix
+    (tmp_path / "nvidia.yaml").write_text("cdiVersion: 0.5.0\nkind: nvidia.com/gpu\n")
+    found = gpu_runtime(FakePodman({"CDISpecDirs": [str(tmp_path)]}))
+    assert found.status == "pass" and str(tmp_path / "nvidia.yaml") in found.detail
+
+
 @pytest.fixture(scope="module")
 def podman_service(docker_services, tmp_path_factory):
     from services import ServicesUnavailable, start_podman, stop_podman

@@ -16,34 +16,32 @@ its result_N.txt is missing.
 Several gp2bm processes may share one campaign (Slurm array tasks on different nodes, the
 folder on a shared file system): each run is done under its own lock, so a run is never done
 twice at once and a partial log that is still being written is never taken for an
-interrupted one. The campaign-wide lock is for whoever plans and submits.
+interrupted one. The campaign-wide lock is for whoever plans and submits. The locks
+themselves are ``gp2bm.campaign.locks``; the run records, ``gp2bm.campaign.record``.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import hashlib
-import json
 import os
 import re
 import socket
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm import __version__
+from gp2bm.campaign.locks import campaign_lock, lock_holder, run_lock
+from gp2bm.campaign.record import INTERRUPTED, RUNNING, RunRecord
 from gp2bm.errors import InputError, RunBusy
 from gp2bm.files.jsonfile import read_json, write_json_atomic
 from gp2bm.files.timestamps import now_iso
+from gp2bm.runtimes import DEFAULT as DEFAULT_RUNTIME
 from gp2bm.spec.suite import Suite
 
 CAMPAIGN_FILE = "campaign.json"
-LOCK_FILE = ".gp2bm.lock"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-RUN_LOCK_POLL_S = 0.05
 
 
 def default_campaign_root(suite: Suite) -> Path:
@@ -137,7 +135,7 @@ class Campaign:
                 org=meta["org"],
                 system=meta["system"],
                 suite=suite,
-                runtime=runtime or meta.get("runtime", "docker"),
+                runtime=runtime or meta.get("runtime", DEFAULT_RUNTIME),
                 created=meta.get("created", ""),
             )
         if not create:
@@ -147,8 +145,9 @@ class Campaign:
         for what, value in (("org", org), ("system", system)):
             if not NAME_RE.match(value):
                 raise InputError(f"--{what} '{value}': use letters, digits, '_', '.', '-'")
-        campaign = cls(root=root, org=org, system=system, suite=suite, runtime=runtime or "docker")
-        return campaign
+        return cls(
+            root=root, org=org, system=system, suite=suite, runtime=runtime or DEFAULT_RUNTIME
+        )
 
     def save(self) -> None:
         meta_path = self.root / CAMPAIGN_FILE
@@ -232,108 +231,42 @@ class Campaign:
         telemetry = self.telemetry_path(bench, n)
         if telemetry.exists() and not self.result_path(bench, n).exists():
             os.replace(telemetry, attempts / f"telemetry_{n}.attempt{k}.csv")
-        record = self.record_path(bench, n)
-        if record.exists() and not self.result_path(bench, n).exists():
-            data = read_json(record)
-            if data.get("status") in (None, "running"):
-                data["status"] = "interrupted"
-                data.setdefault("reason", "gp2bm stopped before the run ended")
-            data["attempt_log"] = str(dest.relative_to(self.root))
-            write_json_atomic(attempts / f"run_{n}.attempt{k}.json", data)
-            record.unlink()
+        record_path = self.record_path(bench, n)
+        if record_path.exists() and not self.result_path(bench, n).exists():
+            record = RunRecord.from_dict(read_json(record_path))
+            if record.status in (None, RUNNING):
+                record.status = INTERRUPTED
+                if record.reason is None:
+                    record.reason = "gp2bm stopped before the run ended"
+            record.attempt_log = str(dest.relative_to(self.root))
+            record.save(attempts / f"run_{n}.attempt{k}.json")
+            record_path.unlink()
         return dest
 
     def used_seeds(self, bench: str) -> set[int]:
-        seeds = set()
+        """The seeds of every run and attempt recorded so far (a record that cannot be read
+        names no seed)."""
         folder = self.records_dir(bench)
-        if folder.is_dir():
-            for p in list(folder.glob("run_*.json")) + list(folder.glob("attempts/run_*.json")):
-                try:
-                    seed = json.loads(p.read_text()).get("seed")
-                except (OSError, ValueError):
-                    continue
-                if isinstance(seed, int):
-                    seeds.add(seed)
-        return seeds
+        if not folder.is_dir():
+            return set()
+        paths = list(folder.glob("run_*.json")) + list(folder.glob("attempts/run_*.json"))
+        records = (RunRecord.load(p) for p in paths)
+        return {r.seed for r in records if r is not None and r.seed is not None}
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
+    # ------------------------------------------------------------------ locks
+    def lock(self) -> AbstractContextManager[None]:
         """One gp2bm at a time per campaign; a second one is refused, not queued."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                holder = os.pread(fd, 100, 0).decode(errors="replace").strip() or "?"
-                raise InputError(
-                    f"{self.root}: campaign is in use by another gp2bm (pid {holder})"
-                ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            yield
-        finally:
-            os.close(fd)
+        return campaign_lock(self.root)
 
-    @contextmanager
     def run_lock(
         self, bench: str, n: int, wait: float = 0.0, holder: dict | None = None
-    ) -> Iterator[None]:
-        """Hold run n's own lock (flock on records/<bench>/run_N.lock) while doing it.
-
-        Waits up to ``wait`` seconds (someone may hold it for a moment, e.g. while archiving
-        a partial log), then raises RunBusy naming the holder. ``holder`` (node, job...) is
-        written into the lock file for ``gp2bm status``.
-        """
-        path = self.run_lock_path(bench, n)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                if time.monotonic() >= deadline:
-                    info = _lock_holder(fd)
-                    where = ", ".join(f"{k} {v}" for k, v in info.items() if k != "since")
-                    raise RunBusy(
-                        f"{bench} run {n} is being done by another gp2bm ({where or '?'})", info
-                    ) from None
-                time.sleep(RUN_LOCK_POLL_S)
-            info = {"pid": os.getpid(), "host": socket.gethostname(), **(holder or {})}
-            info["since"] = now_iso()
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(info, sort_keys=True) + "\n").encode(), 0)
-            yield
-        finally:
-            os.close(fd)
+    ) -> AbstractContextManager[None]:
+        """Hold run n's own lock while doing it (RunBusy after ``wait`` s when held)."""
+        return run_lock(self.run_lock_path(bench, n), f"{bench} run {n}", wait, holder)
 
     def run_holder(self, bench: str, n: int) -> dict | None:
         """Who holds run n's lock (what it wrote there), or None when nobody does."""
-        path = self.run_lock_path(bench, n)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        try:
-            try:
-                # a shared lock only tests: it never keeps the holder-to-be from its own
-                # exclusive lock for longer than this call
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                return _lock_holder(fd)
-            return None
-        finally:
-            os.close(fd)
+        return lock_holder(self.run_lock_path(bench, n))
 
     @contextmanager
     def claim_run(
@@ -350,12 +283,3 @@ class Campaign:
                 return
             self.archive_partial(bench, n)
             yield True
-
-
-def _lock_holder(fd: int) -> dict:
-    text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
-    try:
-        info = json.loads(text)
-    except ValueError:
-        return {"pid": text} if text else {}
-    return info if isinstance(info, dict) else {}

@@ -57,6 +57,8 @@ class RunRecord:
     start: str | None = None
     stop: str | None = None
     seconds: float | None = None
+    # gp2bm's monotonic clock from the run_start line to the run_stop line, as they came
+    observed_seconds: float | None = None
     exit_code: int | None = None
     log_status: str | None = None
     minutes: float | None = None
@@ -123,6 +125,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "cache_drop": (dict,),
     "telemetry": (dict,),
     "seconds": (int, float),
+    "observed_seconds": (int, float),
     "minutes": (int, float),
     "best_accuracy": (int, float),
     "timeout_seconds": (int, float),

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from gp2bm.campaign.folder import Campaign
 from gp2bm.cli.app import app, err, out
+from gp2bm.cli.node import campaign_preflight, record_node_once
 from gp2bm.cli.options import JsonOpt, SuiteOpt
+from gp2bm.cli.runrequest import RunRequest, open_campaign
+from gp2bm.cli.slurm import run_all_slurm
+from gp2bm.errors import InputError, InvalidError
+from gp2bm.reports.terminal import render_score
+from gp2bm.results.nodetypes import require_one_node_type
+from gp2bm.results.resultset import score_paths
+from gp2bm.run.images import pin_image, pull_images
+from gp2bm.run.loop import run_campaign
+from gp2bm.run.plan import PlannedCommand, plan_commands
+from gp2bm.run.progress import CampaignProgress
+from gp2bm.runtimes import DEFAULT, get_runtime
+from gp2bm.spec.suite import Suite
 
 CampaignOpt = Annotated[
     Path | None,
@@ -23,63 +37,14 @@ RuntimeOpt = Annotated[
 ]
 
 
-def _campaign_and_manifests(suite_path, campaign_dir, runtime, org, system, create=True):
-    from gp2bm.campaign.folder import Campaign, default_campaign_root
-    from gp2bm.campaign.resolve import resolve_suite
-    from gp2bm.spec.manifest import suite_manifests
-
-    the_suite = resolve_suite(suite_path, campaign_dir)
-    manifests = suite_manifests(the_suite)
-    root = campaign_dir or default_campaign_root(the_suite)
-    campaign = Campaign.open(
-        root, the_suite, org=org, system=system, runtime=runtime, create=create
-    )
-    return the_suite, manifests, campaign
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """The options run-all and run share, as given on the command line."""
-
-    suite: Path | None
-    campaign_dir: Path | None
-    runtime: str
-    org: str | None
-    system: str | None
-    dry_run: bool
-    allow_unpinned: bool
-    cache_drop: bool
-    cache_drop_command: str | None
-    allow_cache_drop_failure: bool
-    timeout: float | None
-    as_json: bool
-    skip_check: bool = False
-    no_gpu: bool = False
-    allow_mixed_nodes: bool = False
-
-    def run_options(self):
-        import shlex
-
-        from gp2bm.run.runner import RunOptions
-
-        return RunOptions(
-            cache_drop=self.cache_drop,
-            cache_drop_command=shlex.split(self.cache_drop_command)
-            if self.cache_drop_command
-            else None,
-            allow_cache_drop_failure=self.allow_cache_drop_failure,
-            allow_unpinned=self.allow_unpinned,
-            timeout_seconds=self.timeout,
-        )
-
-
-def _print_plan(campaign, runtime_name: str, rows: list[dict], as_json: bool) -> None:
-    import shlex
-
+def _print_plan(
+    campaign: Campaign, runtime_name: str, rows: list[PlannedCommand], as_json: bool
+) -> None:
     if as_json:
+        plan = [r.as_dict() for r in rows]
         print(
             json.dumps(
-                {"campaign": str(campaign.root), "runtime": runtime_name, "plan": rows}, indent=2
+                {"campaign": str(campaign.root), "runtime": runtime_name, "plan": plan}, indent=2
             )
         )
         return
@@ -87,17 +52,14 @@ def _print_plan(campaign, runtime_name: str, rows: list[dict], as_json: bool) ->
         f"campaign {campaign.root}: {len(rows)} run(s) to do with {runtime_name}", highlight=False
     )
     for r in rows:
-        out.print(f"# {r['benchmark']} run {r['run']} -> {r['result']}", highlight=False)
-        out.print(shlex.join(r["command"]), highlight=False, soft_wrap=True)
+        out.print(f"# {r.benchmark} run {r.run} -> {r.result}", highlight=False)
+        out.print(shlex.join(r.command), highlight=False, soft_wrap=True)
 
 
-def score_campaign(campaign, the_suite, as_json: bool, allow_mixed_nodes: bool) -> None:
+def score_campaign(
+    campaign: Campaign, the_suite: Suite, as_json: bool, allow_mixed_nodes: bool
+) -> None:
     """Score a campaign's results (one node type unless allowed) and exit 0 if valid."""
-    from gp2bm.errors import InvalidError
-    from gp2bm.node.fingerprint import require_one_node_type
-    from gp2bm.reports.terminal import render_score
-    from gp2bm.results.resultset import score_paths
-
     if not any(campaign.finished(b) for b in the_suite.benchmarks):
         raise InvalidError(f"{campaign.root}: no run finished (see `gp2bm status`)")
     types = require_one_node_type(
@@ -121,15 +83,7 @@ def score_campaign(campaign, the_suite, as_json: bool, allow_mixed_nodes: bool) 
 
 
 def _run(req: RunRequest, benchmarks: list[str] | None, score_after: bool):
-    from gp2bm.cli.node import campaign_preflight, record_node_once
-    from gp2bm.errors import InputError
-    from gp2bm.run.progress import CampaignProgress
-    from gp2bm.run.runner import plan_commands, run_campaign
-    from gp2bm.runtimes import get_runtime
-
-    the_suite, manifests, campaign = _campaign_and_manifests(
-        req.suite, req.campaign_dir, req.runtime, req.org, req.system
-    )
+    the_suite, manifests, campaign = open_campaign(req)
     for b in benchmarks or []:
         if b not in the_suite.benchmarks:
             raise InputError(f"benchmark '{b}' is not in suite '{the_suite.name}'")
@@ -150,7 +104,7 @@ def _run(req: RunRequest, benchmarks: list[str] | None, score_after: bool):
     if not outcomes:
         err.print(f"campaign {campaign.root}: every required run is already there", highlight=False)
     if not score_after:
-        raise typer.Exit(0 if all(o.record["status"] == "success" for o in outcomes) else 1)
+        raise typer.Exit(0 if all(o.record.succeeded for o in outcomes) else 1)
     score_campaign(campaign, the_suite, req.as_json, req.allow_mixed_nodes)
 
 
@@ -228,7 +182,7 @@ WaitOpt = Annotated[
 def run_all(
     suite: SuiteOpt = None,
     campaign: CampaignOpt = None,
-    runtime: RuntimeOpt = "docker",
+    runtime: RuntimeOpt = DEFAULT,
     org: OrgOpt = None,
     system: SystemOpt = None,
     dry_run: DryRunOpt = False,
@@ -272,14 +226,11 @@ def run_all(
         no_gpu,
         allow_mixed_nodes,
     )
-    if slurm:
-        from gp2bm.cli.slurm import run_all_slurm
-
-        run_all_slurm(
-            req, partition=partition, nodes=nodes, account=account, time_limit=time_limit, wait=wait
-        )
+    if not slurm:
+        _run(req, None, score_after=True)
         return
-    _run(req, None, score_after=True)
+    done, the_suite = run_all_slurm(req, partition, nodes, account, time_limit, wait)
+    score_campaign(done, the_suite, req.as_json, req.allow_mixed_nodes)
 
 
 @app.command("run")
@@ -287,7 +238,7 @@ def run_one(
     benchmark: Annotated[str, typer.Argument(help="Benchmark of the suite, e.g. resnet.")],
     suite: SuiteOpt = None,
     campaign: CampaignOpt = None,
-    runtime: RuntimeOpt = "docker",
+    runtime: RuntimeOpt = DEFAULT,
     org: OrgOpt = None,
     system: SystemOpt = None,
     dry_run: DryRunOpt = False,
@@ -328,8 +279,6 @@ def pin(
     as_json: JsonOpt = False,
 ):
     """Resolve IMAGE[:TAG] to its registry digest and write repo@sha256:... into the manifest."""
-    from gp2bm.run.images import pin_image
-
     result = pin_image(suite, benchmark, image)
     if as_json:
         print(json.dumps(result, indent=2))
@@ -349,8 +298,6 @@ def pull(
     as_json: JsonOpt = False,
 ):
     """Pull each pinned image by digest and check the local image carries that digest."""
-    from gp2bm.run.images import pull_images
-
     results = pull_images(suite, benchmarks)
     if as_json:
         print(json.dumps(results, indent=2))

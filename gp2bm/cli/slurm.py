@@ -4,16 +4,38 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from gp2bm.campaign.folder import Campaign, default_campaign_root
 from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import JsonOpt, SuiteOpt
+from gp2bm.cli.runrequest import RunRequest, open_campaign, run_options
 from gp2bm.errors import InputError
+from gp2bm.node.fingerprint import node_name, slurm_job
+from gp2bm.placement import Scheduler, TaskState, get_scheduler
+from gp2bm.placement.fanout import (
+    FanoutOptions,
+    JobBook,
+    Run,
+    Submission,
+    run_of_task,
+    submit_missing,
+    wait_for,
+)
+from gp2bm.placement.runstate import RunState, counts, run_states
+from gp2bm.placement.slurm import SlurmScheduler
+from gp2bm.placement.task import run_task
+from gp2bm.results.nodetypes import NodeTypes, node_types
+from gp2bm.run.loop import require_pinned
+from gp2bm.runtimes import DEFAULT, get_runtime
+from gp2bm.spec.manifest import suite_manifests
+from gp2bm.spec.suite import Suite, load_suite
 
 STATE_STYLE = {
     "done": "green",
@@ -32,7 +54,7 @@ def _print(line: str) -> None:
 # ---------------------------------------------------------------------------- run-all --slurm
 
 
-def task_options(req) -> list[str]:
+def task_options(req: RunRequest) -> list[str]:
     """run-all's per-run options, as the run-task options every array task gets."""
     opts = [] if req.cache_drop else ["--no-cache-drop"]
     if req.cache_drop_command:
@@ -49,16 +71,12 @@ def task_options(req) -> list[str]:
 class _Watch:
     """Prints a line whenever a run changes state while the array runs."""
 
-    def __init__(self, campaign, scheduler):
-        from gp2bm.placement.runstate import run_states
-
+    def __init__(self, campaign: Campaign, scheduler: Scheduler):
         self.campaign, self.scheduler = campaign, scheduler
         # the picture before the submission (from the folder) is not news
         self.seen = {(s.benchmark, s.run): (s.state, s.node) for s in run_states(campaign)[0]}
 
-    def __call__(self, queued) -> None:
-        from gp2bm.placement.runstate import run_states
-
+    def __call__(self, queued: dict[Run, TaskState]) -> None:
         states, _ = run_states(self.campaign, self.scheduler, queued=queued)
         for s in states:
             key = (s.benchmark, s.run)
@@ -74,31 +92,19 @@ class _Watch:
 
 
 def run_all_slurm(
-    req,
+    req: RunRequest,
     partition: str | None,
     nodes: int | None,
     account: str | None,
     time_limit: str | None,
     wait: bool,
-) -> None:
-    """Submit the campaign's missing runs as one Slurm job array, wait for it, then score."""
-    import shlex
-
-    from gp2bm.campaign.folder import Campaign, default_campaign_root
-    from gp2bm.placement import get_scheduler
-    from gp2bm.placement.fanout import FanoutOptions, submit_missing, wait_for
-    from gp2bm.run.runner import require_pinned
-    from gp2bm.runtimes import get_runtime
-    from gp2bm.spec.manifest import suite_manifests
-
+) -> tuple[Campaign, Suite]:
+    """Submit the campaign's missing runs as one Slurm job array and wait for it; return the
+    campaign and its suite, to be scored. A dry run, or --no-wait, exits after submitting."""
     if nodes is not None and nodes < 1:
         raise InputError("--nodes must be at least 1")
-    the_suite = resolve_suite(req.suite, None)
-    manifests = suite_manifests(the_suite)
-    root = req.campaign_dir or default_campaign_root(the_suite)
-    campaign = Campaign.open(root, the_suite, org=req.org, system=req.system, runtime=req.runtime)
-    rt = get_runtime(campaign.runtime)
-    require_pinned(manifests, rt, req.allow_unpinned)
+    the_suite, manifests, campaign = open_campaign(req)
+    require_pinned(manifests, get_runtime(campaign.runtime), req.allow_unpinned)
     scheduler = get_scheduler("slurm")
     options = FanoutOptions(
         runtime=campaign.runtime,
@@ -111,16 +117,31 @@ def run_all_slurm(
     watch = None if req.dry_run or not wait else _Watch(campaign, scheduler)
     sub = submit_missing(campaign, scheduler, options, dry_run=req.dry_run)
     if req.dry_run or not wait:
-        if req.as_json:
-            print(json.dumps({"campaign": str(campaign.root), **sub.as_dict()}, indent=2))
-        elif req.dry_run:
-            out.print(
-                f"campaign {campaign.root}: {len(sub.runs)} run(s) to submit", highlight=False
-            )
-            if sub.argv:
-                out.print(shlex.join(sub.argv), highlight=False, soft_wrap=True)
+        _print_submission(campaign, sub, req)
         raise typer.Exit(0)
+    _print_submitted(sub, nodes)
+    try:
+        wait_for(campaign, scheduler, on_poll=watch)
+    except KeyboardInterrupt:
+        _print(
+            "gp2bm: stopped waiting; the jobs go on in Slurm (`gp2bm status` follows them, "
+            "`scancel` stops them, `gp2bm run-all --slurm` again waits and scores)"
+        )
+        raise typer.Exit(130) from None
+    return campaign, the_suite
 
+
+def _print_submission(campaign: Campaign, sub: Submission, req: RunRequest) -> None:
+    """What a dry run would submit, or what --no-wait submitted (--json only)."""
+    if req.as_json:
+        print(json.dumps({"campaign": str(campaign.root), **sub.as_dict()}, indent=2))
+    elif req.dry_run:
+        out.print(f"campaign {campaign.root}: {len(sub.runs)} run(s) to submit", highlight=False)
+        if sub.argv:
+            out.print(shlex.join(sub.argv), highlight=False, soft_wrap=True)
+
+
+def _print_submitted(sub: Submission, nodes: int | None) -> None:
     if sub.kept:
         _print(f"kept {len(sub.kept)} interrupted log(s) as attempts")
     if sub.queued:
@@ -135,17 +156,6 @@ def run_all_slurm(
             f"submitted Slurm job {sub.job_id}: {len(sub.runs)} run(s), one node each"
             + (f", at most {nodes} at a time" if nodes else "")
         )
-    try:
-        wait_for(campaign, scheduler, on_poll=watch)
-    except KeyboardInterrupt:
-        _print(
-            "gp2bm: stopped waiting; the jobs go on in Slurm (`gp2bm status` follows them, "
-            "`scancel` stops them, `gp2bm run-all --slurm` again waits and scores)"
-        )
-        raise typer.Exit(130) from None
-    from gp2bm.cli.campaign import score_campaign
-
-    score_campaign(campaign, the_suite, req.as_json, req.allow_mixed_nodes)
 
 
 # ---------------------------------------------------------------------------- status
@@ -162,12 +172,6 @@ def status(
 ):
     """The state of every run of a campaign: done, failed, running (on which node), pending
     in Slurm, interrupted or missing; from the campaign folder and the scheduler."""
-    from gp2bm.campaign.folder import Campaign, default_campaign_root
-    from gp2bm.node.fingerprint import node_types
-    from gp2bm.placement import get_scheduler
-    from gp2bm.placement.fanout import JobBook
-    from gp2bm.placement.runstate import counts, run_states
-
     the_suite = resolve_suite(suite, campaign)
     root = campaign or default_campaign_root(the_suite)
     c = Campaign.open(root, the_suite, create=False)
@@ -177,20 +181,22 @@ def status(
     states, notes = run_states(c, scheduler, ask_finished=True)
     types = node_types(c.root / "records", c.results_dir)
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "campaign": str(c.root),
-                    "suite": the_suite.name,
-                    "counts": counts(states),
-                    "runs": [s.as_dict() for s in states],
-                    "nodes": types.as_dict(),
-                    "notes": notes,
-                },
-                indent=2,
-            )
-        )
+        data = {
+            "campaign": str(c.root),
+            "suite": the_suite.name,
+            "counts": counts(states),
+            "runs": [s.as_dict() for s in states],
+            "nodes": types.as_dict(),
+            "notes": notes,
+        }
+        print(json.dumps(data, indent=2))
         return
+    _print_status(c, the_suite, states, notes, types)
+
+
+def _print_status(
+    c: Campaign, the_suite: Suite, states: list[RunState], notes: list[str], types: NodeTypes
+) -> None:
     table = Table(title=f"campaign {c.root} ({the_suite.name})")
     for col in ("benchmark", "run", "state", "node", "job", "seconds", "detail"):
         table.add_column(col, overflow="fold")
@@ -222,7 +228,7 @@ def status(
 def run_task_command(
     campaign: Annotated[Path, typer.Option("--campaign", help="The shared campaign folder.")],
     suite: Annotated[Path, typer.Option("--suite", help="The campaign's suite manifest.")],
-    runtime: Annotated[str, typer.Option("--runtime", help="Container runtime.")] = "docker",
+    runtime: Annotated[str, typer.Option("--runtime", help="Container runtime.")] = DEFAULT,
     benchmark: Annotated[
         str | None, typer.Option("--benchmark", help="Benchmark (default: from the task index).")
     ] = None,
@@ -237,19 +243,25 @@ def run_task_command(
     timeout: Annotated[float | None, typer.Option("--timeout")] = None,
 ):
     """One run of a campaign on this node (what each task of `run-all --slurm` runs)."""
-    import shlex
-
-    from gp2bm.campaign.folder import Campaign
-    from gp2bm.node.fingerprint import node_name, slurm_job
-    from gp2bm.placement.fanout import run_of_task
-    from gp2bm.placement.slurm import SlurmScheduler
-    from gp2bm.placement.task import run_task
-    from gp2bm.run.runner import RunOptions
-    from gp2bm.runtimes import get_runtime
-    from gp2bm.spec.manifest import suite_manifests
-    from gp2bm.spec.suite import load_suite
-
     the_suite = load_suite(suite)
+    benchmark, index = _task_run(the_suite, benchmark, index)
+    c = Campaign.open(campaign, the_suite, runtime=runtime, create=False)
+    manifest = suite_manifests(the_suite)[benchmark]
+    options = run_options(
+        cache_drop, cache_drop_command, allow_cache_drop_failure, allow_unpinned, timeout
+    )
+    where = f"{node_name()}" + (f" (job {slurm_job()})" if slurm_job() else "")
+    print(f"gp2bm run-task: {benchmark} run {index} on {where}", flush=True)
+    result = run_task(c, manifest, get_runtime(c.runtime), options, index)
+    minutes = result.record.minutes if result.record is not None else None
+    took = f", {minutes * 60:.2f} s to train" if minutes else ""
+    why = f": {result.message}" if result.message else ""
+    print(f"gp2bm run-task: {benchmark} run {index}: {result.outcome}{took}{why}", flush=True)
+    raise typer.Exit(result.exit_code)
+
+
+def _task_run(the_suite: Suite, benchmark: str | None, index: int | None) -> tuple[str, int]:
+    """The run a task does: as given, else from its index in the array."""
     if benchmark is None or index is None:
         if benchmark is not None or index is not None:
             raise InputError("give both --benchmark and --index, or neither (array task)")
@@ -261,20 +273,4 @@ def run_task_command(
         benchmark, index = run_of_task(the_suite, int(task))
     if benchmark not in the_suite.benchmarks:
         raise InputError(f"benchmark '{benchmark}' is not in suite '{the_suite.name}'")
-    c = Campaign.open(campaign, the_suite, runtime=runtime, create=False)
-    manifest = suite_manifests(the_suite)[benchmark]
-    options = RunOptions(
-        cache_drop=cache_drop,
-        cache_drop_command=shlex.split(cache_drop_command) if cache_drop_command else None,
-        allow_cache_drop_failure=allow_cache_drop_failure,
-        allow_unpinned=allow_unpinned,
-        timeout_seconds=timeout,
-    )
-    where = f"{node_name()}" + (f" (job {slurm_job()})" if slurm_job() else "")
-    print(f"gp2bm run-task: {benchmark} run {index} on {where}", flush=True)
-    result = run_task(c, manifest, get_runtime(c.runtime), options, index)
-    record = result.record or {}
-    took = f", {record['minutes'] * 60:.2f} s to train" if record.get("minutes") else ""
-    why = f": {result.message}" if result.message else ""
-    print(f"gp2bm run-task: {benchmark} run {index}: {result.outcome}{took}{why}", flush=True)
-    raise typer.Exit(result.exit_code)
+    return benchmark, index

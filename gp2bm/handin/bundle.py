@@ -21,6 +21,11 @@ The bundle reads as a campaign itself (same layout), so the reports, the claims 
 ``gp2bm verify`` all compute from the bundled logs, never from the original folder.
 MLCommons' package checker runs on a scratch copy of the submission tree: it rewrites
 ``scaling.json`` in the result folders, which must not change what was handed in.
+
+``build_bundle`` is the orchestration: check the inputs; then, with the campaign locked and
+in a temporary folder, stage the evidence, score the staged copy, stage the sources, run
+the package checker, write the claims and reports, gp2bm-bundle.json, the README, the sums
+and the tar. ``handin.package`` turns the command line into these options.
 """
 
 from __future__ import annotations
@@ -37,13 +42,18 @@ from gp2bm.campaign.folder import Campaign
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import Gp2bmError, InputError, InvalidError
 from gp2bm.handin.archive import write_sums, write_tar
-from gp2bm.handin.layout import BUNDLE_FILE, BUNDLE_FORMAT, CLAIMS_FILE, README_FILE, REPORTS
+from gp2bm.handin.layout import BUNDLE_FILE, BUNDLE_FORMAT, CLAIMS_FILE, README_FILE
 from gp2bm.handin.package_check import PackageCheck, check_package, rcp_bypass, system_problems
 from gp2bm.handin.readme import render_readme
 from gp2bm.handin.source import stage_source, write_changes
 from gp2bm.handin.stage import stage_campaign, write_images
-from gp2bm.reports.view import claims, images_used, load_campaign
-from gp2bm.spec.manifest import suite_manifests
+from gp2bm.reports.claims import claims
+from gp2bm.reports.rfp_workbook import RfpAnswers
+from gp2bm.reports.view import CampaignView, ImageUse, images_used, load_campaign
+from gp2bm.reports.writer import REPORT_NAMES, ReportTargets, write_reports
+from gp2bm.runtimes import DEFAULT
+from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests
+from gp2bm.spec.suite import Suite
 
 
 @dataclass
@@ -68,57 +78,289 @@ class PackageResult:
     incomplete: list[str]
     problems: list[str]
 
+    def as_dict(self) -> dict:
+        return {
+            "bundle": str(self.output),
+            "files": self.files,
+            "score": self.score,
+            "valid": self.valid,
+            "package_checker": self.package_check.as_dict(),
+            "rcp_bypass": self.rcp_bypass,
+            "incomplete": self.incomplete,
+            "problems": self.problems,
+        }
 
-# ---------------------------------------------------------------------------- checks
-
-
-
-
-
-
-# ---------------------------------------------------------------------------- copying
-
-
-
-
-
-
-
-
-
-
+    def failure(self, allow_incomplete: bool) -> InvalidError | None:
+        """The error to exit with: the bundle is written, yet not a valid hand-in."""
+        if self.problems and not allow_incomplete:
+            return InvalidError(f"{self.output}: written, but {self.problems[0]}")
+        return None
 
 
+@dataclass
+class _Bundle:
+    """A bundle being made: its checked inputs, its folder, what is learnt on the way."""
+
+    root: Path
+    output: Path
+    top: str
+    meta: dict
+    suite: Suite
+    manifests: dict[str, BenchmarkManifest]
+    options: PackageOptions
+    incomplete: list[str]
+    notes: list[str] = field(default_factory=list)
+    scratch: Path | None = None  # set while the campaign is locked
+
+    @property
+    def work(self) -> Path:
+        """The temporary folder the bundle is staged in."""
+        if self.scratch is None:
+            raise RuntimeError("a bundle is staged only while its campaign is locked")
+        return self.scratch
+
+    @property
+    def org(self) -> str:
+        return self.meta["org"]
+
+    @property
+    def system(self) -> str:
+        return self.meta["system"]
+
+    @property
+    def sys_json(self) -> Path:
+        return self.root / self.org / "systems" / f"{self.system}.json"
+
+    @property
+    def staging(self) -> Path:
+        return self.work / "stage"
+
+    @property
+    def dest(self) -> Path:
+        return self.staging / self.top
 
 
+# ---------------------------------------------------------------------------- inputs
 
 
+def _check_upstreams(suite: Suite, upstreams: dict[str, Path]) -> None:
+    for bench, path in upstreams.items():
+        if bench not in suite.benchmarks:
+            raise InputError(f"--upstream {bench}: not a benchmark of suite '{suite.name}'")
+        if not Path(path).is_dir():
+            raise InputError(f"--upstream {bench}={path}: no such folder")
 
 
+def _bundle_top(output: Path) -> str:
+    """The bundle's single top folder, named after the file; a bad output path fails here,
+    before the work."""
+    top = output.name.removesuffix(".gz").removesuffix(".tgz").removesuffix(".tar")
+    if not top or top.startswith("."):
+        raise InputError(f"{output}: give the bundle a name, e.g. -o handin.tar.gz")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(output.parent, os.W_OK):
+        raise InputError(f"{output.parent}: not writable")
+    return top
+
+
+def _check_inputs(
+    root: Path, output: Path, suite_path: Path | None, options: PackageOptions
+) -> _Bundle:
+    """Everything that can be wrong with the campaign or the options, before any work."""
+    meta, suite = campaign_suite(root, suite_path)
+    manifests = suite_manifests(suite)
+    _check_upstreams(suite, options.upstreams)
+    results = root / meta["org"] / "results" / meta["system"]
+    if not results.is_dir():
+        raise InputError(f"{root}: no results yet ({results} is absent)")
+    sys_json = root / meta["org"] / "systems" / f"{meta['system']}.json"
+    incomplete: list[str] = []
+    for text, short in system_problems(sys_json, root):
+        if not options.allow_incomplete:
+            raise InvalidError(f"{text}, or pass --allow-incomplete")
+        incomplete.append(short)
+    top = _bundle_top(output)
+    return _Bundle(root, output, top, meta, suite, manifests, options, incomplete)
+
+
+# ---------------------------------------------------------------------------- staging
+
+
+def _stage_evidence(bundle: _Bundle) -> tuple[str, CampaignView, dict[str, list[ImageUse]]]:
+    """Copy the evidence, then score the copy once: the claims, the reports and the images
+    that ran all come from the bundled logs. Returns the bundled suite's path too."""
+    suite_rel, manifest_files = stage_campaign(
+        bundle.root, bundle.dest, bundle.meta, bundle.suite, bundle.manifests, bundle.notes
+    )
+    view = load_campaign(bundle.dest, bundle.dest / suite_rel)
+    used = images_used(view)
+    write_images(bundle.dest, bundle.manifests, manifest_files, used)
+    return suite_rel, view, used
+
+
+def _stage_one_source(bundle: _Bundle, bench: str, rel: str, ran: list[ImageUse]) -> dict:
+    """One benchmark's implementation source and its diff: where it came from, how many files."""
+    manifest = bundle.manifests[bench]
+    runtime = ran[0].runtime if ran else bundle.meta.get("runtime", DEFAULT)
+    try:
+        origin, count = stage_source(
+            bench,
+            manifest,
+            [image.as_dict() for image in ran],
+            runtime,
+            bundle.dest / rel,
+            bundle.work / f"image-{bench}",
+            bundle.notes,
+            campaign_root=bundle.root,  # where a runtime keeps per-campaign images
+        )
+    except Gp2bmError as exc:
+        if not bundle.options.allow_incomplete:
+            raise
+        bundle.incomplete.append(f"{bench}: implementation source missing: {exc}")
+        origin, count = f"missing: {exc}", 0
+    upstream = bundle.options.upstreams.get(bench)
+    diff = write_changes(bench, manifest, upstream, bundle.dest / rel, rel, bundle.dest / "changes")
+    return {"path": rel, "origin": origin, "files": count, "diff": diff}
+
+
+def _stage_sources(bundle: _Bundle, used: dict[str, list[ImageUse]]) -> dict[str, dict]:
+    """Every benchmark's source, its diff, and the vendor's description of changes."""
+    implementations = {}
+    for bench, manifest in bundle.manifests.items():
+        rel = f"{bundle.org}/benchmarks/{bench}/implementations/{manifest.implementation_name}"
+        implementations[bench] = _stage_one_source(bundle, bench, rel, used.get(bench, []))
+    if bundle.options.changes is not None:
+        (bundle.dest / "changes" / "DESCRIPTION.txt").write_text(bundle.options.changes + "\n")
+    return implementations
+
+
+# ---------------------------------------------------------------------------- checking
+
+
+def _scaling_notes(check: PackageCheck, view: CampaignView) -> list[str]:
+    """Where the package checker would scale a result otherwise than the claims do."""
+    notes = []
+    for where, factor in check.scaling.items():
+        scored = view.score.benchmarks.get(where.rsplit("/", 1)[-1])
+        if scored is None:
+            continue
+        bench, used_factor = scored.benchmark, scored.scaling_factor
+        if used_factor is None or abs(factor - used_factor) > 1e-9 * factor:
+            used = "none" if used_factor is None else f"{used_factor:g}"
+            notes.append(
+                f"{bench}: MLCommons' package checker would write scaling.json with factor "
+                f"{factor:.6g} (RCP normalisation); the claims use {used}"
+            )
+    return notes
+
+
+def _run_package_checker(bundle: _Bundle, view: CampaignView) -> tuple[PackageCheck, list[str]]:
+    """MLCommons' package checker on the staged tree (after the suite's RCP bypass files);
+    its log goes to checks/. Returns its verdict and the bypassed benchmarks."""
+    dest = bundle.dest
+    bypass = rcp_bypass(bundle.suite, dest / bundle.org / "results" / bundle.system)
+    if bundle.sys_json.is_file():
+        check = check_package(dest / bundle.org, bundle.suite.ruleset, bundle.work / "checker")
+    else:
+        check = PackageCheck(False, False, reason="no system description")
+    bundle.notes += _scaling_notes(check, view)
+    (dest / "checks").mkdir()
+    (dest / "checks" / "package_checker.log").write_text(check.log or f"not run: {check.reason}\n")
+    return check, bypass
+
+
+def _problems(view: CampaignView, check: PackageCheck) -> list[str]:
+    problems = []
+    if not view.score.valid:
+        problems.append("the campaign has no valid score")
+    if check.ran and not check.passed:
+        problems.append("MLCommons' package checker failed: " + "; ".join(check.errors[:3]))
+    return problems
 
 
 # ---------------------------------------------------------------------------- writing
 
 
+def _write_claims_and_reports(bundle: _Bundle, view: CampaignView) -> list[str]:
+    """The claims and the reports, all computed from the bundled logs; returns the reports'
+    paths in the bundle."""
+    (bundle.dest / CLAIMS_FILE).write_text(json.dumps(claims(view), indent=2) + "\n")
+    folder = bundle.dest / "reports"
+    targets = ReportTargets(
+        csv=folder / REPORT_NAMES["csv"],
+        xlsx=folder / REPORT_NAMES["xlsx"],
+        html=folder / REPORT_NAMES["html"],
+    )
+    reports = [f"reports/{name}" for name in REPORT_NAMES.values()]
+    options = bundle.options
+    if options.template is not None:
+        name = Path(options.template).name
+        targets.rfp = folder / name
+        targets.answers = RfpAnswers(
+            options.template, options.changes, options.proposed, options.test
+        )
+        reports.append(f"reports/{name}")
+    write_reports(view, targets)
+    return reports
 
 
-
-
+def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -> dict:
+    """gp2bm-bundle.json: how the bundle was made. ``parts``: package_checker, rcp_bypass,
+    implementations and reports."""
+    return {
+        "bundle_format": BUNDLE_FORMAT,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "gp2bm_version": __version__,
+        "campaign": str(bundle.root.resolve()),
+        "suite_file": suite_rel,
+        "org": bundle.org,
+        "system": bundle.system,
+        "ruleset": bundle.suite.ruleset,
+        "score": view.score.score,
+        "package_checker": parts["package_checker"],
+        "rcp_bypass": parts["rcp_bypass"],
+        "implementations": parts["implementations"],
+        "reports": parts["reports"],
+        "incomplete": bundle.incomplete,
+        "notes": bundle.notes,
+    }
 
 
 # ---------------------------------------------------------------------------- package
 
 
-
-
-
-
-
-
-
-
-
-
+def _make(bundle: _Bundle) -> PackageResult:
+    """Stage, score, check and write the bundle in its temporary folder; then tar it."""
+    bundle.dest.mkdir(parents=True)
+    suite_rel, view, used = _stage_evidence(bundle)
+    implementations = _stage_sources(bundle, used)
+    check, bypass = _run_package_checker(bundle, view)
+    reports = _write_claims_and_reports(bundle, view)
+    meta = _bundle_meta(
+        bundle,
+        suite_rel,
+        view,
+        package_checker=check.as_dict(),
+        rcp_bypass=bypass,
+        implementations=implementations,
+        reports=reports,
+    )
+    (bundle.dest / BUNDLE_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    present = {p.name for p in bundle.dest.iterdir()}
+    (bundle.dest / README_FILE).write_text(render_readme(view, meta, check, bypass, present))
+    files = write_sums(bundle.dest)
+    write_tar(bundle.staging, bundle.top, bundle.output)
+    return PackageResult(
+        output=bundle.output,
+        top=bundle.top,
+        files=files,
+        score=view.score.score,
+        valid=view.score.valid,
+        package_check=check,
+        rcp_bypass=bypass,
+        incomplete=bundle.incomplete,
+        problems=_problems(view, check),
+    )
 
 
 def build_bundle(
@@ -127,145 +369,9 @@ def build_bundle(
     suite_path: Path | None = None,
     options: PackageOptions | None = None,
 ) -> PackageResult:
-    from gp2bm.reports.csv_report import write_csv
-    from gp2bm.reports.html_report import write_html
-    from gp2bm.reports.xlsx_report import write_xlsx
-
-    options = options or PackageOptions()
-    root = Path(root)
-    meta, suite = campaign_suite(root, suite_path)
-    manifests = suite_manifests(suite)
-    for bench, path in options.upstreams.items():
-        if bench not in suite.benchmarks:
-            raise InputError(f"--upstream {bench}: not a benchmark of suite '{suite.name}'")
-        if not Path(path).is_dir():
-            raise InputError(f"--upstream {bench}={path}: no such folder")
-    org, system = meta["org"], meta["system"]
-    results = root / org / "results" / system
-    if not results.is_dir():
-        raise InputError(f"{root}: no results yet ({results} is absent)")
-    sys_json = root / org / "systems" / f"{system}.json"
-    incomplete: list[str] = []
-    for text, short in system_problems(sys_json, root):
-        if not options.allow_incomplete:
-            raise InvalidError(f"{text}, or pass --allow-incomplete")
-        incomplete.append(short)
-    output = Path(output)
-    top = output.name.removesuffix(".gz").removesuffix(".tgz").removesuffix(".tar")
-    if not top or top.startswith("."):
-        raise InputError(f"{output}: give the bundle a name, e.g. -o handin.tar.gz")
-    output.parent.mkdir(parents=True, exist_ok=True)  # a bad output path fails before the work
-    if not os.access(output.parent, os.W_OK):
-        raise InputError(f"{output.parent}: not writable")
-
-    campaign = Campaign.open(root, suite, create=False)
-    notes: list[str] = []
+    """Write the hand-in bundle of the campaign at ``root`` to ``output`` (a .tar.gz)."""
+    bundle = _check_inputs(Path(root), Path(output), suite_path, options or PackageOptions())
+    campaign = Campaign.open(bundle.root, bundle.suite, create=False)
     with campaign.lock(), tempfile.TemporaryDirectory(prefix="gp2bm-package-") as tmp:
-        staging = Path(tmp) / "stage"
-        dest = staging / top
-        dest.mkdir(parents=True)
-        suite_rel, manifest_files = stage_campaign(root, dest, meta, suite, manifests, notes)
-        # one scoring of the bundled logs: for the claims, the reports and images_used
-        view = load_campaign(dest, dest / suite_rel)
-        used = images_used(view)
-        write_images(dest, manifests, manifest_files, used)
-
-        implementations = {}
-        for bench, manifest in manifests.items():
-            rel = f"{org}/benchmarks/{bench}/implementations/{manifest.implementation_name}"
-            ran = used.get(bench, [])
-            runtime = ran[0]["runtime"] if ran else meta.get("runtime", "docker")
-            try:
-                origin, count = stage_source(
-                    bench, manifest, ran, runtime, dest / rel, Path(tmp) / f"image-{bench}", notes
-                )
-            except Gp2bmError as exc:
-                if not options.allow_incomplete:
-                    raise
-                incomplete.append(f"{bench}: implementation source missing: {exc}")
-                origin, count = f"missing: {exc}", 0
-            diff = write_changes(
-                bench, manifest, options.upstreams.get(bench), dest / rel, rel, dest / "changes"
-            )
-            implementations[bench] = {"path": rel, "origin": origin, "files": count, "diff": diff}
-        if options.changes is not None:
-            (dest / "changes" / "DESCRIPTION.txt").write_text(options.changes + "\n")
-
-        bypass = rcp_bypass(suite, dest / org / "results" / system)
-        if sys_json.is_file():
-            check = check_package(dest / org, suite.ruleset, Path(tmp) / "checker")
-        else:
-            check = PackageCheck(False, False, reason="no system description")
-        for where, factor in check.scaling.items():
-            scored = view.score.benchmarks.get(where.rsplit("/", 1)[-1])
-            if scored is None:
-                continue
-            bench, used_factor = scored.benchmark, scored.scaling_factor
-            if abs(factor - used_factor) > 1e-9 * factor:
-                notes.append(
-                    f"{bench}: MLCommons' package checker would write scaling.json with factor "
-                    f"{factor:.6g} (RCP normalisation); the claims use {used_factor:g}"
-                )
-        (dest / "checks").mkdir()
-        (dest / "checks" / "package_checker.log").write_text(
-            check.log or f"not run: {check.reason}\n"
-        )
-
-        # the claims and the reports, all computed from the bundled logs
-        (dest / CLAIMS_FILE).write_text(json.dumps(claims(view), indent=2) + "\n")
-        write_csv(view, dest / "reports" / REPORTS["csv"])
-        write_xlsx(view, dest / "reports" / REPORTS["xlsx"])
-        write_html(view, dest / "reports" / REPORTS["html"])
-        reports = [f"reports/{name}" for name in REPORTS.values()]
-        if options.template is not None:
-            from gp2bm.reports.rfp_workbook import fill_rfp_workbook
-
-            name = Path(options.template).name
-            fill_rfp_workbook(
-                view,
-                options.template,
-                dest / "reports" / name,
-                options.changes,
-                options.proposed,
-                options.test,
-            )
-            reports.append(f"reports/{name}")
-
-        problems = []
-        if not view.score.valid:
-            problems.append("the campaign has no valid score")
-        if check.ran and not check.passed:
-            problems.append("MLCommons' package checker failed: " + "; ".join(check.errors[:3]))
-        bundle_meta = {
-            "bundle_format": BUNDLE_FORMAT,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "gp2bm_version": __version__,
-            "campaign": str(root.resolve()),
-            "suite_file": suite_rel,
-            "org": org,
-            "system": system,
-            "ruleset": suite.ruleset,
-            "score": view.score.score,
-            "package_checker": check.as_dict(),
-            "rcp_bypass": bypass,
-            "implementations": implementations,
-            "reports": reports,
-            "incomplete": incomplete,
-            "notes": notes,
-        }
-        (dest / BUNDLE_FILE).write_text(json.dumps(bundle_meta, indent=2) + "\n")
-        present = {p.name for p in dest.iterdir()}
-        (dest / README_FILE).write_text(render_readme(view, bundle_meta, check, bypass, present))
-        files = write_sums(dest)
-        write_tar(staging, top, output)
-    return PackageResult(
-        output=output,
-        top=top,
-        files=files,
-        score=view.score.score,
-        valid=view.score.valid,
-        package_check=check,
-        rcp_bypass=bypass,
-        incomplete=incomplete,
-        problems=problems,
-    )
+        bundle.scratch = Path(tmp)
+        return _make(bundle)

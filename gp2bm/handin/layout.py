@@ -23,6 +23,3 @@ PARAMS_FILE = "package_checker_params"
 # The package checker compares each line with readlines() output, newline included: only a
 # last line without a newline ever matches. So the file holds exactly this, no newline.
 RCP_BYPASS = "rcp-bypass"
-
-
-REPORTS = {"csv": "results.csv", "xlsx": "results.xlsx", "html": "report.html"}

@@ -13,9 +13,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlperf_logging.compliance_checker import mlp_compliance
+
 from gp2bm.errors import InputError
 from gp2bm.files.jsonfile import read_json
 from gp2bm.handin.layout import PARAMS_FILE, RCP_BYPASS
+from gp2bm.node.systemdesc import problems
 from gp2bm.results import rules
 from gp2bm.spec.suite import Suite
 
@@ -43,17 +46,11 @@ class PackageCheck:
         }
 
 
-def check_package(org_dir: Path, ruleset: str, scratch: Path) -> PackageCheck:
-    """MLCommons' package checker (as a library) on a copy of ``org_dir``.
+def _run_checker(copy: Path, ruleset: str) -> tuple[list[logging.LogRecord], str | None]:
+    """``check_training_package`` on ``copy``: what it logged, and why it crashed (if so).
+    It keeps the configs it read in a module-level list: cleared before and after."""
+    from mlperf_logging.package_checker import package_checker  # heavy: 0.6 s to import
 
-    ``check_training_package`` returns nothing and prints; its verdict is in what it logs:
-    an ERROR record, or no closing "FOUND NO ERRORS" line, is a failure.
-    """
-    from mlperf_logging.compliance_checker import mlp_compliance
-    from mlperf_logging.package_checker import package_checker
-
-    copy = scratch / org_dir.name
-    shutil.copytree(org_dir, copy)
     crashed = None
     mlp_compliance.enqueued_configs.clear()
     sink = io.StringIO()
@@ -79,6 +76,30 @@ def check_package(org_dir: Path, ruleset: str, scratch: Path) -> PackageCheck:
                 crashed = f"package checker crashed: {type(exc).__name__}: {exc}"
     finally:
         mlp_compliance.enqueued_configs.clear()
+    return records, crashed
+
+
+def _scaling_written(copy: Path) -> dict[str, float]:
+    """The scaling.json factors the checker wrote into the copy, by <system>/<benchmark>."""
+    scaling = {}
+    results = copy / "results"
+    if results.is_dir():
+        for path in sorted(results.glob("*/*/scaling.json")):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                factor = json.loads(path.read_text())["scaling_factor"]
+                scaling[f"{path.parent.parent.name}/{path.parent.name}"] = float(factor)
+    return scaling
+
+
+def check_package(org_dir: Path, ruleset: str, scratch: Path) -> PackageCheck:
+    """MLCommons' package checker (as a library) on a copy of ``org_dir``.
+
+    ``check_training_package`` returns nothing and prints; its verdict is in what it logs:
+    an ERROR record, or no closing "FOUND NO ERRORS" line, is a failure.
+    """
+    copy = scratch / org_dir.name
+    shutil.copytree(org_dir, copy)
+    records, crashed = _run_checker(copy, ruleset)
     lines = []
     errors, warnings = [], []
     for rec in records:
@@ -92,20 +113,13 @@ def check_package(org_dir: Path, ruleset: str, scratch: Path) -> PackageCheck:
         errors.append(crashed)
         lines.append(f"ERROR - {crashed}")
     finished = any("FOUND NO ERRORS" in ln for ln in lines)
-    scaling = {}
-    results = copy / "results"
-    if results.is_dir():
-        for path in sorted(results.glob("*/*/scaling.json")):
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                factor = json.loads(path.read_text())["scaling_factor"]
-                scaling[f"{path.parent.parent.name}/{path.parent.name}"] = float(factor)
     return PackageCheck(
         ran=True,
         passed=finished and not errors,
         errors=errors,
         warnings=warnings,
         log="\n".join(lines) + "\n",
-        scaling=scaling,
+        scaling=_scaling_written(copy),
     )
 
 
@@ -116,8 +130,6 @@ def system_problems(path: Path, root: Path) -> list[tuple[str, str]]:
     division other than "closed" makes its package checker skip the seed and RCP checks:
     both are refused here.
     """
-    from gp2bm.node.systemdesc import problems
-
     rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     fix = "fill in system.yaml beside the suite, then `gp2bm inventory --campaign DIR`"
     if not path.is_file():

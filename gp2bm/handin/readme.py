@@ -1,4 +1,4 @@
-"""The bundle's README for the evaluator."""
+"""The bundle's README for the evaluator: one function per section."""
 
 from __future__ import annotations
 
@@ -10,18 +10,23 @@ from gp2bm.handin.package_check import PackageCheck
 from gp2bm.reports.view import CampaignView
 
 
-def render_readme(
-    view: CampaignView, meta: dict, check: PackageCheck, bypass: list[str], present: set[str]
-) -> str:
+def _title(view: CampaignView, meta: dict) -> list[str]:
     score = view.score
     suite = score.suite
-    lines = [
+    return [
         f"# MLPerf Training hand-in: {suite.title or suite.name}",
         "",
         f"Submitter **{view.org}**, system **{view.system}**, {suite.nodes} node(s), MLPerf "
         f"Training ruleset {score.ruleset}; bundle made {meta['created']} by gp2bm "
         f"{__version__}.",
         "",
+    ]
+
+
+def _result(view: CampaignView) -> list[str]:
+    score = view.score
+    suite = score.suite
+    lines = [
         "## Result",
         "",
         "| benchmark | result (minutes) | result (seconds) | valid | runs |",
@@ -40,10 +45,16 @@ def render_readme(
         if score.score is None
         else (f"**{score.score:.6f}**")
     )
-    lines += [
+    return lines + [
         "",
         f"Score ({suite.formula_text()}, each term weight / olympic-mean minutes): {shown}.",
         "",
+    ]
+
+
+def _contents(view: CampaignView, meta: dict, present: set[str]) -> list[str]:
+    """What is where in the bundle; records/ and inventory.json only when there."""
+    lines = [
         "## What is here",
         "",
         "| path | what |",
@@ -64,20 +75,25 @@ def render_readme(
     if "inventory.json" in present:
         lines.append("| `inventory.json` | the hardware and software inventory of the node |")
     reports = ", ".join(f"`{Path(r).name}`" for r in meta["reports"])
-    lines += [
+    return lines + [
         f"| `reports/` | {reports} (the HTML page works offline) |",
         "| `checks/` | MLCommons' package checker output on this tree |",
         f"| `{CLAIMS_FILE}` | what `gp2bm score --json` computes from these logs |",
         f"| `{BUNDLE_FILE}` | how this bundle was made |",
         f"| `{SUMS_FILE}` | SHA-256 of every other file |",
         "",
-        "## Implementation source",
-        "",
     ]
+
+
+def _sources(meta: dict) -> list[str]:
+    lines = ["## Implementation source", ""]
     for bench, info in meta["implementations"].items():
         lines.append(f"- **{bench}** ({info['path']}): {info['origin']}")
-    lines += [
-        "",
+    return lines + [""]
+
+
+def _how_to_verify(view: CampaignView, check: PackageCheck) -> list[str]:
+    lines = [
         "## How to verify",
         "",
         "1. `sha256sum -c SHA256SUMS` in this folder: nothing was changed after packaging.",
@@ -87,7 +103,7 @@ def render_readme(
         "with what this bundle and its reports claim. Add `--suite FILE` with your own copy of "
         "the RFP's suite to score against it rather than the bundled one.",
         f"3. With MLCommons' tools alone: `python3 -m mlperf_logging.package_checker {view.org} "
-        f"training {score.ruleset}` (on a copy: it rewrites `scaling.json` files).",
+        f"training {view.score.ruleset}` (on a copy: it rewrites `scaling.json` files).",
         "",
         "Result arithmetic: a run's time is (run_stop - run_start) / 60000 minutes; the "
         "olympic mean drops the fastest and the slowest run (a failed run takes the place of "
@@ -97,27 +113,47 @@ def render_readme(
         + ("" if check.ran else f" (not run: {check.reason})")
         + ".",
     ]
-    for e in check.errors[:20]:
-        lines.append(f"- {e}")
-    if bypass:
-        lines += [
-            "",
-            "## RCP bypass",
-            "",
-            f"The suite `{suite.name}` turns the reference-convergence-point (RCP) check off "
-            "(`checks.rcp: false`): its workloads are not the reference models, so their "
-            "convergence cannot match MLCommons' RCPs. For the benchmarks below, whose RCP "
-            f"check fails, the result folder holds a `{PARAMS_FILE}` file with the line "
-            f"`{RCP_BYPASS}`: the package checker's documented per-benchmark bypass (the same "
-            "as its `--rcp-bypass` option, limited to that folder). In an MLPerf submission "
-            "a bypassed RCP is reviewed by the submission committee.",
-            "",
-        ]
-        lines += [f"- {b}" for b in bypass]
-    if meta["incomplete"]:
-        lines += ["", "## Incomplete", ""]
-        lines += [f"- {x}" for x in meta["incomplete"]]
-    if meta["notes"]:
-        lines += ["", "## Notes", ""]
-        lines += [f"- {x}" for x in meta["notes"]]
+    return lines + [f"- {e}" for e in check.errors[:20]]
+
+
+def _rcp_bypass(view: CampaignView, bypass: list[str]) -> list[str]:
+    if not bypass:
+        return []
+    lines = [
+        "",
+        "## RCP bypass",
+        "",
+        f"The suite `{view.score.suite.name}` turns the reference-convergence-point (RCP) "
+        "check off (`checks.rcp: false`): its workloads are not the reference models, so their "
+        "convergence cannot match MLCommons' RCPs. For the benchmarks below, whose RCP "
+        f"check fails, the result folder holds a `{PARAMS_FILE}` file with the line "
+        f"`{RCP_BYPASS}`: the package checker's documented per-benchmark bypass (the same "
+        "as its `--rcp-bypass` option, limited to that folder). In an MLPerf submission "
+        "a bypassed RCP is reviewed by the submission committee.",
+        "",
+    ]
+    return lines + [f"- {b}" for b in bypass]
+
+
+def _listed(title: str, items: list[str]) -> list[str]:
+    if not items:
+        return []
+    return ["", f"## {title}", ""] + [f"- {x}" for x in items]
+
+
+def render_readme(
+    view: CampaignView, meta: dict, check: PackageCheck, bypass: list[str], present: set[str]
+) -> str:
+    """README.md from the bundle's own view and meta (gp2bm-bundle.json) and the package
+    checker's verdict; ``present`` names the bundle's top-level entries."""
+    lines = [
+        *_title(view, meta),
+        *_result(view),
+        *_contents(view, meta, present),
+        *_sources(meta),
+        *_how_to_verify(view, check),
+        *_rcp_bypass(view, bypass),
+        *_listed("Incomplete", meta["incomplete"]),
+        *_listed("Notes", meta["notes"]),
+    ]
     return "\n".join(lines) + "\n"

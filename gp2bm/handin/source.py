@@ -1,22 +1,21 @@
 """The implementation source that ran, copied into the bundle, and its diff against the
 upstream implementation.
+
+Where the source is read from is the runtime's own part (``Runtime.export_source``: out of
+the image through the engine, out of the SIF, the folder of a local script); this module
+copies it as plain files and writes the diff.
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 import shutil
 from pathlib import Path
 
 from gp2bm.errors import InputError
+from gp2bm.runtimes import get_runtime
 from gp2bm.spec.manifest import BenchmarkManifest
-
-# The local runtime's source is the folder of the script it ran; a bigger folder than this
-# is not one benchmark's source (a script in /usr/bin, a home folder).
-MAX_LOCAL_FILES = 5000
-
 
 SKIP_NAMES = {"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache"}
 
@@ -69,81 +68,6 @@ def copy_tree(
                 )
             copy_file(path, dest / rel)
     return count
-
-
-def local_source_dir(manifest: BenchmarkManifest) -> Path | None:
-    """The folder of the script the local runtime runs (e.g. containers/smoke/)."""
-    import sys
-
-    from gp2bm.runtimes.local import expand
-
-    if manifest.local is None:
-        return None
-    base = Path(manifest.path).resolve().parent
-    if manifest.local.workdir:
-        base = Path(expand(manifest.local.workdir, manifest))
-    for arg in manifest.local.command:
-        text = expand(arg, manifest)
-        if text == sys.executable or text.startswith("-"):
-            continue
-        path = Path(text) if Path(text).is_absolute() else base / text
-        if path.is_file():
-            return path.resolve().parent
-    return None
-
-
-def image_source(
-    runtime: str,
-    image: str,
-    source_dir: str,
-    dest: Path,
-    scratch: Path,
-    notes: list[str],
-    what: str,
-) -> int:
-    """Copy ``source_dir`` out of ``image`` (an image id) without starting a container,
-    through the Engine API of the runtime that ran it (Docker, or Podman's compatible one)."""
-    import docker
-
-    from gp2bm.runtimes import get_runtime
-    from gp2bm.runtimes.docker import DockerRuntime
-
-    engine = get_runtime(runtime)
-    if not isinstance(engine, DockerRuntime):
-        raise InputError(
-            f"{what}: copying the source out of a {runtime} image is not supported; "
-            "add it to the bundle by hand"
-        )
-    client = engine.client
-    container = None
-    try:
-        try:
-            container = client.containers.create(
-                image, command=["true"], labels={"io.gp2bm.package": "source"}
-            )
-        except docker.errors.ImageNotFound:
-            raise InputError(
-                f"{what}: image {image} is not in the Docker Engine (run `gp2bm pull`)"
-            ) from None
-        except docker.errors.APIError as exc:
-            raise InputError(f"{what}: cannot create a container of {image}: {exc}") from None
-        try:
-            chunks, _stat = container.get_archive(source_dir)
-        except docker.errors.NotFound:
-            raise InputError(f"{what}: image {image} has no {source_dir}") from None
-        unpacked = scratch / "unpacked"
-        skipped: list[str] = []
-        from gp2bm.files.safetar import extract_stream
-
-        extract_stream(chunks, unpacked, f"{image}:{source_dir}", scratch / "source.tar", skipped)
-        notes += [f"{what}: {s}" for s in skipped]
-        inner = unpacked / Path(source_dir.rstrip("/")).name
-        return copy_tree(inner if inner.is_dir() else unpacked, dest, notes, what)
-    finally:
-        if container is not None:
-            with contextlib.suppress(Exception):
-                container.remove(force=True)
-        client.close()
 
 
 def _is_text(data: bytes) -> bool:
@@ -220,34 +144,25 @@ def stage_source(
     target: Path,
     scratch: Path,
     notes: list[str],
+    campaign_root: Path | None = None,
 ) -> tuple[str, int]:
-    """Copy one benchmark's implementation source; return where it came from and how many
-    files. Raises Gp2bmError when it cannot be had."""
+    """Copy one benchmark's implementation source, as the runtime that ran it exports it;
+    return where it came from and how many files. ``campaign_root``: where the runtime kept
+    per-campaign images (apptainer's SIFs). Raises Gp2bmError when it cannot be had."""
     what = f"{bench} source"
-    if runtime == "local":
-        folder = local_source_dir(manifest)
-        if folder is None:
-            raise InputError(f"{manifest.path}: cannot tell which folder the local command runs")
-        count = copy_tree(folder, target, notes, what, MAX_LOCAL_FILES)
-        return (
-            f"the local runtime ran `{folder}` as a plain process; copied from that folder "
-            "when the bundle was made",
-            count,
-        )
     ids = [i["image_id"] for i in ran if i["image_id"]]
     image = ids[0] if ids else manifest.image
     if len(set(ids)) > 1:
         notes.append(f"{bench}: runs used {len(set(ids))} images; source of {image}")
-    if not manifest.source_dir:
-        raise InputError(
-            f"{manifest.path}: no implementation.source (where the source lives in the image)"
-        )
-    count = image_source(runtime, image, manifest.source_dir, target, scratch, notes, what)
-    return (
-        f"copied out of image {image} ({manifest.source_dir}), the image the runs used, "
-        "without starting it",
-        count,
-    )
+    rt = get_runtime(runtime)
+    if campaign_root is not None:
+        rt.use_campaign(Path(campaign_root))
+    try:
+        export = rt.export_source(manifest, image, scratch, notes, what)
+        count = copy_tree(export.folder, target, notes, what, export.max_files)
+    finally:
+        rt.close()
+    return export.origin, count
 
 
 def write_changes(

@@ -7,10 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from gp2bm.campaign.folder import CAMPAIGN_FILE
 from gp2bm.files.checksums import sha256_file
+from gp2bm.files.redact import redact_env
 from gp2bm.handin.source import copy_file
-from gp2bm.results.resultset import RESULT_RE
+from gp2bm.reports.view import ImageUse
+from gp2bm.results.resultset import is_result_log
 from gp2bm.spec.suite import Suite
 
 
@@ -22,10 +26,6 @@ def _safe_relative(name: str) -> bool:
 def copy_manifest(src: Path, dest: Path) -> list[str]:
     """Copy a manifest, its secret environment values (HF_TOKEN=...) redacted; returns the
     names redacted (the file is then rewritten, without its comments)."""
-    import yaml
-
-    from gp2bm.files.redact import redact_env
-
     doc = yaml.safe_load(src.read_text(encoding="utf-8"))
     names = []
     envs = [doc.get("environment"), (doc.get("local") or {}).get("environment")]
@@ -42,38 +42,39 @@ def copy_manifest(src: Path, dest: Path) -> list[str]:
     return names
 
 
-def stage_campaign(
-    root: Path, dest: Path, meta: dict, suite: Suite, manifests: dict, notes: list[str]
-) -> tuple[str, dict[str, str]]:
-    """Copy the evidence: the submission tree (logs byte for byte, scaling.json, the system
-    description), campaign.json pointing at the bundled suite, run records, the inventory
-    and the manifests. Returns the bundled suite's path and each manifest's."""
+def _copy_submission(root: Path, dest: Path, meta: dict, suite: Suite) -> None:
+    """The submission tree: result logs byte for byte, scaling.json, the system description."""
     org, system = meta["org"], meta["system"]
     results = root / org / "results" / system
     for bench in suite.benchmarks:
         folder = results / bench
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
-                if RESULT_RE.fullmatch(path.name) or path.name == "scaling.json":
+                if (is_result_log(path.name) and path.is_file()) or path.name == "scaling.json":
                     copy_file(path, dest / org / "results" / system / bench / path.name)
     sys_json = root / org / "systems" / f"{system}.json"
     if sys_json.is_file():
         copy_file(sys_json, dest / org / "systems" / sys_json.name)
 
-    suite_rel = f"manifests/{Path(suite.path).name}"
-    bundled_meta = dict(meta, suite_file=suite_rel, suite_file_original=meta.get("suite_file"))
-    (dest / CAMPAIGN_FILE).write_text(json.dumps(bundled_meta, indent=2, sort_keys=True) + "\n")
+
+def _copy_records(root: Path, dest: Path, notes: list[str]) -> None:
+    """Run records and telemetry; a run still in progress (.partial) is left out."""
     records = root / "records"
-    if records.is_dir():
-        for path in sorted(records.rglob("*")):
-            rel = path.relative_to(records)
-            if not path.is_file() or path.name.startswith(".") or path.suffix == ".lock":
-                continue
-            if path.name.endswith(".partial"):
-                notes.append(f"records/{rel}: a run in progress, left out")
-                continue
-            copy_file(path, dest / "records" / rel)
-    for path in sorted(root.iterdir()):  # inventory.json, nvidia-smi output...
+    if not records.is_dir():
+        return
+    for path in sorted(records.rglob("*")):
+        rel = path.relative_to(records)
+        if not path.is_file() or path.name.startswith(".") or path.suffix == ".lock":
+            continue
+        if path.name.endswith(".partial"):
+            notes.append(f"records/{rel}: a run in progress, left out")
+            continue
+        copy_file(path, dest / "records" / rel)
+
+
+def _copy_top_files(root: Path, dest: Path) -> None:
+    """inventory.json, nvidia-smi output...: the campaign's own JSON and text files."""
+    for path in sorted(root.iterdir()):
         if (
             path.is_file()
             and not path.name.startswith(".")
@@ -82,7 +83,9 @@ def stage_campaign(
         ):
             copy_file(path, dest / path.name)
 
-    copy_file(Path(suite.path), dest / suite_rel)
+
+def _copy_manifests(dest: Path, suite: Suite, manifests: dict, notes: list[str]) -> dict[str, str]:
+    """Each benchmark manifest under manifests/, secrets redacted; returns their paths."""
     manifest_files = {}
     for bench, manifest in manifests.items():
         rel = suite.benchmarks[bench].manifest
@@ -93,10 +96,28 @@ def stage_campaign(
                 f"{manifest_files[bench]}: secret values redacted ({', '.join(redacted)}); "
                 "manifest_sha256 in images.json is the original file's"
             )
-    return suite_rel, manifest_files
+    return manifest_files
 
 
-def write_images(dest: Path, manifests: dict, manifest_files: dict, used: dict) -> None:
+def stage_campaign(
+    root: Path, dest: Path, meta: dict, suite: Suite, manifests: dict, notes: list[str]
+) -> tuple[str, dict[str, str]]:
+    """Copy the evidence: the submission tree (logs byte for byte, scaling.json, the system
+    description), campaign.json pointing at the bundled suite, run records, the inventory
+    and the manifests. Returns the bundled suite's path and each manifest's."""
+    _copy_submission(root, dest, meta, suite)
+    suite_rel = f"manifests/{Path(suite.path).name}"
+    bundled_meta = dict(meta, suite_file=suite_rel, suite_file_original=meta.get("suite_file"))
+    (dest / CAMPAIGN_FILE).write_text(json.dumps(bundled_meta, indent=2, sort_keys=True) + "\n")
+    _copy_records(root, dest, notes)
+    _copy_top_files(root, dest)
+    copy_file(Path(suite.path), dest / suite_rel)
+    return suite_rel, _copy_manifests(dest, suite, manifests, notes)
+
+
+def write_images(
+    dest: Path, manifests: dict, manifest_files: dict, used: dict[str, list[ImageUse]]
+) -> None:
     """manifests/images.json: per benchmark, the image the manifest names and those that ran."""
     images = {
         bench: {
@@ -108,7 +129,7 @@ def write_images(dest: Path, manifests: dict, manifest_files: dict, used: dict) 
             "implementation": m.implementation_name,
             "source_dir": m.source_dir,
             "upstream": m.upstream,
-            "ran": used.get(bench, []),
+            "ran": [image.as_dict() for image in used.get(bench, [])],
         }
         for bench, m in manifests.items()
     }

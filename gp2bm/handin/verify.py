@@ -20,16 +20,19 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gp2bm.errors import Gp2bmError, InputError
+from gp2bm.errors import Gp2bmError, InputError, InvalidError
 from gp2bm.files import safetar
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.jsonfile import read_json
-from gp2bm.handin.layout import BUNDLE_FILE, CLAIMS_FILE, REPORTS, SUMS_FILE
+from gp2bm.handin.layout import BUNDLE_FILE, CLAIMS_FILE, SUMS_FILE
 from gp2bm.handin.package_check import check_package
-from gp2bm.reports.view import claims, load_campaign
+from gp2bm.reports.claims import claims
+from gp2bm.reports.csv_report import read_csv
+from gp2bm.reports.html_report import read_claims
+from gp2bm.reports.view import CampaignView, load_campaign
+from gp2bm.reports.writer import REPORT_NAMES
+from gp2bm.reports.xlsx_report import read_claimed_score
 from gp2bm.spec.suite import load_suite
-
-MAX_LISTED = 200
 
 
 @dataclass
@@ -53,6 +56,14 @@ class Verification:
             "problems": list(self.problems),
             "checked": dict(self.checked),
         }
+
+    def failure(self) -> InvalidError | None:
+        """The error to exit with when anything differs or is wrong; the first finding."""
+        if self.ok:
+            return None
+        first = (self.differences or self.problems)[0]
+        count = len(self.differences) + len(self.problems)
+        return InvalidError(f"{self.bundle}: {count} finding(s); first: {first}")
 
 
 def _close(a, b) -> bool:
@@ -192,89 +203,91 @@ def _suite_differences(bundled: Path, given: Path) -> list[str]:
     return out
 
 
-def _check_reports(top: Path, recomputed: dict, result: Verification) -> None:
-    from gp2bm.reports.csv_report import read_csv
-    from gp2bm.reports.html_report import read_claims
-    from gp2bm.reports.xlsx_report import read_claimed_score
-
-    reports = top / "reports"
-    csv_path = reports / REPORTS["csv"]
-    name = f"reports/{REPORTS['csv']}"
-    if csv_path.is_file():
-        try:
-            rows = read_csv(csv_path)
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            rows = []
-            result.differences.append(f"{name}: unreadable ({exc})")
-        expected_runs = {
-            (b, r["file"]): r for b, d in recomputed["benchmarks"].items() for r in d["runs"]
-        }
-        seen = set()
-        for row in rows:
-            kind, bench = row.get("kind"), row.get("benchmark")
-            if kind == "run":
-                key = (bench, row.get("file"))
-                seen.add(key)
-                run = expected_runs.get(key)
-                if run is None:
-                    result.differences.append(f"{name}: run {bench}/{row.get('file')} not in logs")
-                    continue
-                _csv_value(
-                    name,
-                    f"{bench}/{row['file']} minutes",
-                    row.get("minutes"),
-                    run["minutes"],
-                    result,
-                )
-                if row.get("verdict") != run["role"]:
-                    result.differences.append(
-                        f"{name}: {bench}/{row['file']} verdict: claimed {row.get('verdict')!r}"
-                        f", recomputed {run['role']!r}"
-                    )
-            elif kind == "result" and bench in recomputed["benchmarks"]:
-                _csv_value(
-                    name,
-                    f"{bench} result minutes",
-                    row.get("minutes"),
-                    recomputed["benchmarks"][bench]["minutes"],
-                    result,
-                )
-            elif kind == "score":
-                _csv_value(name, "score", row.get("score"), recomputed["score"], result)
-        for key in expected_runs:
-            if key not in seen:
-                result.differences.append(f"{name}: run {key[0]}/{key[1]} missing")
-    else:
-        result.differences.append(f"{name}: missing")
-
-    xlsx_path = reports / REPORTS["xlsx"]
-    name = f"reports/{REPORTS['xlsx']}"
-    if xlsx_path.is_file():
-        try:
-            found, value = read_claimed_score(xlsx_path)
-        except Exception as exc:  # openpyxl raises many kinds on a damaged file
-            found, value = False, None
-            result.differences.append(f"{name}: unreadable ({type(exc).__name__})")
-        else:
-            if not found:
-                result.differences.append(f"{name}: no score on the Summary sheet")
-            elif not _close(value, recomputed["score"]):
+def _check_csv_rows(name: str, rows: list[dict], recomputed: dict, result: Verification) -> None:
+    """Every run row, result row and the score row against the recomputation; every run
+    of the logs must have its row."""
+    expected_runs = {
+        (b, r["file"]): r for b, d in recomputed["benchmarks"].items() for r in d["runs"]
+    }
+    seen = set()
+    for row in rows:
+        kind, bench = row.get("kind"), row.get("benchmark")
+        if kind == "run":
+            key = (bench, row.get("file"))
+            seen.add(key)
+            run = expected_runs.get(key)
+            if run is None:
+                result.differences.append(f"{name}: run {bench}/{row.get('file')} not in logs")
+                continue
+            what = f"{bench}/{row['file']}"
+            _csv_value(name, f"{what} minutes", row.get("minutes"), run["minutes"], result)
+            if row.get("verdict") != run["role"]:
                 result.differences.append(
-                    f"{name}: score: claimed {value!r}, recomputed {recomputed['score']!r}"
+                    f"{name}: {what} verdict: claimed {row.get('verdict')!r}"
+                    f", recomputed {run['role']!r}"
                 )
-    else:
-        result.differences.append(f"{name}: missing")
+        elif kind == "result" and bench in recomputed["benchmarks"]:
+            expected = recomputed["benchmarks"][bench]["minutes"]
+            _csv_value(name, f"{bench} result minutes", row.get("minutes"), expected, result)
+        elif kind == "score":
+            _csv_value(name, "score", row.get("score"), recomputed["score"], result)
+    for key in expected_runs:
+        if key not in seen:
+            result.differences.append(f"{name}: run {key[0]}/{key[1]} missing")
 
-    html_path = reports / REPORTS["html"]
-    name = f"reports/{REPORTS['html']}"
-    if html_path.is_file():
-        embedded = read_claims(html_path)
-        if embedded is None:
-            result.differences.append(f"{name}: no embedded claims")
-        else:
-            result.differences += [f"{name}: {d}" for d in compare(embedded, recomputed)]
-    else:
+
+def _check_csv(reports: Path, recomputed: dict, result: Verification) -> None:
+    name = f"reports/{REPORT_NAMES['csv']}"
+    path = reports / REPORT_NAMES["csv"]
+    if not path.is_file():
         result.differences.append(f"{name}: missing")
+        return
+    try:
+        rows = read_csv(path)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        rows = []
+        result.differences.append(f"{name}: unreadable ({exc})")
+    _check_csv_rows(name, rows, recomputed, result)
+
+
+def _check_xlsx(reports: Path, recomputed: dict, result: Verification) -> None:
+    name = f"reports/{REPORT_NAMES['xlsx']}"
+    path = reports / REPORT_NAMES["xlsx"]
+    if not path.is_file():
+        result.differences.append(f"{name}: missing")
+        return
+    try:
+        found, value = read_claimed_score(path)
+    except Exception as exc:  # openpyxl raises many kinds on a damaged file
+        result.differences.append(f"{name}: unreadable ({type(exc).__name__})")
+        return
+    if not found:
+        result.differences.append(f"{name}: no score on the Summary sheet")
+    elif not _close(value, recomputed["score"]):
+        result.differences.append(
+            f"{name}: score: claimed {value!r}, recomputed {recomputed['score']!r}"
+        )
+
+
+def _check_html(reports: Path, recomputed: dict, result: Verification) -> None:
+    name = f"reports/{REPORT_NAMES['html']}"
+    path = reports / REPORT_NAMES["html"]
+    if not path.is_file():
+        result.differences.append(f"{name}: missing")
+        return
+    embedded = read_claims(path)
+    if embedded is None:
+        result.differences.append(f"{name}: no embedded claims")
+    else:
+        result.differences += [f"{name}: {d}" for d in compare(embedded, recomputed)]
+
+
+def _check_reports(top: Path, recomputed: dict, result: Verification) -> None:
+    """The CSV, the workbook's Summary and the HTML's embedded claims against the logs."""
+    reports = top / "reports"
+    _check_csv(reports, recomputed, result)
+    _check_xlsx(reports, recomputed, result)
+    _check_html(reports, recomputed, result)
 
 
 def _csv_value(name: str, what: str, text, expected, result: Verification) -> None:
@@ -290,18 +303,54 @@ def _csv_value(name: str, what: str, text, expected, result: Verification) -> No
         result.differences.append(f"{name}: {what}: claimed {value!r}, recomputed {expected!r}")
 
 
-def verify_tree(top: Path, bundle: Path, suite_path: Path | None = None) -> Verification:
-    result = Verification(bundle=bundle)
-    check_sums(top, result)
-    meta = _load_json(top, BUNDLE_FILE, result)
-    claimed = _load_json(top, CLAIMS_FILE, result)
+def _validity(view: CampaignView, result: Verification) -> None:
+    if not view.score.valid:
+        result.problems.append("the logs give no valid score")
+        for name, b in view.score.benchmarks.items():
+            result.problems += [f"{name}: {p}" for p in b.problems]
+        result.problems += [f"{name}: no results" for name in view.score.missing]
+
+
+def _package_check_again(
+    top: Path, view: CampaignView, meta: dict | None, result: Verification
+) -> None:
+    """MLCommons' package checker on a copy of the bundled tree, and what the bundle said
+    of it."""
+    with tempfile.TemporaryDirectory(prefix="gp2bm-verify-check-") as tmp:
+        check = check_package(top / view.org, view.score.ruleset, Path(tmp))
+    result.checked["package_checker"] = "pass" if check.passed else "FAIL"
+    if not check.passed:
+        result.problems.append(
+            "MLCommons' package checker fails: " + ("; ".join(check.errors[:5]) or "see its log")
+        )
+    claimed_check = ((meta or {}).get("package_checker") or {}).get("passed")
+    if meta is not None and claimed_check is not None and claimed_check != check.passed:
+        result.differences.append(
+            f"{BUNDLE_FILE}: package_checker.passed: claimed {claimed_check!r}, "
+            f"recomputed {check.passed!r}"
+        )
+
+
+def _suite_to_score(
+    top: Path, meta: dict | None, suite_path: Path | None, result: Verification
+) -> Path | None:
+    """The evaluator's suite when given (compared with the bundled one), else the bundle's."""
     bundled_suite = _bundled_suite(top, meta, result)
     if suite_path is not None and bundled_suite is not None:
         try:
             result.differences += _suite_differences(bundled_suite, suite_path)
         except Gp2bmError as exc:
             result.differences.append(f"suite: {exc}")
-    suite = suite_path or bundled_suite
+    return suite_path or bundled_suite
+
+
+def verify_tree(top: Path, bundle: Path, suite_path: Path | None = None) -> Verification:
+    """Verify an extracted bundle folder: sums, claims and reports against the logs."""
+    result = Verification(bundle=bundle)
+    check_sums(top, result)
+    meta = _load_json(top, BUNDLE_FILE, result)
+    claimed = _load_json(top, CLAIMS_FILE, result)
+    suite = _suite_to_score(top, meta, suite_path, result)
     if suite is None:
         return result
     try:
@@ -316,27 +365,8 @@ def verify_tree(top: Path, bundle: Path, suite_path: Path | None = None) -> Veri
     if claimed is not None:
         result.differences += [f"{CLAIMS_FILE}: {d}" for d in compare(claimed, recomputed)]
     _check_reports(top, recomputed, result)
-
-    if not view.score.valid:
-        result.problems.append("the logs give no valid score")
-        for name, b in view.score.benchmarks.items():
-            result.problems += [f"{name}: {p}" for p in b.problems]
-        result.problems += [f"{name}: no results" for name in view.score.missing]
-
-    org_dir = top / view.org
-    with tempfile.TemporaryDirectory(prefix="gp2bm-verify-check-") as tmp:
-        check = check_package(org_dir, view.score.ruleset, Path(tmp))
-    result.checked["package_checker"] = "pass" if check.passed else "FAIL"
-    if not check.passed:
-        result.problems.append(
-            "MLCommons' package checker fails: " + ("; ".join(check.errors[:5]) or "see its log")
-        )
-    claimed_check = ((meta or {}).get("package_checker") or {}).get("passed")
-    if meta is not None and claimed_check is not None and claimed_check != check.passed:
-        result.differences.append(
-            f"{BUNDLE_FILE}: package_checker.passed: claimed {claimed_check!r}, "
-            f"recomputed {check.passed!r}"
-        )
+    _validity(view, result)
+    _package_check_again(top, view, meta, result)
     for item in (meta or {}).get("incomplete") or []:
         result.problems.append(f"incomplete: {item}")
     return result

@@ -48,7 +48,7 @@ def _text(value) -> str:
 
 def _nvml():
     try:
-        import pynvml
+        import pynvml  # heavy: loads the NVIDIA driver's library; tests fake it in sys.modules
     except ImportError as exc:  # nvidia-ml-py is a dependency; a broken install lands here
         raise GpuUnavailable(f"pynvml cannot be imported: {exc}") from None
     try:

@@ -4,6 +4,7 @@ Each probe is a small function that returns one part of the inventory. ``collect
 one by one; a probe that fails records its error in its own part and the others go on (the
 pyperf way: metadata collection never fails a run). The result is a plain dict, written as
 ``inventory.json`` into every campaign so that the results explain themselves years later.
+Probes only: the terminal lines that summarise an inventory are ``reports/node_text.py``'s.
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from gp2bm import __version__
+from gp2bm.errors import InputError
+from gp2bm.files.jsonfile import write_json_atomic
 from gp2bm.files.timestamps import now_iso
+from gp2bm.node.gpus import describe_gpus
+from gp2bm.runtimes.docker import docker_client
 
 SCHEMA = "gp2bm.inventory/1"
 COMMAND_TIMEOUT_S = 60
@@ -111,8 +118,6 @@ def _float(text: str | None) -> float | None:
 
 
 def probe_cpu() -> dict:
-    import psutil
-
     out: dict = {
         "logical_cpus": psutil.cpu_count(logical=True),
         "physical_cores": psutil.cpu_count(logical=False),
@@ -178,8 +183,6 @@ def _proc_cpuinfo(path: Path = Path("/proc/cpuinfo")) -> dict:
 
 
 def probe_memory() -> dict:
-    import psutil
-
     vm = psutil.virtual_memory()
     swap = psutil.swap_memory()
     out = {"total_bytes": vm.total, "available_bytes": vm.available, "swap_bytes": swap.total}
@@ -251,9 +254,6 @@ def probe_engines() -> dict:
 
 
 def _docker_engine() -> dict:
-    from gp2bm.errors import InputError
-    from gp2bm.runtimes.docker import docker_client
-
     try:
         client = docker_client(timeout=15)
     except InputError as exc:
@@ -282,8 +282,6 @@ def _docker_engine() -> dict:
 
 
 def probe_gpus() -> dict:
-    from gp2bm.node.gpus import describe_gpus
-
     return describe_gpus().as_dict()
 
 
@@ -356,8 +354,6 @@ def _block_kind(device: str) -> str | None:
 
 def filesystem_of(path: str | os.PathLike) -> dict:
     """Filesystem type, device and free space of the filesystem holding ``path``."""
-    import psutil
-
     target = Path(path)
     existing = _existing_ancestor(target.absolute())
     real = os.path.realpath(existing)
@@ -437,8 +433,6 @@ def data_paths_of(manifests: dict) -> list[DataPath]:
 
 def write_inventory(inventory: dict, folder: Path) -> list[Path]:
     """inventory.json into ``folder``, and nvidia-smi's own text beside it when there is any."""
-    from gp2bm.files.jsonfile import write_json_atomic
-
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "inventory.json"]
     write_json_atomic(written[0], inventory)
@@ -448,124 +442,3 @@ def write_inventory(inventory: dict, folder: Path) -> list[Path]:
             (folder / filename).write_text(smi[key], encoding="utf-8")
             written.append(folder / filename)
     return written
-
-
-# ---------------------------------------------------------------------------- summary lines
-
-
-def summary_rows(inv: dict) -> list[tuple[str, str]]:
-    """(part, one line) for the human table; the JSON carries every detail."""
-    rows = []
-
-    def part(name: str, render: Callable[[dict], str]) -> None:
-        data = inv.get(name)
-        if not isinstance(data, dict):
-            return
-        if set(data) == {"error"}:
-            rows.append((name, f"probe failed: {data['error']}"))
-            return
-        try:
-            rows.append((name, render(data)))
-        except (KeyError, TypeError, ValueError) as exc:
-            rows.append((name, f"(cannot summarise: {exc})"))
-
-    part("host", lambda d: f"{d['hostname']} (gp2bm {d['gp2bm_version']}, Python {d['python']})")
-    part("os", lambda d: f"{d['name']}, kernel {d['kernel']}, {d['machine']}")
-    part("cpu", _cpu_line)
-    part(
-        "memory",
-        lambda d: f"{human_bytes(d['total_bytes'])} (swap {human_bytes(d['swap_bytes'])})",
-    )
-    part(
-        "numa",
-        lambda d: (
-            f"{d['count']} node(s): "
-            + "; ".join(
-                f"node{n['node']} cpus {n.get('cpus', '?')} {human_bytes(n.get('memory_bytes'))}"
-                for n in d["nodes"]
-            )
-        ),
-    )
-    part("gpus", _gpu_line)
-    part(
-        "nvidia_smi",
-        lambda d: "raw -q and topo -m output kept" if d.get("present") else d.get("error", ""),
-    )
-    part("engines", _engines_line)
-    part("infiniband", _ib_line)
-    part("storage", _storage_line)
-    return rows
-
-
-def _cpu_line(d: dict) -> str:
-    text = f"{d.get('model_name') or '?'}: {d.get('sockets') or '?'} socket(s) x "
-    text += f"{d.get('cores_per_socket') or '?'} cores x {d.get('threads_per_core') or '?'} "
-    text += f"threads = {d.get('logical_cpus')} logical CPUs"
-    if d.get("max_mhz"):
-        text += f", max {d['max_mhz']:.0f} MHz"
-    return text
-
-
-def _gpu_line(d: dict) -> str:
-    if not d.get("gpus"):
-        return d.get("status") or "no GPU found"
-    names: dict[str, int] = {}
-    for g in d["gpus"]:
-        names[g.get("name") or "?"] = names.get(g.get("name") or "?", 0) + 1
-    g = d["gpus"][0]
-    text = ", ".join(f"{n}x {name}" for name, n in names.items())
-    text += f" | {human_bytes(g.get('memory_total_bytes'))} each"
-    text += f" | driver {d.get('driver_version')} (CUDA {d.get('cuda_driver_version')})"
-    if g.get("power_limit_w"):
-        text += f" | {g['power_limit_w']:.0f} W limit"
-    if g.get("max_sm_clock_mhz"):
-        text += f" | SM {g['max_sm_clock_mhz']} MHz"
-    if g.get("pcie_generation_max"):
-        text += f" | PCIe gen {g['pcie_generation_max']} x{g.get('pcie_width_max')}"
-    text += f" | NVLink {g.get('nvlink_links_active') or 0} link(s)"
-    text += f" | MIG {g.get('mig_mode')} | ECC {g.get('ecc_mode')}"
-    return text
-
-
-def _engines_line(d: dict) -> str:
-    parts = []
-    docker = d.get("docker", {})
-    if docker.get("reachable"):
-        runtimes = ",".join(docker.get("runtimes") or [])
-        parts.append(f"Docker Engine {docker.get('version')} (runtimes {runtimes})")
-    else:
-        parts.append(f"Docker Engine not reachable ({docker.get('error')})")
-    for name in ("podman", "apptainer", "singularity", "nvidia_container_toolkit"):
-        entry = d.get(name, {})
-        if entry.get("present"):
-            parts.append(entry.get("version") or name)
-    absent = [n for n in ("podman", "apptainer") if not d.get(n, {}).get("present")]
-    if absent:
-        parts.append(f"not on PATH: {', '.join(absent)}")
-    return "; ".join(parts)
-
-
-def _ib_line(d: dict) -> str:
-    if not d.get("devices"):
-        return "no InfiniBand device" + (f" ({d['note']})" if d.get("note") else "")
-    return "; ".join(
-        f"{dev['name']} "
-        + ", ".join(f"port {p['port']} {p.get('rate')} {p.get('state')}" for p in dev["ports"])
-        for dev in d["devices"]
-    )
-
-
-def _storage_line(d: dict) -> str:
-    if not d.get("paths"):
-        return "no dataset paths in the suite's manifests"
-    lines = []
-    for p in d["paths"]:
-        if "error" in p:
-            lines.append(f"{p['benchmark']} {p['path']}: {p['error']}")
-            continue
-        state = "present" if p["exists"] else "MISSING"
-        lines.append(
-            f"{p['benchmark']} {p['path']}: {state}, {p.get('fstype')} on {p.get('mountpoint')}, "
-            f"{human_bytes(p.get('free_bytes'))} free"
-        )
-    return "\n".join(lines)

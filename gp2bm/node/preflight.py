@@ -1,8 +1,9 @@
 """The pre-flight check: can this node run the campaign, before hours are spent on it?
 
-Each check is a small function that looks at one thing (GPUs, driver, engine, GPU runtime,
-images, data, disk, cache drop) and returns CheckItems: pass, warn or fail, with the fix
-for each failure. A failure that would stop or spoil the campaign is blocking. Like
+Each check is a small function that looks at one thing (GPUs and driver, data, disk, cache
+drop) and returns CheckItems: pass, warn or fail, with the fix for each failure. A failure
+that would stop or spoil the campaign is blocking. What depends on the runtime (its engine
+or binary, the GPU runtime, the images) is the runtime's own ``checks``. Like
 mlperf-sysinfo's ``check``: count what actually answers, never what was requested.
 """
 
@@ -18,6 +19,9 @@ from pathlib import Path
 from gp2bm.files.checksums import parse_sha256sum, sha256_file
 from gp2bm.node.cachedrop import DROP_CACHES
 from gp2bm.node.checks import CheckItem, fail, ok, warn
+from gp2bm.node.gpus import describe_gpus
+from gp2bm.node.inventory import human_bytes
+from gp2bm.runtimes import DEFAULT, CheckContext, Runtime, get_runtime
 from gp2bm.spec.manifest import BenchmarkManifest
 from gp2bm.spec.suite import Suite
 
@@ -32,19 +36,25 @@ class Preflight:
 
     suite: Suite
     manifests: dict[str, BenchmarkManifest]
-    runtime: str = "docker"
+    # the runtime the campaign uses (with its own settings), or its name
+    runtime: Runtime | str = DEFAULT
     no_gpu: bool = False
     campaign_root: Path | None = None
     cache_drop: bool = True
     cache_drop_command: list[str] | None = None
     allow_cache_drop_failure: bool = False
     allow_unpinned: bool = False
+    # Not read: the engine's address is a setting of the runtime. Accepted until
+    # cli/node.py's campaign_preflight passes the Runtime itself instead of its name.
     docker_host: str | None = None
     # verified checksums are remembered here (by size and mtime) so a resume does not
     # re-read hundreds of GB; None: verify every time
     checksum_cache: Path | None = None
     _gpu_report: object = field(default=None, repr=False)
-    _docker: object = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if isinstance(self.runtime, str):
+            self.runtime = get_runtime(self.runtime)
 
     # ------------------------------------------------------------------ what is needed
     def gpus_needed(self) -> int:
@@ -58,22 +68,17 @@ class Preflight:
 
     def gpu_report(self):
         if self._gpu_report is None:
-            from gp2bm.node.gpus import describe_gpus
-
             self._gpu_report = describe_gpus()
         return self._gpu_report
 
-    def docker(self):
-        """(client, None) or (None, reason); asked once."""
-        if self._docker is None:
-            from gp2bm.errors import InputError
-            from gp2bm.runtimes.docker import docker_client
-
-            try:
-                self._docker = (docker_client(self.docker_host, timeout=30), None)
-            except InputError as exc:
-                self._docker = (None, str(exc))
-        return self._docker
+    def runtime_context(self) -> CheckContext:
+        """What the runtime's own checks are told of the campaign."""
+        return CheckContext(
+            manifests=self.manifests,
+            gpus=0 if self.no_gpu else self.gpus_needed(),
+            allow_unpinned=self.allow_unpinned,
+            campaign_root=self.campaign_root,
+        )
 
 
 # ---------------------------------------------------------------------------- checks
@@ -150,115 +155,9 @@ def _need_text(p: Preflight) -> str:
     return " / ".join(f"gpus: {k}" for k in kinds) or "no GPU"
 
 
-def check_engine(p: Preflight) -> list[CheckItem]:
-    if p.runtime == "local":
-        return [ok("container engine", "not needed: local runtime (plain processes)")]
-    if p.runtime != "docker":
-        return [warn("container engine", f"runtime '{p.runtime}' is not checked by gp2bm")]
-    client, reason = p.docker()
-    if client is None:
-        return [
-            fail(
-                "container engine",
-                reason,
-                "start the Docker Engine (systemctl start docker) or set DOCKER_HOST to it",
-            )
-        ]
-    version = client.version()
-    items = [
-        ok("container engine", f"Docker Engine {version.get('Version')} at {client.api.base_url}")
-    ]
-    if p.gpus_needed() and not p.no_gpu:
-        items.append(_gpu_runtime(client))
-    return items
-
-
-def _gpu_runtime(client) -> CheckItem:
-    info = client.info()
-    runtimes = sorted((info.get("Runtimes") or {}).keys())
-    cdi_dirs = info.get("CDISpecDirs") or []
-    cdi = [
-        str(f)
-        for d in cdi_dirs
-        for f in sorted(Path(d).glob("*"))
-        if f.suffix in (".yaml", ".yml", ".json") and "nvidia.com/gpu" in _head(f)
-    ]
-    if "nvidia" in runtimes:
-        return ok("GPU runtime", f"Docker runtimes: {', '.join(runtimes)}")
-    if cdi:
-        return ok("GPU runtime", f"CDI devices nvidia.com/gpu in {', '.join(cdi)}")
-    return fail(
-        "GPU runtime",
-        f"no nvidia runtime (Docker runtimes: {', '.join(runtimes) or 'none'}) and no "
-        "nvidia.com/gpu CDI spec",
-        "install the NVIDIA Container Toolkit, run `nvidia-ctk runtime configure "
-        "--runtime=docker` and restart dockerd (or `nvidia-ctk cdi generate`)",
-    )
-
-
-def _head(path: Path, size: int = 1 << 20) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read(size)
-    except OSError:
-        return ""
-
-
-def check_images(p: Preflight) -> list[CheckItem]:
-    items = []
-    for bench, m in p.manifests.items():
-        name = f"{bench} image"
-        if p.runtime == "local":
-            if m.local is None:
-                items.append(
-                    fail(
-                        f"{bench} command",
-                        f"{m.path}: no 'local' command",
-                        "add a local: command to the manifest or use --runtime docker",
-                    )
-                )
-            else:
-                items.append(ok(f"{bench} command", "local command given in the manifest"))
-            continue
-        if not m.pinned:
-            fix = f"gp2bm pin {bench} {m.image}"
-            if p.allow_unpinned:
-                items.append(warn(name, f"{m.image} is not pinned (--allow-unpinned)", fix))
-            else:
-                items.append(fail(name, f"{m.image} is not pinned by digest", fix))
-                continue
-        if p.runtime != "docker":
-            continue
-        client, reason = p.docker()
-        if client is None:
-            items.append(fail(name, f"cannot look: {reason}", "start the Docker Engine"))
-            continue
-        items.append(_image_present(client, bench, m))
-    return items
-
-
-def _image_present(client, bench: str, m: BenchmarkManifest) -> CheckItem:
-    import docker
-
-    name = f"{bench} image"
-    try:
-        image = client.images.get(m.image)
-        return ok(name, f"{m.image} present (image id {image.short_id})")
-    except docker.errors.ImageNotFound:
-        pass
-    except docker.errors.APIError as exc:
-        return fail(name, f"{m.image}: {exc.explanation or exc}", "check the Docker Engine")
-    try:
-        data = client.images.get_registry_data(m.image)
-    except docker.errors.APIError as exc:
-        return fail(
-            name,
-            f"{m.image} is not present and its registry does not serve it: "
-            f"{exc.explanation or exc}",
-            f"docker login to the registry, or load the image (docker load) and pin it with "
-            f"`gp2bm pin {bench} IMAGE`",
-        )
-    return ok(name, f"{m.image} not present yet, pullable ({data.id[:19]}); `gp2bm pull`")
+def check_runtime(p: Preflight) -> list[CheckItem]:
+    """The runtime's own checks: engine or binary, GPU runtime, images."""
+    return p.runtime.checks(p.runtime_context())
 
 
 def check_data(p: Preflight) -> list[CheckItem]:
@@ -346,8 +245,6 @@ def _verify_checksums(name: str, host: Path, listing: Path, cache: dict) -> Chec
 def check_disk(p: Preflight) -> list[CheckItem]:
     if p.campaign_root is None:
         return []
-    from gp2bm.node.inventory import human_bytes
-
     root = Path(p.campaign_root).absolute()
     where = root
     while not where.exists() and where != where.parent:
@@ -402,8 +299,7 @@ def check_cache_drop(p: Preflight) -> list[CheckItem]:
 
 CHECKS: tuple[Callable[[Preflight], list[CheckItem]], ...] = (
     check_gpus,
-    check_engine,
-    check_images,
+    check_runtime,
     check_data,
     check_disk,
     check_cache_drop,
@@ -424,8 +320,4 @@ def run_checks(p: Preflight) -> list[CheckItem]:
                     "fix what the error names; run-all --skip-check goes on without the pre-flight",
                 )
             )
-    client = p._docker[0] if p._docker else None
-    if client is not None:
-        client.close()
     return items
-

@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlperf_logging.system_desc_checker import system_desc_checker
+
 from gp2bm.errors import InputError
 from gp2bm.files.yamlfile import load_yaml
 from gp2bm.node.inventory import human_bytes
@@ -63,13 +65,6 @@ REQUIRED_FIELDS = (
     "operating_system",
     "sw_notes",
 )
-# Rulesets from 4.1.0 on also require one of these for "status"; earlier ones take any text.
-AVAILABILITY = (
-    "Available on-premise",
-    "Available cloud",
-    "Research, Development, or Internal (RDI)",
-    "Preview",
-)
 _PLACEHOLDER_RE = re.compile(r"<\s*fill[\s_-]*in\b[^>]*>|^\s*<[^<>]*>\s*$", re.IGNORECASE)
 
 
@@ -83,9 +78,6 @@ class SystemDescription:
     # where each field's value came from: "detected", "system.yaml", or "placeholder"
     sources: dict[str, str] = field(default_factory=dict)
     system_yaml: Path | None = None
-
-    def to_fill(self) -> list[str]:
-        return [f for f, src in self.sources.items() if src == "placeholder"]
 
 
 @dataclass(frozen=True)
@@ -306,8 +298,6 @@ def mlperf_check(fields: dict[str, str], ruleset: str, usage: str = USAGE) -> Ch
     The checker reads a file and reports through the root logger: it gets a temporary file,
     its log is captured, and its verdict is its return value.
     """
-    from mlperf_logging.system_desc_checker import system_desc_checker
-
     with tempfile.TemporaryDirectory(prefix="gp2bm-system-") as tmp:
         path = Path(tmp) / "system.json"
         path.write_text(json.dumps(fields, indent=2), encoding="utf-8")

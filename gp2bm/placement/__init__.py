@@ -7,6 +7,7 @@ from the campaign folder and the scheduler.
 
 from gp2bm.errors import SchedulerError
 from gp2bm.placement.base import (
+    NAMES,
     SCHEDULERS,
     ArrayJob,
     Scheduler,
@@ -16,6 +17,7 @@ from gp2bm.placement.base import (
 )
 
 __all__ = [
+    "NAMES",
     "SCHEDULERS",
     "ArrayJob",
     "Scheduler",

@@ -10,6 +10,7 @@ running, on which node; say how the finished ones ended while it still knows.
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,9 @@ class Scheduler(ABC):
     def cancel(self, idents: list[str]) -> None: ...
 
 
+# Every built-in scheduler, by name; each is the module gp2bm.placement.<name>, imported
+# when asked for (it imports this module to register itself, never the other way round).
+NAMES = ("slurm",)
 SCHEDULERS: dict[str, type[Scheduler]] = {}
 
 
@@ -94,13 +98,7 @@ def register(cls: type[Scheduler]) -> type[Scheduler]:
 
 
 def get_scheduler(name: str, **options) -> Scheduler:
-    # Import the built-in schedulers so that they register themselves.
-    from gp2bm.placement import slurm  # noqa: F401
-
-    try:
-        cls = SCHEDULERS[name]
-    except KeyError:
-        raise InputError(
-            f"unknown scheduler '{name}' (known: {', '.join(sorted(SCHEDULERS))})"
-        ) from None
-    return cls(**options)
+    if name not in NAMES:
+        raise InputError(f"unknown scheduler '{name}' (known: {', '.join(NAMES)})")
+    importlib.import_module(f"gp2bm.placement.{name}")
+    return SCHEDULERS[name](**options)

@@ -60,8 +60,7 @@ def run_of_task(suite: Suite, task_id: int) -> Run:
         if index == task_id:
             return run
     raise InputError(
-        f"task index {task_id} is no run of suite '{suite.name}' "
-        f"(0-{len(task_index(suite)) - 1})"
+        f"task index {task_id} is no run of suite '{suite.name}' (0-{len(task_index(suite)) - 1})"
     )
 
 

@@ -10,15 +10,17 @@ missing       never started
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 
 from gp2bm.campaign.folder import Campaign
+from gp2bm.campaign.record import RunRecord
 from gp2bm.errors import SchedulerError
 from gp2bm.placement.base import Scheduler, TaskState
 from gp2bm.placement.fanout import JobBook, Run, queued_runs
 
 STATES = ("done", "failed", "running", "pending", "interrupted", "missing")
+# the scheduler's words for a task that waits for its node
+WAITING = ("PENDING", "REQUEUED", "SUSPENDED")
 
 
 @dataclass
@@ -36,17 +38,26 @@ class RunState:
         return asdict(self)
 
 
-def _record(campaign: Campaign, bench: str, n: int) -> dict:
-    try:
-        data = json.loads(campaign.record_path(bench, n).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _attempts(campaign: Campaign, bench: str, n: int) -> int:
     folder = campaign.attempts_dir(bench)
     return len(list(folder.glob(f"result_{n}.attempt*.txt"))) if folder.is_dir() else 0
+
+
+class _EndedTasks:
+    """How the tasks of a job ended, asked of the scheduler once per job."""
+
+    def __init__(self, scheduler: Scheduler, notes: list[str]):
+        self.scheduler, self.notes = scheduler, notes
+        self._jobs: dict[str, dict[int | None, TaskState]] = {}
+
+    def get(self, job_id: str, task_id: int) -> TaskState | None:
+        if job_id not in self._jobs:
+            try:
+                self._jobs[job_id] = {t.task_id: t for t in self.scheduler.finished(job_id)}
+            except SchedulerError as exc:
+                self.notes.append(f"{self.scheduler.name} not asked about job {job_id}: {exc}")
+                self._jobs[job_id] = {}
+        return self._jobs[job_id].get(task_id)
 
 
 def run_states(
@@ -68,62 +79,66 @@ def run_states(
         except SchedulerError as exc:
             notes.append(f"{scheduler.name} not asked: {exc}")
     queued = queued or {}
-    finished: dict[str, dict[int | None, TaskState]] = {}
-
-    def ended_task(job_id: str, task_id: int) -> TaskState | None:
-        if job_id not in finished:
-            try:
-                finished[job_id] = {t.task_id: t for t in scheduler.finished(job_id)}
-            except SchedulerError as exc:
-                notes.append(f"{scheduler.name} not asked about job {job_id}: {exc}")
-                finished[job_id] = {}
-        return finished[job_id].get(task_id)
-
+    ended = _EndedTasks(scheduler, notes) if scheduler and ask_finished else None
     states = []
     for bench, spec in campaign.suite.benchmarks.items():
         for n in range(spec.runs):
-            rs = RunState(bench, n, "missing", attempts=_attempts(campaign, bench, n))
-            record = _record(campaign, bench, n)
-            holder = campaign.run_holder(bench, n)
-            task = queued.get((bench, n))
-            if campaign.result_path(bench, n).exists():
-                ok = record.get("status") == "success"
-                rs.state = "done" if ok else "failed"
-                rs.node = record.get("node") or record.get("host")
-                rs.job = record.get("slurm_job")
-                rs.seconds = record.get("seconds")
-                rs.detail = None if ok else record.get("reason") or "not a successful run"
-            elif holder is not None:
-                rs.state = "running"
-                rs.node = holder.get("node") or holder.get("host")
-                rs.job = holder.get("job")
-                rs.detail = f"since {holder['since'][11:19]} UTC" if holder.get("since") else None
-            elif task is not None and task.state in ("PENDING", "REQUEUED", "SUSPENDED"):
-                rs.state, rs.job, rs.detail = "pending", task.ident, task.reason
-            elif task is not None:
-                rs.state, rs.job, rs.node = "running", task.ident, task.node
-                rs.detail = f"task {task.state.lower()}, the run not started yet"
-            elif campaign.partial_path(bench, n).exists() or rs.attempts or record:
-                rs.state = "interrupted"
-                rs.node = record.get("node") or record.get("host")
-                rs.detail = record.get("reason") or "an attempt was stopped; redone next time"
+            rs = _state(campaign, bench, n, queued.get((bench, n)))
             if rs.state in ("missing", "interrupted") and book is not None:
-                last = book.last_task_of((bench, n))
-                if last is not None:
-                    job_id, task_id = last
-                    rs.job = rs.job or f"{job_id}_{task_id}"
-                    out = book.output_of(job_id, task_id)
-                    where = f"see {out.relative_to(campaign.root)}" if out.exists() else ""
-                    t = ended_task(job_id, task_id) if ask_finished else None
-                    if t is None:
-                        said = "its task left no result"
-                    else:
-                        said = f"its task ended {t.state.lower()}" + (
-                            f" (exit {t.exit_code})" if t.exit_code else ""
-                        )
-                    rs.detail = "; ".join(x for x in (rs.detail, said, where) if x)
+                _explain_last_task(rs, campaign, book, ended)
             states.append(rs)
     return states, notes
+
+
+def _state(campaign: Campaign, bench: str, n: int, task: TaskState | None) -> RunState:
+    """A run's state from the campaign folder, its lock, and its task in the queue."""
+    rs = RunState(bench, n, "missing", attempts=_attempts(campaign, bench, n))
+    record = RunRecord.load(campaign.record_path(bench, n))
+    holder = campaign.run_holder(bench, n)
+    if campaign.result_path(bench, n).exists():
+        ok = record is not None and record.succeeded
+        rs.state = "done" if ok else "failed"
+        if record is not None:
+            rs.node, rs.job, rs.seconds = record.where, record.slurm_job, record.seconds
+        reason = record.reason if record is not None else None
+        rs.detail = None if ok else reason or "not a successful run"
+    elif holder is not None:
+        rs.state = "running"
+        rs.node = holder.get("node") or holder.get("host")
+        rs.job = holder.get("job")
+        rs.detail = f"since {holder['since'][11:19]} UTC" if holder.get("since") else None
+    elif task is not None and task.state in WAITING:
+        rs.state, rs.job, rs.detail = "pending", task.ident, task.reason
+    elif task is not None:
+        rs.state, rs.job, rs.node = "running", task.ident, task.node
+        rs.detail = f"task {task.state.lower()}, the run not started yet"
+    elif campaign.partial_path(bench, n).exists() or rs.attempts or record is not None:
+        rs.state = "interrupted"
+        rs.node = record.where if record is not None else None
+        reason = record.reason if record is not None else None
+        rs.detail = reason or "an attempt was stopped; redone next time"
+    return rs
+
+
+def _explain_last_task(
+    rs: RunState, campaign: Campaign, book: JobBook, ended: _EndedTasks | None
+) -> None:
+    """Add what became of the last task submitted for a run that has no result."""
+    last = book.last_task_of((rs.benchmark, rs.run))
+    if last is None:
+        return
+    job_id, task_id = last
+    rs.job = rs.job or f"{job_id}_{task_id}"
+    out = book.output_of(job_id, task_id)
+    where = f"see {out.relative_to(campaign.root)}" if out.exists() else ""
+    t = ended.get(job_id, task_id) if ended is not None else None
+    if t is None:
+        said = "its task left no result"
+    else:
+        said = f"its task ended {t.state.lower()}" + (
+            f" (exit {t.exit_code})" if t.exit_code else ""
+        )
+    rs.detail = "; ".join(x for x in (rs.detail, said, where) if x)
 
 
 def counts(states: list[RunState]) -> dict[str, int]:

@@ -72,8 +72,13 @@ def parse_sbatch(text: str) -> str:
 
 def squeue_argv(job_ids: list[str], squeue: str = "squeue") -> list[str]:
     # --array: one line per task, pending ones included (not "12_[3-9%4]")
-    return [squeue, "--noheader", "--array", f"--jobs={','.join(job_ids)}",
-            f"--format={SQUEUE_FORMAT}"]
+    return [
+        squeue,
+        "--noheader",
+        "--array",
+        f"--jobs={','.join(job_ids)}",
+        f"--format={SQUEUE_FORMAT}",
+    ]
 
 
 def _task_id(text: str) -> int | None:

@@ -13,9 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gp2bm.campaign.folder import Campaign, PlannedRun
+from gp2bm.campaign.record import ABORTED, RunRecord
 from gp2bm.errors import RunBusy
 from gp2bm.node.fingerprint import node_name, slurm_job
-from gp2bm.run.runner import LiveStatus, RunOptions, _SignalGuard, execute_run, require_pinned
+from gp2bm.run.execute import execute_run
+from gp2bm.run.loop import require_pinned
+from gp2bm.run.options import RunOptions
+from gp2bm.run.progress import LiveStatus
+from gp2bm.run.signals import SignalGuard
 from gp2bm.runtimes.base import Runtime
 from gp2bm.spec.manifest import BenchmarkManifest
 
@@ -28,12 +33,12 @@ class TaskResult:
     benchmark: str
     run: int
     outcome: str  # success | aborted | already done | busy
-    record: dict | None = None
+    record: RunRecord | None = None
     message: str = ""
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.outcome == "aborted" else 0
+        return 1 if self.outcome == ABORTED else 0
 
 
 def run_task(
@@ -46,7 +51,7 @@ def run_task(
     bench = manifest.benchmark
     require_pinned({bench: manifest}, runtime, options.allow_unpinned)
     holder = {"node": node_name(), "job": slurm_job()}
-    with _SignalGuard():
+    with SignalGuard():
         try:
             with campaign.claim_run(bench, index, wait=RUN_LOCK_WAIT_S, holder=holder) as todo:
                 if not todo:
@@ -61,4 +66,4 @@ def run_task(
         except RunBusy as exc:
             return TaskResult(bench, index, "busy", message=str(exc))
     record = outcome.record
-    return TaskResult(bench, index, record["status"], record, record.get("reason") or "")
+    return TaskResult(bench, index, record.status, record, record.reason or "")

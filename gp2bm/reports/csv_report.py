@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 from gp2bm.reports.view import CampaignView
+from gp2bm.results.scoring import SuiteScore
 
 COLUMNS = [
     "kind",
@@ -33,10 +34,9 @@ def _num(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
-def rows(view: CampaignView) -> list[dict[str, str]]:
+def _run_rows(view: CampaignView) -> list[dict[str, str]]:
     out = []
-    score = view.score
-    for name in score.benchmarks:
+    for name in view.score.benchmarks:
         for run in view.runs[name]:
             r = run.score
             out.append(
@@ -56,24 +56,25 @@ def rows(view: CampaignView) -> list[dict[str, str]]:
                     "note": "; ".join(r.reasons),
                 }
             )
+    return out
+
+
+def _result_rows(score: SuiteScore) -> list[dict[str, str]]:
+    out = []
     for name, bench in score.benchmarks.items():
         counted = sum(1 for r in bench.runs if r.counted)
-        note = f"olympic mean of {counted} counted runs x scaling {bench.scaling_factor:g}"
+        factor = "none" if bench.scaling_factor is None else f"{bench.scaling_factor:g}"
+        note = f"olympic mean of {counted} counted runs x scaling {factor}"
         if bench.problems:
             note += "; " + "; ".join(bench.problems)
         out.append(
             {
+                **dict.fromkeys(COLUMNS, ""),
                 "kind": "result",
                 "benchmark": name,
-                "run": "",
-                "file": "",
-                "seed": "",
                 "minutes": _num(bench.minutes),
                 "seconds": _num(None if bench.minutes is None else bench.minutes * 60),
-                "status": "",
-                "verdict": "",
                 "valid": "yes" if bench.valid else "no",
-                "score": "",
                 "note": note,
             }
         )
@@ -87,17 +88,23 @@ def rows(view: CampaignView) -> list[dict[str, str]]:
                 "note": "no results",
             }
         )
-    out.append(
-        {
-            **dict.fromkeys(COLUMNS, ""),
-            "kind": "score",
-            "valid": "yes" if score.valid else "no",
-            "score": _num(score.score),
-            "note": f"{score.suite.formula_text()} (suite {score.suite.name}, "
-            f"ruleset {score.ruleset})",
-        }
-    )
     return out
+
+
+def _score_row(score: SuiteScore) -> dict[str, str]:
+    suite = score.suite
+    return {
+        **dict.fromkeys(COLUMNS, ""),
+        "kind": "score",
+        "valid": "yes" if score.valid else "no",
+        "score": _num(score.score),
+        "note": f"{suite.formula_text()} (suite {suite.name}, ruleset {score.ruleset})",
+    }
+
+
+def rows(view: CampaignView) -> list[dict[str, str]]:
+    """Every run, then every benchmark's result, then the score."""
+    return [*_run_rows(view), *_result_rows(view.score), _score_row(view.score)]
 
 
 def render_csv(view: CampaignView) -> str:

@@ -13,11 +13,22 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from html import escape
 from pathlib import Path
 
-from gp2bm.reports.view import CampaignView, claims, flatten, images_used, software
-from gp2bm.results.scoring import COUNTED, DROPPED_FASTEST, DROPPED_SLOWEST, FAILED, BenchmarkScore
+from gp2bm.reports.claims import claims
+from gp2bm.reports.nested import flatten
+from gp2bm.reports.software import software
+from gp2bm.reports.view import CampaignView, images_used
+from gp2bm.results.scoring import (
+    COUNTED,
+    DROPPED_FASTEST,
+    DROPPED_SLOWEST,
+    FAILED,
+    BenchmarkScore,
+    SuiteScore,
+)
 
 CLAIMS_ID = "gp2bm-claims"
 ROLE_COLOURS = {
@@ -72,8 +83,13 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "&ndash;" if value is None else f"{value:.{digits}f}"
 
 
+def _factor(value: float | None) -> str:
+    """A scaling factor; none when the RCP check failed and gives none."""
+    return "none" if value is None else f"{value:g}"
+
+
 def _png(fig) -> str:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # heavy: matplotlib
 
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
@@ -83,7 +99,7 @@ def _png(fig) -> str:
 
 
 def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: matplotlib
 
     return Figure(figsize=(width, height), layout="constrained")
 
@@ -97,7 +113,7 @@ def plot_run_times(view: CampaignView) -> str | None:
     benches = [(n, b) for n, b in view.score.benchmarks.items() if b.runs]
     if not benches:
         return None
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch  # heavy: matplotlib
 
     fig = _figure(11, 3.2 * len(benches))
     axes = fig.subplots(len(benches), 1, squeeze=False)[:, 0]
@@ -227,19 +243,20 @@ def _td(text: str, num: bool = False, raw: bool = False) -> str:
     return f'<td class="num">{content}</td>' if num else f"<td>{content}</td>"
 
 
-def _summary_section(view: CampaignView) -> str:
-    score = view.score
+def _score_cards(score: SuiteScore) -> str:
+    """The score and each benchmark's result, as cards."""
+    formula = escape(score.suite.formula_text())
     if score.score is None:
         card = (
             '<div class="card"><div class="label">RFP score</div>'
             '<div class="value invalid" id="score">no score</div>'
-            f'<div class="sub">{escape(score.suite.formula_text())}</div></div>'
+            f'<div class="sub">{formula}</div></div>'
         )
     else:
         card = (
             '<div class="card"><div class="label">RFP score (higher is better)</div>'
             f'<div class="value valid" id="score">{score.score:.4f}</div>'
-            f'<div class="sub">{escape(score.suite.formula_text())}</div></div>'
+            f'<div class="sub">{formula}</div></div>'
         )
     cards = [card]
     for name, spec in score.suite.benchmarks.items():
@@ -255,13 +272,22 @@ def _summary_section(view: CampaignView) -> str:
             f'<div class="card"><div class="label">{escape(name)}{symbol}</div>'
             f'<div class="value {cls}">{value}</div><div class="sub">{sub}</div></div>'
         )
-    parts = [f'<section class="score">{"".join(cards)}</section>']
-    if score.score is not None:
-        terms = " + ".join(
-            f"{spec.weight:g} / {score.benchmarks[n].minutes:.6f}"
-            for n, spec in score.suite.benchmarks.items()
-        )
-        parts.append(f"<p>score = {escape(terms)} = <b>{score.score:.6f}</b></p>")
+    return f'<section class="score">{"".join(cards)}</section>'
+
+
+RESULT_HEADERS = [
+    "benchmark",
+    "verdict",
+    "olympic mean (min)",
+    "scaling",
+    "result (min)",
+    "result (s)",
+    "runs",
+    "required",
+]
+
+
+def _results_table(score: SuiteScore) -> str:
     rows = []
     for name, spec in score.suite.benchmarks.items():
         b = score.benchmarks.get(name)
@@ -274,28 +300,26 @@ def _summary_section(view: CampaignView) -> str:
                 _td(name),
                 _td("valid" if b.valid else "INVALID"),
                 _td(_fmt(b.mean, 6), True, raw=True),
-                _td(f"{b.scaling_factor:g} ({b.scaling_source})", True),
+                _td(f"{_factor(b.scaling_factor)} ({b.scaling_source})", True),
                 _td(_fmt(b.minutes, 6), True, raw=True),
                 _td(_fmt(None if b.minutes is None else b.minutes * 60, 3), True, raw=True),
                 _td(f"{len(b.runs)} ({counted} counted)", True),
                 _td(str(spec.runs), True),
             ]
         )
-    parts.append(
-        _table(
-            [
-                "benchmark",
-                "verdict",
-                "olympic mean (min)",
-                "scaling",
-                "result (min)",
-                "result (s)",
-                "runs",
-                "required",
-            ],
-            rows,
+    return _table(RESULT_HEADERS, rows)
+
+
+def _summary_section(view: CampaignView) -> str:
+    score = view.score
+    parts = [_score_cards(score)]
+    if score.score is not None:
+        terms = " + ".join(
+            f"{spec.weight:g} / {score.benchmarks[n].minutes:.6f}"
+            for n, spec in score.suite.benchmarks.items()
         )
-    )
+        parts.append(f"<p>score = {escape(terms)} = <b>{score.score:.6f}</b></p>")
+    parts.append(_results_table(score))
     for name, b in score.benchmarks.items():
         for p in b.problems:
             parts.append(f'<p class="problem">{escape(name)}: {escape(p)}</p>')
@@ -351,16 +375,15 @@ def _inventory_section(view: CampaignView) -> str:
     rows = []
     for bench, imgs in images.items():
         for img in imgs:
-            local = img["runtime"] == "local"
-            digests = ", ".join(img["repo_digests"]) or "&ndash;"
+            digests = ", ".join(img.repo_digests) or "&ndash;"
             rows.append(
                 [
                     _td(bench),
-                    _td(img["runtime"] or ""),
-                    _td("(plain process)" if local else img["image"] or ""),
-                    _td("" if local else img["image_id"] or "not recorded"),
-                    _td(digests, raw=not img["repo_digests"]),
-                    _td(str(img["runs"]), True),
+                    _td(img.runtime or ""),
+                    _td("(plain process)" if img.local else img.image or ""),
+                    _td("" if img.local else img.image_id or "not recorded"),
+                    _td(digests, raw=not img.repo_digests),
+                    _td(str(img.runs), True),
                 ]
             )
     if rows:
@@ -426,11 +449,13 @@ def _elevated_runs(view: CampaignView) -> list[str]:
     out = []
     for name, runs in view.runs.items():
         for run in runs:
-            rec = run.record or {}
+            rec = run.record
+            if rec is None:
+                continue
             how = []
-            if rec.get("privileged"):
+            if rec.privileged:
                 how.append("privileged")
-            if rec.get("network") == "host":
+            if rec.network == "host":
                 how.append("host network")
             if how:
                 out.append(f"{name} {run.score.file}: {' and '.join(how)}")
@@ -500,8 +525,6 @@ def write_html(view: CampaignView, path: Path) -> Path:
 
 def read_claims(path: Path) -> dict | None:
     """The claims JSON embedded in a report written here (for verify); None if absent."""
-    import re
-
     text = Path(path).read_text(encoding="utf-8")
     m = re.search(
         rf'<script type="application/json" id="{CLAIMS_ID}">(.*?)</script>', text, re.DOTALL

@@ -19,11 +19,13 @@ tasks, flags) or overrides the detected software lines.
 from __future__ import annotations
 
 import re
+from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm.errors import InputError, InvalidError
-from gp2bm.reports.view import CampaignView, software
+from gp2bm.reports.software import software
+from gp2bm.reports.view import CampaignView
 
 SHEET = "MLPerf"
 MAX_CELL_CHARS = 32767
@@ -84,7 +86,7 @@ def _anchor(ws, coordinate: str) -> str:
 
 
 def find_layout(ws, where: str) -> FormLayout:
-    from openpyxl.utils import get_column_letter
+    from openpyxl.utils import get_column_letter  # heavy: openpyxl
 
     header = None
     for row in ws.iter_rows():
@@ -227,21 +229,38 @@ def read_changes(path: Path | None) -> str | None:
     return text
 
 
-def fill_rfp_workbook(
-    view: CampaignView,
-    template: Path,
-    out: Path,
-    changes: str | None = None,
-    proposed: dict[str, str] | None = None,
-    test: dict[str, str] | None = None,
-) -> list[FilledCell]:
-    """Write a copy of ``template`` to ``out`` with its MLPerf tab filled; return what went
-    where."""
-    from copy import copy
+@dataclass
+class RfpAnswers:
+    """What the vendor gives for the RFP workbook beyond what a campaign measures: the
+    template to fill (a copy of it), the description of changes, the Proposed column and
+    the Test lines a campaign cannot know."""
 
-    from openpyxl import load_workbook
+    template: Path | None = None
+    changes: str | None = None
+    proposed: dict[str, str] = field(default_factory=dict)
+    test: dict[str, str] = field(default_factory=dict)
 
-    template, out = Path(template), Path(out)
+
+def read_answers(
+    template: Path | None,
+    changes: Path | None,
+    proposed: list[str] | None,
+    test: list[str] | None,
+) -> RfpAnswers:
+    """The answers as given on a command line (KEY=VALUE items, a text file of changes),
+    each checked: bad input fails here, before any campaign is read."""
+    proposed_values = parse_assignments(proposed, "--proposed")
+    test_values_given = parse_assignments(test, "--test")
+    changes_text = read_changes(changes)
+    if template is not None and not Path(template).is_file():
+        raise InputError(f"{template}: file not found")
+    return RfpAnswers(template, changes_text, proposed_values, test_values_given)
+
+
+def _open_form(template: Path, out: Path):
+    """The template workbook and its MLPerf tab; the template itself is never the output."""
+    from openpyxl import load_workbook  # heavy: openpyxl
+
     if not template.is_file():
         raise InputError(f"{template}: file not found")
     if out.exists() and out.resolve() == template.resolve():
@@ -252,13 +271,21 @@ def fill_rfp_workbook(
         raise InputError(f"{template}: not a readable .xlsx workbook ({exc})") from None
     if SHEET not in wb.sheetnames:
         raise InputError(f"{template}: no '{SHEET}' tab (tabs: {', '.join(wb.sheetnames)})")
-    ws = wb[SHEET]
-    layout = find_layout(ws, str(template))
+    return wb, wb[SHEET]
+
+
+def _test_answers(
+    view: CampaignView,
+    layout: FormLayout,
+    template: Path,
+    changes: str | None,
+    test: dict[str, str] | None,
+) -> dict[str, object]:
+    """The Test column: what the campaign measured, ``--test`` lines, the changes."""
     for key in ("nodes", *view.suite.benchmarks):
         if key not in layout.test:
             what = "'Number of nodes'" if key == "nodes" else f"'{key} Benchmark (seconds)'"
             raise InputError(f"{template}: tab '{SHEET}' has no {what} row")
-
     values = test_values(view, layout.units)
     for key, value in (test or {}).items():
         if key in view.suite.benchmarks:
@@ -273,7 +300,12 @@ def fill_rfp_workbook(
         if "changes" not in layout.test:
             raise InputError(f"{template}: tab '{SHEET}' has no description-of-changes block")
         values["changes"] = changes
+    return values
 
+
+def _write_answers(
+    ws, layout: FormLayout, values: dict[str, object], proposed: dict[str, str] | None
+) -> list[FilledCell]:
     filled = []
     for key, value in values.items():
         coord = layout.test.get(key)
@@ -292,9 +324,33 @@ def fill_rfp_workbook(
         typed = _typed(key, value, "--proposed")
         ws[layout.proposed[key]].value = typed
         filled.append(FilledCell(layout.proposed[key], "Proposed", key, typed))
+    return filled
 
+
+def fill_rfp_workbook(
+    view: CampaignView,
+    template: Path,
+    out: Path,
+    changes: str | None = None,
+    proposed: dict[str, str] | None = None,
+    test: dict[str, str] | None = None,
+) -> list[FilledCell]:
+    """Write a copy of ``template`` to ``out`` with its MLPerf tab filled; return what went
+    where."""
+    template, out = Path(template), Path(out)
+    wb, ws = _open_form(template, out)
+    layout = find_layout(ws, str(template))
+    values = _test_answers(view, layout, template, changes, test)
+    filled = _write_answers(ws, layout, values, proposed)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     wb.save(tmp)
     tmp.replace(out)
     return filled
+
+
+def fill_answers(view: CampaignView, answers: RfpAnswers, out: Path) -> list[FilledCell]:
+    """The template of ``answers`` filled from the campaign and the answers, written to out."""
+    return fill_rfp_workbook(
+        view, answers.template, out, answers.changes, answers.proposed, answers.test
+    )

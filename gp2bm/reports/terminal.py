@@ -1,11 +1,15 @@
-"""Human-readable rendering of a SuiteScore (the data model stays in scoring.py)."""
+"""What the commands print for a person: the score of a campaign, the reports written, a
+hand-in bundle and its verification. The data stays where it is computed; a bundle and a
+verification are rendered from the same object their ``--json`` prints."""
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from gp2bm.reports.rfp_workbook import FilledCell
+from gp2bm.reports.writer import WrittenReports
 from gp2bm.results.scoring import COUNTED, FAILED, BenchmarkScore, SuiteScore
 
 
@@ -41,7 +45,8 @@ def benchmark_table(b: BenchmarkScore) -> Table:
 def benchmark_summary(b: BenchmarkScore) -> Text:
     lines = Text()
     lines.append(f"  olympic mean {_fmt(b.mean, 6)} min")
-    lines.append(f" x scaling {b.scaling_factor:g} ({b.scaling_source})")
+    factor = "none" if b.scaling_factor is None else f"{b.scaling_factor:g}"
+    lines.append(f" x scaling {factor} ({b.scaling_source})")
     lines.append(f" = {_fmt(b.minutes, 6)} min")
     if b.minutes is not None:
         lines.append(f" = {b.minutes * 60:.2f} s")
@@ -82,3 +87,60 @@ def render_score(result: SuiteScore) -> Group:
             Text(f"score ({result.suite.formula_text()}) = {terms} = {score:.6f}", style="bold")
         )
     return Group(*parts)
+
+
+def _plain(console: Console, text: str) -> None:
+    """A line of free text (paths, checker messages): no markup, never wrapped."""
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _score_text(score: float | None) -> str:
+    return "none (invalid)" if score is None else f"{score:.6f}"
+
+
+def print_filled_cells(filled: list[FilledCell], err: Console) -> None:
+    """The cells of the RFP workbook that were filled, one a line."""
+    for cell in filled:
+        shown = cell.value if not isinstance(cell.value, str) else cell.value[:60]
+        _plain(err, f"  {cell.column} {cell.coordinate} {cell.key} = {shown!r}")
+
+
+def print_reports(written: WrittenReports, out: Console) -> None:
+    for kind, path in written.written:
+        out.print(f"{kind}: {path}", highlight=False)
+    out.print(f"score ({written.formula}): {_score_text(written.score)}", highlight=False)
+
+
+def print_package(bundle: dict, out: Console, err: Console) -> None:
+    """A bundle as ``gp2bm package --json`` gives it."""
+    out.print(f"bundle: {bundle['bundle']} ({bundle['files']} files)", highlight=False)
+    check = bundle["package_checker"]
+    verdict = "pass" if check["passed"] else ("not run" if not check["ran"] else "FAIL")
+    out.print(f"MLCommons package checker: {verdict}", highlight=False)
+    if bundle["rcp_bypass"]:
+        out.print(
+            f"RCP bypass (suite turns RCP off): {', '.join(bundle['rcp_bypass'])}",
+            highlight=False,
+        )
+    out.print(f"score: {_score_text(bundle['score'])}", highlight=False)
+    for item in bundle["incomplete"]:
+        _plain(err, f"incomplete: {item}")
+    for item in bundle["problems"]:
+        _plain(err, f"problem: {item}")
+
+
+def print_verification(verification: dict, out: Console) -> None:
+    """A verification as ``gp2bm verify --json`` gives it."""
+    checked = verification["checked"]
+    out.print(
+        f"{verification['bundle']}: {checked.get('files', 0)} files, "
+        f"{checked.get('runs', 0)} runs checked; "
+        f"package checker {checked.get('package_checker', 'not run')}",
+        highlight=False,
+    )
+    for d in verification["differences"]:
+        _plain(out, f"  differs: {d}")
+    for p in verification["problems"]:
+        _plain(out, f"  problem: {p}")
+    if verification["ok"]:
+        out.print(f"verified: score {verification['score']:.6f}", highlight=False)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gp2bm.reports.view import CampaignView, flatten, images_used, software
+from gp2bm.reports.nested import flatten
+from gp2bm.reports.software import software
+from gp2bm.reports.view import CampaignView, RunView, images_used
 from gp2bm.results.scoring import COUNTED, FAILED
 
 ROLE_COLOURS = {COUNTED: "2E7D32", FAILED: "C62828"}
@@ -25,7 +27,7 @@ def _colour(role: str) -> str:
 
 
 def _header(ws, row: int, names: list[str]) -> None:
-    from openpyxl.styles import Font, PatternFill
+    from openpyxl.styles import Font, PatternFill  # heavy: openpyxl
 
     for col, name in enumerate(names, 1):
         cell = ws.cell(row=row, column=col, value=name)
@@ -34,14 +36,14 @@ def _header(ws, row: int, names: list[str]) -> None:
 
 
 def _widths(ws, widths: list[int]) -> None:
-    from openpyxl.utils import get_column_letter
+    from openpyxl.utils import get_column_letter  # heavy: openpyxl
 
     for i, w in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = w
 
 
 def _cell_value(value):
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # heavy: openpyxl
 
     if value is None or isinstance(value, (int, float, bool)):
         return value
@@ -50,7 +52,7 @@ def _cell_value(value):
 
 
 def _summary(wb, view: CampaignView) -> None:
-    from openpyxl.styles import Font
+    from openpyxl.styles import Font  # heavy: openpyxl
 
     ws = wb.active
     ws.title = "Summary"
@@ -108,10 +110,29 @@ def _summary(wb, view: CampaignView) -> None:
     _widths(ws, [20, 22, 14, 10, 8, 10, 10])
 
 
+def _run_values(name: str, run: RunView) -> list:
+    s = run.score
+    rec = run.record
+    best = s.log.best_accuracy if s.log is not None else None
+    return [
+        name,
+        run.index,
+        s.file,
+        s.seed,
+        s.minutes,
+        None if s.minutes is None else s.minutes * 60,
+        s.status,
+        s.role,
+        best,
+        rec.image if rec is not None else None,
+        rec.start if rec is not None else None,
+        rec.stop if rec is not None else None,
+        "; ".join(s.reasons),
+    ]
+
+
 def _runs(wb, view: CampaignView) -> None:
-    from openpyxl.chart import BarChart, Reference
-    from openpyxl.chart.marker import DataPoint
-    from openpyxl.styles import Font
+    from openpyxl.styles import Font  # heavy: openpyxl
 
     ws = wb.create_sheet("Runs")
     names = ["benchmark", "run", "file", "seed", "minutes", "seconds", "status", "verdict"]
@@ -122,35 +143,24 @@ def _runs(wb, view: CampaignView) -> None:
     for name, runs in view.runs.items():
         first = r
         for run in runs:
-            s = run.score
-            rec = run.record or {}
-            best = s.log.best_accuracy if s.log is not None else None
-            values = [
-                name,
-                run.index,
-                s.file,
-                s.seed,
-                s.minutes,
-                None if s.minutes is None else s.minutes * 60,
-                s.status,
-                s.role,
-                best,
-                rec.get("image"),
-                rec.get("start"),
-                rec.get("stop"),
-                "; ".join(s.reasons),
-            ]
-            for col, value in enumerate(values, 1):
+            for col, value in enumerate(_run_values(name, run), 1):
                 cell = ws.cell(row=r, column=col, value=_cell_value(value))
                 if col in (5, 6, 9) and value is not None:
                     cell.number_format = "0.0000"
-            ws.cell(row=r, column=8).font = Font(color=_colour(s.role), bold=True)
+            ws.cell(row=r, column=8).font = Font(color=_colour(run.score.role), bold=True)
             r += 1
         blocks.append((name, first, r - 1, runs))
     _widths(ws, [10, 5, 14, 12, 11, 11, 10, 18, 13, 36, 30, 30, 50])
     ws.freeze_panes = "A2"
+    _run_charts(ws, blocks)
 
-    # one bar chart per benchmark; each bar coloured by what the olympic mean did with it
+
+def _run_charts(ws, blocks: list[tuple[str, int, int, list[RunView]]]) -> None:
+    """One bar chart per benchmark; each bar coloured by what the olympic mean did with it."""
+    from openpyxl.chart import BarChart, Reference  # heavy: openpyxl
+    from openpyxl.chart.marker import DataPoint  # heavy: openpyxl
+    from openpyxl.styles import Font  # heavy: openpyxl
+
     ws["O1"] = (
         "Bars: green counted in the olympic mean, grey dropped (fastest, slowest), red failed"
     )
@@ -200,7 +210,7 @@ def _inventory(wb, view: CampaignView) -> None:
         put("software", name, ver)
     for bench, images in images_used(view).items():
         for img in images:
-            put("images", bench, f"{img['image']} id {img['image_id']} ({img['runs']} runs)")
+            put("images", bench, f"{img.image} id {img.image_id} ({img.runs} runs)")
     if view.system_desc is not None:
         for key, value in flatten(view.system_desc):
             put("system description", key, value)
@@ -263,7 +273,7 @@ def _telemetry(wb, view: CampaignView) -> None:
                     for col, value in enumerate(values, 1):
                         ws.cell(row=r, column=col, value=value)
                     r += 1
-            summary = (run.record or {}).get("telemetry")
+            summary = run.record.telemetry if run.record is not None else None
             if isinstance(summary, dict):
                 for key, value in flatten(summary):
                     values = [name, run.index, "run record", key, None, None, None]
@@ -277,7 +287,7 @@ def _telemetry(wb, view: CampaignView) -> None:
 
 
 def write_xlsx(view: CampaignView, path: Path) -> Path:
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # heavy: openpyxl
 
     wb = Workbook()
     _summary(wb, view)
@@ -293,7 +303,7 @@ def write_xlsx(view: CampaignView, path: Path) -> Path:
 
 def read_claimed_score(path: Path) -> tuple[bool, float | None]:
     """(found, score) as the Summary sheet of a workbook written here states it."""
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # heavy: openpyxl
 
     wb = load_workbook(path, read_only=True, data_only=True)
     try:

@@ -1,47 +1,39 @@
-"""Pinning images by digest and pulling them by digest (Docker Engine)."""
+"""Pinning images by digest (``gp2bm pin``) and pulling them by digest (``gp2bm pull``),
+through a runtime that talks to image registries itself (the default one), asked by name."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from gp2bm.errors import InputError
-from gp2bm.runtimes.docker import docker_client, pull_by_digest
+from gp2bm.runtimes import DEFAULT, Runtime, able, get_runtime
 from gp2bm.spec.manifest import DIGEST_RE, suite_manifests, write_image
 from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
 
 
-def split_repo(image: str) -> str:
-    """The repository part of IMAGE[:TAG] or IMAGE@DIGEST."""
-    if "@" in image:
-        return image.split("@", 1)[0]
-    last = image.rsplit("/", 1)[-1]
-    if ":" in last:
-        return image[: len(image) - len(last)] + last.split(":", 1)[0]
-    return image
-
-
-def resolve_digest(client, image: str) -> str:
-    import docker
-
-    try:
-        data = client.images.get_registry_data(image)
-    except docker.errors.APIError as exc:
+def registry_runtime(name: str, capability: str, doing: str) -> Runtime:
+    """The runtime ``name``, refused in one line when it lacks ``capability``."""
+    runtime = get_runtime(name)
+    if not getattr(runtime, capability):
         raise InputError(
-            f"cannot resolve {image} in its registry: {exc.explanation or exc}"
-        ) from None
-    digest = data.id
-    if not digest or not digest.startswith("sha256:"):
-        raise InputError(f"the registry gave no sha256 digest for {image}")
-    return f"{split_repo(image)}@{digest}"
+            f"the {name} runtime does not {doing}; runtimes that do: {', '.join(able(capability))}"
+        )
+    return runtime
 
 
-def pin_image(suite_path: Path | None, benchmark: str, image: str, client=None) -> dict:
+def pin_image(suite_path: Path | None, benchmark: str, image: str, runtime: str = DEFAULT) -> dict:
     suite = load_suite(suite_path or DEFAULT_SUITE)
     if benchmark not in suite.benchmarks:
         raise InputError(f"benchmark '{benchmark}' is not in suite '{suite.name}'")
     manifest = suite_manifests(suite)[benchmark]
-    client = client or docker_client()
-    pinned = image if DIGEST_RE.match(image) else resolve_digest(client, image)
+    if DIGEST_RE.match(image):
+        pinned = image
+    else:
+        rt = registry_runtime(runtime, "resolves_tags", "resolve a tag to its digest")
+        try:
+            pinned = rt.resolve_digest(image)
+        finally:
+            rt.close()
     previous = write_image(manifest.path, pinned)
     return {
         "benchmark": benchmark,
@@ -51,25 +43,36 @@ def pin_image(suite_path: Path | None, benchmark: str, image: str, client=None) 
     }
 
 
-def pull_images(suite_path: Path | None, benchmarks: list[str] | None, client=None) -> list[dict]:
+def pull_images(
+    suite_path: Path | None, benchmarks: list[str] | None, runtime: str = DEFAULT
+) -> list[dict]:
     suite = load_suite(suite_path or DEFAULT_SUITE)
     manifests = suite_manifests(suite)
     for b in benchmarks or []:
         if b not in manifests:
             raise InputError(f"benchmark '{b}' is not in suite '{suite.name}'")
-    client = client or docker_client()
-    results = []
-    seen = {}
-    for name in benchmarks or list(manifests):
+    names = benchmarks or list(manifests)
+    for name in names:
         m = manifests[name]
         if not m.pinned:
             raise InputError(
                 f"{m.path}: image '{m.image}' is not pinned by digest; run `gp2bm pin {name} IMAGE`"
             )
-        if m.image not in seen:
-            seen[m.image] = pull_by_digest(client, m.image)
-        info = seen[m.image]
-        results.append(
-            {"benchmark": name, "image": m.image, "id": info.id, "repo_digests": info.repo_digests}
-        )
-    return results
+    rt = registry_runtime(runtime, "pulls_by_digest", "pull images by digest")
+    seen = {}
+    try:
+        for name in names:
+            m = manifests[name]
+            if m.image not in seen:
+                seen[m.image] = rt.pull(m)
+    finally:
+        rt.close()
+    return [
+        {
+            "benchmark": name,
+            "image": manifests[name].image,
+            "id": seen[manifests[name].image].id,
+            "repo_digests": seen[manifests[name].image].repo_digests,
+        }
+        for name in names
+    ]

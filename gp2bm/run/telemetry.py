@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
+
 from gp2bm.errors import GpuUnavailable
 from gp2bm.node.gpus import THROTTLING, GpuMonitor, reason_names
 
@@ -146,8 +148,6 @@ class TelemetrySampler:
 
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
-        import psutil
-
         cpu0 = time.thread_time()
         monitor = None
         try:
@@ -167,7 +167,7 @@ class TelemetrySampler:
                 writer.writerow(columns(self.gpu_count))
                 k = 0
                 while True:
-                    self._sample(writer, monitor, psutil)
+                    self._sample(writer, monitor)
                     fh.flush()
                     if self._stop.is_set():
                         break
@@ -187,7 +187,7 @@ class TelemetrySampler:
             self.cpu_seconds = time.thread_time() - cpu0
             self.wall_seconds = time.monotonic() - self._t0
 
-    def _sample(self, writer, monitor: GpuMonitor | None, psutil) -> None:
+    def _sample(self, writer, monitor: GpuMonitor | None) -> None:
         elapsed = time.monotonic() - self._t0
         vm = psutil.virtual_memory()
         cpu = psutil.cpu_percent(interval=None)

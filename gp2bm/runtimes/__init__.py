@@ -11,7 +11,15 @@ from __future__ import annotations
 import importlib
 
 from gp2bm.errors import InputError
-from gp2bm.runtimes.base import REGISTERED, Execution, ImageInfo, RunSpec, Runtime
+from gp2bm.runtimes.base import (
+    REGISTERED,
+    CheckContext,
+    Execution,
+    ImageInfo,
+    RunSpec,
+    Runtime,
+    SourceExport,
+)
 
 # Every built-in runtime, by name; each is the module gp2bm.runtimes.<name>.
 NAMES = ("docker", "podman", "apptainer", "enroot", "local")
@@ -34,13 +42,21 @@ def get_runtime(name: str, **settings) -> Runtime:
         raise InputError(f"runtime '{name}': {exc}") from None
 
 
+def able(capability: str) -> list[str]:
+    """The runtimes whose class declares ``capability`` (e.g. "pulls_by_digest")."""
+    return [name for name in NAMES if getattr(runtime_class(name), capability)]
+
+
 __all__ = [
     "DEFAULT",
     "NAMES",
+    "CheckContext",
     "Execution",
     "ImageInfo",
     "RunSpec",
     "Runtime",
+    "SourceExport",
+    "able",
     "get_runtime",
     "runtime_class",
 ]

@@ -16,23 +16,46 @@ unlike ``--env``), ``--bind`` for the data sets, ``--pwd`` for the working direc
 ``--nv`` for NVIDIA GPUs. A manifest asking for the host's IPC (``ipc: host``: NCCL and data
 loaders share memory) gets ``--contain --cleanenv --pid`` instead. Network, shm size, ulimits
 and the user are the host's: Apptainer runs as the calling user in the host's network.
+
+The pre-flight checks the ``apptainer`` binary, what ``--nv`` takes from the host (the
+driver's libnvidia-ml and nvidia-smi) and each image's pin and SIF. The implementation
+source is read out of the SIF that ran (found by its sha256 among the campaign's images):
+``apptainer exec SIF tar -C DIR -c .``, whose archive is checked by gp2bm.files.safetar
+before anything is written.
 """
 
 from __future__ import annotations
 
+import ctypes.util
 import errno
 import fcntl
 import ipaddress
 import json
 import os
+import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import sha256_file
-from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
+from gp2bm.files.jsonfile import write_json_atomic
+from gp2bm.files.safetar import extract_stream
+from gp2bm.node.checks import CheckItem, fail, ok
+from gp2bm.runtimes.base import (
+    ENGINE_CHECK,
+    GPU_CHECK,
+    CheckContext,
+    Execution,
+    ImageInfo,
+    RunSpec,
+    Runtime,
+    SourceExport,
+    image_checks,
+    register,
+    require_source_dir,
+)
 from gp2bm.runtimes.process import start_process
 from gp2bm.spec.manifest import BenchmarkManifest
 
@@ -41,6 +64,14 @@ ENV_PREFIX = "APPTAINERENV_"
 LEAKING_PREFIXES = ("APPTAINERENV_", "SINGULARITYENV_")
 INSECURE_ENV = "GP2BM_INSECURE_REGISTRIES"
 BUILD_TIMEOUT_S = 3600
+VERSION_TIMEOUT_S = 30
+EXPORT_TIMEOUT_S = 600
+NOT_FOUND_FIX = "install Apptainer, or set GP2BM_APPTAINER to its path"
+
+
+def images_folder(campaign_root: str | os.PathLike) -> Path:
+    """Where a campaign keeps its SIF images."""
+    return Path(campaign_root) / "images"
 
 
 def registry_of(image: str) -> str | None:
@@ -76,6 +107,11 @@ def build_command(binary: str, sif: Path, source: str) -> list[str]:
     return argv + [str(sif), source]
 
 
+def export_command(binary: str, sif: Path, source_dir: str) -> list[str]:
+    """A tar archive of ``source_dir`` in the SIF, on standard output (pure: tested as is)."""
+    return [binary, "exec", "--containall", str(sif), "tar", "-C", source_dir, "-cf", "-", "."]
+
+
 def _stat_key(path: Path) -> list[int]:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns, st.st_ino]
@@ -91,16 +127,15 @@ def _check_bind_path(path: str) -> str:
 @register
 class ApptainerRuntime(Runtime):
     name = "apptainer"
+    no_pull_reason = "it builds each campaign's SIF from the pinned digest when the campaign starts"
 
-    def __init__(
-        self, apptainer: str | None = None, image_dir: str | os.PathLike | None = None
-    ):
+    def __init__(self, *, apptainer: str | None = None, image_dir: str | os.PathLike | None = None):
         self.binary = apptainer or os.environ.get("GP2BM_APPTAINER") or "apptainer"
         self.image_dir = Path(image_dir) if image_dir else None
         self.sifs: dict[str, Path] = {}  # benchmark -> its prepared SIF
 
     def use_campaign(self, root: Path) -> None:
-        self.image_dir = Path(root) / "images"
+        self.image_dir = images_folder(root)
 
     # ----------------------------------------------------------------- rendering
     def sif_path(self, benchmark: str) -> Path | None:
@@ -195,10 +230,7 @@ class ApptainerRuntime(Runtime):
                 check=False,
             )
         except FileNotFoundError:
-            raise InputError(
-                f"apptainer: '{self.binary}' not found (install Apptainer, or set "
-                "GP2BM_APPTAINER to its path)"
-            ) from None
+            raise InputError(f"apptainer: '{self.binary}' not found ({NOT_FOUND_FIX})") from None
         except subprocess.TimeoutExpired:
             tmp.unlink(missing_ok=True)
             raise InputError(
@@ -229,8 +261,6 @@ class ApptainerRuntime(Runtime):
 
     @staticmethod
     def _write_meta(path: Path, meta: dict) -> None:
-        from gp2bm.files.jsonfile import write_json_atomic
-
         write_json_atomic(path, meta)
 
     # ----------------------------------------------------------------- running
@@ -245,11 +275,135 @@ class ApptainerRuntime(Runtime):
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 raise InputError(
-                    f"apptainer: '{self.binary}' not found (install Apptainer, or set "
-                    "GP2BM_APPTAINER to its path)"
+                    f"apptainer: '{self.binary}' not found ({NOT_FOUND_FIX})"
                 ) from None
             raise InputError(f"cannot start {self.binary}: {exc.strerror}") from None
 
     def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         # No daemon: a run is a child process that dies with gp2bm (PR_SET_PDEATHSIG).
         return []
+
+    # ----------------------------------------------------------------- pre-flight
+    def checks(self, context: CheckContext) -> list[CheckItem]:
+        items = [self._check_binary()]
+        if context.gpus:
+            items.append(check_nv())
+        folder = self.image_dir
+        if folder is None and context.campaign_root is not None:
+            folder = images_folder(context.campaign_root)
+        return items + image_checks(context, lambda b, m: self._check_sif(folder, b, m))
+
+    def _check_binary(self) -> CheckItem:
+        found = shutil.which(self.binary)
+        if found is None:
+            return fail(ENGINE_CHECK, f"apptainer: '{self.binary}' not found", NOT_FOUND_FIX)
+        try:
+            proc = subprocess.run(
+                [found, "--version"],
+                capture_output=True,
+                text=True,
+                timeout=VERSION_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return fail(ENGINE_CHECK, f"{found} --version: {exc}", NOT_FOUND_FIX)
+        lines = (proc.stdout or proc.stderr).strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            return fail(
+                ENGINE_CHECK,
+                f"{found} --version failed (exit {proc.returncode})"
+                + (f": {lines[-1]}" if lines else ""),
+                NOT_FOUND_FIX,
+            )
+        return ok(ENGINE_CHECK, f"{lines[0]} ({found})")
+
+    def _check_sif(self, folder: Path | None, bench: str, m: BenchmarkManifest) -> CheckItem:
+        name = f"{bench} image"
+        sif = folder / f"{bench}.sif" if folder else None
+        if sif and sif.exists():
+            meta = self._read_meta(sif.with_name(sif.name + ".json"))
+            if meta.get("source") == f"docker://{m.image}":
+                return ok(name, f"{m.image}: SIF {sif} built")
+        return ok(
+            name,
+            f"{m.image}: its SIF is built when the campaign starts (apptainer build from "
+            "the registry)",
+        )
+
+    # ----------------------------------------------------------------- source
+    def export_source(
+        self, manifest: BenchmarkManifest, image: str, scratch: Path, notes: list[str], what: str
+    ) -> SourceExport:
+        """Read out of the SIF that ran: ``apptainer exec SIF tar``, checked by safetar."""
+        source_dir = require_source_dir(manifest)
+        sif = self._sif_that_ran(manifest, image, what)
+        argv = export_command(self.binary, sif, source_dir)
+        scratch.mkdir(parents=True, exist_ok=True)
+        unpacked = scratch / "unpacked"
+        skipped: list[str] = []
+        with open(scratch / "tar.err", "w+b") as err:
+            try:
+                proc = subprocess.Popen(
+                    argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL
+                )
+            except OSError as exc:
+                raise InputError(f"{what}: cannot start {self.binary}: {exc.strerror}") from None
+            with proc:
+                chunks = _tar_stream(proc, err, f"{what}: {sif}: tar of {source_dir}")
+                extract_stream(
+                    chunks, unpacked, f"{sif}:{source_dir}", scratch / "source.tar", skipped
+                )
+        notes += [f"{what}: {s}" for s in skipped]
+        return SourceExport(
+            folder=unpacked,
+            origin=f"copied out of the SIF {sif.name} (image {image}, {source_dir}) that the runs "
+            "used, with `apptainer exec ... tar`",
+        )
+
+    def _sif_that_ran(self, manifest: BenchmarkManifest, image: str, what: str) -> Path:
+        """The campaign's SIF whose sha256 is the recorded image id (or, with no id
+        recorded, the benchmark's SIF of the manifest's image), unchanged since hashed."""
+        if self.image_dir is None:
+            raise InputError(f"{what}: no campaign folder given to find the SIF images in")
+        own = self.image_dir / f"{manifest.benchmark}.sif.json"  # the benchmark's, first
+        for meta_path in sorted(self.image_dir.glob("*.sif.json"), key=lambda p: (p != own, p)):
+            sif = meta_path.with_name(meta_path.name[: -len(".json")])
+            meta = self._read_meta(meta_path)
+            if not sif.exists() or meta.get("stat") != _stat_key(sif):
+                continue
+            if image == f"sha256:{meta.get('sha256')}" or (
+                sif.name == f"{manifest.benchmark}.sif"
+                and meta.get("source") == f"docker://{image}"
+            ):
+                return sif
+        raise InputError(f"{what}: no SIF of image {image} in {self.image_dir}")
+
+
+def _tar_stream(proc: subprocess.Popen, err: BinaryIO, what: str) -> Iterator[bytes]:
+    """The archive on ``proc``'s output; at its end, an InputError if the command failed."""
+    yield from iter(lambda: proc.stdout.read(1 << 16), b"")
+    try:
+        code = proc.wait(timeout=EXPORT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise InputError(f"{what}: did not finish in {EXPORT_TIMEOUT_S} s") from None
+    if code != 0:
+        err.seek(0)
+        tail = err.read().decode("utf-8", "replace").strip().splitlines()
+        raise InputError(f"{what} failed (exit {code})" + (f": {tail[-1]}" if tail else ""))
+
+
+def check_nv() -> CheckItem:
+    """What ``apptainer run --nv`` binds from the host: the driver's NVML library, nvidia-smi."""
+    lib = ctypes.util.find_library("nvidia-ml")
+    smi = shutil.which("nvidia-smi")
+    if lib and smi:
+        return ok(GPU_CHECK, f"--nv finds {lib} and {smi} on the host")
+    missing = [what for what, found in (("libnvidia-ml", lib), ("nvidia-smi", smi)) if not found]
+    return fail(
+        GPU_CHECK,
+        f"--nv cannot give the GPUs to the container: no {' and no '.join(missing)} on the host",
+        "install the NVIDIA driver's user-space part (libnvidia-ml, nvidia-smi) on this node; "
+        "`apptainer run --nv` binds them from the host",
+    )

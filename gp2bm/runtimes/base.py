@@ -3,21 +3,35 @@
 A runtime *renders* what it would run as data (``render`` gives the equivalent command line
 as an argument list: testable without a daemon, shown by ``--dry-run``) and a small part
 *executes* it (``start`` returns an Execution whose output is pumped into a file).
+
+Everything that differs between runtimes lives in the runtime's own file: its pre-flight
+checks (``checks``: engine or binary, GPU runtime, images), how it makes an image present
+(``prepare``; ``resolve_digest`` and ``pull`` for ``gp2bm pin``/``pull`` where it talks to
+registries) and how the implementation source of what ran is read back (``export_source``).
+The callers (pre-flight, pin/pull, the hand-in bundle) never ask which runtime they hold.
+
+Settings are keyword-only constructor arguments whose defaults come from the environment
+(``get_runtime(name, **settings)``); a runtime holds no other state a caller reads.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
+from gp2bm.errors import InputError
+from gp2bm.node.checks import CheckItem, fail, warn
 from gp2bm.runtimes.output import OutputPump
 from gp2bm.spec.manifest import BenchmarkManifest, Mount
 
 LABEL_CAMPAIGN = "io.gp2bm.campaign"
 LABEL_RUN = "io.gp2bm.run"
+# The names of the pre-flight items every runtime reports, so the table reads the same.
+ENGINE_CHECK = "container engine"
+GPU_CHECK = "GPU runtime"
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,57 @@ class ImageInfo:
     repo_digests: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CheckContext:
+    """What a runtime's own pre-flight checks need to know of the campaign."""
+
+    manifests: dict[str, BenchmarkManifest]
+    gpus: int = 0  # GPUs one run needs; 0 when none is needed or the check is off (--no-gpu)
+    allow_unpinned: bool = False
+    campaign_root: Path | None = None
+
+
+@dataclass(frozen=True)
+class SourceExport:
+    """The implementation source of what ran, readable as plain files in ``folder``."""
+
+    folder: Path
+    origin: str  # where it came from, as the bundle tells it
+    max_files: int | None = None  # more files than this is not one benchmark's source
+
+
+def image_checks(
+    context: CheckContext, present: Callable[[str, BenchmarkManifest], CheckItem] | None
+) -> list[CheckItem]:
+    """Per benchmark: its image pinned by digest (a blocking failure unless the campaign
+    allows unpinned images), then ``present(bench, manifest)``: what the runtime sees of it."""
+    items = []
+    for bench, m in context.manifests.items():
+        name = f"{bench} image"
+        if not m.pinned:
+            fix = f"gp2bm pin {bench} {m.image}"
+            if not context.allow_unpinned:
+                items.append(fail(name, f"{m.image} is not pinned by digest", fix))
+                continue
+            items.append(warn(name, f"{m.image} is not pinned (--allow-unpinned)", fix))
+        if present is not None:
+            items.append(present(bench, m))
+    return items
+
+
+def pinned_only(context: CheckContext) -> CheckContext:
+    """The context of a runtime that runs images by digest only, whatever the campaign allows."""
+    return replace(context, allow_unpinned=False)
+
+
+def require_source_dir(manifest: BenchmarkManifest) -> str:
+    if not manifest.source_dir:
+        raise InputError(
+            f"{manifest.path}: no implementation.source (where the source lives in the image)"
+        )
+    return manifest.source_dir
+
+
 class Execution(ABC):
     """A started run. ``wait`` returns the exit code, or None if still running.
 
@@ -111,6 +176,12 @@ class Execution(ABC):
 class Runtime(ABC):
     name: ClassVar[str]
     uses_images: ClassVar[bool] = True
+    # What the runtime does with image registries itself: resolve_digest (`gp2bm pin`)
+    # and pull (`gp2bm pull`) work when these say so.
+    resolves_tags: ClassVar[bool] = False
+    pulls_by_digest: ClassVar[bool] = False
+    # Why it does not, for the one-line error of resolve_digest and pull.
+    no_pull_reason: ClassVar[str] = "it does not talk to image registries"
 
     @abstractmethod
     def render(self, spec: RunSpec) -> list[str]:
@@ -133,8 +204,37 @@ class Runtime(ABC):
         gp2bm is doing that run right now; its container is left alone.
         """
 
+    @abstractmethod
+    def checks(self, context: CheckContext) -> list[CheckItem]:
+        """The runtime's part of the pre-flight: its engine or binary (a missing one is a
+        blocking failure with its fix), the GPU runtime when ``context.gpus``, the images."""
+
+    @abstractmethod
+    def export_source(
+        self, manifest: BenchmarkManifest, image: str, scratch: Path, notes: list[str], what: str
+    ) -> SourceExport:
+        """Where the source the runs used (``manifest.source_dir`` in ``image``, the image id
+        recorded by the runs) can be read, without running the benchmark. ``scratch`` is an
+        empty folder of the caller's; what was left out goes into ``notes``, named ``what``.
+        Raises Gp2bmError when it cannot be had (the bundle then calls it missing)."""
+
+    def resolve_digest(self, image: str) -> str:
+        """``repo@sha256:...`` of IMAGE[:TAG] in its registry (``gp2bm pin``)."""
+        raise InputError(
+            f"the {self.name} runtime cannot resolve {image} to a digest: {self.no_pull_reason}"
+        )
+
+    def pull(self, manifest: BenchmarkManifest) -> ImageInfo:
+        """Pull the manifest's pinned image by its digest (``gp2bm pull``)."""
+        raise InputError(
+            f"the {self.name} runtime cannot pull {manifest.image}: {self.no_pull_reason}"
+        )
+
     def use_campaign(self, root: Path) -> None:  # noqa: B027 - most runtimes keep nothing
         """Where per-campaign files of the runtime go (apptainer's SIF images); before prepare."""
+
+    def close(self) -> None:  # noqa: B027 - most runtimes hold no connection
+        """Release a connection to the engine; the runtime opens a new one when used again."""
 
 
 REGISTERED: dict[str, type[Runtime]] = {}

@@ -1,46 +1,74 @@
-"""Docker Engine runtime, through the Docker SDK (Engine API)."""
+"""Docker Engine runtime, through the Docker SDK (Engine API).
+
+Besides running the benchmark, this file holds the Docker Engine's own parts: the pre-flight
+checks (the engine answers, a GPU runtime: NVIDIA's runtime or a CDI spec, each image
+present or served by its registry), ``gp2bm pin`` (a tag resolved to its registry digest)
+and ``gp2bm pull`` (by digest, checked), and the implementation source copied out of the
+image that ran through the Engine API, without starting a container.
+
+The module is imported only when the docker or podman runtime is asked for, so the Docker
+SDK is needed only by those who use them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
+from pathlib import Path
+from typing import BinaryIO, ClassVar
+
+import docker
+import docker.errors
+import docker.types
 
 from gp2bm.errors import InputError
+from gp2bm.files.safetar import extract_stream
+from gp2bm.node.checks import CheckItem, fail, ok
 from gp2bm.runtimes.base import (
+    ENGINE_CHECK,
+    GPU_CHECK,
     LABEL_CAMPAIGN,
     LABEL_RUN,
+    CheckContext,
     Execution,
     ImageInfo,
     RunSpec,
     Runtime,
+    SourceExport,
+    image_checks,
     register,
+    require_source_dir,
 )
 from gp2bm.runtimes.output import OutputPump
 from gp2bm.spec.manifest import BenchmarkManifest
 
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+CHECK_TIMEOUT_S = 30  # the pre-flight asks little of the engine: do not wait long for it
+CDI_GPU = "nvidia.com/gpu"
+LABEL_PACKAGE = "io.gp2bm.package"
 
-def docker_client(docker_host: str | None = None, timeout: int = 120):
-    import docker
 
-    base_url = docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+def connect(base_url: str, timeout: int, engine: str, hint: str):
+    """A client of the engine at ``base_url`` that answered a ping; InputError otherwise."""
     try:
         client = docker.DockerClient(base_url=base_url, timeout=timeout)
         client.ping()
     except Exception as exc:  # DockerException, connection errors, bad URLs
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(
-            f"cannot reach the Docker Engine at {base_url}: {reason} "
-            "(is dockerd running? set DOCKER_HOST)"
-        ) from None
+        raise InputError(f"cannot reach {engine} at {base_url}: {reason} ({hint})") from None
     return client
+
+
+def docker_client(docker_host: str | None = None, timeout: int = 120):
+    """A client of the Docker Engine at ``docker_host`` (default: $DOCKER_HOST)."""
+    rt = DockerRuntime(docker_host=docker_host)
+    return rt.connect(timeout)
 
 
 def pull_by_digest(client, reference: str) -> ImageInfo:
     """Pull ``repo@sha256:...`` and check that what arrived carries that digest."""
-    import docker
-
     repo, _, digest = reference.partition("@")
     try:
         events = client.api.pull(repo, tag=digest, stream=True, decode=True)
@@ -55,8 +83,6 @@ def pull_by_digest(client, reference: str) -> ImageInfo:
 
 
 def inspect_image(client, reference: str, require_digest: bool = False) -> ImageInfo:
-    import docker
-
     try:
         image = client.images.get(reference)
     except docker.errors.ImageNotFound:
@@ -69,14 +95,41 @@ def inspect_image(client, reference: str, require_digest: bool = False) -> Image
     return ImageInfo(reference=reference, id=image.id, repo_digests=digests)
 
 
+def split_repo(image: str) -> str:
+    """The repository part of IMAGE[:TAG] or IMAGE@DIGEST."""
+    if "@" in image:
+        return image.split("@", 1)[0]
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        return image[: len(image) - len(last)] + last.split(":", 1)[0]
+    return image
+
+
+def cdi_specs(dirs) -> list[str]:
+    """The CDI spec files in ``dirs`` that describe NVIDIA GPUs."""
+    return [
+        str(f)
+        for d in dirs
+        for f in sorted(Path(d).glob("*"))
+        if f.suffix in (".yaml", ".yml", ".json") and CDI_GPU in _head(f)
+    ]
+
+
+def _head(path: Path, size: int = 1 << 20) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(size)
+    except OSError:
+        return ""
+
+
 class DockerExecution(Execution):
     def __init__(self, container, pump: OutputPump):
         self.container = container
         self.ident = container.name
         self.pump = pump
         self._exit: int | None = None
-        # Why the Docker Engine stopped answering while the container ran, if it did.
-        self.lost: str | None = None
+        self.lost = None  # set when the engine stops answering while the container runs
         self._done = threading.Event()
         self._waiter = threading.Thread(target=self._wait, daemon=True, name="gp2bm-wait")
         self._waiter.start()
@@ -114,23 +167,41 @@ class DockerExecution(Execution):
 @register
 class DockerRuntime(Runtime):
     name = "docker"
+    resolves_tags = True
+    pulls_by_digest = True
+    # How this engine is named in messages, and what fixes it (Podman says its own).
+    product: ClassVar[str] = "Docker Engine"
+    engine: ClassVar[str] = "the Docker Engine"
+    cli: ClassVar[str] = "docker"
+    reach_hint: ClassVar[str] = "is dockerd running? set DOCKER_HOST"
+    engine_fix: ClassVar[str] = (
+        "start the Docker Engine (systemctl start docker) or set DOCKER_HOST to it"
+    )
 
-    def __init__(self, docker_host: str | None = None):
-        self.docker_host = docker_host
+    def __init__(self, *, docker_host: str | None = None):
+        self.host = docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
         self._client = None
+
+    def connect(self, timeout: int = 120):
+        return connect(self.host, timeout, self.engine, self.reach_hint)
 
     @property
     def client(self):
         if self._client is None:
-            self._client = docker_client(self.docker_host)
+            self._client = self.connect()
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # ----------------------------------------------------------------- rendering
     def render(self, spec: RunSpec) -> list[str]:
-        argv = ["docker", "run", "--rm", "--name", spec.name, "--network", spec.network]
+        argv = [self.cli, "run", "--rm", "--name", spec.name, "--network", spec.network]
         for k, v in sorted(spec.labels.items()):
             argv += ["--label", f"{k}={v}"]
-        if spec.gpus not in ("none", None):
-            argv += ["--gpus", str(spec.gpus)]
+        argv += self.render_gpus(spec)
         if spec.ipc:
             argv += ["--ipc", spec.ipc]
         if spec.shm_size:
@@ -150,10 +221,18 @@ class DockerRuntime(Runtime):
             argv += ["--env", f"{k}={v}"]
         return argv + [spec.image, *spec.command]
 
+    def render_gpus(self, spec: RunSpec) -> list[str]:
+        return [] if spec.gpus in ("none", None) else ["--gpus", str(spec.gpus)]
+
+    def gpu_requests(self, spec: RunSpec) -> list:
+        """The API form of ``render_gpus``: the device requests of the container."""
+        if spec.gpus in ("none", None):
+            return []
+        count = -1 if spec.gpus == "all" else int(spec.gpus)
+        return [docker.types.DeviceRequest(count=count, capabilities=[["gpu"]])]
+
     def create_kwargs(self, spec: RunSpec) -> dict:
         """The same run as keyword arguments of the SDK's containers.run."""
-        import docker.types
-
         kwargs = dict(
             image=spec.image,
             command=spec.command,
@@ -174,24 +253,18 @@ class DockerRuntime(Runtime):
                 for n, (s, h) in sorted(spec.ulimits.items())
             ],
         )
-        if spec.gpus not in ("none", None):
-            count = -1 if spec.gpus == "all" else int(spec.gpus)
-            kwargs["device_requests"] = [
-                docker.types.DeviceRequest(count=count, capabilities=[["gpu"]])
-            ]
-        if spec.ipc:
-            kwargs["ipc_mode"] = spec.ipc
-        if spec.shm_size:
-            kwargs["shm_size"] = spec.shm_size
-        if spec.user:
-            kwargs["user"] = spec.user
-        if spec.workdir:
-            kwargs["working_dir"] = spec.workdir
+        optional = dict(
+            device_requests=self.gpu_requests(spec),
+            ipc_mode=spec.ipc,
+            shm_size=spec.shm_size,
+            user=spec.user,
+            working_dir=spec.workdir,
+        )
+        kwargs.update({k: v for k, v in optional.items() if v})
         return kwargs
 
+    # ----------------------------------------------------------------- images
     def prepare(self, manifest: BenchmarkManifest) -> ImageInfo:
-        import docker
-
         try:
             info = inspect_image(self.client, manifest.image)
         except InputError:
@@ -209,11 +282,27 @@ class DockerRuntime(Runtime):
             )
         return info
 
+    def resolve_digest(self, image: str) -> str:
+        try:
+            data = self.client.images.get_registry_data(image)
+        except docker.errors.APIError as exc:
+            raise InputError(
+                f"cannot resolve {image} in its registry: {exc.explanation or exc}"
+            ) from None
+        digest = data.id
+        if not digest or not digest.startswith("sha256:"):
+            raise InputError(f"the registry gave no sha256 digest for {image}")
+        return f"{split_repo(image)}@{digest}"
+
+    def pull(self, manifest: BenchmarkManifest) -> ImageInfo:
+        if not manifest.pinned:
+            raise InputError(f"{manifest.path}: image {manifest.image} is not pinned by digest")
+        return pull_by_digest(self.client, manifest.image)
+
+    # ----------------------------------------------------------------- running
     def start(
         self, spec: RunSpec, sink: BinaryIO, on_line: Callable[[bytes], None] | None = None
     ) -> Execution:
-        import docker
-
         try:
             container = self.client.containers.run(**self.create_kwargs(spec))
         except docker.errors.APIError as exc:
@@ -241,3 +330,111 @@ class DockerRuntime(Runtime):
             except Exception:
                 pass
         return removed
+
+    # ----------------------------------------------------------------- pre-flight
+    def checks(self, context: CheckContext) -> list[CheckItem]:
+        try:
+            client = self.connect(CHECK_TIMEOUT_S)
+        except InputError as exc:
+            return self._blind_checks(str(exc), context)
+        try:
+            return [
+                *self.check_engine(client, context),
+                *image_checks(context, lambda b, m: self.check_image(client, b, m)),
+            ]
+        finally:
+            client.close()
+
+    def _blind_checks(self, reason: str, context: CheckContext) -> list[CheckItem]:
+        """The engine does not answer: a blocking failure, and images it cannot look at."""
+
+        def blind(bench: str, m: BenchmarkManifest) -> CheckItem:
+            return fail(f"{bench} image", f"cannot look: {reason}", f"start {self.engine}")
+
+        return [fail(ENGINE_CHECK, reason, self.engine_fix), *image_checks(context, blind)]
+
+    def check_engine(self, client, context: CheckContext) -> list[CheckItem]:
+        version = client.version()
+        items = [
+            ok(ENGINE_CHECK, f"{self.product} {version.get('Version')} at {client.api.base_url}")
+        ]
+        if context.gpus:
+            items.append(self.check_gpu_runtime(client))
+        return items
+
+    def check_gpu_runtime(self, client) -> CheckItem:
+        info = client.info()
+        runtimes = sorted((info.get("Runtimes") or {}).keys())
+        cdi = cdi_specs(info.get("CDISpecDirs") or [])
+        if "nvidia" in runtimes:
+            return ok(GPU_CHECK, f"Docker runtimes: {', '.join(runtimes)}")
+        if cdi:
+            return ok(GPU_CHECK, f"CDI devices {CDI_GPU} in {', '.join(cdi)}")
+        return fail(
+            GPU_CHECK,
+            f"no nvidia runtime (Docker runtimes: {', '.join(runtimes) or 'none'}) and no "
+            f"{CDI_GPU} CDI spec",
+            "install the NVIDIA Container Toolkit, run `nvidia-ctk runtime configure "
+            "--runtime=docker` and restart dockerd (or `nvidia-ctk cdi generate`)",
+        )
+
+    def check_image(self, client, bench: str, m: BenchmarkManifest) -> CheckItem:
+        name = f"{bench} image"
+        try:
+            image = client.images.get(m.image)
+            return ok(name, f"{m.image} present (image id {image.short_id})")
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError as exc:
+            return fail(name, f"{m.image}: {exc.explanation or exc}", f"check {self.engine}")
+        try:
+            data = client.images.get_registry_data(m.image)
+        except docker.errors.APIError as exc:
+            return fail(
+                name,
+                f"{m.image} is not present and its registry does not serve it: "
+                f"{exc.explanation or exc}",
+                f"{self.cli} login to the registry, or load the image ({self.cli} load) and pin "
+                f"it with `gp2bm pin {bench} IMAGE`",
+            )
+        return ok(name, f"{m.image} not present yet, pullable ({data.id[:19]}); `gp2bm pull`")
+
+    # ----------------------------------------------------------------- source
+    def export_source(
+        self, manifest: BenchmarkManifest, image: str, scratch: Path, notes: list[str], what: str
+    ) -> SourceExport:
+        """Copied out of a created (never started) container of the image that ran."""
+        source_dir = require_source_dir(manifest)
+        unpacked = scratch / "unpacked"
+        container = self._source_container(image, what)
+        try:
+            try:
+                chunks, _stat = container.get_archive(source_dir)
+            except docker.errors.NotFound:
+                raise InputError(f"{what}: image {image} has no {source_dir}") from None
+            skipped: list[str] = []
+            extract_stream(
+                chunks, unpacked, f"{image}:{source_dir}", scratch / "source.tar", skipped
+            )
+            notes += [f"{what}: {s}" for s in skipped]
+        finally:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+        inner = unpacked / Path(source_dir.rstrip("/")).name
+        return SourceExport(
+            folder=inner if inner.is_dir() else unpacked,
+            origin=f"copied out of image {image} ({source_dir}), the image the runs used, "
+            "without starting it",
+        )
+
+    def _source_container(self, image: str, what: str):
+        try:
+            return self.client.containers.create(
+                image, command=["true"], labels={LABEL_PACKAGE: "source"}
+            )
+        except docker.errors.ImageNotFound:
+            raise InputError(
+                f"{what}: image {image} is not in {self.engine} (run `gp2bm pull`)"
+            ) from None
+        except docker.errors.APIError as exc:
+            raise InputError(f"{what}: cannot create a container of {image}: {exc}") from None

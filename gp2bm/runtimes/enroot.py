@@ -14,21 +14,46 @@ repository), so what ran is the digest recorded. The run's environment reaches t
 container as srun's own environment, named with ``--container-env`` so that it overrides
 the image's values. GPUs and the network are the allocation's.
 
+The pre-flight checks that ``srun`` is there and knows Pyxis's ``--container-image``, and
+that every image is pinned (Pyxis is given the digest, whatever the campaign allows). gp2bm
+cannot copy the implementation source out of an image here: Pyxis imports it on the compute
+node when the step starts, so a bundle of an enroot campaign lists the source as missing.
+
 Enroot cannot be installed on the machines gp2bm is developed on (no Debian package, not
-on PyPI): this runtime is tested on its rendered command line only. Its execution is that
-command as a child process, stopped like any process (srun forwards the signal to the step).
+on PyPI): this runtime is tested on its rendered command line, and its execution (that
+command as a child process, stopped like any process: srun forwards the signal to the step)
+with a stand-in ``srun`` (GP2BM_SRUN).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
-from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
+from gp2bm.node.checks import CheckItem, fail, ok, warn
+from gp2bm.runtimes.base import (
+    ENGINE_CHECK,
+    GPU_CHECK,
+    CheckContext,
+    Execution,
+    ImageInfo,
+    RunSpec,
+    Runtime,
+    SourceExport,
+    image_checks,
+    pinned_only,
+    register,
+)
 from gp2bm.runtimes.process import start_process
 from gp2bm.spec.manifest import BenchmarkManifest
+
+PYXIS_OPTION = "--container-image"
+HELP_TIMEOUT_S = 30
 
 
 def enroot_uri(image: str) -> str:
@@ -45,11 +70,16 @@ def _check_mount_path(path: str) -> str:
     return path
 
 
+def _imported_at_start(bench: str, m: BenchmarkManifest) -> CheckItem:
+    return ok(f"{bench} image", f"{m.image}: Pyxis imports it when a run starts")
+
+
 @register
 class EnrootRuntime(Runtime):
     name = "enroot"
+    no_pull_reason = "Pyxis imports the image by its digest when the step starts"
 
-    def __init__(self, srun: str | None = None):
+    def __init__(self, *, srun: str | None = None):
         self.srun = srun or os.environ.get("GP2BM_SRUN") or "srun"
 
     def _argv(self, spec: RunSpec) -> list[str]:
@@ -102,3 +132,53 @@ class EnrootRuntime(Runtime):
     def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         # Pyxis removes unnamed containers when the step ends; srun dies with gp2bm.
         return []
+
+    def checks(self, context: CheckContext) -> list[CheckItem]:
+        items = [self._check_srun()]
+        if context.gpus:
+            items.append(
+                warn(
+                    GPU_CHECK,
+                    "not checked here: Enroot's NVIDIA hook gives the allocation's GPUs to the "
+                    "container on the compute node",
+                    "run `srun --container-image=IMAGE nvidia-smi` in an allocation",
+                )
+            )
+        # Pyxis is given the image by digest: a tag is refused whatever the campaign allows.
+        return items + image_checks(pinned_only(context), _imported_at_start)
+
+    def _check_srun(self) -> CheckItem:
+        found = shutil.which(self.srun)
+        if found is None:
+            return fail(
+                ENGINE_CHECK,
+                f"'{self.srun}' not found: the enroot runtime runs each run as a Slurm step",
+                "run inside a Slurm allocation of a cluster with Pyxis, or set GP2BM_SRUN to "
+                "srun's path",
+            )
+        try:
+            proc = subprocess.run(
+                [found, "--help"],
+                capture_output=True,
+                text=True,
+                timeout=HELP_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return fail(ENGINE_CHECK, f"{found} --help: {exc}", "check the Slurm installation")
+        if PYXIS_OPTION not in proc.stdout + proc.stderr:
+            return fail(
+                ENGINE_CHECK,
+                f"{found} has no {PYXIS_OPTION} option: the Pyxis plugin is not loaded",
+                "install Pyxis (github.com/NVIDIA/pyxis) and list it in Slurm's plugstack.conf",
+            )
+        return ok(ENGINE_CHECK, f"Slurm's srun with Pyxis ({found})")
+
+    def export_source(
+        self, manifest: BenchmarkManifest, image: str, scratch: Path, notes: list[str], what: str
+    ) -> SourceExport:
+        raise InputError(
+            f"{what}: the enroot runtime cannot copy the source out of {image} (Pyxis imports "
+            "the image on the compute node); add it to the bundle by hand"
+        )

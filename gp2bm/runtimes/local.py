@@ -1,4 +1,8 @@
-"""Local runtime: the benchmark as a plain process on the host (native installs, the demo)."""
+"""Local runtime: the benchmark as a plain process on the host (native installs, the demo).
+
+No engine and no image: the pre-flight checks that each manifest gives a ``local`` command,
+and the implementation source is the folder of the script it runs.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,23 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
-from gp2bm.runtimes.base import Execution, ImageInfo, RunSpec, Runtime, register
+from gp2bm.node.checks import CheckItem, fail, ok
+from gp2bm.runtimes.base import (
+    ENGINE_CHECK,
+    CheckContext,
+    Execution,
+    ImageInfo,
+    RunSpec,
+    Runtime,
+    SourceExport,
+    register,
+)
 from gp2bm.runtimes.process import start_process
 from gp2bm.spec.manifest import BenchmarkManifest
+
+# The source is the folder of the script the runs ran; a bigger folder than this is not
+# one benchmark's source (a script in /usr/bin, a home folder).
+MAX_SOURCE_FILES = 5000
 
 
 def expand(arg: str, manifest: BenchmarkManifest) -> str:
@@ -20,10 +38,28 @@ def expand(arg: str, manifest: BenchmarkManifest) -> str:
     )
 
 
+def source_dir(manifest: BenchmarkManifest) -> Path | None:
+    """The folder of the script the local command runs (e.g. containers/smoke/)."""
+    if manifest.local is None:
+        return None
+    base = Path(manifest.path).resolve().parent
+    if manifest.local.workdir:
+        base = Path(expand(manifest.local.workdir, manifest))
+    for arg in manifest.local.command:
+        text = expand(arg, manifest)
+        if text == sys.executable or text.startswith("-"):
+            continue
+        path = Path(text) if Path(text).is_absolute() else base / text
+        if path.is_file():
+            return path.resolve().parent
+    return None
+
+
 @register
 class LocalRuntime(Runtime):
     name = "local"
     uses_images = False
+    no_pull_reason = "it runs no image"
 
     def __init__(self):
         self.manifests: dict[str, BenchmarkManifest] = {}
@@ -56,6 +92,13 @@ class LocalRuntime(Runtime):
                 f"{manifest.path}: no 'local' command: this benchmark cannot run with the "
                 "local runtime"
             )
+        for arg in manifest.local.command:
+            # a file the manifest names beside itself must be there (an installed gp2bm has
+            # no containers/ folder): say so now, not after N failed runs
+            if "{manifest_dir}" in arg and not Path(expand(arg, manifest)).exists():
+                raise InputError(
+                    f"{manifest.path}: local command: {expand(arg, manifest)} does not exist"
+                )
         self.manifests[manifest.benchmark] = manifest
         return ImageInfo(reference="local:" + " ".join(manifest.local.command))
 
@@ -73,3 +116,31 @@ class LocalRuntime(Runtime):
     def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         # Children die with gp2bm (PR_SET_PDEATHSIG): nothing outlives a killed gp2bm.
         return []
+
+    def checks(self, context: CheckContext) -> list[CheckItem]:
+        items = [ok(ENGINE_CHECK, "not needed: local runtime (plain processes)")]
+        for bench, m in context.manifests.items():
+            if m.local is None:
+                items.append(
+                    fail(
+                        f"{bench} command",
+                        f"{m.path}: no 'local' command",
+                        "add a local: command to the manifest or use --runtime docker",
+                    )
+                )
+            else:
+                items.append(ok(f"{bench} command", "local command given in the manifest"))
+        return items
+
+    def export_source(
+        self, manifest: BenchmarkManifest, image: str, scratch: Path, notes: list[str], what: str
+    ) -> SourceExport:
+        folder = source_dir(manifest)
+        if folder is None:
+            raise InputError(f"{manifest.path}: cannot tell which folder the local command runs")
+        return SourceExport(
+            folder=folder,
+            origin=f"the local runtime ran `{folder}` as a plain process; copied from that "
+            "folder when the bundle was made",
+            max_files=MAX_SOURCE_FILES,
+        )

@@ -9,20 +9,29 @@ The cost is a service to start: ``systemctl enable --now podman.socket`` (rootfu
 ``podman system service --time=0 unix://PATH``. CONTAINER_HOST (podman's own variable)
 names another socket.
 
-What differs from Docker is rendered here: the equivalent ``podman run`` line, GPUs as the
-CDI device ``nvidia.com/gpu=all`` (NVIDIA Container Toolkit's ``nvidia-ctk cdi generate``),
-and the error that names the service to start.
+What differs from Docker is here: the equivalent ``podman run`` line, GPUs as the CDI
+device ``nvidia.com/gpu=all`` (NVIDIA Container Toolkit's ``nvidia-ctk cdi generate``), the
+pre-flight's GPU check (a CDI spec, Podman has no NVIDIA runtime hook for ``--gpus``), the
+messages that name the service to start, and no tag look-up: the compatible API has no
+distribution endpoint, so ``gp2bm pin`` needs the Docker Engine or a digest given by hand.
 """
 
 from __future__ import annotations
 
 import os
 
-from gp2bm.errors import InputError
-from gp2bm.runtimes.base import RunSpec, register
-from gp2bm.runtimes.docker import DockerRuntime
+import docker.types
 
-CDI_GPU = "nvidia.com/gpu"
+from gp2bm.errors import InputError
+from gp2bm.node.checks import CheckItem, fail, ok
+from gp2bm.runtimes.base import GPU_CHECK, RunSpec, register
+
+# The one plugin that imports another: Podman is driven through Docker's API, so the Docker
+# runtime's tested code (run, logs, wait, stop, cleanup, checks, pull, source export) is its.
+from gp2bm.runtimes.docker import CDI_GPU, DockerRuntime, cdi_specs
+
+# Where Podman reads CDI specs (containers.conf's cdi_spec_dirs defaults).
+CDI_DIRS = ("/etc/cdi", "/var/run/cdi")
 
 
 def default_podman_host() -> str:
@@ -34,54 +43,57 @@ def default_podman_host() -> str:
     return f"unix://{runtime_dir}/podman/podman.sock"
 
 
-def podman_client(host: str, timeout: int = 120):
-    import docker
-
-    try:
-        client = docker.DockerClient(base_url=host, timeout=timeout)
-        client.ping()
-    except Exception as exc:  # DockerException, connection errors, bad URLs
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(
-            f"cannot reach Podman's API service at {host}: {reason} (start it with "
-            "`systemctl start podman.socket` or `podman system service --time=0 "
-            "unix://PATH`; set CONTAINER_HOST)"
-        ) from None
-    return client
-
-
 @register
 class PodmanRuntime(DockerRuntime):
     name = "podman"
+    product = "Podman"
+    engine = "Podman's API service"
+    cli = "podman"
+    reach_hint = (
+        "start it with `systemctl start podman.socket` or `podman system service --time=0 "
+        "unix://PATH`; set CONTAINER_HOST"
+    )
+    engine_fix = (
+        "start Podman's API service (systemctl start podman.socket, or podman system service "
+        "--time=0 unix://PATH) or set CONTAINER_HOST to it"
+    )
 
-    def __init__(self, podman_host: str | None = None):
+    resolves_tags = False
+
+    def __init__(self, *, podman_host: str | None = None):
+        # the Docker runtime's engine address is Podman's API socket
         super().__init__(docker_host=podman_host or default_podman_host())
 
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = podman_client(self.docker_host)
-        return self._client
+    def resolve_digest(self, image: str) -> str:
+        raise InputError(
+            f"the podman runtime cannot resolve {image} to a digest: Podman's API service has "
+            "no registry look-up; pin with the docker runtime, or give IMAGE@sha256:... "
+            "(from `podman push --digestfile` or `skopeo inspect`)"
+        )
 
-    def render(self, spec: RunSpec) -> list[str]:
-        argv = super().render(spec)
-        argv[0] = "podman"
-        if "--gpus" in argv:
-            i = argv.index("--gpus")
-            argv[i : i + 2] = [a for d in cdi_gpus(spec.gpus) for a in ("--device", d)]
-        return argv
+    def render_gpus(self, spec: RunSpec) -> list[str]:
+        if spec.gpus in ("none", None):
+            return []
+        return [a for d in cdi_gpus(spec.gpus) for a in ("--device", d)]
 
-    def create_kwargs(self, spec: RunSpec) -> dict:
-        import docker.types
+    def gpu_requests(self, spec: RunSpec) -> list:
+        if spec.gpus in ("none", None):
+            return []
+        # The API form of `--device nvidia.com/gpu=all`: a CDI device request (what Docker
+        # Compose sends too); Podman has no NVIDIA hook for the "gpu" capability.
+        return [docker.types.DeviceRequest(driver="cdi", device_ids=cdi_gpus(spec.gpus))]
 
-        kwargs = super().create_kwargs(spec)
-        if kwargs.pop("device_requests", None):
-            # The API form of `--device nvidia.com/gpu=all`: a CDI device request (what
-            # Docker Compose sends too); Podman has no NVIDIA hook for the "gpu" capability.
-            kwargs["device_requests"] = [
-                docker.types.DeviceRequest(driver="cdi", device_ids=cdi_gpus(spec.gpus))
-            ]
-        return kwargs
+    def check_gpu_runtime(self, client) -> CheckItem:
+        dirs = list(client.info().get("CDISpecDirs") or CDI_DIRS)
+        cdi = cdi_specs(dirs)
+        if cdi:
+            return ok(GPU_CHECK, f"CDI devices {CDI_GPU} in {', '.join(cdi)}")
+        return fail(
+            GPU_CHECK,
+            f"no {CDI_GPU} CDI spec in {', '.join(dirs)}",
+            "install the NVIDIA Container Toolkit and run "
+            "`nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`",
+        )
 
 
 def cdi_gpus(gpus: str | int) -> list[str]:

@@ -6,9 +6,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gp2bm
 from gp2bm.errors import InputError
 from gp2bm.files.yamlfile import load_validated
 from gp2bm.spec.suite import Suite
+
+# The installed gp2bm package: manifests inside it are gp2bm's own copy, never rewritten.
+PACKAGE_DIR = Path(gp2bm.__file__).resolve().parent
 
 DIGEST_RE = re.compile(r"^(?P<repo>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})$")
 
@@ -148,11 +152,28 @@ def suite_manifests(suite: Suite) -> dict[str, BenchmarkManifest]:
 IMAGE_LINE_RE = re.compile(r"^(image:[ \t]*)(\S.*?)([ \t]+#.*)?$", re.MULTILINE)
 
 
+def require_writable(path: Path) -> None:
+    """Refuse a manifest that lies inside the installed gp2bm package (a ``pip install .``
+    carries the default suites there): the vendor edits a copy, in a folder of their own.
+
+    In an editable install the default suites are the repository's ``manifests/``, outside
+    the package, and are edited in place.
+    """
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(PACKAGE_DIR):
+        raise InputError(
+            f"{path}: this manifest is part of the installed gp2bm package; copy the suite's "
+            f"manifests ({resolved.parent}/*.yaml) to a working folder and pass "
+            "--suite FOLDER/<suite>.yaml"
+        )
+
+
 def write_image(path: Path, new_image: str) -> str:
     """Replace the top-level ``image:`` value in a manifest, keeping comments and layout.
 
     Returns the previous value. The file is rewritten atomically and re-validated.
     """
+    require_writable(path)
     text = path.read_text(encoding="utf-8")
     matches = list(IMAGE_LINE_RE.finditer(text))
     if len(matches) != 1:

@@ -1,13 +1,23 @@
-"""The suite an RFP asks for, as data: benchmarks, run counts, targets, weights, ruleset."""
+"""The suite an RFP asks for, as data: benchmarks, run counts, targets, weights, ruleset.
+
+The default suites ship inside gp2bm as the package ``gp2bm.spec.suites`` (pyproject.toml
+maps it to the repository's top-level ``manifests/`` folder): an editable install finds the
+repository's files there, a ``pip install .`` its own copy inside the installed package.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from gp2bm.files.yamlfile import load_validated
 
-MANIFEST_DIR = Path(__file__).resolve().parents[2] / "manifests"
+SUITES_PACKAGE = "gp2bm.spec.suites"
+# gp2bm is installed as files (pip never runs a wheel zipped), so the package is a folder;
+# os.fspath refuses anything else instead of guessing a path.
+MANIFEST_DIR = Path(os.fspath(resources.files(SUITES_PACKAGE)))
 DEFAULT_SUITE = MANIFEST_DIR / "gp2rfp.yaml"
 
 

@@ -1,0 +1,120 @@
+"""Writing a campaign's report files: which ones, where, and in which order.
+
+``gp2bm report`` and the hand-in bundle both write through ``write_reports``. The filled
+RFP workbook goes first: it refuses a campaign without a valid result, and then nothing
+else has been written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gp2bm.campaign.resolve import resolve_campaign_dir
+from gp2bm.errors import InputError
+from gp2bm.reports.csv_report import write_csv
+from gp2bm.reports.html_report import write_html
+from gp2bm.reports.rfp_workbook import FilledCell, RfpAnswers, fill_answers, read_answers
+from gp2bm.reports.view import CampaignView, load_campaign
+from gp2bm.reports.xlsx_report import write_xlsx
+
+# The file names of the reports in a campaign's (and a bundle's) reports/ folder.
+REPORT_NAMES = {"csv": "results.csv", "xlsx": "results.xlsx", "html": "report.html"}
+
+
+@dataclass
+class ReportTargets:
+    """Where each report goes (None: not written). ``rfp`` is where the RFP workbook,
+    filled from ``answers``, goes."""
+
+    csv: Path | None = None
+    xlsx: Path | None = None
+    html: Path | None = None
+    rfp: Path | None = None
+    answers: RfpAnswers | None = None
+
+
+@dataclass
+class ReportRequest:
+    """What ``gp2bm report`` is asked for, as its command line gives it."""
+
+    csv: Path | None = None
+    xlsx: Path | None = None
+    html: Path | None = None
+    template: Path | None = None
+    changes: Path | None = None
+    proposed: list[str] = field(default_factory=list)
+    test: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WrittenReports:
+    campaign: Path
+    score: float | None
+    valid: bool
+    formula: str
+    written: list[tuple[str, Path]] = field(default_factory=list)
+    filled: list[FilledCell] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "campaign": str(self.campaign),
+            "score": self.score,
+            "valid": self.valid,
+            "written": {kind: str(path) for kind, path in self.written},
+        }
+
+
+def write_reports(
+    view: CampaignView, targets: ReportTargets
+) -> tuple[list[tuple[str, Path]], list[FilledCell]]:
+    """Write every report ``targets`` names; returns (kind, path) of each and the cells of
+    the RFP workbook that were filled."""
+    written: list[tuple[str, Path]] = []
+    filled: list[FilledCell] = []
+    if targets.rfp is not None and targets.answers is not None:
+        filled = fill_answers(view, targets.answers, targets.rfp)
+        written.append(("rfp workbook", targets.rfp))
+    if targets.csv:
+        written.append(("csv", write_csv(view, targets.csv)))
+    if targets.xlsx:
+        written.append(("xlsx", write_xlsx(view, targets.xlsx)))
+    if targets.html:
+        written.append(("html", write_html(view, targets.html)))
+    return written, filled
+
+
+def report_targets(root: Path, request: ReportRequest, answers: RfpAnswers) -> ReportTargets:
+    """Where ``gp2bm report`` writes: what was asked; with nothing asked, every report in
+    <campaign>/reports/. A filled RFP workbook takes the place of gp2bm's own workbook."""
+    csv, xlsx, html = request.csv, request.xlsx, request.html
+    template = answers.template
+    if not (csv or xlsx or html):
+        folder = root / "reports"
+        csv, html = folder / REPORT_NAMES["csv"], folder / REPORT_NAMES["html"]
+        xlsx = folder / (template.name if template else REPORT_NAMES["xlsx"])
+    elif template is not None and xlsx is None:
+        xlsx = root / "reports" / template.name
+    if template is None:
+        return ReportTargets(csv=csv, xlsx=xlsx, html=html)
+    return ReportTargets(csv=csv, html=html, rfp=xlsx, answers=answers)
+
+
+def make_reports(
+    campaign: Path | None, suite_path: Path | None, request: ReportRequest
+) -> WrittenReports:
+    """``gp2bm report``: check what was asked, read the campaign once, write its reports."""
+    if request.template is None and (request.changes or request.proposed or request.test):
+        raise InputError("--changes, --proposed and --test fill the RFP workbook: give --template")
+    answers = read_answers(request.template, request.changes, request.proposed, request.test)
+    root = resolve_campaign_dir(campaign, suite_path)
+    view = load_campaign(root, suite_path)
+    written, filled = write_reports(view, report_targets(root, request, answers))
+    return WrittenReports(
+        campaign=root,
+        score=view.score.score,
+        valid=view.score.valid,
+        formula=view.suite.formula_text(),
+        written=written,
+        filled=filled,
+    )

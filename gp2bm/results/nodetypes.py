@@ -1,0 +1,105 @@
+"""One node type per campaign: the finished runs grouped by their node's hardware fingerprint.
+
+The RFP asks for the benchmark on one node type. Each run record names its node and the
+fingerprint of the node's hardware (``gp2bm.node.fingerprint``); scoring a campaign refuses
+finished runs from nodes of different fingerprints unless the user allows it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gp2bm.campaign.record import RunRecord
+from gp2bm.errors import InvalidError
+
+RUN_RECORD_RE = re.compile(r"run_(\d+)\.json")
+
+
+@dataclass
+class NodeTypes:
+    """The finished runs of a campaign grouped by the fingerprint of their node."""
+
+    # fingerprint -> node -> ["resnet/0", ...]
+    groups: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    facts: dict[str, dict] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)  # runs whose record has no fingerprint
+
+    @property
+    def mixed(self) -> bool:
+        return len(self.groups) > 1
+
+    def describe(self) -> str:
+        parts = []
+        for fp, nodes in sorted(self.groups.items()):
+            runs = sum(len(r) for r in nodes.values())
+            facts = self.facts.get(fp) or {}
+            what = ", ".join(
+                str(v) for v in (facts.get("cpu_model"), _gib(facts), _gpu_text(facts)) if v
+            )
+            parts.append(
+                f"{fp} ({what or 'facts unknown'}): {runs} run(s) on {', '.join(sorted(nodes))}"
+            )
+        return "; ".join(parts)
+
+    def as_dict(self) -> dict:
+        return {
+            "mixed": self.mixed,
+            "node_types": {
+                fp: {"facts": self.facts.get(fp), "nodes": nodes}
+                for fp, nodes in sorted(self.groups.items())
+            },
+            "runs_without_fingerprint": self.unknown,
+        }
+
+    def add(self, run: str, record: RunRecord | None) -> None:
+        """One finished run, by its record (None: no readable record)."""
+        fp = record.node_fingerprint if record is not None else None
+        if not fp or not isinstance(fp, str):
+            self.unknown.append(run)
+            return
+        node = str(record.where or "?")
+        self.groups.setdefault(fp, {}).setdefault(node, []).append(run)
+        if record.node_facts is not None:
+            self.facts.setdefault(fp, record.node_facts)
+
+
+def _gib(facts: dict) -> str | None:
+    return f"{facts['memory_gib']} GiB" if facts.get("memory_gib") is not None else None
+
+
+def _gpu_text(facts: dict) -> str | None:
+    models = facts.get("gpu_models") or []
+    if not models:
+        return "no GPU"
+    return ", ".join(f"{models.count(m)}x {m}" for m in sorted(set(models)))
+
+
+def node_types(records_root: Path, results_dir: Path) -> NodeTypes:
+    """Group the campaign's finished runs (those with a result_N.txt) by node fingerprint.
+
+    ``records_root`` is ``<campaign>/records``; ``results_dir`` the system's results folder.
+    """
+    out = NodeTypes()
+    if not records_root.is_dir():
+        return out
+    for bench_dir in sorted(p for p in records_root.iterdir() if p.is_dir()):
+        for path in sorted(bench_dir.iterdir()):
+            m = RUN_RECORD_RE.fullmatch(path.name)
+            if not m or not (results_dir / bench_dir.name / f"result_{m.group(1)}.txt").exists():
+                continue
+            out.add(f"{bench_dir.name}/{m.group(1)}", RunRecord.load(path))
+    return out
+
+
+def require_one_node_type(records_root: Path, results_dir: Path, allow_mixed: bool) -> NodeTypes:
+    """Raise InvalidError when the finished runs come from nodes of different kinds."""
+    types = node_types(records_root, results_dir)
+    if types.mixed and not allow_mixed:
+        raise InvalidError(
+            f"{records_root}: the runs come from {len(types.groups)} different node types, "
+            f"the RFP asks for one: {types.describe()} (pass --allow-mixed-nodes to score "
+            "them anyway)"
+        )
+    return types

@@ -1,0 +1,132 @@
+"""The campaign loop: every missing run of a campaign, one after the other.
+
+Under the campaign lock it first cleans up what a killed gp2bm left (its containers, the
+partial logs, kept as attempts), prepares each image once, then does each run under the
+run's own lock: Slurm array tasks may share the campaign, and a run another gp2bm is doing
+is skipped, not done twice.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from gp2bm.campaign.folder import Campaign, PlannedRun
+from gp2bm.errors import InputError, RunBusy
+from gp2bm.run.execute import RunOutcome, execute_run
+from gp2bm.run.options import RunOptions
+from gp2bm.run.progress import CampaignProgress, LiveStatus
+from gp2bm.run.signals import SignalGuard
+from gp2bm.run.writing import disk_full, is_disk_full
+from gp2bm.runtimes.base import LABEL_CAMPAIGN, ImageInfo, Runtime
+from gp2bm.spec.manifest import BenchmarkManifest
+
+
+def require_pinned(
+    manifests: dict[str, BenchmarkManifest], runtime: Runtime, allow_unpinned: bool
+) -> None:
+    if not runtime.uses_images or allow_unpinned:
+        return
+    for bench, manifest in manifests.items():
+        if not manifest.pinned:
+            raise InputError(
+                f"{manifest.path}: image '{manifest.image}' is not pinned by digest; run "
+                f"`gp2bm pin {bench} {manifest.image}` (or pass --allow-unpinned, which is "
+                "recorded in every run record)"
+            )
+
+
+def run_campaign(
+    campaign: Campaign,
+    manifests: dict[str, BenchmarkManifest],
+    runtime: Runtime,
+    options: RunOptions,
+    benchmarks: list[str] | None = None,
+    progress: CampaignProgress | None = None,
+) -> list[RunOutcome]:
+    """Run every missing run of the campaign (or of the named benchmarks)."""
+    names = benchmarks or list(campaign.suite.benchmarks)
+    require_pinned({b: manifests[b] for b in names}, runtime, options.allow_unpinned)
+    try:
+        return _run_campaign(campaign, manifests, runtime, options, names, progress)
+    except OSError as exc:
+        # Any other write of the campaign (its lock, suite copy, attempts) on a full disk.
+        if not is_disk_full(exc):
+            raise
+        raise disk_full(exc.filename or campaign.root) from None
+
+
+def _run_campaign(
+    campaign: Campaign,
+    manifests: dict[str, BenchmarkManifest],
+    runtime: Runtime,
+    options: RunOptions,
+    names: list[str],
+    progress: CampaignProgress | None,
+) -> list[RunOutcome]:
+    outcomes = []
+    with campaign.lock(), SignalGuard():
+        campaign.save()
+        _clean_up(campaign, runtime, progress)
+        plan = campaign.plan(names)
+        runtime.use_campaign(campaign.root)
+        images = {
+            b: runtime.prepare(manifests[b]) for b in dict.fromkeys(p.benchmark for p in plan)
+        }
+        for planned in plan:
+            bench = planned.benchmark
+            outcome = _run_one(
+                campaign, planned, manifests[bench], runtime, images[bench], options, progress
+            )
+            if outcome is not None:
+                outcomes.append(outcome)
+    return outcomes
+
+
+def _run_is_busy(campaign: Campaign, run: str) -> bool:
+    """Whether another gp2bm does ``run`` (a container's run label, "bench/N") right now."""
+    bench, _, n = run.partition("/")
+    return n.isdigit() and campaign.run_holder(bench, int(n)) is not None
+
+
+def _clean_up(campaign: Campaign, runtime: Runtime, progress: CampaignProgress | None) -> None:
+    """Remove the containers and keep the partial logs a killed gp2bm left."""
+    busy = functools.partial(_run_is_busy, campaign)
+    left = runtime.cleanup({LABEL_CAMPAIGN: campaign.ident}, busy=busy)
+    if progress and left:
+        progress.note(f"removed {len(left)} container(s) left by an earlier gp2bm: {left}")
+    kept = campaign.archive_partials()
+    if progress and kept:
+        progress.note(
+            f"kept {len(kept)} interrupted log(s) as attempts: "
+            + ", ".join(str(p.relative_to(campaign.root)) for p in kept)
+        )
+
+
+def _run_one(
+    campaign: Campaign,
+    planned: PlannedRun,
+    manifest: BenchmarkManifest,
+    runtime: Runtime,
+    image: ImageInfo,
+    options: RunOptions,
+    progress: CampaignProgress | None,
+) -> RunOutcome | None:
+    """One run under its own lock; None when it was done or is being done meanwhile."""
+    status = LiveStatus()
+    try:
+        with campaign.claim_run(planned.benchmark, planned.index) as todo:
+            if not todo:
+                return None
+            if progress:
+                progress.start_run(planned, status)
+            tick = progress.tick if progress else None
+            outcome = execute_run(
+                campaign, planned, manifest, runtime, image, options, status, tick=tick
+            )
+    except RunBusy as exc:
+        if progress:
+            progress.note(f"skipped: {exc}")
+        return None
+    if progress:
+        progress.end_run(planned, outcome.record)
+    return outcome

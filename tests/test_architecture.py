@@ -1,0 +1,400 @@
+"""The architecture of gp2bm/, read from its source with ``ast`` (docs/ARCHITECTURE.md).
+
+Each rule is one test; a failure lists every violation, one line each, naming the file,
+the function (or class) and the rule broken.
+
+* no function or method longer than MAX_FUNCTION_LINES (def line to last line);
+* no import inside a function, except the heavy optional modules of HEAVY_MODULES, each
+  with a ``# heavy`` comment on the import line;
+* no import cycle among gp2bm's modules (top-level and function-level imports alike);
+* every module lives in a stage package; only TOP_LEVEL_FILES sit in gp2bm/ itself, and
+  every stage package is described in docs/ARCHITECTURE.md;
+* a runtime plugin imports no sibling plugin (except ALLOWED_PLUGIN_IMPORTS);
+* exception classes are defined in gp2bm/errors.py only.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from gp2bm.runtimes import NAMES
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "gp2bm"
+ARCHITECTURE_DOC = REPO / "docs" / "ARCHITECTURE.md"
+
+MAX_FUNCTION_LINES = 60
+HEAVY_MODULES = (
+    "matplotlib",
+    "openpyxl",
+    "mlperf_logging.package_checker",
+    "mlperf_logging.rcp_checker",
+    "pynvml",
+)
+HEAVY_COMMENT = "# heavy"
+TOP_LEVEL_FILES = {"__init__.py", "__main__.py", "errors.py"}
+ERRORS_MODULE = "gp2bm.errors"
+# podman speaks Docker's API: its runtime is docker's code with another socket.
+ALLOWED_PLUGIN_IMPORTS = {("podman", "docker")}
+
+
+# ---------------------------------------------------------------------------- reading gp2bm/
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str  # gp2bm.node.inventory
+    path: Path
+    rel: str  # gp2bm/node/inventory.py
+    tree: ast.Module
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Import:
+    """One import statement: the gp2bm modules (or any modules) it names, where it is."""
+
+    module: Module
+    node: ast.Import | ast.ImportFrom
+    function: str | None  # the enclosing function's qualified name, None at module level
+    targets: tuple[str, ...]  # fully qualified names it imports (module, or module.name)
+
+    @property
+    def where(self) -> str:
+        return f"{self.module.rel}:{self.node.lineno} in {self.function or '<module>'}"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def read_module(path: Path, text: str) -> Module:
+    return Module(
+        name=module_name(path),
+        path=path,
+        rel=path.relative_to(REPO).as_posix(),
+        tree=ast.parse(text, filename=str(path)),
+        lines=tuple(text.splitlines()),
+    )
+
+
+@cache
+def modules() -> tuple[Module, ...]:
+    return tuple(
+        read_module(path, path.read_text(encoding="utf-8"))
+        for path in sorted(PACKAGE.rglob("*.py"))
+    )
+
+
+def module_names() -> set[str]:
+    return {m.name for m in modules()}
+
+
+def _walk_scoped(node: ast.AST, scope: list[str]):
+    """(node, enclosing function's qualified name or None, enclosing class/function path)."""
+    for child in ast.iter_child_nodes(node):
+        yield child, scope
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            yield from _walk_scoped(child, [*scope, child])
+        else:
+            yield from _walk_scoped(child, scope)
+
+
+def _function_of(scope: list) -> str | None:
+    if not any(isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef) for s in scope):
+        return None
+    return ".".join(s.name for s in scope)
+
+
+def _absolute(module: Module, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    package = module.name.split(".")
+    if not module.path.name == "__init__.py":
+        package = package[:-1]
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _targets(module: Module, node: ast.Import | ast.ImportFrom) -> tuple[str, ...]:
+    if isinstance(node, ast.Import):
+        return tuple(alias.name for alias in node.names)
+    base = _absolute(module, node)
+    return tuple(f"{base}.{alias.name}" if alias.name != "*" else base for alias in node.names)
+
+
+def imports_of(module: Module) -> list[Import]:
+    return [
+        Import(module, node, _function_of(scope), _targets(module, node))
+        for node, scope in _walk_scoped(module.tree, [])
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+
+
+@cache
+def imports() -> tuple[Import, ...]:
+    return tuple(imp for module in modules() for imp in imports_of(module))
+
+
+def gp2bm_module_of(target: str) -> str | None:
+    """The gp2bm module a fully qualified name lives in (a module, or a name in one)."""
+    known = module_names()
+    name = target
+    while name:
+        if name in known:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+# ---------------------------------------------------------------------------- the rules
+
+
+def test_no_function_longer_than_60_lines():
+    found = []
+    for module in modules():
+        for node, scope in _walk_scoped(module.tree, []):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            length = node.end_lineno - node.lineno + 1
+            if length > MAX_FUNCTION_LINES:
+                name = ".".join(s.name for s in [*scope, node])
+                found.append(
+                    f"{module.rel}:{node.lineno}: function {name}: {length} lines "
+                    f"(rule: no function longer than {MAX_FUNCTION_LINES} lines)"
+                )
+    assert not found, "\n".join(found)
+
+
+def _heavy(target: str) -> bool:
+    return any(target == h or target.startswith(h + ".") for h in HEAVY_MODULES)
+
+
+def _allowed_in_function(imp: Import) -> bool:
+    node = imp.node
+    if isinstance(node, ast.ImportFrom) and _heavy(_absolute(imp.module, node)):
+        heavy = True
+    else:
+        heavy = all(_heavy(t) for t in imp.targets)
+    text = "\n".join(imp.module.lines[node.lineno - 1 : node.end_lineno])
+    return heavy and HEAVY_COMMENT in text
+
+
+def test_no_import_inside_a_function_except_heavy_ones():
+    found = [
+        f"{imp.module.rel}:{imp.node.lineno}: function {imp.function}: imports "
+        f"{', '.join(imp.targets)} (rule: no import inside a function but a heavy module's, "
+        f"with '{HEAVY_COMMENT}: why' on the line)"
+        for imp in imports()
+        if imp.function is not None and not _allowed_in_function(imp)
+    ]
+    assert not found, "\n".join(found)
+
+
+def import_graph() -> dict[str, dict[str, Import]]:
+    """module -> imported gp2bm module -> the first import statement making that edge."""
+    graph: dict[str, dict[str, Import]] = {name: {} for name in module_names()}
+    for imp in imports():
+        for target in imp.targets:
+            dest = gp2bm_module_of(target)
+            if dest is not None and dest != imp.module.name:
+                graph[imp.module.name].setdefault(dest, imp)
+    return graph
+
+
+def strongly_connected(graph: dict[str, dict]) -> list[list[str]]:
+    """Tarjan's components of more than one module (iterative: no recursion limit)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(sorted(component))
+    return components
+
+
+def a_cycle(graph: dict[str, dict], component: list[str]) -> list[str]:
+    """One closed path through a component: [a, b, ..., a]."""
+    members = set(component)
+    start = component[0]
+    paths = {start: [start]}
+    queue = [start]
+    while queue:
+        node = queue.pop(0)
+        for child in sorted(graph[node]):
+            if child == start:
+                return paths[node] + [start]
+            if child in members and child not in paths:
+                paths[child] = paths[node] + [child]
+                queue.append(child)
+    raise AssertionError(f"no cycle through {start} in {component}")
+
+
+def test_no_import_cycle():
+    graph = import_graph()
+    found = []
+    for component in strongly_connected(graph):
+        cycle = a_cycle(graph, component)
+        steps = "; ".join(
+            f"{graph[a][b].where} imports {b}" for a, b in zip(cycle, cycle[1:], strict=False)
+        )
+        found.append(f"import cycle {' -> '.join(cycle)}: {steps} (rule: no import cycle)")
+    assert not found, "\n".join(found)
+
+
+def test_every_module_lives_in_a_stage_package():
+    found = [
+        f"{m.rel}: module {m.name} (rule: every module lives in a stage package; only "
+        f"{', '.join(sorted(TOP_LEVEL_FILES))} sit in gp2bm/)"
+        for m in modules()
+        if m.path.parent == PACKAGE and m.path.name not in TOP_LEVEL_FILES
+    ]
+    doc = ARCHITECTURE_DOC.read_text(encoding="utf-8") if ARCHITECTURE_DOC.is_file() else ""
+    for package in sorted(p for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()):
+        if f"`gp2bm/{package.name}/`" not in doc:
+            found.append(
+                f"gp2bm/{package.name}/__init__.py: package gp2bm.{package.name} (rule: every "
+                f"stage package has its paragraph in docs/ARCHITECTURE.md, `gp2bm/"
+                f"{package.name}/`)"
+            )
+    assert not found, "\n".join(found)
+
+
+def test_runtime_plugins_import_no_sibling_plugin():
+    plugins = {f"gp2bm.runtimes.{name}": name for name in NAMES}
+    found = [
+        f"gp2bm/runtimes/{name}.py: runtime {name} (rule: each name in NAMES is one plugin "
+        "file; there is no such file)"
+        for module, name in plugins.items()
+        if module not in module_names()
+    ]
+    for imp in imports():
+        own = plugins.get(imp.module.name)
+        if own is None:
+            continue
+        for target in imp.targets:
+            other = plugins.get(gp2bm_module_of(target) or "")
+            if other and other != own and (own, other) not in ALLOWED_PLUGIN_IMPORTS:
+                found.append(
+                    f"{imp.module.rel}:{imp.node.lineno}: function "
+                    f"{imp.function or '<module>'}: imports the sibling plugin {other} "
+                    "(rule: a runtime plugin imports no sibling plugin; share code through "
+                    "gp2bm/runtimes/process.py or base.py)"
+                )
+    assert not found, "\n".join(found)
+
+
+def _base_name(base: ast.expr) -> str | None:
+    if isinstance(base, ast.Name):
+        return base.id
+    if isinstance(base, ast.Attribute):
+        return base.attr
+    return None
+
+
+def exception_classes() -> list[tuple[Module, ast.ClassDef, list]]:
+    """Every class of gp2bm/ deriving from BaseException (by name, to a fixpoint)."""
+    names = {
+        n
+        for n in dir(builtins)
+        if isinstance(getattr(builtins, n), type)
+        and issubclass(getattr(builtins, n), BaseException)
+    }
+    classes = [
+        (m, node, scope)
+        for m in modules()
+        for node, scope in _walk_scoped(m.tree, [])
+        if isinstance(node, ast.ClassDef)
+    ]
+    found: list = []
+    grew = True
+    while grew:
+        grew = False
+        for entry in classes:
+            _, node, _ = entry
+            if entry not in found and any(_base_name(b) in names for b in node.bases):
+                found.append(entry)
+                names.add(node.name)
+                grew = True
+    return found
+
+
+def test_exception_classes_live_in_errors_py():
+    found = [
+        f"{m.rel}:{node.lineno}: class {node.name} in "
+        f"{'.'.join(s.name for s in scope) or '<module>'} (rule: exception classes are "
+        "defined in gp2bm/errors.py only)"
+        for m, node, scope in exception_classes()
+        if m.name != ERRORS_MODULE
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_the_rules_see_what_they_check():
+    """The reader finds gp2bm's modules, its errors and its imports (no vacuous pass)."""
+    names = module_names()
+    assert {"gp2bm.errors", "gp2bm.cli.app", "gp2bm.runtimes.base"} <= names
+    assert any(m.name == ERRORS_MODULE for m, _, _ in exception_classes())
+    assert any(gp2bm_module_of(t) == "gp2bm.errors" for i in imports() for t in i.targets)
+    sample = read_module(
+        PACKAGE / "node" / "sample.py",
+        "import os\n"
+        "from . import gpus\n"
+        "def f():\n"
+        "    import pynvml  # heavy: the NVIDIA driver is optional\n"
+        "    import openpyxl\n"
+        "    from mlperf_logging import package_checker  # heavy: slow to import\n"
+        "    from mlperf_logging import mllog  # heavy: not on the list\n",
+    )
+    found = imports_of(sample)
+    assert [i.targets for i in found] == [
+        ("os",),
+        ("gp2bm.node.gpus",),
+        ("pynvml",),
+        ("openpyxl",),
+        ("mlperf_logging.package_checker",),
+        ("mlperf_logging.mllog",),
+    ]
+    assert [i.function for i in found] == [None, None, "f", "f", "f", "f"]
+    assert [_allowed_in_function(i) for i in found[2:]] == [True, False, True, False]
+    cyclic = {"a": {"b": None}, "b": {"c": None}, "c": {"a": None}, "d": {"a": None}}
+    assert strongly_connected(cyclic) == [["a", "b", "c"]]
+    assert a_cycle(cyclic, ["a", "b", "c"]) == ["a", "b", "c", "a"]
