@@ -22,14 +22,16 @@ from mlperf_common.logging import MLLoggerWrapper
 from mlperf_logging import mllog
 
 ENTRY = "run_pretraining.py"
-TORCH_ENV = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
+# In the order torch reads them for init_process_group(init_method="env://").
+TORCH_ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 FROM_CONFIG = {
     "train_batch_size": ("d_batch_size", "BATCHSIZE"),
     "max_steps": ("opt_learning_rate_training_steps", "MAX_STEPS"),
     "gradient_accumulation_steps": ("gradient_accumulation_steps", "GRADIENT_STEPS"),
     "learning_rate": ("opt_base_learning_rate", "LR"),
     "opt_lamb_beta_1": ("opt_lamb_beta_1", "OPT_LAMB_BETA_1"),
-    "max_samples_termination": ("max_samples_termination", "MAX_SAMPLES_TERMINATION"),
+    "opt_lamb_beta_2": ("opt_lamb_beta_2", "OPT_LAMB_BETA_2"),
+    "weight_decay_rate": ("opt_lamb_weight_decay_rate", "WEIGHT_DECAY_RATE"),
 }
 SUBMISSION_KEYS = {
     "submission_benchmark",

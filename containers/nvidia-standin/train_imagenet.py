@@ -56,30 +56,37 @@ def memory_binding() -> str:
 
 
 def check(options: dict[str, str], records: list[dict], system: dict) -> None:
+    """Every way this launch differs from the published run, in one refusal."""
     rank, local_rank, size = mpi_rank()
+    problems = []
     gpus = options.get("gpus", "").split(",") if options.get("gpus") else []
     world = sr.published_world_size(system)
     if size != world or len(gpus) != int(system["accelerators_per_node"]):
-        raise sr.Refusal(
+        problems.append(
             f"{size} ranks for --gpus {options.get('gpus')!r}; the published run had "
-            f"{world} ranks, one per GPU"
+            f"{world} ranks, one per GPU (DGXNGPU of the config file)"
         )
-    if not 0 <= local_rank < len(gpus):
-        raise sr.Refusal(f"local rank {local_rank} has no GPU in --gpus {options['gpus']}")
+    elif not 0 <= local_rank < len(gpus):
+        problems.append(f"local rank {local_rank} has no GPU in --gpus {options['gpus']}")
     binding = memory_binding()
     if not binding.startswith("bind:"):
-        raise sr.Refusal(f"memory policy '{binding}': bindpcie's numactl --membind did not apply")
+        problems.append(f"memory policy '{binding}': bindpcie's numactl --membind did not apply")
     for option, (key, variable) in FROM_CONFIG.items():
-        sr.expect(
-            option.replace("_", "-"),
-            options.get(option),
-            sr.first_value(records, key),
-            f"{variable} of the config file",
-        )
+        try:
+            sr.expect(
+                option.replace("_", "-"),
+                options.get(option),
+                sr.first_value(records, key),
+                f"{variable} of the config file",
+            )
+        except sr.Refusal as exc:
+            problems.append(str(exc))
     for option in DATA:
         path = options.get(option)
         if not path or not Path(path).is_file():
-            raise sr.Refusal(f"[DALI] cannot open --{option.replace('_', '-')} {path}")
+            problems.append(f"[DALI] cannot open --{option.replace('_', '-')} {path}")
+    if problems:
+        raise sr.Refusal("; ".join(problems))
 
 
 def main(argv: list[str]) -> int:
