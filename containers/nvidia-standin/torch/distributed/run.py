@@ -83,12 +83,15 @@ def main(argv: list[str]) -> int:
     cmd = [args.training_script, *args.training_script_args]
     if not args.no_python:
         cmd = [sys.executable, "-u", *cmd]
-    procs = [subprocess.Popen(cmd, env=env) for env in environments(args)]
+    # Each process leads its own group, so that a stop reaches what it started too.
+    procs = [subprocess.Popen(cmd, env=env, start_new_session=True) for env in environments(args)]
 
     def stop(signum, frame):
         for p in procs:
-            if p.poll() is None:
-                p.send_signal(signum)
+            try:
+                os.killpg(p.pid, signum)
+            except ProcessLookupError:
+                pass
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
