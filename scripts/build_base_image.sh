@@ -3,6 +3,9 @@
 #
 #   scripts/build_base_image.sh [IMAGE]      (default: $GP2BM_SMOKE_BASE or gp2bm/smoke-base:bookworm)
 #
+# GP2BM_BASE_PACKAGES (comma-separated Debian packages) makes another base from the same
+# recipe: scripts/build_nvidia_standin_image.sh uses it for bash, OpenMPI and numactl.
+#
 # Docker Hub is out of reach, so the base is a Debian bookworm root file system made by
 # mmdebstrap (essential packages + python3-minimal + python3-numpy, from the Debian mirror
 # apt uses) and loaded with `docker import`. The daemon is the one DOCKER_HOST names.
@@ -15,7 +18,7 @@ set -euo pipefail
 IMAGE=${1:-${GP2BM_SMOKE_BASE:-gp2bm/smoke-base:bookworm}}
 CACHE=${GP2BM_CACHE:-/var/cache/gp2bm}
 SUITE=bookworm
-PACKAGES=python3-minimal,python3-numpy
+PACKAGES=${GP2BM_BASE_PACKAGES:-python3-minimal,python3-numpy}
 # Documentation, manual pages and translations are of no use in the image (~40 MB).
 MMDEBSTRAP_ARGS=(
     --variant=essential --include="$PACKAGES"

@@ -247,3 +247,21 @@ def install_apptainer(prefix: Path = APPTAINER_PREFIX) -> str:
     out = _run_script([str(APPTAINER_SH), "install", str(prefix)], START_TIMEOUT_S,
                       what="scripts/apptainer.sh install")
     return out.strip().splitlines()[-1]
+
+
+# ---------------------------------------------------------------------- NVIDIA proof image
+# NVIDIA's v4.0 launch chain with stand-in entry points (containers/nvidia-standin), built
+# from the real files of shared/fixtures/nvidia-v4.0.
+
+BUILD_NVIDIA_SH = SCRIPTS / "build_nvidia_standin_image.sh"
+NVIDIA_FIXTURES = ROOT.parent / "shared" / "fixtures" / "nvidia-v4.0"
+NVIDIA_STANDIN_TAG = "gp2bm/nvidia-standin:v4.0"
+
+
+def ensure_nvidia_standin_image(services: Services, tag: str = NVIDIA_STANDIN_TAG) -> str:
+    """Build the proof image as ``tag`` in the services' daemon (layers cached); return tag."""
+    env = {**os.environ, **services.env(), "PYTHON": sys.executable,
+           "GP2BM_NVIDIA_FIXTURES": str(NVIDIA_FIXTURES)}
+    _run_script([str(BUILD_NVIDIA_SH), tag], BUILD_TIMEOUT_S, env=env,
+                what="scripts/build_nvidia_standin_image.sh")
+    return tag

@@ -18,12 +18,56 @@ DIGEST_RE = re.compile(r"^(?P<repo>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})$")
 
 
 @dataclass(frozen=True)
+class RequiredFile:
+    """A file a mount must hold (relative to its host folder); a glob needs ``count`` matches."""
+
+    path: str
+    count: int | None = None
+    md5: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ChecksumList:
+    """A checksum list as an implementation ships it (format: md5sum, sha256sum, chk,
+    articles-md5), on the host (path resolved beside the manifest) or in the image."""
+
+    listing: str
+    format: str
+    location: str = "host"
+    file: str | None = None
+
+
+@dataclass(frozen=True)
 class Mount:
     host: str
     container: str
     readonly: bool = True
     what: str = ""
     checksums: str | None = None
+    files: list[RequiredFile] = field(default_factory=list)
+    verify: list[ChecksumList] = field(default_factory=list)
+    prepare: str = ""
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """The vendor's config file whose exported variables become the run's environment.
+
+    ``location`` "host": ``file`` is an absolute host path (resolved beside the manifest);
+    "image": a path inside the image, relative ones to the manifest's workdir.
+    """
+
+    file: str
+    location: str = "image"
+
+
+@dataclass(frozen=True)
+class LauncherSpec:
+    """One process per GPU: the launcher's name; processes per node (None: the node's GPUs)."""
+
+    name: str = "none"
+    processes_per_node: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +102,14 @@ class BenchmarkManifest:
     privileged: bool = False
     timeout_minutes: float | None = None
     local: LocalCommand | None = None
+    config: ConfigFile | None = None
+    launcher: LauncherSpec = field(default_factory=LauncherSpec)
+    security_opt: list[str] = field(default_factory=list)
+    cap_add: list[str] = field(default_factory=list)
+    init: bool = False
+    uts: str | None = None
+    devices: list[str] = field(default_factory=list)
+    submission_lines: str = "implementation"
 
     @property
     def pinned(self) -> bool:
@@ -105,16 +157,7 @@ def load_manifest(path: Path | str) -> BenchmarkManifest:
         environment=_env(doc.get("environment")),
         seed_env=seed.get("env"),
         seed_arg=seed.get("arg"),
-        mounts=[
-            Mount(
-                host=m["host"],
-                container=m["container"],
-                readonly=m.get("readonly", True),
-                what=m.get("what", ""),
-                checksums=m.get("checksums"),
-            )
-            for m in doc.get("mounts", [])
-        ],
+        mounts=[_mount(m, path) for m in doc.get("mounts", [])],
         shm_size=None if doc.get("shm_size") is None else str(doc["shm_size"]),
         ulimits=ulimits,
         gpus=doc.get("gpus", "all"),
@@ -129,6 +172,64 @@ def load_manifest(path: Path | str) -> BenchmarkManifest:
             workdir=local.get("workdir"),
             environment=_env(local.get("environment")),
         ),
+        **_launch_fields(doc, path),
+    )
+
+
+def _beside(path: Path, name: str) -> str:
+    """A host path as written, relative ones resolved beside the manifest."""
+    p = Path(name)
+    return str(p if p.is_absolute() else (path.parent / p).resolve())
+
+
+def _mount(m: dict, path: Path) -> Mount:
+    files = [
+        RequiredFile(path=f)
+        if isinstance(f, str)
+        else RequiredFile(path=f["path"], count=f.get("count"), md5=f.get("md5"),
+                          sha256=f.get("sha256"))
+        for f in m.get("files", [])
+    ]
+    verify = [
+        ChecksumList(
+            listing=v["list"] if v.get("in", "host") == "image" else _beside(path, v["list"]),
+            format=v["format"],
+            location=v.get("in", "host"),
+            file=v.get("file"),
+        )
+        for v in m.get("verify", [])
+    ]
+    return Mount(
+        host=m["host"],
+        container=m["container"],
+        readonly=m.get("readonly", True),
+        what=m.get("what", ""),
+        checksums=m.get("checksums"),
+        files=files,
+        verify=verify,
+        prepare=m.get("prepare", ""),
+    )
+
+
+def _launch_fields(doc: dict, path: Path) -> dict:
+    """The fields a real MLPerf launch needs: config file, launcher, container options."""
+    config = doc.get("config")
+    if config is not None:
+        where = config.get("in", "image")
+        file = config["file"] if where == "image" else _beside(path, config["file"])
+        config = ConfigFile(file=file, location=where)
+    launcher = doc.get("launcher", "none")
+    if isinstance(launcher, str):
+        launcher = {"name": launcher}
+    return dict(
+        config=config,
+        launcher=LauncherSpec(launcher["name"], launcher.get("processes_per_node")),
+        security_opt=list(doc.get("security_opt", [])),
+        cap_add=list(doc.get("cap_add", [])),
+        init=doc.get("init", False),
+        uts=doc.get("uts"),
+        devices=list(doc.get("devices", [])),
+        submission_lines=doc.get("submission_lines", "implementation"),
     )
 
 

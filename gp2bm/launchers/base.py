@@ -1,0 +1,102 @@
+"""The narrow interface every launcher implements, and the plan it renders from."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from gp2bm.errors import InputError
+
+# The variable NVIDIA's config files export for the GPUs of one node (run_with_docker.sh
+# passes it to `mpirun --np` and `--nproc_per_node`).
+CONFIG_GPU_VARIABLE = "DGXNGPU"
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """How many processes a launcher starts, and where: plain data, one per run.
+
+    ``master_port`` None: the launcher picks a free port itself (torchrun --standalone).
+    """
+
+    processes_per_node: int
+    nodes: int = 1
+    node_rank: int = 0
+    master_addr: str = "127.0.0.1"
+    master_port: int | None = None
+
+    @property
+    def world_size(self) -> int:
+        return self.processes_per_node * self.nodes
+
+
+class Launcher(ABC):
+    name: ClassVar[str]
+    # The executable the image must have for the rendered command to start.
+    needs: ClassVar[str | None] = None
+    # Every variable each started process finds set by the launcher.
+    rank_variables: ClassVar[tuple[str, ...]] = ()
+    # Variables whose values the launcher chooses when it starts (not known beforehand).
+    dynamic_variables: ClassVar[tuple[str, ...]] = ()
+    # Where the rendered options come from, for the docs and the dry run.
+    origin: ClassVar[str] = ""
+
+    @abstractmethod
+    def wrap(self, command: list[str], plan: LaunchPlan) -> list[str]:
+        """The argument list that starts ``command`` once per process of the plan."""
+
+    @abstractmethod
+    def rank_environment(self, plan: LaunchPlan, local_rank: int) -> dict[str, str]:
+        """What the launcher sets for the process of ``local_rank`` on the plan's node
+        (the ``dynamic_variables`` only where the plan fixes them)."""
+
+
+REGISTERED: dict[str, type[Launcher]] = {}
+
+
+def register(cls: type[Launcher]) -> type[Launcher]:
+    """Class decorator of a launcher module: known to the registry by its ``name``."""
+    REGISTERED[cls.name] = cls
+    return cls
+
+
+def launch_plan(
+    processes_per_node: int | None,
+    node_gpus: int | None,
+    nodes: int = 1,
+    node_rank: int = 0,
+    where: str = "the manifest",
+) -> LaunchPlan:
+    """Processes per node: the manifest's number, else the GPUs the node reports."""
+    count = processes_per_node if processes_per_node is not None else node_gpus
+    if not count:
+        raise InputError(
+            f"{where}: the launcher starts one process per GPU, but no GPU was found on "
+            "this node; set launcher.processes_per_node"
+        )
+    return LaunchPlan(processes_per_node=count, nodes=nodes, node_rank=node_rank)
+
+
+def gpu_count_problem(env: Mapping[str, str], plan: LaunchPlan, config: str) -> str | None:
+    """Why the config file and the plan disagree on the GPUs of a node, or None.
+
+    NVIDIA's scripts size themselves from the config's DGXNGPU (the GPU list of ResNet's
+    train_imagenet.py, BERT's SLURM_NTASKS): a launcher starting another number of
+    processes trains a different configuration.
+    """
+    value = env.get(CONFIG_GPU_VARIABLE)
+    if value is None:
+        return None
+    try:
+        gpus = int(value)
+    except ValueError:
+        return f"{config}: {CONFIG_GPU_VARIABLE}={value!r} is not a number"
+    if gpus != plan.processes_per_node:
+        return (
+            f"{config} exports {CONFIG_GPU_VARIABLE}={gpus} but the launcher starts "
+            f"{plan.processes_per_node} processes per node: use the config file made for "
+            f"this node, or set {CONFIG_GPU_VARIABLE} in the manifest's environment"
+        )
+    return None
