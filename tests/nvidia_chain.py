@@ -1,4 +1,4 @@
-"""NVIDIA's v4.0 launch chain by hand: what gp2bm's runner will do, from the same data.
+"""NVIDIA's v4.0 launch chain by hand: what gp2bm's runner does, from the same data.
 
 The proof image (containers/nvidia-standin) run with ``docker run`` using exactly the argv
 that the launcher and the container options produce, the config file resolved inside the
@@ -16,6 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import yaml
+
 from gp2bm.run.launch import RunLaunch, plan_launch
 from gp2bm.run.submission import mllog_record, submission_info, submission_lines
 from gp2bm.runtimes.base import run_spec
@@ -23,6 +25,7 @@ from gp2bm.runtimes.docker import DockerRuntime
 from gp2bm.spec.configenv import ConfigEnvironment, resolve_image_config
 from gp2bm.spec.container import docker_flags
 from gp2bm.spec.manifest import BenchmarkManifest, load_manifest
+from gp2bm.spec.suite import MIN_RUNS
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
@@ -50,15 +53,21 @@ class DockerImageRunner:
         return proc.returncode, proc.stdout, proc.stderr
 
 
-def make_data(root: Path) -> dict[str, Path]:
-    """Tiny stand-ins of the data sets, as the mounts' container paths map them."""
+# The packed BERT data set: create_packed_trainset.py writes part_00000 ... part_04319.
+PACKED_SHARDS = 4320
+
+
+def make_data(root: Path, shards: int = 1) -> dict[str, Path]:
+    """Tiny stand-ins of the data sets, as the mounts' container paths map them (``shards``
+    packed shards: the manifest's data check wants all 4320)."""
     dirs = {name: root / name for name in ("imagenet", "packed", "phase1", "eval")}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
     for name in ("train.rec", "train.idx", "val.rec", "val.idx"):
         (dirs["imagenet"] / name).write_bytes(b"recordio stand-in\n")
     # a packed shard holds a 'packed_input_len' dataset (create_packed_trainset.py)
-    (dirs["packed"] / "part_00000").write_bytes(b"\x89HDF\r\n\x1a\npacked_input_len\0")
+    for i in range(shards):
+        (dirs["packed"] / f"part_{i:05}").write_bytes(b"\x89HDF\r\n\x1a\npacked_input_len\0")
     (dirs["phase1"] / "model.ckpt-28252.pt").write_bytes(b"checkpoint stand-in\n")
     (dirs["phase1"] / "bert_config.json").write_text("{}\n")
     (dirs["eval"] / "part_eval_10k.hdf5").write_bytes(b"\x89HDF\r\n\x1a\neval\0")
@@ -98,14 +107,12 @@ def resolve_config(m: BenchmarkManifest, docker_host: str) -> ConfigEnvironment 
 
 
 def docker_argv(m: BenchmarkManifest, launch: RunLaunch, name: str, seed: int) -> list[str]:
-    """DockerRuntime's command line with the launch's command and environment, and the
-    container options inserted before the image (what INTEGRATION.md asks of render)."""
-    spec = dataclasses.replace(run_spec(m, name, seed, {}, {}), command=launch.command,
-                               env=launch.environment)
-    base = DockerRuntime().render(spec)
-    cut = len(base) - len(spec.command) - 1
-    assert base[cut] == m.image
-    return base[:cut] + docker_flags(launch.options) + base[cut:]
+    """DockerRuntime's command line of the run: the launch's command, environment and
+    container options (inserted before the image), as gp2bm's runner renders it."""
+    argv = DockerRuntime().render(run_spec(m, name, seed, {}, {}, launch=launch))
+    cut = argv.index(m.image)
+    assert argv[cut - len(docker_flags(launch.options)) : cut] == docker_flags(launch.options)
+    return argv
 
 
 def header(m: BenchmarkManifest) -> bytes:
@@ -137,3 +144,96 @@ def run_chain(m: BenchmarkManifest, seed: int, docker_host: str, log: Path,
     seconds = time.monotonic() - t0
     log.write_bytes(header(m) + proc.stdout)
     return ChainRun(proc.returncode, proc.stdout, log, argv, seconds)
+
+
+# ---------------------------------------------------------------------------- as a suite
+# What the proof suite changes in the shipped manifests, and why: the proof image (a local
+# tag, run with --allow-unpinned); no GPU request (no GPU runtime here: the stand-in
+# nvidia-smi reports the 8 GPUs of a DGX H100, so the launchers start 8 processes); the data
+# mounts on the stand-in data; memlock within this machine's limit; and no content digests
+# (the md5 of bert_config.json, BERT's eval .chk list): the stand-in files are not the
+# real data, only its layout.
+
+
+def proof_manifest_doc(benchmark: str, image: str, data: dict[str, Path]) -> dict:
+    """The shipped manifest as a YAML document, changed as the comment above says."""
+    doc = yaml.safe_load((MANIFESTS / f"nvidia_{benchmark}.yaml").read_text())
+    doc.update(image=image, gpus="none")
+    doc["launcher"] = {"name": doc["launcher"], "processes_per_node": NODE_GPUS}
+    memlock = machine_ulimits({"memlock": (-1, -1)})["memlock"]
+    doc["ulimits"]["memlock"] = {"soft": memlock[0], "hard": memlock[1]}
+    for mount in doc["mounts"]:
+        mount["host"] = str(data[mount["container"]])
+        mount.pop("verify", None)
+        mount["files"] = [f if isinstance(f, str) else {k: v for k, v in f.items()
+                                                        if k in ("path", "count")}
+                          for f in mount.get("files", [])]
+    return doc
+
+
+def write_proof_suite(folder: Path, image: str, data: dict[str, Path],
+                      runs: dict[str, int] | None = None,
+                      drop: dict[str, list[str]] | None = None) -> Path:
+    """manifests/nvidia-v4.0.yaml and its two manifests as a proof suite in ``folder``
+    (``runs`` per benchmark; ``drop``: manifest keys removed per benchmark), with a filled-in
+    system.yaml beside it (what the ResNet submission lines and the package checker need)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    suite = yaml.safe_load((MANIFESTS / "nvidia-v4.0.yaml").read_text())
+    runs = runs or {b: spec["runs"] for b, spec in suite["benchmarks"].items()}
+    suite["benchmarks"] = {b: {**suite["benchmarks"][b], "runs": n} for b, n in runs.items()}
+    if min(runs.values()) < 3:
+        suite["trial"] = True  # fewer runs than a result needs: a check of the setup
+    if min(runs.values()) < MIN_RUNS:
+        suite["trial"] = True  # fewer runs than a result needs: a check of the setup
+    # the formula names the benchmarks kept, each once (load_suite checks it)
+    suite["score"]["formula"] = " + ".join(
+        f"{s['weight']}/{s['symbol']}" for s in suite["benchmarks"].values()
+    )
+    for bench in runs:
+        doc = proof_manifest_doc(bench, image, data)
+        for key in (drop or {}).get(bench, []):
+            doc.pop(key)
+        (folder / f"nvidia_{bench}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    (folder / "system.yaml").write_text(yaml.safe_dump(system_fields(), sort_keys=False))
+    path = folder / "nvidia-v4.0.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    return path
+
+
+def system_fields() -> dict[str, str]:
+    """What only the vendor knows, filled in (a DGX H100 as NVIDIA's system JSON has it)."""
+    return {
+        "submitter": ORG,
+        "division": "closed",
+        "status": STATUS,
+        "system_name": SYSTEM,
+        "number_of_nodes": "1",
+        "host_processors_per_node": "2",
+        "host_processor_model_name": "Intel(R) Xeon(R) Platinum 8480C",
+        "host_processor_core_count": "56",
+        "host_processor_vcpu_count": "224",
+        "host_processor_frequency": "3800 MHz",
+        "host_processor_caches": "N/A",
+        "host_processor_interconnect": "N/A",
+        "host_memory_capacity": "2 TB",
+        "host_storage_type": "NVMe SSD",
+        "host_storage_capacity": "30 TB",
+        "host_networking": "8x ConnectX-7 IB NDR 400Gb/s",
+        "host_networking_topology": "N/A (single node)",
+        "host_memory_configuration": "32x 64 GB DDR5",
+        "accelerators_per_node": "8",
+        "accelerator_model_name": "NVIDIA H100-SXM5-80GB",
+        "accelerator_host_interconnect": "PCIe Gen5 x16",
+        "accelerator_frequency": "1980 MHz",
+        "accelerator_on-chip_memories": "50 MB L2",
+        "accelerator_memory_configuration": "HBM3",
+        "accelerator_memory_capacity": "80 GB",
+        "accelerator_interconnect": "NVLINK Gen4 900 GB/s + NVSWITCH Gen3",
+        "accelerator_interconnect_topology": "NVSwitch, fully connected",
+        "cooling": "air",
+        "hw_notes": "N/A",
+        "framework": "MXNet NVIDIA Release 24.04 (resnet), PyTorch NVIDIA Release 23.04 (bert)",
+        "other_software_stack": "CUDA 12.4, NCCL 2.21",
+        "operating_system": "Ubuntu 22.04",
+        "sw_notes": "N/A",
+    }

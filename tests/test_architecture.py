@@ -34,6 +34,7 @@ HEAVY_MODULES = (
     "mlperf_logging.package_checker",
     "mlperf_logging.rcp_checker",
     "pynvml",
+    "h5py",
 )
 HEAVY_COMMENT = "# heavy"
 TOP_LEVEL_FILES = {"__init__.py", "__main__.py", "errors.py"}

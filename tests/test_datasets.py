@@ -197,8 +197,28 @@ def test_list_in_the_image_is_read_through_the_runtime(tmp_path):
     read = {"/workspace/lists/imagenet.md5": f"{md5(b'val.idx')}  val.idx\n".encode()}
     item = check_mount("resnet", m, VerifiedCache(), read.__getitem__)[1]
     assert item.status == PASS
+    # no reader: the image is not here yet (pinned, not pulled): not verified, never a pass,
+    # and not a blocking failure of a node that pulls the image when the campaign starts
     item = check_mount("resnet", m, VerifiedCache(), None)[1]
-    assert item.status == FAIL and "no runtime was given" in item.detail
+    assert item.status == WARN and "not verified" in item.detail and "gp2bm pull" in item.fix
+    # a reader that cannot read it (cat fails in the image) is a failure naming the list
+    def broken(path):
+        raise OSError(f"cat {path} in IMAGE: No such file or directory")
+
+    item = check_mount("resnet", m, VerifiedCache(), broken)[1]
+    assert item.status == FAIL and "imagenet.md5" in item.detail
+
+
+def test_a_file_that_is_not_hdf5_is_named_not_a_crash(tmp_path):
+    host = tmp_path / "eval"
+    host.mkdir()
+    (host / "part_eval_10k.hdf5").write_bytes(b"not an HDF5 file\n")
+    listing = tmp_path / "eval_varlength.chk"
+    listing.write_text("part_eval_10k.hdf5\t" + "0" * 32 + "\n")
+    spec = ChecksumList(str(listing), "chk")
+    item = check_mount("bert", mount(host, verify=[spec]), VerifiedCache())[1]
+    assert item.status == FAIL
+    assert "part_eval_10k.hdf5 (unreadable as hdf5-md5" in item.detail
 
 
 def test_nvidia_bert_manifest_against_prepared_data(tmp_path):
@@ -214,7 +234,22 @@ def test_nvidia_bert_manifest_against_prepared_data(tmp_path):
               for x, h in zip(m.mounts, (packed, phase1, evalset), strict=True)]
     items = check_datasets({"bert": mounts})
     assert [i.status for i in items] == [FAIL, FAIL, FAIL]
-    assert "part_* (4319 of 4320 files)" in items[0].detail
+    assert "part_[0-9][0-9][0-9][0-9][0-9] (4319 of 4320 files)" in items[0].detail
     assert "create_packed_trainset.py" in items[0].fix
     assert "wrong checksum: bert_config.json (md5)" in items[1].detail
     assert "missing: part_eval_10k.hdf5" in items[2].detail
+
+
+@pytest.mark.reliability("launch-unpacked-data")
+def test_nvidia_bert_manifest_refuses_the_unpacked_shards(tmp_path):
+    """The BERT config trains on packed data: the 4320 unpacked shards of
+    hdf5_4320_shards_varlength (part_N_of_04320.hdf5) are named with the packing step."""
+    m = load_manifest(REPO / "manifests" / "nvidia_bert.yaml")
+    unpacked = tmp_path / "hdf5_4320_shards_varlength"
+    unpacked.mkdir()
+    for i in range(4320):
+        (unpacked / f"part_{i:05}_of_04320.hdf5").touch()
+    packed = dataclasses.replace(m.mounts[0], host=str(unpacked))
+    [item] = check_datasets({"bert": [packed]})
+    assert item.status == FAIL and "(0 of 4320 files)" in item.detail
+    assert "packed_data" in item.fix and "create_packed_trainset.py" in item.fix

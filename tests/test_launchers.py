@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from gp2bm import launchers
 from gp2bm.errors import InputError
 from gp2bm.launchers import LaunchPlan, get_launcher, gpu_count_problem, launch_plan
+from gp2bm.launchers.srun import lost_nodes
+
+SCHEMA = Path(__file__).resolve().parents[1] / "gp2bm/spec/schemas/benchmark.schema.json"
 
 COMMAND = ["./run_and_time.sh", "--data dir/with space"]
 PLAN = LaunchPlan(processes_per_node=8)
@@ -92,3 +98,50 @@ def test_config_gpu_count_must_match_the_plan():
     assert gpu_count_problem({}, PLAN, "c") is None
     problem = gpu_count_problem({"DGXNGPU": "8"}, LaunchPlan(4), "config_DGXH100.sh")
     assert "config_DGXH100.sh exports DGXNGPU=8" in problem and "4 processes" in problem
+
+
+def test_registry_and_schema_name_the_same_launchers():
+    schema = json.loads(SCHEMA.read_text())["properties"]["launcher"]["oneOf"]
+    names = [schema[0]["enum"], schema[1]["properties"]["name"]["enum"]]
+    assert names == [list(launchers.NAMES)] * 2
+
+
+def test_srun_is_nvidia_run_sub_launch():
+    # run.sub: srun --mpi=pmix --ntasks=$((NNODES*NGPU)) --ntasks-per-node=$NGPU ...
+    plan = LaunchPlan(8, nodes=4, hosts=("n1", "n2", "n3", "n4"), mpi="pmix")
+    launcher = get_launcher("srun", srun="/opt/slurm/bin/srun")
+    assert launcher.outside and launcher.spans_nodes and launcher.needs is None
+    assert launcher.wrap(["./run_and_time.sh"], plan) == [
+        "/opt/slurm/bin/srun", "--nodes=4", "--ntasks=32", "--ntasks-per-node=8",
+        "--nodelist=n1,n2,n3,n4", "--mpi=pmix", "--kill-on-bad-exit=1", "./run_and_time.sh"]
+    # no allocation known yet (a dry run), no working pmix: neither option
+    bare = launcher.wrap([], LaunchPlan(2, nodes=2))
+    assert not any(a.startswith(("--nodelist", "--mpi")) for a in bare)
+
+
+def test_srun_environment_is_slurm2pytorch():
+    plan = LaunchPlan(2, nodes=2, node_rank=1, master_addr="10.0.0.1", master_port=29507,
+                      hosts=("n1", "n2"))
+    launcher = get_launcher("srun")
+    common = launcher.run_environment(plan)
+    assert common == {"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29507", "WORLD_SIZE": "4",
+                      "MLPERF_SLURM_FIRSTNODE": "n1", "OMP_NUM_THREADS": "1"}
+    env = launcher.rank_environment(plan, 1)
+    assert (env["SLURM_PROCID"], env["RANK"], env["SLURM_LOCALID"], env["LOCAL_RANK"]) == (
+        "3", "3", "1", "1")
+    assert env["SLURM_NODEID"] == "1" and env["WORLD_SIZE"] == env["SLURM_NTASKS"] == "4"
+    one = launcher.run_environment(LaunchPlan(1, nodes=4))
+    assert "OMP_NUM_THREADS" not in one and one["MASTER_PORT"] == "29500"
+
+
+def test_srun_lines_that_say_a_node_was_lost():
+    lines = [
+        "srun: error: n4: tasks 2-3: Exited with exit code 137",
+        "srun: error: n3: tasks 0-1: Exited with exit code 5",  # the workload's own end
+        "srun: error: n2: task 1: Killed",
+        "srun: error: n1: task 0: Terminated",  # srun's own --kill-on-bad-exit
+        "srun: error: Node failure on n7",
+    ]
+    assert lost_nodes(lines) == {"n4": "n4: tasks 2-3: Exited with exit code 137",
+                                 "n2": "n2: task 1: Killed", "n7": "Node failure on n7"}
+    assert lost_nodes(lines[1:2] + lines[3:4]) == {}

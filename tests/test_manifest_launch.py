@@ -56,7 +56,8 @@ def test_nvidia_suite_loads_with_its_launch():
                                                         "val.idx"]
     packed, phase1, evalset = bert.mounts
     assert packed.container == "/workspace/data_phase2" and "packed" in packed.host
-    assert packed.files == [RequiredFile("part_*", count=4320)]
+    # the packed shards' names only: the unpacked part_N_of_04320.hdf5 must not count
+    assert packed.files == [RequiredFile("part_[0-9][0-9][0-9][0-9][0-9]", count=4320)]
     assert RequiredFile("bert_config.json", md5="7f59165e21b7d566db610ff6756c926b") in phase1.files
     assert evalset.verify == [ChecksumList(
         "/workspace/bert/input_preprocessing/eval_varlength.chk", "chk", "image")]

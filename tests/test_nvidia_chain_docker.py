@@ -1,10 +1,11 @@
-"""NVIDIA's v4.0 launch chain in real Docker, before gp2bm's runner is wired to it.
+"""NVIDIA's v4.0 launch chain in real Docker, by hand with the docker CLI.
 
 The proof image (scripts/build_nvidia_standin_image.sh: NVIDIA's run_and_time.sh, config
 files, bindpcie and mlperf-common on Debian's Open MPI and numactl, with stand-in training
-entry points) run by hand with exactly the argv the launcher and the container options
-produce. One ResNet and one BERT launch pass MLCommons' compliance checker (ruleset 3.1.0)
-and its seed checker; dropping the config file, the launcher, the seccomp option or the
+entry points) run with ``docker run`` and exactly the argv gp2bm's Docker runtime renders
+(tests/test_nvidia_campaign_docker.py runs the same chain through ``gp2bm run-all``). One
+ResNet and one BERT launch pass MLCommons' compliance checker (ruleset 3.1.0) and its seed
+checker; dropping the config file, the launcher, the seccomp option or the
 submission lines fails with the error NVIDIA's own scripts give.
 """
 

@@ -38,6 +38,7 @@ from gp2bm.node.checks import FAIL, PASS, CheckItem
 from gp2bm.run.images import registry_runtime
 from gp2bm.runtimes import NAMES, CheckContext, Runtime, get_runtime, runtime_class
 from gp2bm.runtimes.base import LABEL_CAMPAIGN, run_spec
+from gp2bm.spec.container import ContainerOptions
 from gp2bm.spec.manifest import load_manifest
 
 DIGEST = "sha256:" + "e" * 64
@@ -580,3 +581,43 @@ def test_export_source_of_what_ran(live, tmp_path):
     export = rt.export_source(case.manifest, image, scratch, notes, "resnet source")
     assert (export.folder / "train.py").read_bytes() == TRAIN.read_bytes()
     assert export.origin
+
+
+# ---------------------------------------------------------------------------- in the image
+
+
+@pytest.mark.parametrize("live", runtimes(), indirect=True)
+def test_run_in_image_reads_a_file_of_the_image_or_refuses_in_one_line(live):
+    """What reads a config file or a checksum list inside the image before any run: the
+    image's own file, its exit code, stdout and stderr apart; no network, nothing left."""
+    rt, case = live
+    rt.prepare(case.manifest)
+    image = case.manifest.image
+    if not rt.uses_images or rt.name == "enroot":
+        with pytest.raises(InputError, match="config.in: host") as exc:
+            rt.run_in_image(image, ["cat", f"{WORKDIR}/train.py"], None)
+        assert "\n" not in str(exc.value)
+        return
+    code, out, err = rt.run_in_image(image, ["cat", "train.py"], WORKDIR)
+    assert code == 0, err
+    assert out == TRAIN.read_bytes()
+    code, out, err = rt.run_in_image(image, ["sh", "-c", 'echo "$1" >&2; exit 3', "sh", "x"],
+                                     None)
+    assert (code, out, err.strip()) == (3, b"", b"x")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_container_options_are_honoured_or_refused_in_one_line(name):
+    rt = get_runtime(name, **HARNESS[name].missing)
+    nvidia = ContainerOptions(security_opt=("seccomp=unconfined",), init=True, uts="host")
+    if name == "local":
+        with pytest.raises(InputError, match="local runtime has no container") as exc:
+            rt.check_options(nvidia, "m.yaml")
+        assert "\n" not in str(exc.value)
+    else:
+        rt.check_options(nvidia, "m.yaml")  # NVIDIA's run_with_docker.sh options
+    if name in ("apptainer", "enroot", "local"):
+        with pytest.raises(InputError, match="m.yaml: the .* cannot honour|no container"):
+            rt.check_options(ContainerOptions(security_opt=("apparmor=unconfined",)), "m.yaml")
+    else:
+        rt.check_options(ContainerOptions(security_opt=("apparmor=unconfined",)), "m.yaml")

@@ -178,3 +178,47 @@ def test_rcp_check_on_the_lines_it_reads_synthetic(tmp_path, kw):
     (folder / "result_9.txt").write_text("noise\r:::MLLOG {not json\nrun_stop\n")
     trimmed = rules.check_rcp(folder, "3.1.0")
     assert trimmed == rules.check_rcp(folder, "3.1.0", trimmed=False)
+
+
+@pytest.mark.reliability("sigkill-scoring-workers")
+def test_checker_processes_end_with_a_killed_gp2bm(results):
+    """A gp2bm killed by SIGKILL while scoring leaves no checker process behind (its idle
+    workers used to wait on their queue for good)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-m", "gp2bm", "score", str(results), "--json"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[psutil.Process] = []
+    deadline = time.monotonic() + 60
+    while not workers and proc.poll() is None and time.monotonic() < deadline:
+        workers = psutil.Process(proc.pid).children()
+        time.sleep(0.01)
+    if not workers:
+        proc.wait()
+        pytest.skip("the scoring ended before its checker processes could be seen")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    for p in alive:
+        p.kill()
+    assert not alive, f"{len(alive)} checker processes outlived the killed gp2bm"
+
+
+def test_seed_messages_name_logs_by_file_name(tmp_path):
+    """Two runs with the same seed: the seed checker's message names the logs by file name,
+    not by the absolute path of wherever the folder lies (which made messages differ from
+    one copy of a folder to another, and got them cut inside the path)."""
+    from synth import write_run
+
+    folder = tmp_path / "a-rather-long-folder-name-that-would-not-fit" / "resnet"
+    paths = [write_run(folder, n, "resnet", RESNET_MINUTES[n], seed=42) for n in range(5)]
+    result = rules.check_seeds(paths, "3.1.0")
+    assert not result.passed and result.messages
+    text = " ".join(result.messages)
+    assert "result_0.txt" in text
+    assert str(tmp_path) not in text

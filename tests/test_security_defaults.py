@@ -14,6 +14,7 @@ import yaml
 from campaign_helpers import write_suite
 from test_report_campaign import synthetic_campaign
 
+from gp2bm.reports.csv_report import rows as csv_rows
 from gp2bm.reports.html_report import render_html
 from gp2bm.reports.view import load_campaign
 from gp2bm.runtimes.base import run_spec
@@ -69,6 +70,22 @@ def test_report_shows_runs_with_elevated_rights(tmp_path):
     assert "elevated container rights" in html
     assert "resnet result_2.txt: privileged and host network" in html
 
+
+
+@pytest.mark.reliability("security-no-elevation")
+def test_reports_show_relaxed_container_options_beside_privileged(tmp_path):
+    root = synthetic_campaign(tmp_path)
+    record = root / "records" / "bert" / "run_4.json"
+    data = json.loads(record.read_text())
+    data.update(network="host", relaxed=["seccomp=unconfined", "network=host", "uts=host"])
+    record.write_text(json.dumps(data))
+    view = load_campaign(root)
+    html = render_html(view)
+    assert "bert result_4.txt: host network and seccomp=unconfined and uts=host" in html
+    runs = {(r["benchmark"], r["file"]): r for r in csv_rows(view) if r["kind"] == "run"}
+    note = runs.pop(("bert", "result_4.txt"))["note"]
+    assert note.endswith("container: seccomp=unconfined, network=host, uts=host")
+    assert runs and not any("container:" in r["note"] for r in runs.values())
 
 SECRET = "hf_s3cr3tVALUEnotToBeWritten"
 KEY_SECRET = "k3yVALUEnotToBeWritten"

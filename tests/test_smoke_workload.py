@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -271,3 +272,120 @@ def test_sigterm_inside_a_logging_call_still_stops_the_run(monkeypatch):
     assert code == 143
     assert run_stop_status(out) == "aborted"
     assert len(values(out, "epoch_start")) == 1  # stopped right after the signal
+
+
+# ---------------------------------------------------------------------------- several ranks
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_ranks(*args: str, envs: list[dict[str, str]], port: int | None = None):
+    """One process per entry of ``envs`` (each rank's own variables), rank 0 at a free port."""
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("SEED", "SMOKE_FAIL", "WORLD_SIZE", "RANK", "LOCAL_RANK")
+            and not k.startswith(("SLURM_", "OMPI_", "MLPERF_SUBMISSION_"))}
+    base.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port or free_port()))
+    return [subprocess.Popen([sys.executable, str(TRAIN), *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env={**base, **env})
+            for env in envs]
+
+
+def finish(procs, timeout: float = 120):
+    out = []
+    for proc in procs:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        out.append((proc.returncode, stdout, stderr))
+    return out
+
+
+def ranks_env(world: int, **extra: str) -> list[dict[str, str]]:
+    return [{"WORLD_SIZE": str(world), "RANK": str(r), "LOCAL_RANK": str(r), **extra}
+            for r in range(world)]
+
+
+@pytest.mark.parametrize("world", [2, 4])
+@pytest.mark.parametrize("benchmark", ["resnet", "bert"])
+def test_ranks_train_one_model_together(benchmark, world, tmp_path):
+    results = finish(start_ranks("--benchmark", benchmark, "--seed", "12345",
+                                 envs=ranks_env(world)))
+    assert [code for code, _, _ in results] == [0] * world, [e for _, _, e in results]
+    log = results[0][1]
+    assert all(out == "" for _, out, _ in results[1:])  # only rank 0 logs
+    assert f"smoke: world size {world}: rank 0 on " in log
+    assert all(f"rank {r} on " in log for r in range(world))
+    [counts] = [line for line in log.splitlines() if "samples trained per rank" in line]
+    shares = [int(part.split(": ")[1]) for part in counts.split("rank: ")[1].split(" (")[0]
+              .split(", ")]
+    assert len(shares) == world and min(shares) > 0 and max(shares) - min(shares) <= 1 * 64
+    # the same global batch and hyperparameters as one process: only the work is shared
+    single, _ = run_workload("--benchmark", benchmark, "--seed", "12345")
+    for key in ("global_batch_size", "opt_base_learning_rate", "lars_opt_base_learning_rate"):
+        assert values(log, key) == values(single.stdout, key)
+    assert values(log, "eval_accuracy")[-1] >= TARGETS[benchmark]
+    path = tmp_path / "result_0.txt"
+    path.write_text(with_cache_clear(log))
+    valid, messages = check_compliance(path)
+    assert valid, "\n".join(messages)
+
+
+def test_one_rank_is_the_single_process_run():
+    alone, _ = run_workload("--benchmark", "resnet", "--seed", "7")
+    [(code, out, _)] = finish(start_ranks("--benchmark", "resnet", "--seed", "7",
+                                          envs=ranks_env(1)))
+    assert code == 0 and "smoke:" not in out
+    assert values(out, "eval_accuracy") == values(alone.stdout, "eval_accuracy")
+
+
+def test_slurms_variables_wire_the_ranks_as_slurm2pytorch():
+    envs = [{"SLURM_NTASKS": "2", "SLURM_PROCID": str(r), "SLURM_LOCALID": str(r)}
+            for r in range(2)]
+    results = finish(start_ranks("--benchmark", "bert", "--seed", "3", envs=envs))
+    assert [code for code, _, _ in results] == [0, 0]
+    assert "smoke: world size 2" in results[0][1]
+
+
+@pytest.mark.parametrize(
+    ("envs", "said"),
+    [
+        # a world of 3, but only 2 processes started
+        (ranks_env(3)[:2], "only 2 of 3 ranks met"),
+        # rank 1 started for another world size than rank 0
+        ([{"WORLD_SIZE": "2", "RANK": "0"}, {"WORLD_SIZE": "3", "RANK": "1"}],
+         "a wrong world size"),
+        # no rank variable: both think they are rank 0 of 2
+        ([{"WORLD_SIZE": "2"}, {"WORLD_SIZE": "2"}], "another rank 0 holds it"),
+    ],
+)
+def test_a_miswired_launch_fails(envs, said):
+    results = finish(start_ranks("--benchmark", "resnet", "--seed", "1", "--meet-timeout", "3",
+                                 envs=envs))
+    assert all(code == 5 for code, _, _ in results), results
+    assert all(not values(out, "run_start") for _, out, _ in results)
+    assert any(said in err for _, _, err in results), [err for _, _, err in results]
+
+
+def test_a_rank_lost_during_training_stops_the_run():
+    rank0, rank1 = start_ranks("--benchmark", "resnet", "--seed", "1", "--sleep-per-epoch", "5",
+                               envs=ranks_env(2))
+    try:
+        for line in rank0.stdout:
+            if '"key": "epoch_start"' in line:
+                break
+        rank1.kill()
+        rest, err = rank0.communicate(timeout=120)
+    finally:
+        for proc in (rank0, rank1):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    assert rank0.returncode == 5
+    assert "rank 1 (" in err and "left the run" in err
+    assert run_stop_status(rest) == "aborted"

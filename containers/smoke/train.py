@@ -19,16 +19,35 @@ The datasets are fixed (like ImageNet or Wikipedia); the seed drives initialisat
 order of the data. The workload does not log ``cache_clear``: the launcher writes that line
 itself before the container output.
 
+Data parallel, as the real implementations: started as several processes (ranks) by a
+launcher, every rank trains on its shard of each global batch and the gradients are summed
+across all ranks (an all-reduce over TCP: rank 0 listens on ``MASTER_ADDR:MASTER_PORT``),
+so every rank applies the same update; evaluation is sharded the same way. The ranks read
+``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK`` (else Slurm's ``SLURM_NTASKS``, ``SLURM_PROCID``,
+``SLURM_LOCALID``, else Open MPI's, as mlperf-common's slurm2pytorch does). The global
+batch, and so the hyperparameters logged, do not depend on the number of ranks; with one
+rank there is no socket and the arithmetic is exactly that of a single process. Only rank 0
+logs: the world size and where each rank ran, then the MLLOG records, then how many samples
+each rank trained on. Ranks that cannot all meet (a wrong world size, two ranks 0, a
+master nobody can reach) stop with exit status 5 before training, and a rank lost during
+training stops the others with the same status.
+
 Exit status: 0 target reached; 1 target not reached within ``--max-epochs`` (``run_stop``
 status ``aborted``); 2 usage error; 3 failure simulated with ``SMOKE_FAIL=1`` (``run_stop``
 status ``aborted``); 4 crash simulated with ``SMOKE_FAIL=crash`` (no ``run_stop`` at all);
-143 stopped by SIGTERM (``run_stop`` status ``aborted``).
+5 the ranks could not meet, or lost one another (``run_stop`` status ``aborted`` once
+training started); 143 stopped by SIGTERM (``run_stop`` status ``aborted``).
 """
 
 import argparse
+import errno
+import json
 import os
 import secrets
+import select
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -51,7 +70,13 @@ DATA_SEED = {"resnet": 20240201, "bert": 20240202}
 EXIT_NOT_CONVERGED = 1
 EXIT_SIMULATED_FAILURE = 3
 EXIT_SIMULATED_CRASH = 4
+EXIT_RANKS = 5
 EXIT_SIGTERM = 143
+
+# slurm2pytorch's default rendezvous port.
+DEFAULT_MASTER_PORT = 29500
+# How long a collective waits for the slowest rank once training runs.
+COLLECTIVE_TIMEOUT_S = 600.0
 
 mllogger = mllog.get_mllogger()
 
@@ -112,9 +137,240 @@ def _maybe_fail(done_units: int) -> None:
     raise Aborted(EXIT_SIMULATED_FAILURE, "SMOKE_FAIL is set: simulated failure")
 
 
+# --------------------------------------------------------------------------- ranks
+class RanksFailed(Aborted):
+    """The ranks could not meet, or one of them left during training."""
+
+    def __init__(self, reason: str):
+        super().__init__(EXIT_RANKS, reason)
+
+
+class _Quiet:
+    """The logger of every rank but rank 0: the log is rank 0's alone."""
+
+    def start(self, *args, **kwargs):
+        pass
+
+    end = event = start
+
+
+def _send(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(struct.pack("!Q", len(payload)) + payload)
+
+
+def _recv_exact(sock: socket.socket, n: int, deadline: float, who: str) -> bytes:
+    """``n`` bytes from ``sock`` by ``deadline``, stopping at once on SIGTERM."""
+    chunks, got = [], 0
+    while got < n:
+        _check_stop()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RanksFailed(f"{who} sent nothing for {COLLECTIVE_TIMEOUT_S:g} s")
+        ready, _, _ = select.select([sock], [], [], min(0.2, left))
+        if not ready:
+            continue
+        try:
+            chunk = sock.recv(min(n - got, 1 << 20))
+        except OSError as exc:
+            raise RanksFailed(f"{who} left the run ({exc.strerror})") from None
+        if not chunk:
+            raise RanksFailed(f"{who} left the run")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _recv(sock: socket.socket, deadline: float, who: str) -> bytes:
+    (size,) = struct.unpack("!Q", _recv_exact(sock, 8, deadline, who))
+    return _recv_exact(sock, size, deadline, who)
+
+
+class Ranks:
+    """The ranks of one run, and the sum of arrays across them (one rank: no socket).
+
+    Rank 0 sums what every rank sends, in rank order, and sends the same sum back to all:
+    every rank then holds the very same numbers and applies the very same update.
+    """
+
+    def __init__(self, rank: int = 0, world: int = 1, where: str = ""):
+        self.rank, self.world = rank, world
+        self.where = where or socket.gethostname()
+        self.hosts = [self.where]
+        self.peers: list[socket.socket] = []  # rank 0: ranks 1..world-1, in order
+        self.master: socket.socket | None = None  # the other ranks: rank 0
+        self.reductions = 0
+
+    @property
+    def single(self) -> bool:
+        return self.world == 1
+
+    def shard(self, items: np.ndarray) -> np.ndarray:
+        """This rank's part of a global batch (all of it for one rank)."""
+        return items if self.single else np.array_split(items, self.world)[self.rank]
+
+    def allreduce(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """The element-wise sum of each array over every rank."""
+        if self.single:
+            return arrays
+        flat = np.concatenate([np.ravel(a) for a in arrays]).astype(np.float64)
+        deadline = time.monotonic() + COLLECTIVE_TIMEOUT_S
+        if self.rank == 0:
+            total = flat.copy()
+            for r, peer in enumerate(self.peers, 1):
+                data = _recv(peer, deadline, f"rank {r} ({self.hosts[r]})")
+                total += np.frombuffer(data, dtype=np.float64)
+            for peer in self.peers:
+                _send(peer, total.tobytes())
+        else:
+            _send(self.master, flat.tobytes())
+            data = _recv(self.master, deadline, f"rank 0 ({self.hosts[0]})")
+            total = np.frombuffer(data, dtype=np.float64)
+        self.reductions += 1
+        out, k = [], 0
+        for a in arrays:
+            out.append(total[k:k + a.size].reshape(a.shape))
+            k += a.size
+        return out
+
+    def report(self, samples: int) -> None:
+        """Rank 0 says how many training samples each rank trained on."""
+        if self.single:
+            return
+        mine = np.zeros(self.world)
+        mine[self.rank] = samples
+        (counts,) = self.allreduce([mine])
+        if self.rank == 0:
+            each = ", ".join(f"rank {r}: {int(c)}" for r, c in enumerate(counts))
+            print(f"smoke: samples trained per rank: {each} ({self.reductions} all-reduces)",
+                  flush=True)
+
+    def close(self) -> None:
+        for sock in [*self.peers, self.master]:
+            if sock is not None:
+                sock.close()
+
+
+def _env_int(names: tuple[str, ...], default: int) -> int:
+    """The first of these variables that is set, as a number (slurm2pytorch's order)."""
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            if not value.isdigit():
+                raise RanksFailed(f"{name}={value!r} is not a number")
+            return int(value)
+    return default
+
+
+def rank_environment() -> tuple[int, int, str, int]:
+    """(rank, world size, MASTER_ADDR, MASTER_PORT) from the launcher's variables."""
+    world = _env_int(("WORLD_SIZE", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE"), 1)
+    rank = _env_int(("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK"), 0)
+    port = _env_int(("MASTER_PORT",), DEFAULT_MASTER_PORT)
+    if world < 1 or not 0 <= rank < world:
+        raise RanksFailed(f"rank {rank} of a world of {world} ranks does not exist")
+    return rank, world, os.environ.get("MASTER_ADDR") or "127.0.0.1", port
+
+
+def _listen(addr: str, port: int, world: int) -> socket.socket:
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        server.bind((addr, port))
+    except OSError as exc:
+        server.close()
+        why = "another rank 0 holds it" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise RanksFailed(f"rank 0 cannot listen on {addr}:{port}: {why}") from None
+    server.listen(world)
+    return server
+
+
+def _welcome(ranks: Ranks, hello: dict, conn: socket.socket, met: dict) -> str | None:
+    """Why the rank that said ``hello`` cannot join, or None (it is added to ``met``)."""
+    rank, world, where = hello.get("rank"), hello.get("world"), hello.get("host", "?")
+    if world != ranks.world:
+        return (f"rank {rank} on {where} was started for {world} ranks, rank 0 for "
+                f"{ranks.world}: a wrong world size")
+    if not isinstance(rank, int) or not 0 < rank < ranks.world or rank in met:
+        return f"rank {rank} on {where} is not a rank this run is missing"
+    met[rank] = (conn, where)
+    return None
+
+
+def _gather(ranks: Ranks, server: socket.socket, deadline: float, timeout: float) -> dict:
+    """Rank 0: every other rank's connection, by rank, until ``deadline``."""
+    met: dict[int, tuple[socket.socket, str]] = {}
+    while len(met) < ranks.world - 1:
+        _check_stop()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            missing = sorted(set(range(1, ranks.world)) - set(met))
+            raise RanksFailed(f"only {len(met) + 1} of {ranks.world} ranks met within "
+                              f"{timeout:g} s (missing: {missing})")
+        if not select.select([server], [], [], min(0.2, left))[0]:
+            continue
+        conn, _ = server.accept()
+        hello = json.loads(_recv(conn, deadline, "a rank").decode())
+        problem = _welcome(ranks, hello, conn, met)
+        if problem:
+            for other in [conn, *(c for c, _ in met.values())]:
+                _send(other, json.dumps({"error": problem}).encode())
+            raise RanksFailed(problem)
+    return met
+
+
+def _join(ranks: Ranks, addr: str, port: int, deadline: float, timeout: float) -> None:
+    """Every rank but 0: reach rank 0 (it may start later), say who it is, learn the rest."""
+    while True:
+        _check_stop()
+        try:
+            sock = socket.create_connection((addr, port), timeout=1.0)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RanksFailed(f"rank {ranks.rank}: no rank 0 on {addr}:{port} within "
+                                  f"{timeout:g} s") from None
+            time.sleep(0.1)
+    sock.settimeout(None)
+    ranks.master = sock
+    _send(sock, json.dumps({"rank": ranks.rank, "world": ranks.world,
+                            "host": ranks.where}).encode())
+    answer = json.loads(_recv(sock, deadline, "rank 0").decode())
+    if "error" in answer:
+        raise RanksFailed(answer["error"])
+    ranks.hosts = answer["hosts"]
+
+
+def meet(timeout: float) -> Ranks:
+    """Every rank of the run, met through rank 0 (nothing to meet for one rank)."""
+    rank, world, addr, port = rank_environment()
+    ranks = Ranks(rank, world, os.environ.get("SLURMD_NODENAME", ""))
+    if ranks.single:
+        return ranks
+    global mllogger
+    if rank != 0:
+        mllogger = _Quiet()
+    deadline = time.monotonic() + timeout
+    if rank != 0:
+        _join(ranks, addr, port, deadline, timeout)
+        return ranks
+    server = _listen(addr, port, world)
+    try:
+        met = _gather(ranks, server, deadline, timeout)
+    finally:
+        server.close()
+    ranks.peers = [met[r][0] for r in range(1, world)]
+    ranks.hosts = [ranks.where] + [met[r][1] for r in range(1, world)]
+    for peer in ranks.peers:
+        _send(peer, json.dumps({"hosts": ranks.hosts}).encode())
+    where = ", ".join(f"rank {r} on {h}" for r, h in enumerate(ranks.hosts))
+    print(f"smoke: world size {world}: {where} (rank 0 at {addr}:{port})", flush=True)
+    return ranks
+
+
 # --------------------------------------------------------------------------- common pieces
-def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
-    """Mean cross-entropy and its gradient with respect to the logits."""
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, total: int | None = None):
+    """Mean cross-entropy and its gradient with respect to the logits; ``total``: the
+    size of the global batch these rows are a shard of (default: these rows)."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     probs = exp / exp.sum(axis=1, keepdims=True)
@@ -122,7 +378,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
     loss = -np.log(probs[np.arange(n), labels] + 1e-12).mean()
     grad = probs
     grad[np.arange(n), labels] -= 1.0
-    return loss, grad / n
+    return loss, grad / (n if total is None else total)
 
 
 def poly_decay(step: int, base: float, end: float, warmup: int, decay: int, power: float):
@@ -218,6 +474,7 @@ class VisionTask:
         }
         self.velocity = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.step = 0
+        self.samples_mine = 0  # the training samples this rank computed gradients on
 
     def _forward(self, x):
         p = self.params
@@ -225,13 +482,14 @@ class VisionTask:
         act = np.maximum(pre, 0.0)
         return pre, act, act @ p["w2"] + p["b2"]
 
-    def _train_step(self, x, y):
+    def _train_step(self, x, y, total, ranks):
         p = self.params
         pre, act, logits = self._forward(x)
-        _, dlogits = softmax_cross_entropy(logits, y)
+        _, dlogits = softmax_cross_entropy(logits, y, total)
         dact = dlogits @ p["w2"].T
         dact[pre <= 0.0] = 0.0
         grads = {"w2": act.T @ dlogits, "b2": dlogits.sum(0), "w1": x.T @ dact, "b1": dact.sum(0)}
+        grads = dict(zip(grads, ranks.allreduce(list(grads.values())), strict=True))
         lr = poly_decay(self.step, self.base_lr, self.end_lr, self.warmup_steps,
                         self.decay_steps, self.poly_power)
         for name, g in grads.items():
@@ -249,17 +507,24 @@ class VisionTask:
             p[name] = w - self.velocity[name]
         self.step += 1
 
-    def train_epoch(self, rng):
+    def train_epoch(self, rng, ranks):
         order = rng.permutation(self.train_size)
         for s in range(self.steps_per_epoch):
             idx = order[s * self.batch_size:(s + 1) * self.batch_size]
-            self._train_step(self.x_train[idx], self.y_train[idx])
+            mine = ranks.shard(idx)
+            self._train_step(self.x_train[mine], self.y_train[mine], len(idx), ranks)
+            self.samples_mine += len(mine)
 
-    def evaluate(self):
-        _, _, logits = self._forward(self.x_eval)
-        return float((logits.argmax(1) == self.y_eval).mean())
+    def evaluate(self, ranks):
+        if ranks.single:
+            _, _, logits = self._forward(self.x_eval)
+            return float((logits.argmax(1) == self.y_eval).mean())
+        mine = ranks.shard(np.arange(self.eval_size))
+        _, _, logits = self._forward(self.x_eval[mine])
+        (correct,) = ranks.allreduce([np.array([(logits.argmax(1) == self.y_eval[mine]).sum()])])
+        return float(correct[0] / self.eval_size)
 
-    def run(self, rng, target, max_epochs, sleep_per_epoch):
+    def run(self, rng, target, max_epochs, sleep_per_epoch, ranks):
         """Blocks of ``epochs_between_evals`` epochs, each followed by an evaluation."""
         epoch = 0
         while epoch < max_epochs:
@@ -271,14 +536,14 @@ class VisionTask:
                 epoch += 1
                 mllogger.start(K.EPOCH_START, metadata={K.EPOCH_NUM: epoch})
                 _check_stop()
-                self.train_epoch(rng)
+                self.train_epoch(rng, ranks)
                 _check_stop()
                 if sleep_per_epoch > 0:
                     _sleep(sleep_per_epoch)
                 mllogger.end(K.EPOCH_STOP, metadata={K.EPOCH_NUM: epoch})
                 _maybe_fail(epoch)
             mllogger.start(K.EVAL_START, metadata={K.EPOCH_NUM: epoch})
-            accuracy = self.evaluate()
+            accuracy = self.evaluate(ranks)
             mllogger.event(K.EVAL_ACCURACY, value=accuracy, metadata={K.EPOCH_NUM: epoch})
             mllogger.end(K.EVAL_STOP, metadata={K.EPOCH_NUM: epoch})
             mllogger.end(K.BLOCK_STOP, metadata={K.FIRST_EPOCH_NUM: first})
@@ -374,6 +639,7 @@ class LanguageTask:
         self.sentence_start = np.searchsorted(self.by_sentence["sentence"],
                                               np.arange(self.train_size + 1))
         self.epoch_order = np.empty(0, dtype=np.int64)
+        self.samples_mine = 0  # the sentences this rank computed gradients on
 
     def _logits(self, ctx):
         return self.params["w"][ctx].sum(axis=1) + self.params["b"]
@@ -385,15 +651,27 @@ class LanguageTask:
         progress = min(1.0, step / self.training_steps)
         return self.base_lr * (1.0 - progress)
 
-    def _train_step(self, sentences):
-        rows = np.concatenate([np.arange(self.sentence_start[s], self.sentence_start[s + 1])
+    def _rows(self, sentences):
+        """The masked-token predictions of these sentences."""
+        if not len(sentences):
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate([np.arange(self.sentence_start[s], self.sentence_start[s + 1])
                                for s in sentences])
+
+    def _train_step(self, sentences, ranks):
+        mine = ranks.shard(sentences)
+        rows = self._rows(mine)
+        # the global batch's number of predictions: every rank knows every sentence drawn
+        total = len(rows) if ranks.single else int(
+            (self.sentence_start[sentences + 1] - self.sentence_start[sentences]).sum())
         ctx = self.by_sentence["context"][rows]
         labels = self.by_sentence["label"][rows]
-        _, dlogits = softmax_cross_entropy(self._logits(ctx), labels)
+        _, dlogits = softmax_cross_entropy(self._logits(ctx), labels, total)
         gw = np.zeros_like(self.params["w"])
         np.add.at(gw, ctx.ravel(), np.repeat(dlogits, ctx.shape[1], axis=0))
         grads = {"w": gw, "b": dlogits.sum(0)}
+        grads = dict(zip(grads, ranks.allreduce(list(grads.values())), strict=True))
+        self.samples_mine += len(mine)
         lr = self._lr()
         self.step += 1
         b1, b2 = self.lamb_beta_1, self.lamb_beta_2
@@ -417,11 +695,17 @@ class LanguageTask:
         chosen, self.epoch_order = self.epoch_order[:n], self.epoch_order[n:]
         return chosen
 
-    def evaluate(self):
-        logits = self._logits(self.eval["context"])
-        return float((logits.argmax(1) == self.eval["label"]).mean())
+    def evaluate(self, ranks):
+        if ranks.single:
+            logits = self._logits(self.eval["context"])
+            return float((logits.argmax(1) == self.eval["label"]).mean())
+        mine = ranks.shard(np.arange(len(self.eval["label"])))
+        logits = self._logits(self.eval["context"][mine])
+        hits = (logits.argmax(1) == self.eval["label"][mine]).sum()
+        (correct,) = ranks.allreduce([np.array([hits])])
+        return float(correct[0] / len(self.eval["label"]))
 
-    def run(self, rng, target, max_epochs, sleep_per_epoch):
+    def run(self, rng, target, max_epochs, sleep_per_epoch, ranks):
         """Blocks of ``samples_between_evals`` sentences; ``epoch_num`` counts samples.
 
         ``max_epochs`` bounds the number of blocks (evaluations).
@@ -432,13 +716,13 @@ class LanguageTask:
                                                     K.EPOCH_COUNT: self.samples_between_evals})
             for _ in range(self.samples_between_evals // self.batch_size):
                 _check_stop()
-                self._train_step(self._next_sentences(rng, self.batch_size))
+                self._train_step(self._next_sentences(rng, self.batch_size), ranks)
                 self.samples += self.batch_size
             if sleep_per_epoch > 0:
                 _sleep(sleep_per_epoch)
             _maybe_fail(block + 1)
             mllogger.start(K.EVAL_START, metadata={K.EPOCH_NUM: self.samples})
-            accuracy = self.evaluate()
+            accuracy = self.evaluate(ranks)
             mllogger.event(K.EVAL_ACCURACY, value=accuracy, metadata={K.EPOCH_NUM: self.samples})
             mllogger.end(K.EVAL_STOP, metadata={K.EPOCH_NUM: self.samples})
             mllogger.end(K.BLOCK_STOP, metadata={K.FIRST_EPOCH_NUM: first})
@@ -467,6 +751,8 @@ def parse_args(argv=None):
                              "default: 64 resnet, 40 bert")
     parser.add_argument("--sleep-per-epoch", type=float, default=0.0,
                         help="extra seconds per epoch (bert: per block), to make runs longer")
+    parser.add_argument("--meet-timeout", type=float, default=60.0,
+                        help="seconds the ranks of a run wait for one another (several ranks)")
     args = parser.parse_args(argv)
     if args.seed is None:
         env_seed = os.environ.get("SEED", "").strip()
@@ -485,6 +771,8 @@ def parse_args(argv=None):
         parser.error("--max-epochs must be at least 1")
     if args.sleep_per_epoch < 0:
         parser.error("--sleep-per-epoch must not be negative")
+    if args.meet_timeout <= 0:
+        parser.error("--meet-timeout must be above 0")
     return args
 
 
@@ -513,30 +801,39 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     # As PID 1 of a container the process would otherwise ignore `docker stop`.
     signal.signal(signal.SIGTERM, _on_sigterm)
-    task, started = None, False
+    task, started, ranks, trained = None, False, Ranks(), False
     status, exit_code = K.ABORTED, EXIT_NOT_CONVERGED
     try:
+        ranks = meet(args.meet_timeout)
         task, rng = initialize(args)
         _check_stop()
         mllogger.start(K.RUN_START)
         started = True
-        if task.run(rng, args.target, args.max_epochs, args.sleep_per_epoch):
+        if task.run(rng, args.target, args.max_epochs, args.sleep_per_epoch, ranks):
             status, exit_code = K.SUCCESS, 0
-        else:
+        elif ranks.rank == 0:
             print(f"target {args.target} not reached in {args.max_epochs} epochs",
                   file=sys.stderr)
+        trained = True
     except Aborted as stop:
-        print(str(stop), file=sys.stderr)
+        print(("" if ranks.single else f"rank {ranks.rank}: ") + str(stop), file=sys.stderr)
         exit_code = stop.exit_code
     finally:
         # Ignore a second SIGTERM while the closing records are written.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if not started:  # stopped during initialisation: there is no run to close
+        ranks.close()
         return exit_code
     mllogger.end(K.RUN_STOP, metadata={K.STATUS: status})
     for key, value in task.final_records():
         mllogger.event(key, value=value)
     sys.stdout.flush()
+    if trained:  # every rank is still there: say what each one did
+        try:
+            ranks.report(task.samples_mine)
+        except Aborted as stop:
+            print(f"rank {ranks.rank}: {stop}", file=sys.stderr)
+    ranks.close()
     return exit_code
 
 

@@ -8,6 +8,8 @@ The folder IS the state; resuming means looking at what is there:
     <campaign>/records/<bench>/result_N.txt.partial  the log of a run in progress
     <campaign>/records/<bench>/attempts/             logs and records of interrupted attempts
     <campaign>/records/<bench>/run_N.lock            held (flock) by the gp2bm doing run N
+    <campaign>/records/<bench>/telemetry_N.csv       the run's telemetry (rank 0's node), and
+    <campaign>/records/<bench>/telemetry_N.NODE.csv  that of each other node of a run across nodes
 
 A finished log appears in the submission tree only by an atomic rename once the run has
 ended, so the submission tree never holds a partial log, and a run is redone exactly when
@@ -96,6 +98,10 @@ class Campaign:
 
     def telemetry_path(self, bench: str, n: int) -> Path:
         return self.records_dir(bench) / f"telemetry_{n}.csv"
+
+    def node_telemetry_path(self, bench: str, n: int, node: str) -> Path:
+        """The telemetry of another node than rank 0's, in a run across nodes."""
+        return self.records_dir(bench) / f"telemetry_{n}.{node}.csv"
 
     def run_lock_path(self, bench: str, n: int) -> Path:
         return self.records_dir(bench) / f"run_{n}.lock"
@@ -231,6 +237,10 @@ class Campaign:
         telemetry = self.telemetry_path(bench, n)
         if telemetry.exists() and not self.result_path(bench, n).exists():
             os.replace(telemetry, attempts / f"telemetry_{n}.attempt{k}.csv")
+        for other in sorted(self.records_dir(bench).glob(f"telemetry_{n}.*.csv")):
+            if not self.result_path(bench, n).exists():
+                node = other.name[len(f"telemetry_{n}.") : -len(".csv")]
+                os.replace(other, attempts / f"telemetry_{n}.attempt{k}.{node}.csv")
         record_path = self.record_path(bench, n)
         if record_path.exists() and not self.result_path(bench, n).exists():
             record = RunRecord.from_dict(read_json(record_path))

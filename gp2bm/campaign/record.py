@@ -42,13 +42,23 @@ class RunRecord:
     allow_unpinned: bool = False
     manifest: str = ""
     privileged: bool = False
+    # what else weakens the container's isolation (seccomp=unconfined, cap_add=SYS_NICE,
+    # uts=host, ...), shown wherever `privileged` is
+    relaxed: list[str] = field(default_factory=list)
     network: str | None = None
+    # the launch as resolved (gp2bm.run.launch.RunLaunch.as_record): launcher, processes per
+    # node, config file, the environment (secrets redacted), container options, problems
+    launch: dict | None = None
     timeout_seconds: float | None = None
     # where it ran
     host: str = ""
     node: str | None = None
     node_fingerprint: str | None = None
     node_facts: dict | None = None
+    # a run across nodes: every node of it (rank 0's first), and each one's hardware:
+    # {node: {"fingerprint": ..., "facts": {...}}}
+    nodes: list[str] | None = None
+    node_hardware: dict | None = None
     slurm_job: str | None = None
     gp2bm_version: str = ""
     gp2bm_pid: int | None = None
@@ -63,6 +73,9 @@ class RunRecord:
     log_status: str | None = None
     minutes: float | None = None
     best_accuracy: float | None = None
+    # why the log's submission_* lines break compliance (missing, or written twice), naming
+    # the manifest's fix (gp2bm.run.submission.writer_problem)
+    submission_problem: str | None = None
     telemetry: dict | None = None
     attempt_log: str | None = None
     # keys this gp2bm does not know (a newer one wrote them): kept, written back as read
@@ -122,6 +135,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "command": (list,),
     "image_repo_digests": (list,),
     "node_facts": (dict,),
+    "nodes": (list,),
+    "node_hardware": (dict,),
     "cache_drop": (dict,),
     "telemetry": (dict,),
     "seconds": (int, float),
@@ -133,6 +148,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "image_pinned": (bool,),
     "allow_unpinned": (bool,),
     "privileged": (bool,),
+    "relaxed": (list,),
+    "launch": (dict,),
+    "submission_problem": (str,),
 }
 
 

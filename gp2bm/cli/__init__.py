@@ -1,6 +1,6 @@
-"""The gp2bm command line. Importing this package registers every command on ``app``."""
+"""The gp2bm command line. ``main`` registers on ``app`` only the command that runs (see
+``app.register_commands``); import a command's module to register it by hand."""
 
-from gp2bm.cli import campaign, handin, node, score, slurm  # noqa: F401  (each registers)
-from gp2bm.cli.app import app, main
+from gp2bm.cli.app import COMMAND_MODULES, app, main, register_commands
 
-__all__ = ["app", "main"]
+__all__ = ["COMMAND_MODULES", "app", "main", "register_commands"]

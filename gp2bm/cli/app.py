@@ -1,10 +1,14 @@
 """The gp2bm command line: wiring only; each command calls one stage of the pipeline.
 
-One module per group of commands; each registers its commands on ``app``.
+One module per group of commands; each registers its commands on ``app`` when it is
+imported. ``main`` imports only the module of the command that runs (a command's start-up
+is then what that command needs, not what every command needs); help, or a name it does
+not know, imports them all, so that ``gp2bm --help`` lists every command with its help.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Annotated
@@ -24,10 +28,42 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's own help: paragraphs re-wrapped whole (never cut where the docstring broke a
+    # line), option names and defaults never cropped, no type shown for a flag
+    rich_markup_mode=None,
 )
 
 out = Console()
 err = Console(stderr=True)
+
+# Every command, and the module of gp2bm.cli that registers it (in the order help lists them).
+# A command missing here still runs (every module is imported for a name not listed), only
+# slower; tests/test_cli_lazy.py checks that the table names every command.
+COMMAND_MODULES = {
+    "inventory": "node",
+    "check": "node",
+    "node-step": "node",
+    "node-telemetry": "node",
+    "status": "slurm",
+    "run-task": "slurm",
+    "run-all": "campaign",
+    "run": "campaign",
+    "pin": "campaign",
+    "pull": "campaign",
+    "report": "handin",
+    "package": "handin",
+    "verify": "handin",
+    "score": "score",
+}
+
+
+def register_commands(argv: list[str]) -> None:
+    """Import the module of the command ``argv`` names; every module when it names none
+    that is known (``--help``, no command, a typo: click then lists or suggests them all)."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    module = COMMAND_MODULES.get(name or "")
+    for each in [module] if module else dict.fromkeys(COMMAND_MODULES.values()):
+        importlib.import_module(f"gp2bm.cli.{each}")
 
 
 def _version(value: bool):
@@ -48,6 +84,7 @@ def _root(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turn gp2bm's errors into one line and an exit code, never a traceback."""
     try:
+        register_commands(sys.argv[1:] if argv is None else argv)
         rc = app(args=argv, prog_name="gp2bm", standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except Gp2bmError as exc:

@@ -21,7 +21,7 @@ from gp2bm.results.nodetypes import require_one_node_type
 from gp2bm.results.resultset import score_paths
 from gp2bm.run.images import pin_image, pull_images
 from gp2bm.run.loop import run_campaign
-from gp2bm.run.plan import PlannedCommand, plan_commands
+from gp2bm.run.plan import CampaignPlan, plan_commands
 from gp2bm.run.progress import CampaignProgress
 from gp2bm.runtimes import DEFAULT, get_runtime
 from gp2bm.spec.suite import Suite
@@ -37,23 +37,25 @@ RuntimeOpt = Annotated[
 ]
 
 
-def _print_plan(
-    campaign: Campaign, runtime_name: str, rows: list[PlannedCommand], as_json: bool
-) -> None:
+def _print_plan(campaign: Campaign, runtime_name: str, plan: CampaignPlan, as_json: bool) -> None:
+    rows = plan.rows
     if as_json:
-        plan = [r.as_dict() for r in rows]
-        print(
-            json.dumps(
-                {"campaign": str(campaign.root), "runtime": runtime_name, "plan": plan}, indent=2
-            )
-        )
+        document = {
+            "campaign": str(campaign.root),
+            "runtime": runtime_name,
+            "plan": [r.as_dict() for r in rows],
+            "notes": plan.notes,
+        }
+        print(json.dumps(document, indent=2))
         return
+    for note in plan.notes:
+        err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
     out.print(
         f"campaign {campaign.root}: {len(rows)} run(s) to do with {runtime_name}", highlight=False
     )
     for r in rows:
         out.print(f"# {r.benchmark} run {r.run} -> {r.result}", highlight=False)
-        out.print(shlex.join(r.command), highlight=False, soft_wrap=True)
+        out.print(shlex.join(r.command), highlight=False, markup=False, soft_wrap=True)
 
 
 def score_campaign(

@@ -14,6 +14,7 @@ from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import JsonOpt, SuiteOpt
 from gp2bm.errors import InputError
 from gp2bm.handin.package import PackageRequest, package_campaign
+from gp2bm.handin.scratch import stop_on_sigterm
 from gp2bm.handin.verify import verify_bundle
 from gp2bm.reports.terminal import (
     print_filled_cells,
@@ -162,12 +163,13 @@ def package(
 
     Exit 0 when written and valid, 1 when the system description is missing (unless
     --allow-incomplete), the score is invalid or MLCommons' package checker fails (the
-    bundle is still written then), 2 for bad input.
+    bundle is still written then), 2 for bad input, 130 when stopped (Ctrl-C, SIGTERM:
+    nothing is written under the bundle's name).
     """
     request = PackageRequest(
         output, allow_incomplete, upstream or [], template, changes, proposed or [], test or []
     )
-    with _file_errors():
+    with stop_on_sigterm("gp2bm package"), _file_errors():
         result = package_campaign(campaign, suite, request)
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
@@ -187,9 +189,11 @@ def verify(bundle: BundleArg, suite: OwnSuiteOpt = None, as_json: JsonOpt = Fals
     what the bundle and its reports claim.
 
     Exit 0 only when everything matches and the bundle is valid, 1 with the differences
-    otherwise (or for an unsafe archive member), 2 when the file is not a readable bundle.
+    otherwise (or for an unsafe archive member, or a bundle past the size limits), 2 when
+    the file is not a readable bundle, 130 when stopped (Ctrl-C, SIGTERM).
     """
-    result = verify_bundle(bundle, suite)
+    with stop_on_sigterm("gp2bm verify"):
+        result = verify_bundle(bundle, suite)
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
     else:

@@ -20,12 +20,16 @@ from gp2bm.errors import InputError
 from gp2bm.node import description
 from gp2bm.node.checks import PASS, CheckItem, blocking
 from gp2bm.node.description import NodeRecord
+from gp2bm.node.fingerprint import node_name
+from gp2bm.node.nodestep import node_step
 from gp2bm.node.preflight import CHECKSUM_CACHE, Preflight, run_checks
 from gp2bm.node.systemdesc import default_system_yaml, mlperf_check, problems
 from gp2bm.reports.node_text import description_lines, inventory_table
 from gp2bm.run.loop import require_pinned
+from gp2bm.run.telemetry import sample_until_signalled
 from gp2bm.runtimes import DEFAULT, Runtime, get_runtime
 from gp2bm.spec.manifest import suite_manifests
+from gp2bm.spec.suite import load_suite
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -227,7 +231,9 @@ def check_node(
     as_json: JsonOpt = False,
 ):
     """Pre-flight: can this node run the suite? GPUs, driver, container engine, GPU runtime,
-    images, datasets (and checksums), disk, cache drop. Exit 1 when anything blocks."""
+    images, each benchmark's launch (container options, config file, processes per node,
+    launcher), data sets (declared files, checksum lists, remembered once verified), disk,
+    cache drop. Exit 1 when anything blocks."""
     the_suite = resolve_suite(suite, campaign)
     items = run_checks(
         Preflight(
@@ -243,3 +249,55 @@ def check_node(
     )
     _print_checks(the_suite.name, runtime, items, as_json)
     raise typer.Exit(1 if blocking(items) else 0)
+
+
+# ---------------------------------------------------------------------------- every node
+# What a run across nodes runs on each node of its allocation (one srun task per node):
+# hidden, like run-task; each prints one JSON line naming its node.
+
+
+@app.command("node-step", hidden=True)
+def node_step_command(
+    campaign: Annotated[Path, typer.Option("--campaign", help="The shared campaign folder.")],
+    suite: Annotated[Path, typer.Option("--suite", help="The campaign's suite manifest.")],
+    benchmark: Annotated[str, typer.Option("--benchmark", help="The run's benchmark.")],
+    runtime: RuntimeOpt = DEFAULT,
+    cache_drop: Annotated[bool, typer.Option("--cache-drop/--no-cache-drop")] = True,
+    cache_drop_command: Annotated[str | None, typer.Option("--cache-drop-command")] = None,
+    allow_cache_drop_failure: Annotated[bool, typer.Option("--allow-cache-drop-failure")] = False,
+    allow_unpinned: Annotated[bool, typer.Option("--allow-unpinned")] = False,
+):
+    """This node, just before a run across nodes: fingerprint, checks, inventory (once per
+    campaign), cache drop; one JSON line."""
+    the_suite = load_suite(suite)
+    manifests = suite_manifests(the_suite)
+    if benchmark not in manifests:
+        raise InputError(f"benchmark '{benchmark}' is not in suite '{the_suite.name}'")
+    command = shlex.split(cache_drop_command) if cache_drop_command else None
+    p = Preflight(
+        suite=the_suite,
+        manifests={benchmark: manifests[benchmark]},
+        runtime=get_runtime(runtime),
+        campaign_root=campaign,
+        cache_drop=cache_drop,
+        cache_drop_command=command,
+        allow_cache_drop_failure=allow_cache_drop_failure,
+        allow_unpinned=allow_unpinned,
+    )
+    print(json.dumps(node_step(p, cache_drop, command)), flush=True)
+
+
+@app.command("node-telemetry", hidden=True)
+def node_telemetry_command(
+    out_files: Annotated[
+        list[str], typer.Option("--out", help="NODE=CSV: where each node's samples go.")
+    ],
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between samples.")] = 1.0,
+):
+    """Sample this node's telemetry until SIGUSR1 (srun forwards it); one JSON line."""
+    paths = dict(item.partition("=")[::2] for item in out_files)
+    name = node_name()
+    if not paths.get(name):
+        raise InputError(f"node-telemetry: no --out for node {name} ({', '.join(paths)})")
+    summary = sample_until_signalled(Path(paths[name]), interval)
+    print(json.dumps({"node": name, "telemetry": summary}), flush=True)

@@ -41,6 +41,7 @@ class RunRequest:
             self.allow_cache_drop_failure,
             self.allow_unpinned,
             self.timeout,
+            self.allow_mixed_nodes,
         )
 
 
@@ -50,6 +51,7 @@ def run_options(
     allow_cache_drop_failure: bool,
     allow_unpinned: bool,
     timeout: float | None,
+    allow_mixed_nodes: bool = False,
 ) -> RunOptions:
     """The per-run options, from the command line's words."""
     return RunOptions(
@@ -58,6 +60,7 @@ def run_options(
         allow_cache_drop_failure=allow_cache_drop_failure,
         allow_unpinned=allow_unpinned,
         timeout_seconds=timeout,
+        allow_mixed_nodes=allow_mixed_nodes,
     )
 
 

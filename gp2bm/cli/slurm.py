@@ -31,7 +31,11 @@ from gp2bm.placement.fanout import (
 from gp2bm.placement.runstate import RunState, counts, run_states
 from gp2bm.placement.slurm import SlurmScheduler
 from gp2bm.placement.task import run_task
+from gp2bm.reports.official import official_summary, result_line
 from gp2bm.results.nodetypes import NodeTypes, node_types
+from gp2bm.results.resultset import score_paths
+from gp2bm.results.scoring import SuiteScore
+from gp2bm.results.verdictcache import VerdictCache, default_cache_dir
 from gp2bm.run.loop import require_pinned
 from gp2bm.runtimes import DEFAULT, get_runtime
 from gp2bm.spec.manifest import suite_manifests
@@ -65,6 +69,8 @@ def task_options(req: RunRequest) -> list[str]:
         opts.append("--allow-unpinned")
     if req.timeout is not None:
         opts += ["--timeout", repr(float(req.timeout))]
+    if req.allow_mixed_nodes:
+        opts.append("--allow-mixed-nodes")
     return opts
 
 
@@ -119,7 +125,7 @@ def run_all_slurm(
     if req.dry_run or not wait:
         _print_submission(campaign, sub, req)
         raise typer.Exit(0)
-    _print_submitted(sub, nodes)
+    _print_submitted(sub, nodes, the_suite.nodes)
     try:
         wait_for(campaign, scheduler, on_poll=watch)
     except KeyboardInterrupt:
@@ -141,7 +147,7 @@ def _print_submission(campaign: Campaign, sub: Submission, req: RunRequest) -> N
             out.print(shlex.join(sub.argv), highlight=False, soft_wrap=True)
 
 
-def _print_submitted(sub: Submission, nodes: int | None) -> None:
+def _print_submitted(sub: Submission, nodes: int | None, per_run: int = 1) -> None:
     if sub.kept:
         _print(f"kept {len(sub.kept)} interrupted log(s) as attempts")
     if sub.queued:
@@ -152,9 +158,10 @@ def _print_submitted(sub: Submission, nodes: int | None) -> None:
     if sub.busy:
         _print(f"{len(sub.busy)} run(s) being done by another gp2bm")
     if sub.job_id:
+        each = "one node each" if per_run == 1 else f"{per_run} nodes each"
         _print(
-            f"submitted Slurm job {sub.job_id}: {len(sub.runs)} run(s), one node each"
-            + (f", at most {nodes} at a time" if nodes else "")
+            f"submitted Slurm job {sub.job_id}: {len(sub.runs)} run(s), {each}"
+            + (f", at most {nodes // per_run} at a time" if nodes else "")
         )
 
 
@@ -171,7 +178,9 @@ def status(
     as_json: JsonOpt = False,
 ):
     """The state of every run of a campaign: done, failed, running (on which node), pending
-    in Slurm, interrupted or missing; from the campaign folder and the scheduler."""
+    in Slurm, interrupted or missing; from the campaign folder and the scheduler. Then the
+    score of the runs done so far (the official number: olympic mean times the scaling
+    factor), with the checkers' verdicts of unchanged logs taken from the verdict cache."""
     the_suite = resolve_suite(suite, campaign)
     root = campaign or default_campaign_root(the_suite)
     c = Campaign.open(root, the_suite, create=False)
@@ -180,6 +189,7 @@ def status(
         scheduler = None  # never fanned out: the folder says everything
     states, notes = run_states(c, scheduler, ask_finished=True)
     types = node_types(c.root / "records", c.results_dir)
+    score = _score_so_far(c, the_suite, notes)
     if as_json:
         data = {
             "campaign": str(c.root),
@@ -187,11 +197,36 @@ def status(
             "counts": counts(states),
             "runs": [s.as_dict() for s in states],
             "nodes": types.as_dict(),
+            "score": None if score is None else score.score,
+            "benchmarks": {}
+            if score is None
+            else {n: official_summary(b) for n, b in score.benchmarks.items()},
             "notes": notes,
         }
         print(json.dumps(data, indent=2))
         return
     _print_status(c, the_suite, states, notes, types)
+    _print_score(score)
+
+
+def _score_so_far(c: Campaign, the_suite: Suite, notes: list[str]) -> SuiteScore | None:
+    """The score of the logs there are (None before the first); why not, in ``notes``."""
+    if not any(c.finished(b) for b in the_suite.benchmarks):
+        return None
+    try:
+        return score_paths([c.results_dir], the_suite, cache=VerdictCache(default_cache_dir()))
+    except InputError as exc:
+        notes.append(f"not scored: {exc}")
+        return None
+
+
+def _print_score(score: SuiteScore | None) -> None:
+    if score is None:
+        return
+    for name, b in score.benchmarks.items():
+        out.print(f"{name}: {result_line(b)}", highlight=False, markup=False)
+    shown = "none yet" if score.score is None else f"{score.score:.6f}"
+    out.print(f"score so far ({score.suite.formula_text()}): {shown}", highlight=False)
 
 
 def _print_status(
@@ -241,14 +276,21 @@ def run_task_command(
     allow_cache_drop_failure: Annotated[bool, typer.Option("--allow-cache-drop-failure")] = False,
     allow_unpinned: Annotated[bool, typer.Option("--allow-unpinned")] = False,
     timeout: Annotated[float | None, typer.Option("--timeout")] = None,
+    allow_mixed_nodes: Annotated[bool, typer.Option("--allow-mixed-nodes")] = False,
 ):
-    """One run of a campaign on this node (what each task of `run-all --slurm` runs)."""
+    """One run of a campaign on this node (what each task of `run-all --slurm` runs), or
+    across the nodes of its allocation for a suite of several nodes."""
     the_suite = load_suite(suite)
     benchmark, index = _task_run(the_suite, benchmark, index)
     c = Campaign.open(campaign, the_suite, runtime=runtime, create=False)
     manifest = suite_manifests(the_suite)[benchmark]
     options = run_options(
-        cache_drop, cache_drop_command, allow_cache_drop_failure, allow_unpinned, timeout
+        cache_drop,
+        cache_drop_command,
+        allow_cache_drop_failure,
+        allow_unpinned,
+        timeout,
+        allow_mixed_nodes,
     )
     where = f"{node_name()}" + (f" (job {slurm_job()})" if slurm_job() else "")
     print(f"gp2bm run-task: {benchmark} run {index} on {where}", flush=True)

@@ -1,5 +1,8 @@
 """JSON files: written atomically (a reader never sees half a file), read strictly or
-tolerantly."""
+tolerantly. Only regular files are read (a FIFO or a device under a record's name must not
+block or exhaust gp2bm), at most MAX_JSON_BYTES of them; an error names the file and the
+problem, never the file's content.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,10 @@ import os
 from pathlib import Path
 
 from gp2bm.errors import InputError
+from gp2bm.files.regular import open_regular
+
+# gp2bm's JSON files (records, campaign.json, an inventory) are a few KB.
+MAX_JSON_BYTES = 64 << 20
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -28,16 +35,31 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+def _read_bytes(path: Path) -> bytes:
+    with open_regular(path, "a JSON file") as fh:
+        data = fh.read(MAX_JSON_BYTES + 1)
+    if len(data) > MAX_JSON_BYTES:
+        raise InputError(f"{path}: over {MAX_JSON_BYTES} bytes is too large for a JSON file")
+    return data
+
+
 def read_json(path: Path) -> dict:
     """A JSON object, or InputError naming the file and the problem."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(_read_bytes(Path(path)).decode("utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        # its message names the position only, never the text
+        raise InputError(f"{path}: not valid JSON ({exc.msg}: line {exc.lineno})") from None
+    except (ValueError, RecursionError):  # digits over Python's limit; nesting too deep
+        raise InputError(
+            f"{path}: not valid JSON (a number too long or nesting too deep)"
+        ) from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object")
     return data
@@ -49,7 +71,7 @@ def read_json_or_empty(path: Path | None) -> dict:
     if path is None:
         return {}
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        data = json.loads(_read_bytes(Path(path)).decode("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, InputError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -1,68 +1,250 @@
-"""Keeping secrets out of what gp2bm writes down (run records, bundles, reports).
+"""Keeping secrets out of what gp2bm writes down (run records, bundles, reports, dry runs),
+and finding the ones a workload printed anyway.
 
-The container still gets the real values; only the evidence is redacted. A variable is a
-secret when its name says so (TOKEN, KEY, SECRET, PASSWORD, credentials, registry auth).
+The container still gets the real values; only the evidence is redacted. This module is the
+one place that decides what a secret is:
+
+* a variable whose name says so (TOKEN, KEY, SECRET, PASSWORD, PASSWD, PASS or PWD as a word
+  of the name, credentials, registry auth...): its whole value;
+* a password inside a URL (``scheme://user:PASSWORD@host``), in any value or argument;
+* the value of a command-line option whose name says so (``--api-key=X``, ``--password X``,
+  ``--token=X``); an option naming a file, folder or path of one (``--token-file``) is not.
+
+A workload may print a secret it was given; ``find_secrets`` says where (gp2bm warns, and
+never rewrites a log: the log is the evidence).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from gp2bm.files.regular import open_regular
 
 REDACTED = "<redacted>"
 SECRET_NAME = re.compile(
     r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|AUTH|COOKIE|SESSION"
-    r"|DOCKER_CONFIG|REGISTRY_USER",
+    r"|DOCKER_CONFIG|REGISTRY_USER"
+    # PASS and PWD only as a word of the name (MY_PASS, DB_PWD; not BYPASS, PASSTHROUGH)
+    r"|(?<![A-Z0-9])(?:PASS|PWD)(?![A-Z0-9])",
     re.IGNORECASE,
 )
+# The shell's working folders, not passwords.
+NOT_SECRET = {"PWD", "OLDPWD"}
+# An option naming where a secret lives is not the secret (--token-file, --key-path).
+REFERENCE_WORDS = {"FILE", "PATH", "DIR", "FOLDER", "FD", "ENV", "NAME"}
 # Options whose next argument is NAME=VALUE in the command lines gp2bm renders.
 ENV_OPTIONS = {"--env", "-e", "--container-env", "--setenv"}
 # env(1)'s own options that take an argument.
 ENV_COMMAND_OPTIONS = {"-C", "--chdir", "-u", "--unset"}
+# scheme://user:password@host: the password (RFC 3986 userinfo holds no '/', '?', '#', '@')
+URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)[^\s/?#@]+(?=@)")
 
 
 def is_secret(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
+    return name.upper() not in NOT_SECRET and bool(SECRET_NAME.search(name))
+
+
+def is_secret_option(arg: str) -> bool:
+    """Whether a command-line option (``--api-key``) takes a secret as its value."""
+    if not arg.startswith("--") or len(arg) < 3:
+        return False
+    name = arg[2:].split("=", 1)[0]
+    words = re.split(r"[-_.]", name.upper())
+    return is_secret(name) and words[-1] not in REFERENCE_WORDS
+
+
+def redact_value(text: str) -> str:
+    """``text`` with the password of every URL in it redacted."""
+    return URL_PASSWORD.sub(lambda m: m["head"] + REDACTED, text)
 
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:
-    return {k: (REDACTED if is_secret(k) else v) for k, v in env.items()}
+    return {
+        k: (REDACTED if is_secret(k) else redact_value(v) if isinstance(v, str) else v)
+        for k, v in env.items()
+    }
 
 
 def _redact_assignment(text: str) -> str:
-    name, sep, _ = text.partition("=")
-    return f"{name}={REDACTED}" if sep and is_secret(name) else text
+    name, sep, value = text.partition("=")
+    if not sep:
+        return text
+    return f"{name}={REDACTED}" if is_secret(name) else f"{name}={redact_value(value)}"
+
+
+def _redact_option(arg: str) -> str:
+    """``--api-key=X`` -> ``--api-key=<redacted>``; other arguments: URL passwords only."""
+    option, eq, _ = arg.partition("=")
+    if eq and is_secret_option(option):
+        return f"{option}={REDACTED}"
+    return redact_value(arg)
 
 
 def redact_argv(argv: list[str]) -> list[str]:
-    """Redact NAME=VALUE arguments naming a secret: after --env/-e, as --env=NAME=VALUE,
-    and the leading assignments of an ``env NAME=VALUE ... command`` line."""
+    """Redact NAME=VALUE arguments naming a secret (after --env/-e, as --env=NAME=VALUE, and
+    the leading assignments of an ``env NAME=VALUE ... command`` line), the values of secret
+    options (``--password X``, ``--token=X``) and URL passwords; same length as ``argv``."""
     out = []
-    after_env_option = False
-    skip_next = False
+    state = None  # what the previous argument makes of this one
     in_env_prefix = bool(argv) and argv[0] == "env"
     for i, arg in enumerate(argv):
-        if skip_next:
-            out.append(arg)
-            skip_next = False
-            continue
-        if in_env_prefix and arg in ENV_COMMAND_OPTIONS:
-            out.append(arg)
-            skip_next = True
-            continue
-        if after_env_option:
+        if state == "option-value" and not arg.startswith("-"):
+            out.append(REDACTED)
+        elif state == "env-option-value":
+            out.append(redact_value(arg))
+        elif state == "assignment":
             out.append(_redact_assignment(arg))
-            after_env_option = False
-            continue
-        option, eq, rest = arg.partition("=")
-        if option in ENV_OPTIONS and eq:
-            out.append(f"{option}={_redact_assignment(rest)}")
-        elif arg in ENV_OPTIONS:
+        elif in_env_prefix and arg in ENV_COMMAND_OPTIONS:
             out.append(arg)
-            after_env_option = True
-        elif in_env_prefix and i > 0 and "=" in arg and not arg.startswith("-"):
-            out.append(_redact_assignment(arg))
+            state = "env-option-value"
+            continue
         else:
-            if in_env_prefix and i > 0 and not arg.startswith("-"):
+            out.append(_redact_word(arg, in_env_prefix and i > 0))
+            if in_env_prefix and i > 0 and "=" not in arg and not arg.startswith("-"):
                 in_env_prefix = False
-            out.append(arg)
+            state = _state_after(arg)
+            continue
+        state = None
     return out
+
+
+def _redact_word(arg: str, in_env_prefix: bool) -> str:
+    option, eq, rest = arg.partition("=")
+    if option in ENV_OPTIONS and eq:
+        return f"{option}={_redact_assignment(rest)}"
+    if in_env_prefix and "=" in arg and not arg.startswith("-"):
+        return _redact_assignment(arg)
+    return _redact_option(arg)
+
+
+def _state_after(arg: str) -> str | None:
+    if arg in ENV_OPTIONS:
+        return "assignment"
+    if "=" not in arg and is_secret_option(arg):
+        return "option-value"
+    return None
+
+
+def redact_document(doc: object, where: str = "") -> tuple[object, list[str]]:
+    """A copy of a YAML/JSON document with its secrets redacted: the scalar value of every
+    key naming a secret, every list of strings as a command line (``redact_argv``), URL
+    passwords in every string. Returns the copy and where it redacted (``environment.X``)."""
+    if isinstance(doc, dict):
+        out, found = {}, []
+        for key, value in doc.items():
+            path = f"{where}.{key}" if where else str(key)
+            if is_secret(str(key)) and not isinstance(value, (dict, list)) and value is not None:
+                out[key] = REDACTED
+                found.append(path)
+            else:
+                out[key], more = redact_document(value, path)
+                found += more
+        return out, found
+    if isinstance(doc, list):
+        if doc and all(isinstance(x, str) for x in doc):
+            out = redact_argv(doc)
+        else:
+            out = [redact_document(x, f"{where}[{i}]")[0] for i, x in enumerate(doc)]
+        return out, [
+            f"{where}[{i}]" for i, (a, b) in enumerate(zip(doc, out, strict=True)) if a != b
+        ]
+    if isinstance(doc, str):
+        out = redact_value(doc)
+        return out, [where] if out != doc else []
+    return doc, []
+
+
+# ---------------------------------------------------------------------------- in logs
+
+# Values this short (or these words) are everywhere in a log: searching for them would
+# only cry wolf. A real secret is longer.
+MIN_SECRET_CHARS = 4
+COMMON_WORDS = {"true", "false", "none", "null", "yes", "no", REDACTED}
+SCAN_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class SecretFound:
+    """A secret value seen in a text: which one (the variable's name, never the value), the
+    first line it is on, how many times it appears."""
+
+    name: str
+    line: int
+    count: int
+
+    def __str__(self) -> str:
+        times = "" if self.count == 1 else f" ({self.count} times)"
+        return f"line {self.line}: the value of {self.name}{times}"
+
+
+def secret_values(env: Mapping[str, str]) -> dict[str, str]:
+    """The values the redaction hides in ``env``, by a name for each: secret variables'
+    values and the passwords of URLs in any value (``DB_URL (URL password)``)."""
+    found = {}
+    for name, value in env.items():
+        if not isinstance(value, str):
+            continue
+        if is_secret(name):
+            found[name] = value
+        for i, m in enumerate(URL_PASSWORD.finditer(value)):
+            found[f"{name} (URL password{f' {i + 1}' if i else ''})"] = m.group(0)[len(m["head"]) :]
+    return found
+
+
+def _searchable(values: Mapping[str, str] | Iterable[str]) -> dict[bytes, str]:
+    named = (
+        values.items()
+        if isinstance(values, Mapping)
+        else ((f"#{i}", v) for i, v in enumerate(values))
+    )
+    out = {}
+    for name, value in named:
+        if len(value) >= MIN_SECRET_CHARS and value.lower() not in COMMON_WORDS:
+            out.setdefault(value.encode("utf-8", "surrogateescape"), name)
+    return out
+
+
+def find_secrets(
+    text_or_path: str | bytes | Path, secret_values: Mapping[str, str] | Iterable[str]
+) -> list[SecretFound]:
+    """Where the given secret values appear in a text or a file (read in chunks: a log of
+    any size), by name, first line and count; ``secret_values`` maps a name to each value
+    (``secret_values(env)``) or is a plain list (named ``#0``, ``#1``...). Values shorter than
+    MIN_SECRET_CHARS and words like "true" are not searched for."""
+    wanted = _searchable(secret_values)
+    if not wanted:
+        return []
+    pattern = re.compile(b"|".join(re.escape(v) for v in sorted(wanted, key=len, reverse=True)))
+    first: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for chunk, line, seen in _chunks(text_or_path, max(len(v) for v in wanted) - 1):
+        for m in pattern.finditer(chunk):
+            if m.end() <= seen:  # wholly in the previous chunk: counted there
+                continue
+            name = wanted[m.group(0)]
+            first.setdefault(name, line + chunk.count(b"\n", 0, m.start()))
+            counts[name] = counts.get(name, 0) + 1
+    return sorted((SecretFound(n, first[n], counts[n]) for n in first), key=lambda f: f.line)
+
+
+def _chunks(source: str | bytes | Path, overlap: int):
+    """(chunk, line number of its first byte, bytes already seen at its start): each chunk
+    starts with the last ``overlap`` bytes of the one before, so that a match across two
+    blocks is found, in the later chunk."""
+    if isinstance(source, str):
+        yield source.encode("utf-8", "surrogateescape"), 1, 0
+        return
+    if isinstance(source, bytes):
+        yield source, 1, 0
+        return
+    with open_regular(source, "a log") as fh:
+        tail, line = b"", 1
+        while block := fh.read(SCAN_CHUNK):
+            chunk = tail + block
+            yield chunk, line, len(tail)
+            cut = max(len(chunk) - overlap, 0)
+            line += chunk.count(b"\n", 0, cut)
+            tail = chunk[cut:]

@@ -7,6 +7,14 @@ links that point outside the archive (or that another member's path goes through
 name that appears twice (a later member would silently replace what was checked earlier).
 A file that is not a readable tar archive is an input error (exit 2); an archive holding a
 refused member is an invalid one (exit 1).
+
+An archive from a stranger can also be made to exhaust memory, disk or time: a gzip bomb
+whose one member inflates to 10 GB, millions of members, a tar header (pax or GNU long
+name) of gigabytes. With ``Limits``, each header is checked as it is read, before the data
+behind it is inflated: a member larger than ``member_bytes``, members adding up to more
+than ``total_bytes``, more than ``members`` members, a header block larger than
+``header_bytes``: refused, naming the member and the limit. Member data is copied in 1 MiB
+chunks, never held whole.
 """
 
 from __future__ import annotations
@@ -22,6 +30,47 @@ from pathlib import Path
 from gp2bm.errors import InputError, UnsafeMember
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
+MIB = 1 << 20
+# Header blocks that tarfile reads whole into memory (pax headers, GNU long names).
+LONG_HEADER_TYPES = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an archive may hold; more is refused before it is inflated."""
+
+    members: int = 50_000
+    member_bytes: int = 256 * MIB
+    total_bytes: int = 1024 * MIB
+    header_bytes: int = 1 * MIB
+
+    def describe(self) -> str:
+        return (
+            f"at most {self.members} members, {self.member_bytes // MIB} MiB a member, "
+            f"{self.total_bytes // MIB} MiB in all"
+        )
+
+
+class _BoundedInfo(tarfile.TarInfo):
+    """A tar header that refuses to read a pax or GNU long-name block larger than
+    ``header_bytes`` (tarfile reads those whole into memory)."""
+
+    header_bytes = Limits.header_bytes
+    archive = "archive"
+
+    def _proc_member(self, tarfile_):
+        if self.type in LONG_HEADER_TYPES and self.size > self.header_bytes:
+            raise UnsafeMember(
+                f"{self.archive}: a tar header block of {self.size} bytes (more than "
+                f"{self.header_bytes // MIB} MiB) refused"
+            )
+        return super()._proc_member(tarfile_)
 
 
 @dataclass(frozen=True)
@@ -71,22 +120,52 @@ def _kind(info: tarfile.TarInfo, archive: str) -> str:
     raise UnsafeMember(f"{archive}: member '{info.name}': {what} refused")
 
 
+def _headers(tar: tarfile.TarFile, archive: str, limits: Limits | None):
+    """The archive's members, one header at a time; with ``limits``, each header checked
+    before the data behind it is read (or inflated) to reach the next one."""
+    count = total = 0
+    while True:
+        try:
+            info = tar.next()
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            raise InputError(f"{archive}: unreadable tar archive ({_reason(exc)})") from None
+        if info is None:
+            return
+        count += 1
+        if limits is not None:
+            if count > limits.members:
+                raise UnsafeMember(f"{archive}: more than {limits.members} members refused")
+            size = info.size if info.isreg() else 0
+            if size > limits.member_bytes:
+                raise UnsafeMember(
+                    f"{archive}: member '{info.name}': {size} bytes, more than the "
+                    f"{limits.member_bytes // MIB} MiB a member may hold, refused"
+                )
+            total += size
+            if total > limits.total_bytes:
+                raise UnsafeMember(
+                    f"{archive}: member '{info.name}': the members add up to more than "
+                    f"{limits.total_bytes // MIB} MiB, refused"
+                )
+        yield info
+
+
 def check_members(
-    tar: tarfile.TarFile, archive: str, skipped: list[str] | None = None
+    tar: tarfile.TarFile,
+    archive: str,
+    skipped: list[str] | None = None,
+    limits: Limits | None = None,
 ) -> list[Member]:
     """Every member of the archive, checked; raises UnsafeMember naming the first bad one.
 
     With a ``skipped`` list, links and special files that would be refused are left out
     and described there instead (for copying a source folder out of an image, where an
-    absolute link to a system library is normal); bad names are still refused.
+    absolute link to a system library is normal); bad names are still refused. With
+    ``limits``, sizes and counts are checked header by header.
     """
-    try:
-        infos = tar.getmembers()
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise InputError(f"{archive}: unreadable tar archive ({_reason(exc)})") from None
     seen: dict[str, str] = {}
     members = []
-    for info in infos:
+    for info in _headers(tar, archive, limits):
         name = _normalise(info.name, archive)
         try:
             kind = _kind(info, archive)
@@ -128,15 +207,23 @@ def _check_link(info: tarfile.TarInfo, name: str, archive: str) -> None:
         )
 
 
-def open_archive(path: Path) -> tarfile.TarFile:
-    """Open a (possibly compressed) tar archive; InputError if it is not one."""
+def open_archive(path: Path, limits: Limits | None = None) -> tarfile.TarFile:
+    """Open a (possibly compressed) tar archive; InputError if it is not one. With
+    ``limits``, a header block larger than ``limits.header_bytes`` is refused."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if not path.is_file():
         raise InputError(f"{path}: not a file (expected a .tar.gz bundle)")
+    info_class = tarfile.TarInfo
+    if limits is not None:
+        info_class = type(
+            "BoundedInfo",
+            (_BoundedInfo,),
+            {"header_bytes": limits.header_bytes, "archive": str(path)},
+        )
     try:
-        return tarfile.open(path, "r:*")
+        return tarfile.open(path, "r:*", tarinfo=info_class)
     except (tarfile.TarError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: not a tar archive ({_reason(exc)})") from None
     except OSError as exc:
@@ -182,10 +269,13 @@ def extract_members(
             raise InputError(f"{archive}: unreadable tar archive ({_reason(exc)})") from None
 
 
-def extract(path: Path, dest: Path, max_bytes: int | None = None) -> list[Member]:
-    """Check every member of the archive at ``path``, then extract it under ``dest``."""
-    with open_archive(path) as tar:
-        members = check_members(tar, str(path))
+def extract(
+    path: Path, dest: Path, max_bytes: int | None = None, limits: Limits | None = None
+) -> list[Member]:
+    """Check every member of the archive at ``path``, then extract it under ``dest``.
+    ``limits``: what the archive may hold (sizes, count, headers), checked before inflating."""
+    with open_archive(path, limits) as tar:
+        members = check_members(tar, str(path), limits=limits)
         extract_members(tar, members, dest, str(path), max_bytes)
     return members
 

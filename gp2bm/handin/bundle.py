@@ -18,21 +18,24 @@
     README.md, SHA256SUMS
 
 The bundle reads as a campaign itself (same layout), so the reports, the claims and
-``gp2bm verify`` all compute from the bundled logs, never from the original folder.
-MLCommons' package checker runs on a scratch copy of the submission tree: it rewrites
-``scaling.json`` in the result folders, which must not change what was handed in.
+``gp2bm verify`` all compute from the bundled logs, never from the original folder. Only
+what lies inside the campaign goes in: a file of the campaign that is a symbolic link to
+something outside it is refused, naming it (``stage``). MLCommons' package checker runs on
+the staged tree, handed the verdicts the scoring computed for the same bytes
+(``verdicts``); the ``scaling.json`` it writes stays in its scratch copies of the logs.
 
 ``build_bundle`` is the orchestration: check the inputs; then, with the campaign locked and
-in a temporary folder, stage the evidence, score the staged copy, stage the sources, run
-the package checker, write the claims and reports, gp2bm-bundle.json, the README, the sums
-and the tar. ``handin.package`` turns the command line into these options.
+in a scratch folder named after this process (``scratch``: a killed package leaves it for
+the next one to remove), stage the evidence, score the staged copy (through the verdict
+cache), stage the sources, run the package checker, write the claims and reports,
+gp2bm-bundle.json, the README, the sums and the tar. ``handin.package`` turns the command
+line into these options.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,17 +43,30 @@ from pathlib import Path
 from gp2bm import __version__
 from gp2bm.campaign.folder import Campaign
 from gp2bm.campaign.resolve import campaign_suite
-from gp2bm.errors import Gp2bmError, InputError, InvalidError
+from gp2bm.errors import Gp2bmError, InputError, InvalidError, UnsafeMember
 from gp2bm.handin.archive import write_sums, write_tar
 from gp2bm.handin.layout import BUNDLE_FILE, BUNDLE_FORMAT, CLAIMS_FILE, README_FILE
-from gp2bm.handin.package_check import PackageCheck, check_package, rcp_bypass, system_problems
+from gp2bm.handin.limits import check_sizes
+from gp2bm.handin.package_check import (
+    PackageCheck,
+    check_package,
+    load_checker,
+    rcp_bypass,
+    system_problems,
+)
 from gp2bm.handin.readme import render_readme
+from gp2bm.handin.scratch import check_stopped, scratch, sweep_partial_bundles
+from gp2bm.handin.secrets import secrets_in_logs
 from gp2bm.handin.source import stage_source, write_changes
 from gp2bm.handin.stage import stage_campaign, write_images
+from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.reports.claims import claims
+from gp2bm.reports.official import official_summary
 from gp2bm.reports.rfp_workbook import RfpAnswers
 from gp2bm.reports.view import CampaignView, ImageUse, images_used, load_campaign
 from gp2bm.reports.writer import REPORT_NAMES, ReportTargets, write_reports
+from gp2bm.results.checkpool import Progress
+from gp2bm.results.verdictcache import VerdictCache, default_cache_dir
 from gp2bm.runtimes import DEFAULT
 from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests
 from gp2bm.spec.suite import Suite
@@ -77,6 +93,8 @@ class PackageResult:
     rcp_bypass: list[str]
     incomplete: list[str]
     problems: list[str]
+    benchmarks: dict[str, dict] = field(default_factory=dict)  # official_summary of each
+    secrets_in_logs: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -84,10 +102,12 @@ class PackageResult:
             "files": self.files,
             "score": self.score,
             "valid": self.valid,
+            "benchmarks": self.benchmarks,
             "package_checker": self.package_check.as_dict(),
             "rcp_bypass": self.rcp_bypass,
             "incomplete": self.incomplete,
             "problems": self.problems,
+            "secrets_in_logs": self.secrets_in_logs,
         }
 
     def failure(self, allow_incomplete: bool) -> InvalidError | None:
@@ -111,6 +131,14 @@ class _Bundle:
     incomplete: list[str]
     notes: list[str] = field(default_factory=list)
     scratch: Path | None = None  # set while the campaign is locked
+    verdicts: RunVerdicts = field(default_factory=RunVerdicts)
+    progress: Progress | None = None
+    secrets: list[str] = field(default_factory=list)  # secrets the staged logs show
+
+    def step(self, name: str, number: int) -> None:
+        """Tell the progress display which of the STEPS has begun."""
+        if self.progress is not None:
+            self.progress(name, number - 1, STEPS)
 
     @property
     def work(self) -> Path:
@@ -139,6 +167,9 @@ class _Bundle:
     def dest(self) -> Path:
         return self.staging / self.top
 
+
+# The steps of a bundle, as the progress display counts them.
+STEPS = 5
 
 # ---------------------------------------------------------------------------- inputs
 
@@ -192,7 +223,12 @@ def _stage_evidence(bundle: _Bundle) -> tuple[str, CampaignView, dict[str, list[
     suite_rel, manifest_files = stage_campaign(
         bundle.root, bundle.dest, bundle.meta, bundle.suite, bundle.manifests, bundle.notes
     )
-    view = load_campaign(bundle.dest, bundle.dest / suite_rel)
+    bundle.secrets = secrets_in_logs(bundle.dest, bundle.meta, bundle.manifests)
+    bundle.notes += [f"{s} (the log is kept as it is: it is the evidence)" for s in bundle.secrets]
+    load_checker()  # before the checker processes fork: they share its imports
+    view = load_campaign(
+        bundle.dest, bundle.dest / suite_rel, cache=bundle.verdicts, progress=bundle.progress
+    )
     used = images_used(view)
     write_images(bundle.dest, bundle.manifests, manifest_files, used)
     return suite_rel, view, used
@@ -260,7 +296,9 @@ def _run_package_checker(bundle: _Bundle, view: CampaignView) -> tuple[PackageCh
     dest = bundle.dest
     bypass = rcp_bypass(bundle.suite, dest / bundle.org / "results" / bundle.system)
     if bundle.sys_json.is_file():
-        check = check_package(dest / bundle.org, bundle.suite.ruleset, bundle.work / "checker")
+        check = check_package(
+            dest / bundle.org, bundle.suite.ruleset, bundle.work / "checker", bundle.verdicts
+        )
     else:
         check = PackageCheck(False, False, reason="no system description")
     bundle.notes += _scaling_notes(check, view)
@@ -311,7 +349,8 @@ def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -
         "bundle_format": BUNDLE_FORMAT,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "gp2bm_version": __version__,
-        "campaign": str(bundle.root.resolve()),
+        # the campaign folder's name: no path of the vendor's machine
+        "campaign": bundle.root.resolve().name,
         "suite_file": suite_rel,
         "org": bundle.org,
         "system": bundle.system,
@@ -329,12 +368,29 @@ def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -
 # ---------------------------------------------------------------------------- package
 
 
+def _within_verify_limits(bundle: _Bundle) -> None:
+    """Refuse to write a bundle that ``gp2bm verify`` would refuse (a log past the size
+    MLCommons' checkers are run on, too many logs or files too large to read)."""
+    try:
+        check_sizes(bundle.dest, bundle.output)
+    except UnsafeMember as exc:
+        raise InvalidError(
+            f"{exc} (gp2bm verify refuses a bundle past its limits: nothing was written)"
+        ) from None
+
+
 def _make(bundle: _Bundle) -> PackageResult:
     """Stage, score, check and write the bundle in its temporary folder; then tar it."""
     bundle.dest.mkdir(parents=True)
+    bundle.step("copying and scoring the logs", 1)
     suite_rel, view, used = _stage_evidence(bundle)
+    check_stopped()
+    bundle.step("copying the implementation source", 2)
     implementations = _stage_sources(bundle, used)
+    bundle.step("MLCommons' package checker", 3)
     check, bypass = _run_package_checker(bundle, view)
+    check_stopped()
+    bundle.step("writing the reports", 4)
     reports = _write_claims_and_reports(bundle, view)
     meta = _bundle_meta(
         bundle,
@@ -348,8 +404,12 @@ def _make(bundle: _Bundle) -> PackageResult:
     (bundle.dest / BUNDLE_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     present = {p.name for p in bundle.dest.iterdir()}
     (bundle.dest / README_FILE).write_text(render_readme(view, meta, check, bypass, present))
+    bundle.step("SHA256SUMS and the archive", 5)
+    _within_verify_limits(bundle)
     files = write_sums(bundle.dest)
+    check_stopped()
     write_tar(bundle.staging, bundle.top, bundle.output)
+    bundle.step("done", STEPS + 1)
     return PackageResult(
         output=bundle.output,
         top=bundle.top,
@@ -360,6 +420,8 @@ def _make(bundle: _Bundle) -> PackageResult:
         rcp_bypass=bypass,
         incomplete=bundle.incomplete,
         problems=_problems(view, check),
+        benchmarks={n: official_summary(b) for n, b in view.score.benchmarks.items()},
+        secrets_in_logs=bundle.secrets,
     )
 
 
@@ -368,10 +430,15 @@ def build_bundle(
     output: Path,
     suite_path: Path | None = None,
     options: PackageOptions | None = None,
+    progress: Progress | None = None,
 ) -> PackageResult:
-    """Write the hand-in bundle of the campaign at ``root`` to ``output`` (a .tar.gz)."""
+    """Write the hand-in bundle of the campaign at ``root`` to ``output`` (a .tar.gz).
+    ``progress``: told of each step, and of the scoring's parsing and checks."""
     bundle = _check_inputs(Path(root), Path(output), suite_path, options or PackageOptions())
+    bundle.verdicts = RunVerdicts(VerdictCache(default_cache_dir()))
+    bundle.progress = progress
     campaign = Campaign.open(bundle.root, bundle.suite, create=False)
-    with campaign.lock(), tempfile.TemporaryDirectory(prefix="gp2bm-package-") as tmp:
-        bundle.scratch = Path(tmp)
+    sweep_partial_bundles(bundle.output.parent)
+    with campaign.lock(), scratch("package") as tmp:
+        bundle.scratch = tmp
         return _make(bundle)

@@ -14,7 +14,8 @@ SUMS_FILE = "SHA256SUMS"
 README_FILE = "README.md"
 
 
-BUNDLE_FORMAT = 1
+# 2: reports and README that verify renders again and compares character for character.
+BUNDLE_FORMAT = 2
 
 
 PARAMS_FILE = "package_checker_params"

@@ -1,12 +1,17 @@
-"""The bundle's README for the evaluator: one function per section."""
+"""The bundle's README for the evaluator: one function per section.
+
+The README is rendered from the bundle's own view, its gp2bm-bundle.json and the package
+checker's verdict only, so that ``gp2bm verify`` renders it again from the bundled logs and
+compares it character for character.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from gp2bm import __version__
 from gp2bm.handin.layout import BUNDLE_FILE, CLAIMS_FILE, PARAMS_FILE, RCP_BYPASS, SUMS_FILE
 from gp2bm.handin.package_check import PackageCheck
+from gp2bm.reports.official import factor_text
 from gp2bm.reports.view import CampaignView
 
 
@@ -18,7 +23,7 @@ def _title(view: CampaignView, meta: dict) -> list[str]:
         "",
         f"Submitter **{view.org}**, system **{view.system}**, {suite.nodes} node(s), MLPerf "
         f"Training ruleset {score.ruleset}; bundle made {meta['created']} by gp2bm "
-        f"{__version__}.",
+        f"{meta['gp2bm_version']}.",
         "",
     ]
 
@@ -29,17 +34,24 @@ def _result(view: CampaignView) -> list[str]:
     lines = [
         "## Result",
         "",
-        "| benchmark | result (minutes) | result (seconds) | valid | runs |",
-        "|---|---|---|---|---|",
+        "| benchmark | result (minutes) | result (seconds) | olympic mean, unscaled (minutes) "
+        "| scaling | valid | runs |",
+        "|---|---|---|---|---|---|---|",
     ]
+    why = []
     for name in suite.benchmarks:
         b = score.benchmarks.get(name)
         if b is None:
-            lines.append(f"| {name} | - | - | no results | 0 |")
+            lines.append(f"| {name} | - | - | - | - | no results | 0 |")
             continue
         m = "-" if b.minutes is None else f"{b.minutes:.6f}"
         s = "-" if b.minutes is None else f"{b.minutes * 60:.3f}"
-        lines.append(f"| {name} | {m} | {s} | {'yes' if b.valid else 'NO'} | {len(b.runs)} |")
+        mean = "-" if b.mean is None else f"{b.mean:.6f}"
+        lines.append(
+            f"| {name} | {m} | {s} | {mean} | {factor_text(b)} | {'yes' if b.valid else 'NO'} "
+            f"| {len(b.runs)} |"
+        )
+        why.append(f"- {name}: {b.scaling_reason}")
     shown = (
         "none (not every benchmark has a valid result)"
         if score.score is None
@@ -47,7 +59,12 @@ def _result(view: CampaignView) -> list[str]:
     )
     return lines + [
         "",
-        f"Score ({suite.formula_text()}, each term weight / olympic-mean minutes): {shown}.",
+        "The result is the olympic mean times the scaling factor, the number MLCommons' "
+        "tools publish; why each factor is what it is:",
+        "",
+        *why,
+        "",
+        f"Score ({suite.formula_text()}, each term weight / result in minutes): {shown}.",
         "",
     ]
 

@@ -1,5 +1,10 @@
 """Staging a campaign's evidence into the bundle folder: the submission tree, run records,
 inventory and the manifests (secrets redacted).
+
+Only what lies inside the campaign is staged: a result log, record, telemetry file,
+inventory or system description that is a symbolic link (or lies under one) resolving
+outside the campaign folder is refused with one line naming it, before the bundle is
+written; a link to another file of the campaign is staged as that file's content.
 """
 
 from __future__ import annotations
@@ -10,12 +15,32 @@ from pathlib import Path
 import yaml
 
 from gp2bm.campaign.folder import CAMPAIGN_FILE
+from gp2bm.errors import InputError
 from gp2bm.files.checksums import sha256_file
-from gp2bm.files.redact import redact_env
+from gp2bm.files.redact import redact_document
 from gp2bm.handin.source import copy_file
 from gp2bm.reports.view import ImageUse
 from gp2bm.results.resultset import is_result_log
 from gp2bm.spec.suite import Suite
+
+
+def inside(path: Path, root: Path) -> Path:
+    """``path``, refused (InputError naming it) when it resolves outside ``root``."""
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(Path(root).resolve()):
+        raise InputError(
+            f"{path}: a symbolic link to {resolved}, outside the campaign {root}; a hand-in "
+            "never carries a file from outside its campaign (put the file itself there)"
+        )
+    return path
+
+
+def portable(path: str | None) -> str | None:
+    """A path as a bundle may record it: an absolute one (of the vendor's machine) by its
+    name only."""
+    if path is None or not Path(path).is_absolute():
+        return path
+    return Path(path).name
 
 
 def _safe_relative(name: str) -> bool:
@@ -24,22 +49,17 @@ def _safe_relative(name: str) -> bool:
 
 
 def copy_manifest(src: Path, dest: Path) -> list[str]:
-    """Copy a manifest, its secret environment values (HF_TOKEN=...) redacted; returns the
-    names redacted (the file is then rewritten, without its comments)."""
+    """Copy a manifest with its secrets redacted (``redact_document``: secret environment
+    values, secret options and URL passwords in command lines, anywhere in the document);
+    returns where it redacted (the file is then rewritten, without its comments)."""
     doc = yaml.safe_load(src.read_text(encoding="utf-8"))
-    names = []
-    envs = [doc.get("environment"), (doc.get("local") or {}).get("environment")]
-    for env in envs:
-        if isinstance(env, dict):
-            redacted = redact_env({str(k): v for k, v in env.items()})
-            names += [k for k in env if redacted[str(k)] != env[k]]
-            env.update(redacted)
-    if not names:
+    redacted, where = redact_document(doc)
+    if not where:
         copy_file(src, dest)
         return []
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return names
+    dest.write_text(yaml.safe_dump(redacted, sort_keys=False), encoding="utf-8")
+    return where
 
 
 def _copy_submission(root: Path, dest: Path, meta: dict, suite: Suite) -> None:
@@ -51,10 +71,12 @@ def _copy_submission(root: Path, dest: Path, meta: dict, suite: Suite) -> None:
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
                 if (is_result_log(path.name) and path.is_file()) or path.name == "scaling.json":
-                    copy_file(path, dest / org / "results" / system / bench / path.name)
+                    copy_file(
+                        inside(path, root), dest / org / "results" / system / bench / path.name
+                    )
     sys_json = root / org / "systems" / f"{system}.json"
-    if sys_json.is_file():
-        copy_file(sys_json, dest / org / "systems" / sys_json.name)
+    if sys_json.is_file() or sys_json.is_symlink():
+        copy_file(inside(sys_json, root), dest / org / "systems" / sys_json.name)
 
 
 def _copy_records(root: Path, dest: Path, notes: list[str]) -> None:
@@ -69,7 +91,7 @@ def _copy_records(root: Path, dest: Path, notes: list[str]) -> None:
         if path.name.endswith(".partial"):
             notes.append(f"records/{rel}: a run in progress, left out")
             continue
-        copy_file(path, dest / "records" / rel)
+        copy_file(inside(path, root), dest / "records" / rel)
 
 
 def _copy_top_files(root: Path, dest: Path) -> None:
@@ -81,7 +103,7 @@ def _copy_top_files(root: Path, dest: Path) -> None:
             and path.name != CAMPAIGN_FILE
             and path.suffix in (".json", ".txt")
         ):
-            copy_file(path, dest / path.name)
+            copy_file(inside(path, root), dest / path.name)
 
 
 def _copy_manifests(dest: Path, suite: Suite, manifests: dict, notes: list[str]) -> dict[str, str]:
@@ -107,7 +129,9 @@ def stage_campaign(
     and the manifests. Returns the bundled suite's path and each manifest's."""
     _copy_submission(root, dest, meta, suite)
     suite_rel = f"manifests/{Path(suite.path).name}"
-    bundled_meta = dict(meta, suite_file=suite_rel, suite_file_original=meta.get("suite_file"))
+    bundled_meta = dict(
+        meta, suite_file=suite_rel, suite_file_original=portable(meta.get("suite_file"))
+    )
     (dest / CAMPAIGN_FILE).write_text(json.dumps(bundled_meta, indent=2, sort_keys=True) + "\n")
     _copy_records(root, dest, notes)
     _copy_top_files(root, dest)

@@ -1,116 +1,56 @@
 """Verifying a hand-in bundle from its raw logs, trusting nothing it says about itself.
 
-1. The archive is opened with safetar (unsafe members refused, naming them).
-2. SHA256SUMS: every listed file has its digest, every file is listed, no link is there.
-3. Every log is parsed again; each benchmark's result and the score are recomputed, with
+1. The archive is opened with safetar, within ``limits.BUNDLE`` (unsafe members, gzip bombs,
+   too many or too large members refused in one line, before anything is inflated), into a
+   scratch folder named after this process (``scratch``).
+2. The sizes of what verify reads are bounded (``limits``): logs, JSON, reports.
+3. SHA256SUMS: every listed file has its digest, every file is listed, no link is there.
+4. Every log is parsed again; each benchmark's result and the score are recomputed, with
    MLCommons' compliance, seed and RCP checks run again, from the bundled suite (or the
-   evaluator's own ``--suite``).
-4. The recomputation is compared with what the bundle claims: ``gp2bm-claims.json``, the
-   CSV, the workbook's Summary and the claims embedded in the HTML report.
-5. MLCommons' package checker runs again on (a copy of) the submission tree.
+   evaluator's own ``--suite``), in parallel across the cores; no verdict from before this
+   run is used.
+5. MLCommons' package checker runs again on the tree, handed the verdicts step 4 computed
+   for the same bytes (``verdicts``): each log is checked once.
+6. Every claim is compared with the recomputation: ``gp2bm-claims.json``, every report
+   (``reportcheck``: CSV, workbook, HTML page, README, a filled RFP workbook),
+   ``gp2bm-bundle.json``, the run records and the system description (``claimcheck``).
+   What only the vendor can know is listed as unverifiable.
 
-Everything that differs is listed, with the file it concerns. The bundle passes only when
-nothing differs, the score is valid and the package checker passes.
+The bundle passes only when nothing differs, the score is valid and the package checker
+passes.
 """
 
 from __future__ import annotations
 
-import math
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from gp2bm.errors import Gp2bmError, InputError, InvalidError
+from gp2bm.campaign.resolve import campaign_suite
+from gp2bm.errors import Gp2bmError, InputError
 from gp2bm.files import safetar
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.jsonfile import read_json
+from gp2bm.handin import claimcheck, reportcheck
+from gp2bm.handin.checkerside import CheckerSide
 from gp2bm.handin.layout import BUNDLE_FILE, CLAIMS_FILE, SUMS_FILE
-from gp2bm.handin.package_check import check_package
+from gp2bm.handin.limits import BUNDLE, check_sizes
+from gp2bm.handin.scratch import check_stopped, scratch
+from gp2bm.handin.verdicts import RunVerdicts
+from gp2bm.handin.verification import Verification, compare
 from gp2bm.reports.claims import claims
-from gp2bm.reports.csv_report import read_csv
-from gp2bm.reports.html_report import read_claims
+from gp2bm.reports.official import official_summary
 from gp2bm.reports.view import CampaignView, load_campaign
-from gp2bm.reports.writer import REPORT_NAMES
-from gp2bm.reports.xlsx_report import read_claimed_score
+from gp2bm.results import rules
+from gp2bm.results.checkpool import RCP, CheckPlan, PendingChecks
+from gp2bm.results.resultset import (
+    CampaignLayout,
+    find_benchmark_folders,
+    result_files,
+    scoring_options,
+)
+from gp2bm.results.verdictcache import folder_digest
 from gp2bm.spec.suite import load_suite
 
-
-@dataclass
-class Verification:
-    bundle: Path
-    differences: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    checked: dict = field(default_factory=dict)
-    score: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.differences and not self.problems
-
-    def as_dict(self) -> dict:
-        return {
-            "bundle": str(self.bundle),
-            "ok": self.ok,
-            "score": self.score,
-            "differences": list(self.differences),
-            "problems": list(self.problems),
-            "checked": dict(self.checked),
-        }
-
-    def failure(self) -> InvalidError | None:
-        """The error to exit with when anything differs or is wrong; the first finding."""
-        if self.ok:
-            return None
-        first = (self.differences or self.problems)[0]
-        count = len(self.differences) + len(self.problems)
-        return InvalidError(f"{self.bundle}: {count} finding(s); first: {first}")
-
-
-def _close(a, b) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
-    return a == b
-
-
-def compare(claimed, actual, path: str = "") -> list[str]:
-    """Where two JSON values differ, as 'path: claimed X, recomputed Y' lines.
-
-    Lists of runs are matched by their file name so that a line names the run.
-    """
-    here = path or "(top)"
-    if isinstance(claimed, dict) and isinstance(actual, dict):
-        out = []
-        for key in list(claimed) + [k for k in actual if k not in claimed]:
-            sub = f"{path}.{key}" if path else str(key)
-            if key not in actual:
-                out.append(f"{sub}: claimed but not recomputed")
-            elif key not in claimed:
-                out.append(f"{sub}: recomputed but not claimed")
-            else:
-                out += compare(claimed[key], actual[key], sub)
-        return out
-    if isinstance(claimed, list) and isinstance(actual, list):
-        keyed = all(isinstance(x, dict) and "file" in x for x in claimed + actual)
-        if keyed:
-            a = {x["file"]: x for x in claimed}
-            b = {x["file"]: x for x in actual}
-            out = [f"{path}[{f}]: claimed run not in the logs" for f in a if f not in b]
-            out += [f"{path}[{f}]: run in the logs but not claimed" for f in b if f not in a]
-            for f in a:
-                if f in b:
-                    out += compare(a[f], b[f], f"{path}[{f}]")
-            return out
-        if len(claimed) != len(actual):
-            return [f"{here}: claimed {claimed!r}, recomputed {actual!r}"]
-        out = []
-        for i, (x, y) in enumerate(zip(claimed, actual, strict=True)):
-            out += compare(x, y, f"{path}[{i}]")
-        return out
-    if not _close(claimed, actual):
-        return [f"{here}: claimed {claimed!r}, recomputed {actual!r}"]
-    return []
+__all__ = ["Verification", "compare", "verify_bundle", "verify_tree"]
 
 
 def _top(root: Path) -> Path:
@@ -203,132 +143,12 @@ def _suite_differences(bundled: Path, given: Path) -> list[str]:
     return out
 
 
-def _check_csv_rows(name: str, rows: list[dict], recomputed: dict, result: Verification) -> None:
-    """Every run row, result row and the score row against the recomputation; every run
-    of the logs must have its row."""
-    expected_runs = {
-        (b, r["file"]): r for b, d in recomputed["benchmarks"].items() for r in d["runs"]
-    }
-    seen = set()
-    for row in rows:
-        kind, bench = row.get("kind"), row.get("benchmark")
-        if kind == "run":
-            key = (bench, row.get("file"))
-            seen.add(key)
-            run = expected_runs.get(key)
-            if run is None:
-                result.differences.append(f"{name}: run {bench}/{row.get('file')} not in logs")
-                continue
-            what = f"{bench}/{row['file']}"
-            _csv_value(name, f"{what} minutes", row.get("minutes"), run["minutes"], result)
-            if row.get("verdict") != run["role"]:
-                result.differences.append(
-                    f"{name}: {what} verdict: claimed {row.get('verdict')!r}"
-                    f", recomputed {run['role']!r}"
-                )
-        elif kind == "result" and bench in recomputed["benchmarks"]:
-            expected = recomputed["benchmarks"][bench]["minutes"]
-            _csv_value(name, f"{bench} result minutes", row.get("minutes"), expected, result)
-        elif kind == "score":
-            _csv_value(name, "score", row.get("score"), recomputed["score"], result)
-    for key in expected_runs:
-        if key not in seen:
-            result.differences.append(f"{name}: run {key[0]}/{key[1]} missing")
-
-
-def _check_csv(reports: Path, recomputed: dict, result: Verification) -> None:
-    name = f"reports/{REPORT_NAMES['csv']}"
-    path = reports / REPORT_NAMES["csv"]
-    if not path.is_file():
-        result.differences.append(f"{name}: missing")
-        return
-    try:
-        rows = read_csv(path)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        rows = []
-        result.differences.append(f"{name}: unreadable ({exc})")
-    _check_csv_rows(name, rows, recomputed, result)
-
-
-def _check_xlsx(reports: Path, recomputed: dict, result: Verification) -> None:
-    name = f"reports/{REPORT_NAMES['xlsx']}"
-    path = reports / REPORT_NAMES["xlsx"]
-    if not path.is_file():
-        result.differences.append(f"{name}: missing")
-        return
-    try:
-        found, value = read_claimed_score(path)
-    except Exception as exc:  # openpyxl raises many kinds on a damaged file
-        result.differences.append(f"{name}: unreadable ({type(exc).__name__})")
-        return
-    if not found:
-        result.differences.append(f"{name}: no score on the Summary sheet")
-    elif not _close(value, recomputed["score"]):
-        result.differences.append(
-            f"{name}: score: claimed {value!r}, recomputed {recomputed['score']!r}"
-        )
-
-
-def _check_html(reports: Path, recomputed: dict, result: Verification) -> None:
-    name = f"reports/{REPORT_NAMES['html']}"
-    path = reports / REPORT_NAMES["html"]
-    if not path.is_file():
-        result.differences.append(f"{name}: missing")
-        return
-    embedded = read_claims(path)
-    if embedded is None:
-        result.differences.append(f"{name}: no embedded claims")
-    else:
-        result.differences += [f"{name}: {d}" for d in compare(embedded, recomputed)]
-
-
-def _check_reports(top: Path, recomputed: dict, result: Verification) -> None:
-    """The CSV, the workbook's Summary and the HTML's embedded claims against the logs."""
-    reports = top / "reports"
-    _check_csv(reports, recomputed, result)
-    _check_xlsx(reports, recomputed, result)
-    _check_html(reports, recomputed, result)
-
-
-def _csv_value(name: str, what: str, text, expected, result: Verification) -> None:
-    if text in (None, ""):
-        value = None
-    else:
-        try:
-            value = float(text)
-        except ValueError:
-            result.differences.append(f"{name}: {what}: '{text}' is not a number")
-            return
-    if (value is None) != (expected is None) or (value is not None and not _close(value, expected)):
-        result.differences.append(f"{name}: {what}: claimed {value!r}, recomputed {expected!r}")
-
-
 def _validity(view: CampaignView, result: Verification) -> None:
     if not view.score.valid:
         result.problems.append("the logs give no valid score")
         for name, b in view.score.benchmarks.items():
             result.problems += [f"{name}: {p}" for p in b.problems]
         result.problems += [f"{name}: no results" for name in view.score.missing]
-
-
-def _package_check_again(
-    top: Path, view: CampaignView, meta: dict | None, result: Verification
-) -> None:
-    """MLCommons' package checker on a copy of the bundled tree, and what the bundle said
-    of it."""
-    with tempfile.TemporaryDirectory(prefix="gp2bm-verify-check-") as tmp:
-        check = check_package(top / view.org, view.score.ruleset, Path(tmp))
-    result.checked["package_checker"] = "pass" if check.passed else "FAIL"
-    if not check.passed:
-        result.problems.append(
-            "MLCommons' package checker fails: " + ("; ".join(check.errors[:5]) or "see its log")
-        )
-    claimed_check = ((meta or {}).get("package_checker") or {}).get("passed")
-    if meta is not None and claimed_check is not None and claimed_check != check.passed:
-        result.differences.append(
-            f"{BUNDLE_FILE}: package_checker.passed: claimed {claimed_check!r}, "
-            f"recomputed {check.passed!r}"
-        )
 
 
 def _suite_to_score(
@@ -344,41 +164,111 @@ def _suite_to_score(
     return suite_path or bundled_suite
 
 
-def verify_tree(top: Path, bundle: Path, suite_path: Path | None = None) -> Verification:
-    """Verify an extracted bundle folder: sums, claims and reports against the logs."""
-    result = Verification(bundle=bundle)
-    check_sums(top, result)
-    meta = _load_json(top, BUNDLE_FILE, result)
-    claimed = _load_json(top, CLAIMS_FILE, result)
-    suite = _suite_to_score(top, meta, suite_path, result)
-    if suite is None:
-        return result
+def _check_logs(top: Path, suite: Path, verdicts: RunVerdicts, side: CheckerSide) -> None:
+    """Every log's compliance verdict and seed records, and every folder's RCP verdict, kept
+    in ``verdicts`` for the scoring and the package checker. The logs are checked here (by
+    checker processes when no side process takes a core) while the side process imports
+    MLCommons' checkers; the RCP checks are the side's. What cannot be planned here (a bad
+    suite, no logs) is left for the scoring to say."""
     try:
-        view = load_campaign(top, suite)
+        meta, the_suite = campaign_suite(top, suite)
+        layout = CampaignLayout(top, meta["org"], meta["system"])
+        options = scoring_options(the_suite, None, None, None, campaign=True)
+        rules.require_ruleset(options.ruleset)
+        folders = find_benchmark_folders(layout.results_dir, layout)
+    except Gp2bmError:
+        return
+    checking = options.compliance != "off"
+    files = {folder: tuple(result_files(folder)) for folder in folders}
+    rcp = side.rcp(list(files), options.ruleset) if options.rcp != "off" else None
+    plan = CheckPlan(options.ruleset, files, checking, checking, rcp=False)
+    with PendingChecks(plan, verdicts, 1 if side.busy_core else None) as pending:
+        pending.verdicts()
+    if rcp is None:
+        return
+    for logs, verdict in zip(files.values(), rcp(), strict=True):
+        digest = folder_digest([(log.name, sha256_file(log)) for log in logs])
+        verdicts.store(RCP, options.ruleset, digest, verdict.to_dict())
+
+
+def _recompute(
+    top: Path, suite: Path, side: CheckerSide, result: Verification
+) -> tuple[CampaignView, RunVerdicts] | None:
+    """The bundle read as a campaign and scored from its logs, every check run again (and
+    kept for the package checker); None when the logs cannot be read."""
+    verdicts = RunVerdicts()  # no cache: nothing from before this run is trusted
+    _check_logs(top, suite, verdicts, side)
+    check_stopped()
+    try:
+        view = load_campaign(top, suite, cache=verdicts)
     except Gp2bmError as exc:
         result.differences.append(f"cannot recompute from the logs: {exc}")
-        return result
-    recomputed = claims(view)
-    result.score = recomputed["score"]
+        return None
+    result.score = view.score.score
+    result.benchmarks = {n: official_summary(b) for n, b in view.score.benchmarks.items()}
     result.checked["runs"] = sum(len(b.runs) for b in view.score.benchmarks.values())
     result.checked["benchmarks"] = list(view.score.benchmarks)
+    return view, verdicts
+
+
+def _check_claims(
+    top: Path, bundle: Path, view: CampaignView, meta: dict | None, result: Verification
+) -> None:
+    """gp2bm-claims.json and every report against what the logs give."""
+    recomputed = claims(view)
+    claimed = _load_json(top, CLAIMS_FILE, result)
     if claimed is not None:
         result.differences += [f"{CLAIMS_FILE}: {d}" for d in compare(claimed, recomputed)]
-    _check_reports(top, recomputed, result)
+    reports = top / "reports"
+    reportcheck.check_csv(reports, view, recomputed, result)
+    reportcheck.check_xlsx(reports, view, bundle, result)
+    reportcheck.check_html(reports, view, recomputed, result)
+    reportcheck.check_rfp(reports, view, bundle, result)
+    reportcheck.check_readme(top, view, meta, result)
+
+
+def verify_tree(
+    top: Path, bundle: Path, suite_path: Path | None = None, side: CheckerSide | None = None
+) -> Verification:
+    """Verify an extracted bundle folder: sums, claims and reports against the logs.
+    ``side``: the process that runs MLCommons' package checker (made here when not given)."""
+    if side is None:
+        with CheckerSide() as side:
+            return verify_tree(top, bundle, suite_path, side)
+    result = Verification(bundle=bundle)
+    check_sizes(top, bundle)
+    check_sums(top, result)
+    meta = _load_json(top, BUNDLE_FILE, result)
+    suite = _suite_to_score(top, meta, suite_path, result)
+    recomputed = None if suite is None else _recompute(top, suite, side, result)
+    check_stopped()
+    if recomputed is None:
+        return result
+    view, verdicts = recomputed
+    _check_claims(top, bundle, view, meta, result)
     _validity(view, result)
-    _package_check_again(top, view, meta, result)
+    check_stopped()
+    with scratch("check") as tmp:
+        check = side.package(top / view.org, view.score.ruleset, tmp, verdicts)
+    result.checked["package_checker"] = "pass" if check.passed else "FAIL"
+    if not check.passed:
+        result.problems.append(
+            "MLCommons' package checker fails: " + ("; ".join(check.errors[:5]) or "see its log")
+        )
+    if meta is not None:
+        claimcheck.check_meta(meta, view, check, top, result)
+    claimcheck.check_records(view, result)
+    claimcheck.check_system(view, result)
     for item in (meta or {}).get("incomplete") or []:
         result.problems.append(f"incomplete: {item}")
     return result
 
 
 def verify_bundle(bundle: Path, suite_path: Path | None = None) -> Verification:
-    """Verify a .tar.gz bundle (extracted safely into a temporary folder) or a folder."""
+    """Verify a .tar.gz bundle (extracted safely into a scratch folder) or a folder."""
     bundle = Path(bundle)
     if bundle.is_dir():
         return verify_tree(_top(bundle), bundle, suite_path)
-    with tempfile.TemporaryDirectory(prefix="gp2bm-verify-") as tmp:
-        safetar.extract(bundle, Path(tmp) / "bundle")
-        root = Path(tmp) / "bundle"
-        result = verify_tree(_top(root), bundle, suite_path)
-    return result
+    with scratch("verify") as tmp, CheckerSide() as side:  # the side starts importing now
+        safetar.extract(bundle, tmp / "bundle", limits=BUNDLE)
+        return verify_tree(_top(tmp / "bundle"), bundle, suite_path, side)

@@ -12,10 +12,18 @@ from __future__ import annotations
 import importlib
 
 from gp2bm.errors import InputError
-from gp2bm.launchers.base import REGISTERED, Launcher, LaunchPlan, gpu_count_problem, launch_plan
+from gp2bm.launchers.base import (
+    REGISTERED,
+    Launcher,
+    LaunchPlan,
+    config_gpu_count,
+    gpu_count_problem,
+    launch_plan,
+    visible_gpus,
+)
 
 # Every built-in launcher, by name; each is the module gp2bm.launchers.<name>.
-NAMES = ("none", "mpirun", "torchrun")
+NAMES = ("none", "mpirun", "torchrun", "srun")
 DEFAULT = "none"
 
 
@@ -40,8 +48,10 @@ __all__ = [
     "NAMES",
     "LaunchPlan",
     "Launcher",
+    "config_gpu_count",
     "get_launcher",
     "gpu_count_problem",
     "launch_plan",
     "launcher_class",
+    "visible_gpus",
 ]

@@ -19,6 +19,9 @@ class LaunchPlan:
     """How many processes a launcher starts, and where: plain data, one per run.
 
     ``master_port`` None: the launcher picks a free port itself (torchrun --standalone).
+    ``hosts``: the nodes of a run across several nodes, rank 0's first (empty: not known
+    yet, e.g. a dry run outside an allocation); ``mpi``: Slurm's MPI plugin for srun's
+    ``--mpi`` (None: Slurm's default).
     """
 
     processes_per_node: int
@@ -26,6 +29,8 @@ class LaunchPlan:
     node_rank: int = 0
     master_addr: str = "127.0.0.1"
     master_port: int | None = None
+    hosts: tuple[str, ...] = ()
+    mpi: str | None = None
 
     @property
     def world_size(self) -> int:
@@ -42,6 +47,17 @@ class Launcher(ABC):
     dynamic_variables: ClassVar[tuple[str, ...]] = ()
     # Where the rendered options come from, for the docs and the dry run.
     origin: ClassVar[str] = ""
+    # Whether it starts the processes of several nodes (srun); the others start those of
+    # the node they run on, and a run across nodes needs one that spans them.
+    spans_nodes: ClassVar[bool] = False
+    # Whether its words start the runtime's own command on every node, from outside the
+    # container (srun); the others' words run inside the container, before the command.
+    outside: ClassVar[bool] = False
+
+    def run_environment(self, plan: LaunchPlan) -> dict[str, str]:
+        """What gp2bm puts into the environment of every process of the run (the same for
+        each), beside what the launcher itself sets per process."""
+        return {}
 
     @abstractmethod
     def wrap(self, command: list[str], plan: LaunchPlan) -> list[str]:
@@ -77,6 +93,25 @@ def launch_plan(
             "this node; set launcher.processes_per_node"
         )
     return LaunchPlan(processes_per_node=count, nodes=nodes, node_rank=node_rank)
+
+
+def visible_gpus(requested: str | int, node_gpus: int) -> int | None:
+    """The GPUs a run's container gets: the manifest's number (``gpus: 4``), else every GPU
+    the node reports (``gpus: all``); None when that is none."""
+    if requested in ("none", None):
+        return None
+    if requested == "all":
+        return node_gpus or None
+    return int(requested)
+
+
+def config_gpu_count(env: Mapping[str, str]) -> int | None:
+    """The GPUs per node a config file was made for (its DGXNGPU), None when it says none."""
+    value = env.get(CONFIG_GPU_VARIABLE)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def gpu_count_problem(env: Mapping[str, str], plan: LaunchPlan, config: str) -> str | None:

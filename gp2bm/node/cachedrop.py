@@ -8,6 +8,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from gp2bm.files.plaintext import printable
+
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
 
@@ -36,7 +38,8 @@ def drop_page_cache(command: list[str] | None = None, target: Path = DROP_CACHES
         if proc.returncode == 0:
             return CacheDrop(True, "command", time.monotonic() - t0)
         tail = proc.stderr.decode(errors="replace").strip().splitlines()
-        err = f"exit code {proc.returncode}" + (f": {tail[-1]}" if tail else "")
+        # the command's last word reaches the terminal: its escapes are shown, not obeyed
+        err = f"exit code {proc.returncode}" + (f": {printable(tail[-1], 200)}" if tail else "")
         return CacheDrop(False, "command", time.monotonic() - t0, err)
     try:
         os.sync()

@@ -16,18 +16,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gp2bm.errors import InputError
 from gp2bm.files.checksums import parse_sha256sum, sha256_file
 from gp2bm.node.cachedrop import DROP_CACHES
 from gp2bm.node.checks import CheckItem, fail, ok, warn
+from gp2bm.node.datasets import ImageFileReader, VerifiedCache, check_mount
 from gp2bm.node.gpus import describe_gpus
 from gp2bm.node.inventory import human_bytes
+from gp2bm.node.launchcheck import launch_items
+from gp2bm.node.spanning import spanning_problem, spans
 from gp2bm.runtimes import DEFAULT, CheckContext, Runtime, get_runtime
-from gp2bm.spec.manifest import BenchmarkManifest
+from gp2bm.spec.manifest import BenchmarkManifest, Mount
 from gp2bm.spec.suite import Suite
 
 MIN_FREE_BYTES = 1 << 30  # logs, records and telemetry of a whole campaign fit in far less
 LOW_FREE_BYTES = 10 << 30
 CHECKSUM_CACHE = "checksums_verified.json"
+DATASET_CACHE = "datasets_verified.json"
 
 
 @dataclass
@@ -50,6 +55,9 @@ class Preflight:
     # verified checksums are remembered here (by size and mtime) so a resume does not
     # re-read hundreds of GB; None: verify every time
     checksum_cache: Path | None = None
+    # what the data set check (declared files, checksum lists) verified; None: beside the
+    # campaign (records/datasets_verified.json), or nowhere without a campaign folder
+    datasets_cache: Path | None = None
     _gpu_report: object = field(default=None, repr=False)
 
     def __post_init__(self):
@@ -70,6 +78,13 @@ class Preflight:
         if self._gpu_report is None:
             self._gpu_report = describe_gpus()
         return self._gpu_report
+
+    def dataset_cache(self) -> Path | None:
+        if self.datasets_cache is not None:
+            return self.datasets_cache
+        if self.campaign_root is None:
+            return None
+        return Path(self.campaign_root) / "records" / DATASET_CACHE
 
     def runtime_context(self) -> CheckContext:
         """What the runtime's own checks are told of the campaign."""
@@ -139,14 +154,6 @@ def check_gpus(p: Preflight) -> list[CheckItem]:
                 "nvidia-smi -mig 0 (as root), then reset the GPUs",
             )
         )
-    if p.suite.nodes > 1:
-        items.append(
-            warn(
-                "nodes",
-                f"the suite runs on {p.suite.nodes} nodes; this check covers this node only",
-                "run `gp2bm check` on every node",
-            )
-        )
     return items
 
 
@@ -155,38 +162,80 @@ def _need_text(p: Preflight) -> str:
     return " / ".join(f"gpus: {k}" for k in kinds) or "no GPU"
 
 
+def check_nodes(p: Preflight) -> list[CheckItem]:
+    """A suite of several nodes (or an srun launcher): the runtime and launchers can span
+    them; the nodes themselves are checked by each run, on every node of its allocation."""
+    if p.suite.nodes == 1 and not any(spans(m) for m in p.manifests.values()):
+        return []
+    problem = spanning_problem(p.suite.nodes, p.manifests, p.runtime)
+    if problem:
+        return [fail("nodes", problem, "see docs/NVIDIA.md, Several nodes")]
+    return [
+        ok(
+            "nodes",
+            f"{p.suite.nodes} node(s) per run with {p.runtime.name} and srun; each run checks "
+            "every node of its allocation (GPUs, runtime, cache drop, data) before it starts",
+        )
+    ]
+
+
+def node_checks(p: Preflight) -> list[CheckItem]:
+    """What one node of a run across nodes checks of itself before the run (each run,
+    every node): GPUs, the runtime, the cache drop, the data folders."""
+    items: list[CheckItem] = []
+    for check in (check_gpus, check_runtime, check_cache_drop, check_data_folders):
+        try:
+            items += check(p)
+        except Exception as exc:  # noqa: BLE001 - a broken check must not hide the others
+            items.append(fail(check.__name__.removeprefix("check_"), f"could not check: {exc}", ""))
+    return items
+
+
+def check_data_folders(p: Preflight) -> list[CheckItem]:
+    """Each mount's folder is there and readable on this node (its contents are verified
+    once per campaign, by the pre-flight of the node that starts it)."""
+    items = []
+    for bench, m in p.manifests.items():
+        for mount in m.mounts:
+            host, what = Path(mount.host), mount.what or "data"
+            if not host.exists() or not os.access(host, os.R_OK):
+                items.append(
+                    fail(
+                        f"{bench} {what}",
+                        f"{host} is missing or unreadable",
+                        f"make {host} readable on this node",
+                    )
+                )
+            else:
+                items.append(ok(f"{bench} {what}", f"{host} present"))
+    return items
+
+
 def check_runtime(p: Preflight) -> list[CheckItem]:
     """The runtime's own checks: engine or binary, GPU runtime, images."""
     return p.runtime.checks(p.runtime_context())
 
 
+def check_launch(p: Preflight) -> list[CheckItem]:
+    """Container options, config file, processes per GPU, the launcher's executable."""
+    return launch_items(p.runtime, p.manifests, lambda: None if p.no_gpu else p.gpu_report().count)
+
+
 def check_data(p: Preflight) -> list[CheckItem]:
+    """Each mount: its declared files and checksum lists (``files``, ``verify``: the data
+    set check, with its cache), its ``checksums`` list, or at least its folder."""
     items = []
     cache = _load_cache(p.checksum_cache)
+    verified = VerifiedCache(p.dataset_cache())
     for bench, m in p.manifests.items():
+        reader = _image_reader(p.runtime, m)
         for mount in m.mounts:
-            what = mount.what or "data"
-            name = f"{bench} {what}"
-            host = Path(mount.host)
-            if not host.exists():
-                items.append(
-                    fail(
-                        name,
-                        f"{host} does not exist",
-                        f"put the {what} at {host}, or edit mounts[].host in {m.path}",
-                    )
-                )
-                continue
-            if not os.access(host, os.R_OK):
-                items.append(fail(name, f"{host} is not readable", f"chmod/chown {host}"))
-                continue
-            if not mount.checksums:
-                items.append(ok(name, f"{host} present"))
-                continue
-            listing = Path(mount.checksums)
-            if not listing.is_absolute():
-                listing = Path(m.path).parent / listing
-            items.append(_verify_checksums(name, host, listing, cache))
+            declared = bool(mount.files or mount.verify)
+            if declared:
+                items += check_mount(bench, mount, verified, reader)
+            if mount.checksums or not declared:
+                items += _mount_presence(bench, m, mount, cache, declared)
+    verified.save()
     if p.checksum_cache is not None and cache:
         try:
             p.checksum_cache.parent.mkdir(parents=True, exist_ok=True)
@@ -194,6 +243,58 @@ def check_data(p: Preflight) -> list[CheckItem]:
         except OSError:
             pass  # only a cache
     return items
+
+
+def _mount_presence(
+    bench: str, m: BenchmarkManifest, mount: Mount, cache: dict, declared: bool
+) -> list[CheckItem]:
+    """The folder is there and readable, and matches its ``checksums`` list if any."""
+    what = mount.what or "data"
+    name = f"{bench} {what}"
+    host = Path(mount.host)
+    if not host.exists():
+        if declared:
+            return []  # the data set check named it already, with its preparation step
+        return [
+            fail(
+                name,
+                f"{host} does not exist",
+                f"put the {what} at {host}, or edit mounts[].host in {m.path}",
+            )
+        ]
+    if not os.access(host, os.R_OK):
+        return [] if declared else [fail(name, f"{host} is not readable", f"chmod/chown {host}")]
+    if not mount.checksums:
+        return [ok(name, f"{host} present")]
+    listing = Path(mount.checksums)
+    if not listing.is_absolute():
+        listing = Path(m.path).parent / listing
+    return [_verify_checksums(name, host, listing, cache)]
+
+
+def _image_reader(runtime: Runtime, m: BenchmarkManifest) -> ImageFileReader | None:
+    """Reads a checksum list that lives in the benchmark's image (``cat`` in a throw-away
+    container); None when the image is not here yet (the list is then not verified)."""
+    if not any(v.location == "image" for mount in m.mounts for v in mount.verify):
+        return None
+    if runtime.uses_images and not _present(runtime, m.image):
+        return None
+
+    def read(path: str) -> bytes:
+        code, out, err = runtime.run_in_image(m.image, ["cat", path], None)
+        if code != 0:
+            why = err.decode(errors="replace").strip().splitlines()
+            raise OSError(f"cat {path} in {m.image}: " + (why[-1] if why else f"exit {code}"))
+        return out
+
+    return read
+
+
+def _present(runtime: Runtime, image: str) -> bool:
+    try:
+        return runtime.image_present(image)
+    except InputError:
+        return False  # the engine does not answer: the runtime's own check says so
 
 
 def _load_cache(path: Path | None) -> dict:
@@ -299,7 +400,9 @@ def check_cache_drop(p: Preflight) -> list[CheckItem]:
 
 CHECKS: tuple[Callable[[Preflight], list[CheckItem]], ...] = (
     check_gpus,
+    check_nodes,
     check_runtime,
+    check_launch,
     check_data,
     check_disk,
     check_cache_drop,

@@ -4,8 +4,9 @@ A scheduler *renders* what it would run as argument lists (submit a job array, a
 state of jobs, cancel them: pure functions, tested without a cluster and shown by
 ``--dry-run``), parses what its commands answer into plain data, and a small part executes
 the commands. gp2bm needs only this from a scheduler: run one command per task of an array,
-each task alone on one node, at most N at a time; tell which tasks are still waiting or
-running, on which node; say how the finished ones ended while it still knows.
+each task alone on its nodes (one, or a suite's node count), at most N at a time; tell which
+tasks are still waiting or running, on which node; say how the finished ones ended while it
+still knows; how many nodes a partition has.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from gp2bm.errors import InputError
 
 @dataclass(frozen=True)
 class ArrayJob:
-    """One job array: the same command on one exclusive node per task.
+    """One job array: the same command on ``nodes`` exclusive nodes per task (its batch
+    script runs on the first of them; a run across nodes steps onto the others).
 
     ``script`` is a batch script that runs its own arguments; ``command`` is those
     arguments. Each task finds its index in the environment (``Scheduler.task_id_env``).
@@ -38,6 +40,7 @@ class ArrayJob:
     time_limit: str | None = None
     workdir: Path | None = None
     extra: list[str] = field(default_factory=list)
+    nodes: int = 1
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,10 @@ class Scheduler(ABC):
     @abstractmethod
     def finished(self, job_id: str) -> list[TaskState]:
         """How the tasks of a job ended, while the scheduler still remembers (else [])."""
+
+    def partition_nodes(self, partition: str | None) -> int | None:
+        """How many nodes the partition (None: the default one) has; None when unknown."""
+        return None
 
     @abstractmethod
     def render_cancel(self, idents: list[str]) -> list[str]: ...

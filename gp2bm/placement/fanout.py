@@ -12,6 +12,11 @@ and writes into the shared campaign folder; see ``gp2bm.placement.task``.
 The submitting gp2bm holds the campaign-wide lock while it plans and submits, not while the
 tasks run. A run is not submitted again while a task of an earlier submission for it is
 pending or running (asked of the scheduler), or while some gp2bm holds its run lock.
+
+A suite of N nodes per run gets N exclusive nodes per task (the batch script runs on the
+first; ``gp2bm.run.spanning`` steps onto the others), and ``--nodes K`` lets K // N runs go
+at a time. Before anything is submitted, a suite that cannot work is one line: more nodes
+per run than the partition has (or than K), a runtime or launcher that cannot span them.
 """
 
 from __future__ import annotations
@@ -29,7 +34,10 @@ from gp2bm.campaign.folder import Campaign
 from gp2bm.errors import InputError, SchedulerError
 from gp2bm.files.jsonfile import write_json_atomic
 from gp2bm.files.timestamps import now_iso
+from gp2bm.node.spanning import spanning_problem
 from gp2bm.placement.base import ArrayJob, Scheduler, TaskState
+from gp2bm.runtimes import get_runtime
+from gp2bm.spec.manifest import suite_manifests
 from gp2bm.spec.suite import Suite
 
 JOBS_FILE = "jobs.json"
@@ -173,6 +181,36 @@ def task_command(campaign: Campaign, suite: Suite, options: FanoutOptions) -> li
     ]
 
 
+def runs_at_once(suite: Suite, max_nodes: int | None) -> int | None:
+    """How many runs may go at a time on at most ``max_nodes`` nodes (None: no limit)."""
+    if max_nodes is None:
+        return None
+    if max_nodes < suite.nodes:
+        raise InputError(
+            f"--nodes {max_nodes}: each run of suite '{suite.name}' takes {suite.nodes} nodes"
+        )
+    return max_nodes // suite.nodes
+
+
+def check_nodes(
+    campaign: Campaign, scheduler: Scheduler, options: FanoutOptions, dry_run: bool
+) -> None:
+    """InputError, before anything is submitted, when the suite's runs cannot be placed."""
+    suite = campaign.suite
+    problem = spanning_problem(suite.nodes, suite_manifests(suite), get_runtime(options.runtime))
+    if problem:
+        raise InputError(problem)
+    if suite.nodes == 1 or dry_run:
+        return  # a dry run needs no cluster
+    have = scheduler.partition_nodes(options.partition)
+    if have is not None and have < suite.nodes:
+        where = f"partition '{options.partition}'" if options.partition else "default partition"
+        raise InputError(
+            f"{suite.path}: suite '{suite.name}' runs each run on {suite.nodes} nodes, but the "
+            f"{where} of {scheduler.name} has {have}"
+        )
+
+
 def submit_missing(
     campaign: Campaign,
     scheduler: Scheduler,
@@ -183,6 +221,8 @@ def submit_missing(
 
     A dry run only renders the submission: it takes no lock and writes nothing.
     """
+    at_once = runs_at_once(campaign.suite, options.max_nodes)
+    check_nodes(campaign, scheduler, options, dry_run)
     with nullcontext() if dry_run else campaign.lock():
         if not dry_run:
             campaign.save()
@@ -202,11 +242,12 @@ def submit_missing(
             script=script,
             command=task_command(campaign, campaign.suite, options),
             output=str(book.dir.resolve() / scheduler.output_pattern),
-            max_parallel=options.max_nodes,
+            max_parallel=at_once,
             partition=options.partition,
             account=options.account,
             time_limit=options.time_limit,
             workdir=book.dir.resolve(),
+            nodes=campaign.suite.nodes,
         )
         argv = scheduler.render_submit(job)
         if dry_run:

@@ -44,9 +44,13 @@ def sbatch_argv(job: ArrayJob, sbatch: str = "sbatch") -> list[str]:
         "--parsable",
         f"--job-name={job.name}",
         f"--array={array_spec(job.task_ids, job.max_parallel)}",
-        # one whole node per task: the RFP's runs are single-node and must not share it
-        "--nodes=1",
-        "--ntasks=1",
+        # whole nodes per task: a run must not share them; a one-node run is one task, a run
+        # across nodes steps onto each of its nodes from the batch script on the first
+        *(
+            ["--nodes=1", "--ntasks=1"]
+            if job.nodes == 1
+            else [f"--nodes={job.nodes}", "--ntasks-per-node=1"]
+        ),
         "--exclusive",
         f"--output={job.output}",
     ]
@@ -147,6 +151,22 @@ def scancel_argv(idents: list[str], scancel: str = "scancel") -> list[str]:
     return [scancel, *idents]
 
 
+def sinfo_argv(partition: str | None, sinfo: str = "sinfo") -> list[str]:
+    argv = [sinfo, "--noheader", "--format=%P|%D"]
+    return argv + ([f"--partition={partition}"] if partition else [])
+
+
+def parse_sinfo_nodes(text: str, partition: str | None) -> int | None:
+    """The node count of the partition (``%P|%D``: the default one is starred)."""
+    for line in text.splitlines():
+        name, _, count = line.strip().partition("|")
+        if not count.strip().isdigit():
+            continue
+        if (partition and name.rstrip("*") == partition) or (not partition and name.endswith("*")):
+            return int(count)
+    return None
+
+
 @register
 class SlurmScheduler(Scheduler):
     name = "slurm"
@@ -154,8 +174,16 @@ class SlurmScheduler(Scheduler):
     node_env = "SLURMD_NODENAME"
     output_pattern = "%A_%a.out"
 
-    def __init__(self, sbatch="sbatch", squeue="squeue", scontrol="scontrol", scancel="scancel"):
+    def __init__(
+        self,
+        sbatch="sbatch",
+        squeue="squeue",
+        scontrol="scontrol",
+        scancel="scancel",
+        sinfo="sinfo",
+    ):
         self.sbatch, self.squeue, self.scontrol, self.scancel = sbatch, squeue, scontrol, scancel
+        self.sinfo = sinfo
 
     @staticmethod
     def _run(argv: list[str], quiet_errors: tuple[str, ...] = ()) -> str | None:
@@ -198,6 +226,13 @@ class SlurmScheduler(Scheduler):
     def finished(self, job_id: str) -> list[TaskState]:
         text = self._run(scontrol_argv(job_id, self.scontrol), quiet_errors=(UNKNOWN_JOB,))
         return parse_scontrol(text or "")
+
+    def partition_nodes(self, partition: str | None) -> int | None:
+        text = self._run(sinfo_argv(partition, self.sinfo)) or ""
+        count = parse_sinfo_nodes(text, partition)
+        if count is None and partition:
+            raise SchedulerError(f"sinfo names no partition '{partition}'")
+        return count
 
     def render_cancel(self, idents: list[str]) -> list[str]:
         return scancel_argv(idents, self.scancel)

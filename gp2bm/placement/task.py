@@ -6,15 +6,23 @@ run as an attempt, prepares the image on this node (pull by digest, or the campa
 does the run exactly as ``run-all`` does it, and writes into the shared campaign folder. A
 run whose result appeared meanwhile, or that another gp2bm is doing, is left alone (exit 0).
 SIGTERM (``scancel``, the time limit) stops the run and keeps its log as a partial attempt.
+
+A task of a suite of several nodes holds the run's lock in the name of all its nodes, writes
+the campaign's inventory and system description (``number_of_nodes``) once, from the first
+of them, and does the run across them (``gp2bm.run.spanning``).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 from gp2bm.campaign.folder import Campaign, PlannedRun
 from gp2bm.campaign.record import ABORTED, RunRecord
 from gp2bm.errors import RunBusy
+from gp2bm.node.allocation import NODELIST_ENV
+from gp2bm.node.description import record_node_once
 from gp2bm.node.fingerprint import node_name, slurm_job
 from gp2bm.run.execute import execute_run
 from gp2bm.run.loop import require_pinned
@@ -22,7 +30,7 @@ from gp2bm.run.options import RunOptions
 from gp2bm.run.progress import LiveStatus
 from gp2bm.run.signals import SignalGuard
 from gp2bm.runtimes.base import Runtime
-from gp2bm.spec.manifest import BenchmarkManifest
+from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests
 
 # How long a task waits for a run lock someone holds for a moment (archiving, a status probe).
 RUN_LOCK_WAIT_S = 15.0
@@ -50,7 +58,11 @@ def run_task(
 ) -> TaskResult:
     bench = manifest.benchmark
     require_pinned({bench: manifest}, runtime, options.allow_unpinned)
-    holder = {"node": node_name(), "job": slurm_job()}
+    several = campaign.suite.nodes > 1
+    holder = {"node": (os.environ.get(NODELIST_ENV) if several else None) or node_name()}
+    holder["job"] = slurm_job()
+    if several:
+        record_node_once(campaign, suite_manifests(campaign.suite), _warn)
     with SignalGuard():
         try:
             with campaign.claim_run(bench, index, wait=RUN_LOCK_WAIT_S, holder=holder) as todo:
@@ -67,3 +79,7 @@ def run_task(
             return TaskResult(bench, index, "busy", message=str(exc))
     record = outcome.record
     return TaskResult(bench, index, record.status, record, record.reason or "")
+
+
+def _warn(message: str) -> None:
+    print(f"gp2bm run-task: warning: {message}", file=sys.stderr, flush=True)

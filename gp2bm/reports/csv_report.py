@@ -1,8 +1,13 @@
 """The spreadsheet-ready CSV: one row per run, one per benchmark result, one for the score.
 
 One table with a fixed header, so that any spreadsheet opens it as columns: ``kind`` says
-what a row is (``run``, ``result``, ``score``); numbers are plain decimals with a point and
-full precision (a float's shortest exact text), never quoted, never localised.
+what a row is (``run``, ``result``, ``score``); numbers are plain decimals with a point, as a
+person would type them (minutes and seconds with three decimals, the score with six:
+``official.typed_*``; the exact values are in the JSON), never quoted, never localised. A
+result row
+gives the official number (``minutes``: the olympic mean times the scaling factor) with the
+unscaled mean, the factor and why beside it. Text that would start like a formula gets a
+leading apostrophe (``celltext``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import csv
 import io
 from pathlib import Path
 
+from gp2bm.reports.celltext import csv_text
+from gp2bm.reports.official import factor_text, typed_minutes, typed_score, typed_seconds
 from gp2bm.reports.view import CampaignView
 from gp2bm.results.scoring import SuiteScore
 
@@ -27,11 +34,30 @@ COLUMNS = [
     "valid",
     "score",
     "note",
+    "unscaled_minutes",
+    "scaling_factor",
+    "scaling_reason",
 ]
+# Columns that hold numbers: never touched by the formula guard.
+NUMBER_COLUMNS = {
+    "run",
+    "seed",
+    "minutes",
+    "seconds",
+    "score",
+    "unscaled_minutes",
+    "scaling_factor",
+}
 
 
 def _num(value: float | None) -> str:
     return "" if value is None else repr(float(value))
+
+
+def _relaxed(record) -> list[str]:
+    """The run's relaxed container options (seccomp=unconfined, ...), as the HTML shows them."""
+    relaxed = record.relaxed if record is not None else None
+    return [f"container: {', '.join(relaxed)}"] if relaxed else []
 
 
 def _run_rows(view: CampaignView) -> list[dict[str, str]]:
@@ -41,19 +67,19 @@ def _run_rows(view: CampaignView) -> list[dict[str, str]]:
             r = run.score
             out.append(
                 {
+                    **dict.fromkeys(COLUMNS, ""),
                     "kind": "run",
                     "benchmark": name,
                     "run": "" if run.index is None else str(run.index),
                     "file": r.file,
                     "seed": "" if r.seed is None else str(r.seed),
-                    "minutes": _num(r.minutes),
-                    # a run's time is whole milliseconds: no float noise in its seconds
-                    "seconds": _num(None if r.minutes is None else round(r.minutes * 60, 3)),
+                    "minutes": _num(typed_minutes(r.minutes)),
+                    "seconds": _num(typed_seconds(r.minutes)),
                     "status": r.status,
                     "verdict": r.role,
                     "valid": "",
                     "score": "",
-                    "note": "; ".join(r.reasons),
+                    "note": "; ".join(r.reasons + _relaxed(run.record)),
                 }
             )
     return out
@@ -63,8 +89,7 @@ def _result_rows(score: SuiteScore) -> list[dict[str, str]]:
     out = []
     for name, bench in score.benchmarks.items():
         counted = sum(1 for r in bench.runs if r.counted)
-        factor = "none" if bench.scaling_factor is None else f"{bench.scaling_factor:g}"
-        note = f"olympic mean of {counted} counted runs x scaling {factor}"
+        note = f"olympic mean of {counted} counted runs x scaling {factor_text(bench)}"
         if bench.problems:
             note += "; " + "; ".join(bench.problems)
         out.append(
@@ -72,10 +97,13 @@ def _result_rows(score: SuiteScore) -> list[dict[str, str]]:
                 **dict.fromkeys(COLUMNS, ""),
                 "kind": "result",
                 "benchmark": name,
-                "minutes": _num(bench.minutes),
-                "seconds": _num(None if bench.minutes is None else bench.minutes * 60),
+                "minutes": _num(typed_minutes(bench.minutes)),
+                "seconds": _num(typed_seconds(bench.minutes)),
                 "valid": "yes" if bench.valid else "no",
                 "note": note,
+                "unscaled_minutes": _num(typed_minutes(bench.mean)),
+                "scaling_factor": _num(bench.scaling_factor),
+                "scaling_reason": bench.scaling_reason,
             }
         )
     for name in score.missing:
@@ -97,14 +125,19 @@ def _score_row(score: SuiteScore) -> dict[str, str]:
         **dict.fromkeys(COLUMNS, ""),
         "kind": "score",
         "valid": "yes" if score.valid else "no",
-        "score": _num(score.score),
+        "score": _num(typed_score(score.score)),
         "note": f"{suite.formula_text()} (suite {suite.name}, ruleset {score.ruleset})",
     }
 
 
+def _guarded(row: dict[str, str]) -> dict[str, str]:
+    return {k: v if k in NUMBER_COLUMNS else csv_text(v) for k, v in row.items()}
+
+
 def rows(view: CampaignView) -> list[dict[str, str]]:
-    """Every run, then every benchmark's result, then the score."""
-    return [*_run_rows(view), *_result_rows(view.score), _score_row(view.score)]
+    """Every run, then every benchmark's result, then the score; text made formula-safe."""
+    table = [*_run_rows(view), *_result_rows(view.score), _score_row(view.score)]
+    return [_guarded(row) for row in table]
 
 
 def render_csv(view: CampaignView) -> str:

@@ -5,7 +5,12 @@ global backend switch, no display), no script, no external resource. The page sh
 score, each benchmark's result and runs (dropped runs marked), the eval-accuracy curve of
 every run, telemetry when the campaign has any, the inventory and the compliance results.
 What the page claims is also embedded as JSON (``<script type="application/json"
-id="gp2bm-claims">``, inert data) so that ``gp2bm verify`` can compare it.
+id="gp2bm-claims">``, inert data) so that ``gp2bm verify`` can compare it; verify also renders
+the page again from the bundled logs without drawing (``render_html(view, draw=False)``:
+each plot a placeholder) and compares every character but the plots' pixels.
+
+Each benchmark's result is the official number (the olympic mean times the scaling factor);
+the unscaled mean, the factor and why are beside it.
 """
 
 from __future__ import annotations
@@ -14,13 +19,18 @@ import base64
 import io
 import json
 import re
-from html import escape
+from html import escape, unescape
 from pathlib import Path
 
+from gp2bm.node.systemdesc import is_placeholder
 from gp2bm.reports.claims import claims
+from gp2bm.reports.completeness import BANNER_TITLE, incomplete
+from gp2bm.reports.humanize import human_value
 from gp2bm.reports.nested import flatten
+from gp2bm.reports.node_text import summary_rows
+from gp2bm.reports.official import factor_text, scaled
 from gp2bm.reports.software import software
-from gp2bm.reports.view import CampaignView, images_used
+from gp2bm.reports.view import CampaignView, images_used, submission_fixes
 from gp2bm.results.scoring import (
     COUNTED,
     DROPPED_FASTEST,
@@ -31,6 +41,10 @@ from gp2bm.results.scoring import (
 )
 
 CLAIMS_ID = "gp2bm-claims"
+# What a plot is when the page is rendered without drawing, and what verify puts in place
+# of each drawn one before comparing.
+PLOT_PLACEHOLDER = '<img class="plot" alt="plot" src="(not drawn)">'
+PLOT_RE = re.compile(r'<img class="plot" alt="plot" src="data:image/png;base64,[A-Za-z0-9+/=]*">')
 ROLE_COLOURS = {
     COUNTED: "#2e7d32",
     DROPPED_FASTEST: "#9e9e9e",
@@ -47,6 +61,9 @@ PREFERRED_METRICS = (
     "host_mem_pct",
 )
 MAX_METRICS = 6
+# A run sampled fewer times than this (a run shorter than a few seconds, at 1 Hz) is not
+# drawn: its line would be a dot; the page says so instead.
+MIN_SAMPLES = 5
 LONG_TEXT = 400  # longer inventory values (raw tool output) go into a collapsed block
 
 CSS = """
@@ -76,6 +93,10 @@ pre{background:#fff;border:1px solid #d5dce6;padding:8px;overflow:auto;font-size
 max-height:360px}
 details summary{cursor:pointer;color:#30506f}
 td.key{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;color:#30506f}
+.banner{background:#fdecea;border:2px solid #c62828;border-radius:8px;padding:12px 16px;
+margin:16px 0;color:#8e1b1b}.banner b{font-size:16px;letter-spacing:.04em}
+.banner ul{margin:6px 0 0 18px;padding:0}
+td.placeholder{color:#c62828;font-weight:600}
 """
 
 
@@ -109,10 +130,10 @@ def _role_badge(role: str) -> str:
     return f'<span class="role" style="background:{colour}">{escape(role)}</span>'
 
 
-def plot_run_times(view: CampaignView) -> str | None:
+def plot_run_times(view: CampaignView, draw: bool = True) -> str | None:
     benches = [(n, b) for n, b in view.score.benchmarks.items() if b.runs]
-    if not benches:
-        return None
+    if not benches or not draw:
+        return PLOT_PLACEHOLDER if benches else None
     from matplotlib.patches import Patch  # heavy: matplotlib
 
     fig = _figure(11, 3.2 * len(benches))
@@ -137,18 +158,19 @@ def plot_run_times(view: CampaignView) -> str | None:
         Patch(facecolor="#9e9e9e", edgecolor="#37474f", hatch="//", label="dropped"),
         Patch(facecolor=ROLE_COLOURS[FAILED], edgecolor="#37474f", label="failed"),
     ]
-    axes[0].legend(handles=handles, loc="upper right", fontsize=9)
+    # outside the axes: a legend inside covers a bar
+    fig.legend(handles=handles, loc="outside upper right", ncols=3, fontsize=9)
     return _png(fig)
 
 
-def plot_accuracy(view: CampaignView) -> str | None:
+def plot_accuracy(view: CampaignView, draw: bool = True) -> str | None:
     benches = [
         (n, b)
         for n, b in view.score.benchmarks.items()
         if any(r.log is not None and r.log.evals for r in b.runs)
     ]
-    if not benches:
-        return None
+    if not benches or not draw:
+        return PLOT_PLACEHOLDER if benches else None
     fig = _figure(11, 3.6 * len(benches))
     axes = fig.subplots(len(benches), 1, squeeze=False)[:, 0]
     for ax, (name, bench) in zip(axes, benches, strict=True):
@@ -191,17 +213,35 @@ def _metrics(view: CampaignView, name: str) -> list[str]:
     return ordered[:MAX_METRICS]
 
 
-def plot_telemetry(view: CampaignView, name: str) -> str | None:
-    metrics = _metrics(view, name)
-    if not metrics:
-        return None
+def _samples(run) -> int:
+    """How many times a run was sampled (its longest series)."""
+    if run.telemetry is None:
+        return 0
+    return max((len(s) for s in run.telemetry.series.values()), default=0)
+
+
+def sparse_runs(view: CampaignView, name: str) -> list[tuple[int | None, int]]:
+    """(run, samples) of each run with telemetry sampled fewer than MIN_SAMPLES times."""
+    return [
+        (run.index, n)
+        for run in view.runs.get(name, [])
+        if run.telemetry is not None and (n := _samples(run)) < MIN_SAMPLES
+    ]
+
+
+def plot_telemetry(view: CampaignView, name: str, draw: bool = True) -> str | None:
+    sparse = {index for index, _ in sparse_runs(view, name)}
+    drawn = [r for r in view.runs.get(name, []) if r.telemetry and r.index not in sparse]
+    metrics = _metrics(view, name) if drawn else []
+    if not metrics or not draw:
+        return PLOT_PLACEHOLDER if metrics else None
     cols = 2 if len(metrics) > 1 else 1
     rows = (len(metrics) + cols - 1) // cols
     fig = _figure(11, 2.8 * rows)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, metric in zip(axes, metrics, strict=False):
         for i, run in enumerate(view.runs[name]):
-            if run.telemetry is None:
+            if run.telemetry is None or run.index in sparse:
                 continue
             label = f"run {run.index}"
             # one colour per run; a run's GPUs are its lines of that colour
@@ -267,6 +307,8 @@ def _score_cards(score: SuiteScore) -> str:
         else:
             value = f"{b.minutes:.4f} min"
             sub = f"{b.minutes * 60:.2f} s &middot; weight {spec.weight:g}"
+            if scaled(b):
+                sub += f" &middot; olympic mean {b.mean:.4f} min x {escape(factor_text(b))}"
             cls = "valid" if b.valid else "invalid"
         cards.append(
             f'<div class="card"><div class="label">{escape(name)}{symbol}</div>'
@@ -321,6 +363,10 @@ def _summary_section(view: CampaignView) -> str:
         parts.append(f"<p>score = {escape(terms)} = <b>{score.score:.6f}</b></p>")
     parts.append(_results_table(score))
     for name, b in score.benchmarks.items():
+        parts.append(
+            f'<p class="meta">{escape(name)} scaling {escape(factor_text(b))}: '
+            f"{escape(b.scaling_reason)}</p>"
+        )
         for p in b.problems:
             parts.append(f'<p class="problem">{escape(name)}: {escape(p)}</p>')
         for n in b.notes:
@@ -356,24 +402,25 @@ def _runs_table(view: CampaignView, name: str, bench: BenchmarkScore) -> str:
 
 
 def _kv_table(pairs: list[tuple[str, object]]) -> str:
+    """Keys and values as a person reads them (units, yes/no); a placeholder in red; long
+    values (raw tool output) each in a collapsed block."""
     rows = []
     long_parts = []
     for key, value in pairs:
-        text = "" if value is None else str(value)
+        text = human_value(key, value)
         if len(text) > LONG_TEXT or "\n" in text:
             long_parts.append(
                 f"<details><summary>{escape(key)}</summary><pre>{escape(text)}</pre></details>"
             )
             continue
-        rows.append([f'<td class="key">{escape(key)}</td>', _td(text)])
+        cls = ' class="placeholder"' if is_placeholder(text) else ""
+        rows.append([f'<td class="key">{escape(key)}</td>', f"<td{cls}>{escape(text)}</td>"])
     return _table(["key", "value"], rows) + "".join(long_parts)
 
 
-def _inventory_section(view: CampaignView) -> str:
-    parts = ["<h3>Software</h3>", _kv_table(list(software(view)))]
-    images = images_used(view)
+def _images_table(view: CampaignView) -> str:
     rows = []
-    for bench, imgs in images.items():
+    for bench, imgs in images_used(view).items():
         for img in imgs:
             digests = ", ".join(img.repo_digests) or "&ndash;"
             rows.append(
@@ -386,56 +433,78 @@ def _inventory_section(view: CampaignView) -> str:
                     _td(str(img.runs), True),
                 ]
             )
-    if rows:
-        parts += [
-            "<h3>Images that ran</h3>",
-            _table(["benchmark", "runtime", "image", "image id", "repo digests", "runs"], rows),
-        ]
+    if not rows:
+        return ""
+    return "<h3>Images that ran</h3>" + _table(
+        ["benchmark", "runtime", "image", "image id", "repo digests", "runs"], rows
+    )
+
+
+def _hardware(view: CampaignView) -> str:
+    """One line per part of the node (as ``gp2bm inventory`` prints it), then every detail
+    of inventory.json, folded."""
+    if view.inventory is None:
+        return '<p class="note">absent: the campaign has no inventory.json</p>'
+    rows = [
+        [f'<td class="key">{escape(part)}</td>', _td(line)]
+        for part, line in summary_rows(view.inventory)
+    ]
+    return (
+        _table(["part", "what"], rows)
+        + "<details><summary>Every detail of inventory.json</summary>"
+        + _kv_table(flatten(view.inventory))
+        + "</details>"
+    )
+
+
+def _inventory_section(view: CampaignView) -> str:
+    parts = ["<h3>Software</h3>", _kv_table(list(software(view))), _images_table(view)]
     parts.append("<h3>System description</h3>")
     if view.system_desc is not None:
         parts.append(_kv_table(flatten(view.system_desc)))
     else:
         where = escape(view.relative(view.system_desc_path))
         parts.append(f'<p class="problem">absent: {where}</p>')
-    parts.append("<h3>Hardware inventory</h3>")
-    if view.inventory is not None:
-        parts.append(_kv_table(flatten(view.inventory)))
-    else:
-        parts.append('<p class="note">absent: the campaign has no inventory.json</p>')
+    parts += ["<h3>Hardware inventory</h3>", _hardware(view)]
     return "\n".join(parts)
+
+
+def _compliance_rows(view: CampaignView, name: str, b: BenchmarkScore) -> list[list[str]]:
+    fixes = submission_fixes(view, name)
+    rows = []
+    for r in b.runs:
+        if r.compliance is None:
+            verdict, detail = "not run", ""
+        else:
+            verdict = "pass" if r.compliance.passed else "FAIL"
+            detail = "; ".join(r.compliance.messages)
+        fix = fixes.get(r.file, "")
+        rows.append(
+            [_td(name), _td("compliance"), _td(r.file), _td(verdict), _td(detail), _td(fix)]
+        )
+    if b.seeds is not None:
+        verdict = "pass" if b.seeds.passed else "FAIL"
+        rows.append([_td(name), _td("seeds"), _td("all runs"), _td(verdict), _td(""), _td("")])
+    if b.rcp is not None:
+        verdict = "pass" if b.rcp.passed else "FAIL"
+        rcp = [_td(name), _td("RCP"), _td("all runs"), _td(verdict), _td(b.rcp.message)]
+    else:
+        off = "the suite turns the RCP check off"
+        rcp = [_td(name), _td("RCP"), _td("all runs"), _td("not run"), _td(off)]
+    return rows + [rcp + [_td("")]]
 
 
 def _compliance_section(view: CampaignView) -> str:
     rows = []
     for name, b in view.score.benchmarks.items():
-        for r in b.runs:
-            if r.compliance is None:
-                verdict, detail = "not run", ""
-            else:
-                verdict = "pass" if r.compliance.passed else "FAIL"
-                detail = "; ".join(r.compliance.messages)
-            rows.append([_td(name), _td("compliance"), _td(r.file), _td(verdict), _td(detail)])
-        if b.seeds is not None:
-            verdict = "pass" if b.seeds.passed else "FAIL"
-            rows.append([_td(name), _td("seeds"), _td("all runs"), _td(verdict), _td("")])
-        if b.rcp is not None:
-            verdict = "pass" if b.rcp.passed else "FAIL"
-            rows.append([_td(name), _td("RCP"), _td("all runs"), _td(verdict), _td(b.rcp.message)])
-        else:
-            rows.append(
-                [
-                    _td(name),
-                    _td("RCP"),
-                    _td("all runs"),
-                    _td("not run"),
-                    _td("the suite turns the RCP check off"),
-                ]
-            )
+        rows += _compliance_rows(view, name, b)
     intro = (
         f"<p>MLCommons' mlperf-logging checkers, ruleset {escape(view.score.ruleset)}, "
-        f"compliance mode <b>{escape(view.score.compliance)}</b>.</p>"
+        f"compliance mode <b>{escape(view.score.compliance)}</b>. A run whose submission "
+        "lines are missing or written twice has the manifest fix beside it.</p>"
     )
-    return intro + _table(["benchmark", "check", "subject", "verdict", "detail"], rows)
+    headers = ["benchmark", "check", "subject", "verdict", "detail", "fix"]
+    return intro + _table(headers, rows)
 
 
 def _claims_json(view: CampaignView) -> str:
@@ -445,7 +514,8 @@ def _claims_json(view: CampaignView) -> str:
 
 
 def _elevated_runs(view: CampaignView) -> list[str]:
-    """Runs whose record says they ran privileged or on the host network (not the default)."""
+    """Runs whose record says they ran privileged, on the host network, or with another
+    relaxed container option (not the default)."""
     out = []
     for name, runs in view.runs.items():
         for run in runs:
@@ -457,12 +527,49 @@ def _elevated_runs(view: CampaignView) -> list[str]:
                 how.append("privileged")
             if rec.network == "host":
                 how.append("host network")
+            # seccomp=unconfined, cap_add=..., uts=host ...: relaxed as the manifest asks
+            how += [r for r in rec.relaxed or [] if r not in ("privileged", "network=host")]
             if how:
                 out.append(f"{name} {run.score.file}: {' and '.join(how)}")
     return out
 
 
-def render_html(view: CampaignView) -> str:
+def _banner(items: list[str]) -> str:
+    """The "incomplete" banner: what keeps this campaign from a hand-in; none when complete."""
+    if not items:
+        return ""
+    listed = "".join(f"<li>{escape(item)}</li>" for item in items)
+    return (
+        f'<div class="banner" id="incomplete"><b>{BANNER_TITLE}</b>: not ready to hand in; '
+        f"complete these first.<ul>{listed}</ul></div>"
+    )
+
+
+def _sparse_note(view: CampaignView, name: str) -> str:
+    sparse = sparse_runs(view, name)
+    if not sparse:
+        return ""
+    runs = ", ".join(f"run {i} ({n} sample{'s' if n != 1 else ''})" for i, n in sparse)
+    return (
+        f'<p class="meta">Too few samples to draw (under {MIN_SAMPLES}, at 1 Hz: runs of a '
+        f"few seconds): {escape(runs)}. Their samples are in records/{escape(name)}/.</p>"
+    )
+
+
+def _telemetry_section(view: CampaignView, draw: bool) -> str:
+    parts = []
+    for name in view.score.benchmarks:
+        img = plot_telemetry(view, name, draw)
+        note = _sparse_note(view, name)
+        if img or note:
+            parts += [f"<h3>{escape(name)}</h3>", img or "", note]
+    if not parts:
+        return '<p class="meta">No telemetry samples in this campaign.</p>'
+    return "\n".join(p for p in parts if p)
+
+
+def render_html(view: CampaignView, draw: bool = True) -> str:
+    """The page; ``draw=False``: each plot a placeholder (what verify compares)."""
     score = view.score
     title = f"{score.suite.title or score.suite.name}: MLPerf Training results"
     head = (
@@ -474,7 +581,7 @@ def render_html(view: CampaignView) -> str:
         f"{escape(str(view.meta.get('created', '?')))} &middot; report generated "
         f"{escape(view.generated)} by gp2bm {escape(view.gp2bm_version)}</div>"
     )
-    body = [head, "<h2>Score</h2>", _summary_section(view)]
+    body = [head, _banner(incomplete(view)), "<h2>Score</h2>", _summary_section(view)]
     elevated = _elevated_runs(view)
     if elevated:
         body.append(
@@ -482,7 +589,7 @@ def render_html(view: CampaignView) -> str:
             + escape("; ".join(elevated))
             + "</p>"
         )
-    times = plot_run_times(view)
+    times = plot_run_times(view, draw)
     if times:
         body += ["<h2>Time to train per run</h2>", times]
         body.append(
@@ -491,17 +598,10 @@ def render_html(view: CampaignView) -> str:
         )
     for name, bench in score.benchmarks.items():
         body += [f"<h3>{escape(name)} runs</h3>", _runs_table(view, name, bench)]
-    accuracy = plot_accuracy(view)
+    accuracy = plot_accuracy(view, draw)
     if accuracy:
         body += ["<h2>Eval accuracy</h2>", accuracy]
-    tele = [(n, plot_telemetry(view, n)) for n in score.benchmarks]
-    tele = [(n, img) for n, img in tele if img]
-    body.append("<h2>Telemetry</h2>")
-    if tele:
-        for name, img in tele:
-            body += [f"<h3>{escape(name)}</h3>", img]
-    else:
-        body.append('<p class="meta">No telemetry samples in this campaign.</p>')
+    body += ["<h2>Telemetry</h2>", _telemetry_section(view, draw)]
     body += ["<h2>Compliance</h2>", _compliance_section(view)]
     body += ["<h2>Inventory</h2>", _inventory_section(view)]
     if view.notes:
@@ -523,9 +623,27 @@ def write_html(view: CampaignView, path: Path) -> Path:
     return path
 
 
+def without_plots(page: str) -> str:
+    """A written page with each drawn plot replaced by the placeholder (for verify)."""
+    return PLOT_RE.sub(PLOT_PLACEHOLDER, page)
+
+
+GENERATED_RE = re.compile(r"report generated (.*?) by gp2bm (.*?)</div>")
+
+
+def generated_of(page: str) -> tuple[str, str] | None:
+    """(when, gp2bm version) the page says it was made."""
+    m = GENERATED_RE.search(page)
+    return None if m is None else (unescape(m.group(1)), unescape(m.group(2)))
+
+
 def read_claims(path: Path) -> dict | None:
     """The claims JSON embedded in a report written here (for verify); None if absent."""
-    text = Path(path).read_text(encoding="utf-8")
+    return claims_of(Path(path).read_text(encoding="utf-8"))
+
+
+def claims_of(text: str) -> dict | None:
+    """The claims JSON embedded in a page; None if absent."""
     m = re.search(
         rf'<script type="application/json" id="{CLAIMS_ID}">(.*?)</script>', text, re.DOTALL
     )

@@ -14,6 +14,7 @@ from rich.table import Table
 from gp2bm.node.description import NodeRecord
 from gp2bm.node.inventory import human_bytes
 from gp2bm.node.systemdesc import FieldProblem
+from gp2bm.reports.humanize import readable_error
 from gp2bm.results.rules import CheckResult
 
 
@@ -94,7 +95,7 @@ def _engines_line(d: dict) -> str:
         runtimes = ",".join(docker.get("runtimes") or [])
         parts.append(f"Docker Engine {docker.get('version')} (runtimes {runtimes})")
     else:
-        parts.append(f"Docker Engine not reachable ({docker.get('error')})")
+        parts.append(f"Docker Engine not reachable ({readable_error(docker.get('error'))})")
     for name in ("podman", "apptainer", "singularity", "nvidia_container_toolkit"):
         entry = d.get(name, {})
         if entry.get("present"):

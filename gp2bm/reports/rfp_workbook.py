@@ -14,20 +14,35 @@ stack (from the system description, the inventory, the images that ran) and, fro
 ``--changes``, the description of changes. The Proposed column takes what the vendor passes
 with ``--proposed KEY=VALUE``; ``--test KEY=VALUE`` fills what a campaign cannot know (MPI
 tasks, flags) or overrides the detected software lines.
+
+A benchmark's result is the official number (the olympic mean times the scaling factor, the
+RCP normalisation for a suite with RCP checks); its cell carries a comment with the unscaled
+mean, the factor and why. Counts (nodes, MPI tasks, OpenMP threads) must be whole numbers of
+at least 1 and proposed results numbers above 0, refused on the command line otherwise;
+text is written as text, never as a formula (``celltext``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm.errors import InputError, InvalidError
+from gp2bm.node.systemdesc import is_placeholder
+from gp2bm.reports.celltext import put_value
+from gp2bm.reports.completeness import banner_text, incomplete, placeholder_answers
+from gp2bm.reports.official import factor_text, typed_minutes, typed_seconds
 from gp2bm.reports.software import software
-from gp2bm.reports.view import CampaignView
+from gp2bm.reports.view import CampaignView, images_used
+from gp2bm.reports.xlsx_report import workbook_bytes
+from gp2bm.results.scoring import BenchmarkScore
 
 SHEET = "MLPerf"
+# Where the banner goes when the form leaves no room above itself.
+BANNER_SHEET = "gp2bm: incomplete"
 MAX_CELL_CHARS = 32767
 
 # label (lower case, start of the text) -> key
@@ -43,8 +58,20 @@ LABELS = {
     "include detailed description": "changes",
 }
 BENCH_LABEL_RE = re.compile(r"^\s*(\S+)\s+benchmark\s*\((seconds|minutes)\)", re.IGNORECASE)
-NUMERIC_KEYS = {"nodes", "mpi_tasks", "omp_threads"}
+# Lines of whole numbers of at least 1, and lines of text; any other line (a benchmark's
+# result) is a number above 0.
+COUNT_KEYS = {"nodes", "mpi_tasks", "omp_threads"}
+TEXT_KEYS = {"compiler", "mpi", "libraries", "compiler_flags", "library_flags", "changes"}
 
+# Words naming a container engine in a declared software stack, and the runtime each is.
+ENGINE_WORDS = {
+    "docker": "docker",
+    "podman": "podman",
+    "apptainer": "apptainer",
+    "singularity": "apptainer",
+    "enroot": "enroot",
+    "pyxis": "enroot",
+}
 # How detected software is sorted into the form's three lines.
 COMPILER_RE = re.compile(r"gcc|g\+\+|clang|llvm|\bicc|icx|icpx|nvcc|nvhpc|compiler|python", re.I)
 MPI_RE = re.compile(r"mpi|ucx|hpc-?x|mvapich|hcoll", re.I)
@@ -68,9 +95,10 @@ class FormLayout:
 @dataclass
 class FilledCell:
     coordinate: str
-    column: str  # Test | Proposed
+    column: str  # Test | Proposed | Banner (the "incomplete" banner)
     key: str
     value: object
+    gaps: list[str] = field(default_factory=list)  # a banner's items
 
 
 def _text(value) -> str:
@@ -147,23 +175,53 @@ def parse_assignments(items: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
-def _typed(key: str, value: str, option: str):
-    """Numbers as numbers (the form computes with them), the rest as text."""
+def answer_value(key: str, value: str, option: str):
+    """A line's answer as the form wants it: text for text lines; for the others a number
+    (the form computes with them), a count a whole number of at least 1, a result above 0.
+    Anything else is refused, naming the option."""
+    if key in TEXT_KEYS:
+        return value
+    what = "a whole number, at least 1" if key in COUNT_KEYS else "a number above 0"
     try:
         number = float(value)
     except ValueError:
-        if key in NUMERIC_KEYS:
-            raise InputError(f"{option} {key}={value}: expected a number") from None
-        return value
-    if not number == number or number in (float("inf"), float("-inf")):
-        raise InputError(f"{option} {key}={value}: expected a finite number")
-    return int(number) if re.fullmatch(r"[+-]?\d+", value) else number
+        raise InputError(f"{option} {key}={value}: expected a number ({what})") from None
+    whole = re.fullmatch(r"\+?\d+", value.strip()) is not None
+    if not math.isfinite(number) or number <= 0 or (key in COUNT_KEYS and not whole):
+        raise InputError(f"{option} {key}={value}: expected {what}")
+    return int(number) if whole else number
+
+
+def _engines_unused(text: str, used: set[str]) -> str:
+    """A declared software stack without the container engines no run used (a node may have
+    Podman installed while every run was Docker's, or a plain process)."""
+    kept = []
+    for part in text.split(","):
+        named = {engine for word, engine in ENGINE_WORDS.items() if word in part.lower()}
+        if not named or named & used:
+            kept.append(part.strip())
+    return ", ".join(p for p in kept if p)
+
+
+def _stack(view: CampaignView) -> list[tuple[str, str]]:
+    """The detected software stack, without placeholders (the banner names those) and
+    without engines no run used."""
+    used = {img.runtime for imgs in images_used(view).values() for img in imgs if img.runtime}
+    out = []
+    for name, ver in software(view):
+        if is_placeholder(ver):
+            continue
+        if name == "other_software_stack":
+            ver = _engines_unused(ver, used)
+        if ver:
+            out.append((name, ver))
+    return out
 
 
 def software_lines(view: CampaignView) -> dict[str, str]:
     """The compiler, MPI and performance-library lines from the detected software stack."""
     lines: dict[str, list[str]] = {"compiler": [], "mpi": [], "libraries": []}
-    for name, ver in software(view):
+    for name, ver in _stack(view):
         if name in ("gp2bm", "mlperf-logging", "operating_system") or ".os." in f".{name}.":
             continue
         if name.endswith(" implementation"):  # a local process: no image to name
@@ -201,7 +259,9 @@ def test_values(view: CampaignView, units: dict[str, str]) -> dict[str, object]:
             why = "no results" if bench is None else "; ".join(bench.problems) or "invalid"
             raise InvalidError(f"cannot fill the RFP workbook: {name} has no valid result ({why})")
         unit = units.get(name, "seconds")
-        values[name] = bench.minutes * 60 if unit == "seconds" else bench.minutes
+        values[name] = (
+            typed_seconds(bench.minutes) if unit == "seconds" else typed_minutes(bench.minutes)
+        )
     values.update(software_lines(view))
     return values
 
@@ -251,6 +311,9 @@ def read_answers(
     each checked: bad input fails here, before any campaign is read."""
     proposed_values = parse_assignments(proposed, "--proposed")
     test_values_given = parse_assignments(test, "--test")
+    for option, given in (("--proposed", proposed_values), ("--test", test_values_given)):
+        for key, value in given.items():
+            answer_value(key, value, option)  # refused here, before anything is read or written
     changes_text = read_changes(changes)
     if template is not None and not Path(template).is_file():
         raise InputError(f"{template}: file not found")
@@ -295,7 +358,7 @@ def _test_answers(
         if key not in layout.test or key == "changes":
             known = sorted(k for k in layout.test if k not in view.suite.benchmarks)
             raise InputError(f"--test {key}: no such line in the form (known: {', '.join(known)})")
-        values[key] = _typed(key, value, "--test")
+        values[key] = answer_value(key, value, "--test")
     if changes is not None:
         if "changes" not in layout.test:
             raise InputError(f"{template}: tab '{SHEET}' has no description-of-changes block")
@@ -311,7 +374,7 @@ def _write_answers(
         coord = layout.test.get(key)
         if coord is None:
             continue
-        ws[coord].value = value
+        put_value(ws[coord], value)
         filled.append(FilledCell(coord, "Test", key, value))
         if key == "changes":
             align = copy(ws[coord].alignment)
@@ -321,10 +384,78 @@ def _write_answers(
         if key not in layout.proposed:
             known = ", ".join(sorted(layout.proposed))
             raise InputError(f"--proposed {key}: no such line in the form (known: {known})")
-        typed = _typed(key, value, "--proposed")
-        ws[layout.proposed[key]].value = typed
+        typed = answer_value(key, value, "--proposed")
+        put_value(ws[layout.proposed[key]], typed)
         filled.append(FilledCell(layout.proposed[key], "Proposed", key, typed))
     return filled
+
+
+def result_note(b: BenchmarkScore, unit: str) -> str:
+    """The comment on a benchmark's result cell: the unscaled mean, the factor and why."""
+    per = 60 if unit == "seconds" else 1
+    mean = "none" if b.mean is None else f"{b.mean * per:.3f} {unit}"
+    official = "none" if b.minutes is None else f"{b.minutes * per:.3f} {unit}"
+    return (
+        f"Official result {official} = olympic mean {mean} (unscaled) x scaling "
+        f"{factor_text(b)}. {b.scaling_reason}"
+    )
+
+
+def _explain_results(ws, layout: FormLayout, view: CampaignView) -> None:
+    from openpyxl.comments import Comment  # heavy: openpyxl
+
+    for name, b in view.score.benchmarks.items():
+        coord = layout.test.get(name)
+        if coord is not None:
+            ws[coord].comment = Comment(result_note(b, layout.units.get(name, "seconds")), "gp2bm")
+
+
+def workbook_gaps(
+    view: CampaignView, layout: FormLayout, values: dict[str, object], changes: str | None
+) -> list[str]:
+    """What the filled form lacks: the campaign's gaps, a blank description of changes, an
+    answer that is still a placeholder."""
+    gaps = incomplete(view)
+    if "changes" in layout.test and changes is None:
+        gaps.append(
+            f"the description of changes ({layout.test['changes']}) is blank: give --changes FILE"
+        )
+    for key in placeholder_answers(values):
+        gaps.append(f"the {key} line ({layout.test.get(key)}) is still a placeholder")
+    return gaps
+
+
+def _banner_cell(ws) -> str | None:
+    """An empty cell between the form's title and its header row, in the title's column."""
+    from openpyxl.utils import get_column_letter  # heavy: openpyxl
+
+    title = next((c for row in ws.iter_rows() for c in row if c.value is not None), None)
+    header = next(
+        (c.row for row in ws.iter_rows() for c in row if _text(c.value).lower() == "test"), None
+    )
+    if title is None or header is None:
+        return None
+    for row in range(title.row + 1, header.row):
+        coord = f"{get_column_letter(title.column)}{row}"
+        if ws[coord].value is None and _anchor(ws, coord) == coord:
+            return coord
+    return None
+
+
+def _put_banner(ws, gaps: list[str]) -> FilledCell | None:
+    """The "incomplete" banner, in red, above the form (or, with no room there, on a sheet
+    of its own); None when nothing is missing."""
+    from openpyxl.styles import Font  # heavy: openpyxl
+
+    if not gaps:
+        return None
+    coord = _banner_cell(ws)
+    if coord is None:
+        ws = ws.parent.create_sheet(BANNER_SHEET, 0)
+        coord = "A1"
+    put_value(ws[coord], banner_text(gaps))
+    ws[coord].font = Font(bold=True, color="C62828", size=12)
+    return FilledCell(coord, "Banner", "incomplete", banner_text(gaps), gaps)
 
 
 def fill_rfp_workbook(
@@ -342,10 +473,21 @@ def fill_rfp_workbook(
     layout = find_layout(ws, str(template))
     values = _test_answers(view, layout, template, changes, test)
     filled = _write_answers(ws, layout, values, proposed)
+    _explain_results(ws, layout, view)
+    banner = _put_banner(ws, workbook_gaps(view, layout, values, changes))
+    if banner is not None:
+        filled.append(banner)
+    data = workbook_bytes(wb)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_file():  # a device (/dev/stdout): written, never replaced
+        out.write_bytes(data)
+        return filled
     tmp = out.with_name(f".{out.name}.tmp")
-    wb.save(tmp)
-    tmp.replace(out)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return filled
 
 

@@ -4,55 +4,75 @@ verification are rendered from the same object their ``--json`` prints."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from gp2bm.reports.rfp_workbook import FilledCell
-from gp2bm.reports.writer import WrittenReports
+from gp2bm.reports.official import factor_text
 from gp2bm.results.scoring import COUNTED, FAILED, BenchmarkScore, SuiteScore
+
+if TYPE_CHECKING:  # names for the annotations only: `gp2bm score` need not load the writers
+    from gp2bm.reports.rfp_workbook import FilledCell
+    from gp2bm.reports.writer import WrittenReports
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _why(r) -> str:
+    why = "; ".join(r.reasons)
+    if not why and r.compliance is not None and not r.compliance.passed:
+        why = "compliance (reported only): " + "; ".join(r.compliance.messages)
+    return why
+
+
 def benchmark_table(b: BenchmarkScore) -> Table:
-    title = f"{b.benchmark}  ({b.folder})"
-    table = Table(title=title, title_justify="left", expand=False)
+    """The runs of a benchmark; the "why" column only when a run has a reason to show."""
+    whys = [_why(r) for r in b.runs]
+    table = Table(title=b.benchmark, title_justify="left", expand=False)
     table.add_column("run", no_wrap=True)
     table.add_column("minutes", justify="right", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("seed", justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
-    table.add_column("why", overflow="fold")
-    for r in b.runs:
+    if any(whys):
+        table.add_column("why", overflow="fold")
+    for r, why in zip(b.runs, whys, strict=True):
         style = "green" if r.role == COUNTED else ("red" if r.role == FAILED else "yellow")
-        why = "; ".join(r.reasons)
-        if not why and r.compliance is not None and not r.compliance.passed:
-            why = "compliance (reported only): " + "; ".join(r.compliance.messages)
-        table.add_row(
+        row = [
             r.file,
             _fmt(r.minutes),
+            "-" if r.minutes is None else f"{r.minutes * 60:.3f}",
             r.status,
             "-" if r.seed is None else str(r.seed),
             Text(r.role, style=style),
-            why,
-        )
+        ]
+        table.add_row(*row, *([why] if any(whys) else []))
     return table
 
 
+def _unbroken(text: str, style: str = "") -> Text:
+    """A line a terminal may wrap but rich never breaks (a path stays one token to copy)."""
+    return Text(text, style=style, no_wrap=True, overflow="ignore")
+
+
 def benchmark_summary(b: BenchmarkScore) -> Text:
+    """The official result (olympic mean x scaling factor), the unscaled mean beside it and
+    why the factor is what it is."""
     lines = Text()
-    lines.append(f"  olympic mean {_fmt(b.mean, 6)} min")
-    factor = "none" if b.scaling_factor is None else f"{b.scaling_factor:g}"
-    lines.append(f" x scaling {factor} ({b.scaling_source})")
-    lines.append(f" = {_fmt(b.minutes, 6)} min")
+    lines.append(f"  olympic mean {_fmt(b.mean, 6)} min (unscaled)")
+    lines.append(f" x scaling {factor_text(b)}")
+    lines.append(f"\n  = {_fmt(b.minutes, 6)} min", style="bold")
     if b.minutes is not None:
-        lines.append(f" = {b.minutes * 60:.2f} s")
+        lines.append(f" = {b.minutes * 60:.3f} s", style="bold")
     lines.append(
         "  VALID" if b.valid else "  INVALID", style="bold green" if b.valid else "bold red"
     )
+    lines.append(f"\n  scaling: {b.scaling_reason}")
     if b.rcp is not None:
         lines.append(f"\n  RCP: {'pass' if b.rcp.passed else 'FAIL'} - {b.rcp.message}")
     if b.seeds is not None:
@@ -72,7 +92,8 @@ def render_score(result: SuiteScore) -> Group:
         )
     ]
     for b in result.benchmarks.values():
-        parts += [benchmark_table(b), benchmark_summary(b), Text("")]
+        parts += [benchmark_table(b), _unbroken(f"  logs: {b.folder}", "dim")]
+        parts += [benchmark_summary(b), Text("")]
     for name in result.missing:
         parts.append(Text(f"{name}: no results found", style="red"))
     score = result.score
@@ -99,15 +120,46 @@ def _score_text(score: float | None) -> str:
 
 
 def print_filled_cells(filled: list[FilledCell], err: Console) -> None:
-    """The cells of the RFP workbook that were filled, one a line."""
+    """The cells of the RFP workbook that were filled, one a line (the banner is warned of
+    with the reports' other gaps)."""
     for cell in filled:
+        if cell.column == "Banner":
+            _plain(err, f"  {cell.coordinate}: the INCOMPLETE banner")
+            continue
         shown = cell.value if not isinstance(cell.value, str) else cell.value[:60]
         _plain(err, f"  {cell.column} {cell.coordinate} {cell.key} = {shown!r}")
+
+
+def print_incomplete(gaps: list[str], err: Console) -> None:
+    """What keeps the reports from a hand-in, one warning a line."""
+    for gap in gaps:
+        _plain(err, f"warning: incomplete: {gap}")
+
+
+def print_next(err: Console, what: str, elapsed: float | None = None) -> None:
+    """The last line of a long command: how long it took, and what to do next."""
+    took = "" if elapsed is None else f"done in {elapsed:.1f} s; "
+    _plain(err, f"{took}next: {what}")
+
+
+def _print_results(benchmarks: dict[str, dict], out: Console) -> None:
+    """Each benchmark's official result, its unscaled mean and the reason for the factor, as
+    ``official.official_summary`` gives them."""
+    for name, b in benchmarks.items():
+        official = "none" if b["minutes"] is None else f"{b['minutes']:.6f} min"
+        unscaled = "none" if b["unscaled_minutes"] is None else f"{b['unscaled_minutes']:.6f}"
+        factor = "none" if b["scaling_factor"] is None else f"{b['scaling_factor']:.6g}"
+        _plain(
+            out,
+            f"{name}: {official} (olympic mean {unscaled} min x scaling {factor} "
+            f"({b['scaling_source']}): {b['scaling_reason']})",
+        )
 
 
 def print_reports(written: WrittenReports, out: Console) -> None:
     for kind, path in written.written:
         out.print(f"{kind}: {path}", highlight=False)
+    _print_results(written.benchmarks, out)
     out.print(f"score ({written.formula}): {_score_text(written.score)}", highlight=False)
 
 
@@ -122,9 +174,12 @@ def print_package(bundle: dict, out: Console, err: Console) -> None:
             f"RCP bypass (suite turns RCP off): {', '.join(bundle['rcp_bypass'])}",
             highlight=False,
         )
+    _print_results(bundle.get("benchmarks") or {}, out)
     out.print(f"score: {_score_text(bundle['score'])}", highlight=False)
     for item in bundle["incomplete"]:
         _plain(err, f"incomplete: {item}")
+    for item in bundle.get("secrets_in_logs") or []:
+        _plain(err, f"warning: a log shows a secret: {item}")
     for item in bundle["problems"]:
         _plain(err, f"problem: {item}")
 
@@ -142,5 +197,8 @@ def print_verification(verification: dict, out: Console) -> None:
         _plain(out, f"  differs: {d}")
     for p in verification["problems"]:
         _plain(out, f"  problem: {p}")
+    for u in verification.get("unverifiable") or []:
+        _plain(out, f"  unverifiable: {u}")
+    _print_results(verification.get("benchmarks") or {}, out)
     if verification["ok"]:
         out.print(f"verified: score {verification['score']:.6f}", highlight=False)

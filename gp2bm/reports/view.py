@@ -21,8 +21,10 @@ from gp2bm.campaign.record import RunRecord
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import InputError
 from gp2bm.reports.telemetry import Telemetry, read_telemetry
+from gp2bm.results.checkpool import Progress
 from gp2bm.results.resultset import run_number, score_paths
 from gp2bm.results.scoring import RunScore, SuiteScore
+from gp2bm.results.verdictcache import VerdictCache
 from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests
 from gp2bm.spec.suite import Suite
 
@@ -163,8 +165,13 @@ def load_campaign(
     root: Path,
     suite_path: Path | None = None,
     score: SuiteScore | None = None,
+    *,
+    cache: VerdictCache | None = None,
+    progress: Progress | None = None,
 ) -> CampaignView:
-    """Read a campaign (or an extracted hand-in bundle) into a CampaignView."""
+    """Read a campaign (or an extracted hand-in bundle) into a CampaignView. ``cache``: the
+    checkers' verdicts of unchanged logs (``report``, ``package``; never ``verify``);
+    ``progress``: told how the scoring goes."""
     root = Path(root)
     meta, suite = campaign_suite(root, suite_path)
     org, system = meta["org"], meta["system"]
@@ -172,7 +179,7 @@ def load_campaign(
     if score is None:
         if not results.is_dir():
             raise InputError(f"{root}: no results yet ({results} is absent)")
-        score = score_paths([results], suite)
+        score = score_paths([results], suite, cache=cache, progress=progress)
     notes: list[str] = []
     runs, attempts = _run_views(root, score, notes)
     sys_path = root / org / "systems" / f"{system}.json"
@@ -213,3 +220,13 @@ def images_used(view: CampaignView) -> dict[str, list[ImageUse]]:
             seen[key].runs += 1
         out[bench] = list(seen.values())
     return out
+
+
+def submission_fixes(view: CampaignView, bench: str) -> dict[str, str]:
+    """Per result log of ``bench``, the manifest fix its run record names for missing or
+    doubled submission lines (``submission_problem``): what explains its compliance failure."""
+    return {
+        run.score.file: run.record.submission_problem
+        for run in view.runs.get(bench, [])
+        if run.record is not None and run.record.submission_problem
+    }

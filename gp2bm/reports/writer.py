@@ -7,16 +7,22 @@ else has been written.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm.campaign.resolve import resolve_campaign_dir
 from gp2bm.errors import InputError
+from gp2bm.reports.completeness import incomplete
 from gp2bm.reports.csv_report import write_csv
 from gp2bm.reports.html_report import write_html
+from gp2bm.reports.official import official_summary
 from gp2bm.reports.rfp_workbook import FilledCell, RfpAnswers, fill_answers, read_answers
 from gp2bm.reports.view import CampaignView, load_campaign
 from gp2bm.reports.xlsx_report import write_xlsx
+from gp2bm.results.checkpool import Progress
+from gp2bm.results.verdictcache import VerdictCache, default_cache_dir
 
 # The file names of the reports in a campaign's (and a bundle's) reports/ folder.
 REPORT_NAMES = {"csv": "results.csv", "xlsx": "results.xlsx", "html": "report.html"}
@@ -55,13 +61,17 @@ class WrittenReports:
     formula: str
     written: list[tuple[str, Path]] = field(default_factory=list)
     filled: list[FilledCell] = field(default_factory=list)
+    benchmarks: dict[str, dict] = field(default_factory=dict)  # official_summary of each
+    incomplete: list[str] = field(default_factory=list)  # what the reports' banner names
 
     def as_dict(self) -> dict:
         return {
             "campaign": str(self.campaign),
             "score": self.score,
             "valid": self.valid,
+            "benchmarks": self.benchmarks,
             "written": {kind: str(path) for kind, path in self.written},
+            "incomplete": self.incomplete,
         }
 
 
@@ -73,15 +83,28 @@ def write_reports(
     written: list[tuple[str, Path]] = []
     filled: list[FilledCell] = []
     if targets.rfp is not None and targets.answers is not None:
-        filled = fill_answers(view, targets.answers, targets.rfp)
+        with _naming(targets.rfp):
+            filled = fill_answers(view, targets.answers, targets.rfp)
         written.append(("rfp workbook", targets.rfp))
-    if targets.csv:
-        written.append(("csv", write_csv(view, targets.csv)))
-    if targets.xlsx:
-        written.append(("xlsx", write_xlsx(view, targets.xlsx)))
-    if targets.html:
-        written.append(("html", write_html(view, targets.html)))
+    for kind, path, write in (
+        ("csv", targets.csv, write_csv),
+        ("xlsx", targets.xlsx, write_xlsx),
+        ("html", targets.html, write_html),
+    ):
+        if path:
+            with _naming(path):
+                written.append((kind, write(view, path)))
     return written, filled
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A report that cannot be written is named: ``/dev/full: No space left on device``
+    (the OS names no file when a write, rather than an open, fails)."""
+    try:
+        yield
+    except OSError as exc:
+        raise InputError(f"{exc.filename or path}: {exc.strerror or exc}") from None
 
 
 def report_targets(root: Path, request: ReportRequest, answers: RfpAnswers) -> ReportTargets:
@@ -100,15 +123,27 @@ def report_targets(root: Path, request: ReportRequest, answers: RfpAnswers) -> R
     return ReportTargets(csv=csv, html=html, rfp=xlsx, answers=answers)
 
 
+def report_gaps(view: CampaignView, filled: list[FilledCell]) -> list[str]:
+    """What the reports' banner names: the campaign's gaps, and the RFP workbook's own
+    (a blank description of changes) when one was filled."""
+    gaps = incomplete(view)
+    return gaps + [g for cell in filled for g in cell.gaps if g not in gaps]
+
+
 def make_reports(
-    campaign: Path | None, suite_path: Path | None, request: ReportRequest
+    campaign: Path | None,
+    suite_path: Path | None,
+    request: ReportRequest,
+    progress: Progress | None = None,
 ) -> WrittenReports:
-    """``gp2bm report``: check what was asked, read the campaign once, write its reports."""
+    """``gp2bm report``: check what was asked, read the campaign once, write its reports.
+    ``progress``: told how the scoring goes (``score_paths``)."""
     if request.template is None and (request.changes or request.proposed or request.test):
         raise InputError("--changes, --proposed and --test fill the RFP workbook: give --template")
     answers = read_answers(request.template, request.changes, request.proposed, request.test)
     root = resolve_campaign_dir(campaign, suite_path)
-    view = load_campaign(root, suite_path)
+    cache = VerdictCache(default_cache_dir())
+    view = load_campaign(root, suite_path, cache=cache, progress=progress)
     written, filled = write_reports(view, report_targets(root, request, answers))
     return WrittenReports(
         campaign=root,
@@ -117,4 +152,6 @@ def make_reports(
         formula=view.suite.formula_text(),
         written=written,
         filled=filled,
+        benchmarks={n: official_summary(b) for n, b in view.score.benchmarks.items()},
+        incomplete=report_gaps(view, filled),
     )

@@ -2,17 +2,24 @@
 Compliance and Telemetry sheets, written with openpyxl.
 
 Numbers are stored as numbers (with a display format), never as text, so that the
-evaluator can compute with them; the Summary sheet's cells are at fixed places (see
-SUMMARY_CELLS) so that ``gp2bm verify`` can read the claimed score back.
+evaluator can compute with them; text is always a string cell, never a formula
+(``celltext``). The Summary sheet gives each benchmark's official result (the olympic mean
+times the scaling factor) with the unscaled mean, the factor and why beside it.
+``gp2bm verify`` builds the workbook again from the bundled logs (``build_workbook``) and
+compares every cell (``cell_values``).
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from gp2bm.reports.celltext import put_value
+from gp2bm.reports.completeness import banner_text, incomplete
 from gp2bm.reports.nested import flatten
+from gp2bm.reports.official import typed_minutes, typed_score, typed_seconds
 from gp2bm.reports.software import software
-from gp2bm.reports.view import CampaignView, RunView, images_used
+from gp2bm.reports.view import CampaignView, RunView, images_used, submission_fixes
 from gp2bm.results.scoring import COUNTED, FAILED
 
 ROLE_COLOURS = {COUNTED: "2E7D32", FAILED: "C62828"}
@@ -51,14 +58,25 @@ def _cell_value(value):
     return ILLEGAL_CHARACTERS_RE.sub("", str(value))
 
 
+def _put(ws, row: int, column: int, value):
+    """Write a value: a number as a number, text as text (never a formula); the cell."""
+    cell = ws.cell(row=row, column=column)
+    put_value(cell, _cell_value(value))
+    return cell
+
+
 def _summary(wb, view: CampaignView) -> None:
     from openpyxl.styles import Font  # heavy: openpyxl
 
     ws = wb.active
     ws.title = "Summary"
     score = view.score
-    ws["A1"] = f"{score.suite.title or score.suite.name}: MLPerf Training results"
+    put_value(ws["A1"], f"{score.suite.title or score.suite.name}: MLPerf Training results")
     ws["A1"].font = Font(bold=True, size=14)
+    gaps = incomplete(view)
+    if gaps:
+        put_value(ws["A2"], banner_text(gaps))
+        ws["A2"].font = Font(bold=True, color="C62828")
     rows = [
         ("suite", score.suite.name),
         ("formula", score.suite.formula_text()),
@@ -75,28 +93,12 @@ def _summary(wb, view: CampaignView) -> None:
     r = 3
     for label, value in rows:
         ws.cell(row=r, column=1, value=label).font = Font(bold=True)
-        ws.cell(row=r, column=2, value=_cell_value(value))
+        _put(ws, r, 2, value)
         r += 1
-    r += 1
-    _header(ws, r, ["benchmark", "minutes", "seconds", "valid", "runs", "required", "scaling"])
-    r += 1
-    for name, spec in score.suite.benchmarks.items():
-        b = score.benchmarks.get(name)
-        ws.cell(row=r, column=1, value=name)
-        if b is not None:
-            ws.cell(row=r, column=2, value=b.minutes).number_format = "0.000000"
-            seconds = None if b.minutes is None else b.minutes * 60
-            ws.cell(row=r, column=3, value=seconds).number_format = "0.000"
-            ws.cell(row=r, column=4, value="yes" if b.valid else "no")
-            ws.cell(row=r, column=5, value=len(b.runs))
-            ws.cell(row=r, column=7, value=b.scaling_factor)
-        else:
-            ws.cell(row=r, column=4, value="no results")
-        ws.cell(row=r, column=6, value=spec.runs)
-        r += 1
+    r = _summary_results(ws, view, r + 1)
     r += 1
     ws.cell(row=r, column=1, value=SUMMARY_SCORE_LABEL).font = Font(bold=True, size=13)
-    cell = ws.cell(row=r, column=2, value=score.score)
+    cell = ws.cell(row=r, column=2, value=typed_score(score.score))
     cell.number_format = "0.000000"
     cell.font = Font(bold=True, size=13)
     ws.cell(row=r, column=3, value="valid" if score.valid else "INVALID: no score")
@@ -105,9 +107,38 @@ def _summary(wb, view: CampaignView) -> None:
     problems += [f"{n}: no results" for n in score.missing]
     for text in problems:
         ws.cell(row=r, column=1, value="problem").font = Font(bold=True, color="C62828")
-        ws.cell(row=r, column=2, value=text)
+        _put(ws, r, 2, text)
         r += 1
-    _widths(ws, [20, 22, 14, 10, 8, 10, 10])
+    _widths(ws, [20, 22, 14, 10, 8, 10, 10, 22, 12, 60])
+
+
+SUMMARY_HEADER = ["benchmark", "minutes", "seconds", "valid", "runs", "required", "scaling"]
+SUMMARY_HEADER += ["unscaled minutes", "source", "why this scaling"]
+
+
+def _summary_results(ws, view: CampaignView, r: int) -> int:
+    """Each benchmark's official result and, beside it, the unscaled olympic mean, the
+    scaling factor and why; returns the next free row."""
+    score = view.score
+    _header(ws, r, SUMMARY_HEADER)
+    r += 1
+    for name, spec in score.suite.benchmarks.items():
+        b = score.benchmarks.get(name)
+        _put(ws, r, 1, name)
+        if b is not None:
+            _put(ws, r, 2, typed_minutes(b.minutes)).number_format = "0.000"
+            _put(ws, r, 3, typed_seconds(b.minutes)).number_format = "0.000"
+            _put(ws, r, 4, "yes" if b.valid else "no")
+            _put(ws, r, 5, len(b.runs))
+            _put(ws, r, 7, b.scaling_factor)
+            _put(ws, r, 8, typed_minutes(b.mean)).number_format = "0.000"
+            _put(ws, r, 9, b.scaling_source)
+            _put(ws, r, 10, b.scaling_reason)
+        else:
+            _put(ws, r, 4, "no results")
+        _put(ws, r, 6, spec.runs)
+        r += 1
+    return r
 
 
 def _run_values(name: str, run: RunView) -> list:
@@ -119,15 +150,18 @@ def _run_values(name: str, run: RunView) -> list:
         run.index,
         s.file,
         s.seed,
-        s.minutes,
-        None if s.minutes is None else s.minutes * 60,
+        typed_minutes(s.minutes),
+        typed_seconds(s.minutes),
         s.status,
         s.role,
         best,
         rec.image if rec is not None else None,
         rec.start if rec is not None else None,
         rec.stop if rec is not None else None,
-        "; ".join(s.reasons),
+        # the reasons, then the relaxed container options (seccomp=unconfined, ...)
+        "; ".join(
+            s.reasons + ([f"container: {', '.join(rec.relaxed)}"] if rec and rec.relaxed else [])
+        ),
     ]
 
 
@@ -144,8 +178,10 @@ def _runs(wb, view: CampaignView) -> None:
         first = r
         for run in runs:
             for col, value in enumerate(_run_values(name, run), 1):
-                cell = ws.cell(row=r, column=col, value=_cell_value(value))
-                if col in (5, 6, 9) and value is not None:
+                cell = _put(ws, r, col, value)
+                if col in (5, 6) and value is not None:
+                    cell.number_format = "0.000"
+                elif col == 9 and value is not None:
                     cell.number_format = "0.0000"
             ws.cell(row=r, column=8).font = Font(color=_colour(run.score.role), bold=True)
             r += 1
@@ -171,12 +207,13 @@ def _run_charts(ws, blocks: list[tuple[str, int, int, list[RunView]]]) -> None:
             continue
         chart = BarChart()
         chart.type = "col"
-        chart.title = f"{name}: minutes per run"
-        chart.y_axis.title = "minutes"
+        chart.title = f"{name}: seconds per run"
+        chart.y_axis.title = "seconds"
         chart.x_axis.title = "run"
         chart.x_axis.delete = chart.y_axis.delete = False  # else some viewers hide the axes
         chart.legend = None
-        data = Reference(ws, min_col=5, min_row=first, max_row=last)
+        # seconds: a run's exact time (minutes to three decimals hide short runs' spread)
+        data = Reference(ws, min_col=6, min_row=first, max_row=last)
         cats = Reference(ws, min_col=2, min_row=first, max_row=last)
         chart.add_data(data, titles_from_data=False)
         chart.set_categories(cats)
@@ -201,9 +238,9 @@ def _inventory(wb, view: CampaignView) -> None:
         text = _cell_value(value)
         if isinstance(text, str) and len(text) > 32000:  # a cell holds at most 32767 chars
             text = text[:32000] + " [cut]"
-        ws.cell(row=r, column=1, value=part)
-        ws.cell(row=r, column=2, value=key)
-        ws.cell(row=r, column=3, value=text)
+        _put(ws, r, 1, part)
+        _put(ws, r, 2, key)
+        _put(ws, r, 3, text)
         r += 1
 
     for name, ver in software(view):
@@ -226,19 +263,21 @@ def _inventory(wb, view: CampaignView) -> None:
 
 def _compliance(wb, view: CampaignView) -> None:
     ws = wb.create_sheet("Compliance")
-    _header(ws, 1, ["benchmark", "check", "subject", "passed", "detail"])
+    _header(ws, 1, ["benchmark", "check", "subject", "passed", "detail", "fix"])
     r = 2
 
     def put(*values):
         nonlocal r
         for col, value in enumerate(values, 1):
-            ws.cell(row=r, column=col, value=_cell_value(value))
+            _put(ws, r, col, value)
         r += 1
 
     for name, b in view.score.benchmarks.items():
+        fixes = submission_fixes(view, name)
         for run in b.runs:
+            fix = fixes.get(run.file)
             if run.compliance is None:
-                put(name, "compliance", run.file, "not run", "")
+                put(name, "compliance", run.file, "not run", "", fix)
             else:
                 put(
                     name,
@@ -246,6 +285,7 @@ def _compliance(wb, view: CampaignView) -> None:
                     run.file,
                     "yes" if run.compliance.passed else "no",
                     "; ".join(run.compliance.messages),
+                    fix,
                 )
         if b.seeds is not None:
             put(name, "seeds", "all runs", "yes" if b.seeds.passed else "no", b.seeds.summary())
@@ -257,7 +297,7 @@ def _compliance(wb, view: CampaignView) -> None:
             put(name, "result", "", "no", p)
         for n in b.notes:
             put(name, "note", "", "", n)
-    _widths(ws, [10, 12, 14, 8, 100])
+    _widths(ws, [10, 12, 14, 8, 100, 60])
 
 
 def _telemetry(wb, view: CampaignView) -> None:
@@ -271,22 +311,22 @@ def _telemetry(wb, view: CampaignView) -> None:
                     values = [name, run.index, run.telemetry.path.name, quantity]
                     values += [stats["min"], stats["mean"], stats["max"]]
                     for col, value in enumerate(values, 1):
-                        ws.cell(row=r, column=col, value=value)
+                        _put(ws, r, col, value)
                     r += 1
             summary = run.record.telemetry if run.record is not None else None
             if isinstance(summary, dict):
                 for key, value in flatten(summary):
-                    values = [name, run.index, "run record", key, None, None, None]
-                    values.append(_cell_value(value))
+                    values = [name, run.index, "run record", key, None, None, None, value]
                     for col, v in enumerate(values, 1):
-                        ws.cell(row=r, column=col, value=v)
+                        _put(ws, r, col, v)
                     r += 1
     if r == 2:
         ws.cell(row=2, column=1, value="no telemetry in this campaign")
     _widths(ws, [10, 5, 18, 32, 12, 12, 12, 30])
 
 
-def write_xlsx(view: CampaignView, path: Path) -> Path:
+def build_workbook(view: CampaignView):
+    """The workbook of a campaign, in memory."""
     from openpyxl import Workbook  # heavy: openpyxl
 
     wb = Workbook()
@@ -295,10 +335,36 @@ def write_xlsx(view: CampaignView, path: Path) -> Path:
     _inventory(wb, view)
     _compliance(wb, view)
     _telemetry(wb, view)
+    return wb
+
+
+def workbook_bytes(wb) -> bytes:
+    """A workbook saved in memory: a failing write then fails once, in plain sight (openpyxl
+    writing to a full device leaves a half-closed zip that complains again at exit)."""
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def write_xlsx(view: CampaignView, path: Path) -> Path:
+    data = workbook_bytes(build_workbook(view))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    path.write_bytes(data)
     return path
+
+
+def cell_values(wb) -> dict[str, list[tuple]]:
+    """Every sheet's cell values, row by row (charts and styles left aside)."""
+    return {ws.title: [tuple(row) for row in ws.iter_rows(values_only=True)] for ws in wb}
+
+
+def summary_value(wb, label: str):
+    """What the Summary sheet gives for ``label`` ("report generated", "gp2bm"), or None."""
+    for row in wb["Summary"].iter_rows(min_col=1, max_col=2, values_only=True):
+        if row and row[0] == label:
+            return row[1]
+    return None
 
 
 def read_claimed_score(path: Path) -> tuple[bool, float | None]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,13 @@ from gp2bm.files.checksums import sha256_file
 from gp2bm.results import rules
 from gp2bm.results.rules import CheckResult, RcpResult, SeedRecords
 from gp2bm.results.verdictcache import VerdictCache, folder_digest
+
+# How far a scoring has come: (stage, done, total), stage PARSE (gp2bm reads the logs)
+# or CHECK (MLCommons' checkers, one step per log and one for the RCP checks). Called from
+# the thread that scores, after each step; the CLI shows it on long scorings.
+Progress = Callable[[str, int, int], None]
+PARSE = "parse"
+CHECK = "check"
 
 COMPLIANCE = "compliance"
 SEEDS = "seed-records"
@@ -69,10 +78,24 @@ def check_folders(folders: list[Path], ruleset: str) -> list[RcpResult]:
 ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def start_worker() -> None:
-    """Each checker process: one thread for numerical libraries (before they are imported)."""
+# How often a checker process looks whether gp2bm is still there.
+PARENT_CHECK_S = 1.0
+
+
+def start_worker(parent: int | None = None) -> None:
+    """Each checker process: one thread for numerical libraries (before they are imported),
+    and it ends when gp2bm does: a gp2bm killed by SIGKILL cannot shut its pool down, and
+    its idle workers would otherwise wait on their queue forever."""
     for name in ONE_THREAD:
         os.environ.setdefault(name, "1")
+    if parent is not None:
+        threading.Thread(target=_exit_without, args=(parent,), daemon=True).start()
+
+
+def _exit_without(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 def available_cores() -> int:
@@ -97,8 +120,15 @@ class PendingChecks:
     """Checks started in the background; ``verdicts()`` waits for them. A context manager:
     leaving it early cancels what has not started."""
 
-    def __init__(self, plan: CheckPlan, cache: VerdictCache | None, workers: int | None):
+    def __init__(
+        self,
+        plan: CheckPlan,
+        cache: VerdictCache | None,
+        workers: int | None,
+        progress: Progress | None = None,
+    ):
         self.plan, self.cache = plan, cache
+        self.progress = progress
         self.found = Verdicts()
         self.digests: dict[Path, str] = {}
         # log -> (check compliance, read seed records); folders whose RCP check is to run
@@ -114,6 +144,7 @@ class PendingChecks:
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("fork"),
                 initializer=start_worker,
+                initargs=(os.getpid(),),
             )
             if self.todo_folders:  # the longest job first
                 self.futures[RCP] = self.pool.submit(check_folders, self.todo_folders, plan.ruleset)
@@ -156,6 +187,8 @@ class PendingChecks:
     def verdicts(self) -> Verdicts:
         """Every verdict of the plan (waiting for the workers), stored in the cache."""
         plan, found = self.plan, self.found
+        total = len(self.todo_logs) + (1 if self.todo_folders else 0)
+        done = 0
         if self.todo_folders:
             results, ok = self._result(
                 RCP,
@@ -166,6 +199,8 @@ class PendingChecks:
                 found.rcp[folder] = result
                 if ok:
                     self._store(RCP, self._digest(plan.folders[folder]), result)
+            done += 1
+            self._report(done, total)
         for log, want in self.todo_logs.items():
             (compliance, seeds), ok = self._result(
                 log,
@@ -183,7 +218,13 @@ class PendingChecks:
                 found.seeds[log] = seeds
                 if ok:
                     self._store(SEEDS, self.digests.get(log), seeds)
+            done += 1
+            self._report(done, total)
         return found
+
+    def _report(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(CHECK, done, total)
 
     def _result(self, key, job: tuple, failed) -> tuple:
         """(a job's result, whether it ran to the end): from its worker, else run here."""

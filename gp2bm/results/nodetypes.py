@@ -1,8 +1,9 @@
 """One node type per campaign: the finished runs grouped by their node's hardware fingerprint.
 
 The RFP asks for the benchmark on one node type. Each run record names its node and the
-fingerprint of the node's hardware (``gp2bm.node.fingerprint``); scoring a campaign refuses
-finished runs from nodes of different fingerprints unless the user allows it.
+fingerprint of the node's hardware (``gp2bm.node.fingerprint``), a run across nodes every
+node and each one's fingerprint; scoring a campaign refuses finished runs from nodes of
+different fingerprints (across runs, or within one run) unless the user allows it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class NodeTypes:
     def describe(self) -> str:
         parts = []
         for fp, nodes in sorted(self.groups.items()):
-            runs = sum(len(r) for r in nodes.values())
+            runs = len({r for each in nodes.values() for r in each})  # a run may span nodes
             facts = self.facts.get(fp) or {}
             what = ", ".join(
                 str(v) for v in (facts.get("cpu_model"), _gib(facts), _gpu_text(facts)) if v
@@ -54,7 +55,11 @@ class NodeTypes:
         }
 
     def add(self, run: str, record: RunRecord | None) -> None:
-        """One finished run, by its record (None: no readable record)."""
+        """One finished run, by its record (None: no readable record); a run across nodes
+        counts on each of its nodes, by that node's own fingerprint."""
+        if record is not None and record.node_hardware:
+            self._add_nodes(run, record.node_hardware)
+            return
         fp = record.node_fingerprint if record is not None else None
         if not fp or not isinstance(fp, str):
             self.unknown.append(run)
@@ -63,6 +68,16 @@ class NodeTypes:
         self.groups.setdefault(fp, {}).setdefault(node, []).append(run)
         if record.node_facts is not None:
             self.facts.setdefault(fp, record.node_facts)
+
+    def _add_nodes(self, run: str, hardware: dict) -> None:
+        for node, kind in sorted(hardware.items()):
+            fp = kind.get("fingerprint") if isinstance(kind, dict) else None
+            if not fp or not isinstance(fp, str):
+                self.unknown.append(f"{run} ({node})")
+                continue
+            self.groups.setdefault(fp, {}).setdefault(str(node), []).append(run)
+            if isinstance(kind.get("facts"), dict):
+                self.facts.setdefault(fp, kind["facts"])
 
 
 def _gib(facts: dict) -> str | None:

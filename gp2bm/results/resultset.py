@@ -23,8 +23,10 @@ from gp2bm.campaign.folder import CAMPAIGN_FILE
 from gp2bm.campaign.record import RunRecord
 from gp2bm.campaign.resolve import read_meta
 from gp2bm.errors import InputError
+from gp2bm.files.plaintext import printable
+from gp2bm.files.regular import not_regular
 from gp2bm.results import rules
-from gp2bm.results.checkpool import CheckPlan, PendingChecks
+from gp2bm.results.checkpool import PARSE, CheckPlan, PendingChecks, Progress
 from gp2bm.results.runlog import Anomaly, RunLog, check_target, parse_run_log
 from gp2bm.results.scoring import (
     COMPLIANCE_MODES,
@@ -64,8 +66,17 @@ def _name_key(name: str) -> tuple:
 
 
 def result_files(folder: Path) -> list[Path]:
-    """The result logs of a benchmark folder, in a stable order."""
+    """The result logs of a benchmark folder, in a stable order. A result log that is not a
+    regular file (a FIFO, a device, a socket, or a link to one) is refused before anything
+    opens it: a FIFO would block every reader, the checkers' worker processes included."""
     found = [p for p in Path(folder).iterdir() if is_result_log(p.name) and not p.is_dir()]
+    for path in found:
+        try:
+            kind = not_regular(path)
+        except OSError:  # a dangling link: parsing says "file not found"
+            continue
+        if kind is not None:
+            raise InputError(f"{path}: is {kind}, expected a result log (a regular file)")
     return sorted(found, key=lambda p: _name_key(p.name))
 
 
@@ -186,7 +197,8 @@ def _benchmark(folder: Path, logs: list[RunLog], layout: CampaignLayout | None) 
                 log.anomalies.append(
                     Anomaly(
                         "benchmark_mismatch",
-                        f"the log names benchmark '{log.benchmark}', its folder is '{placed}'",
+                        f"the log names benchmark '{printable(log.benchmark, 40)}', its "
+                        f"folder is '{placed}'",
                     )
                 )
         return placed
@@ -195,18 +207,34 @@ def _benchmark(folder: Path, logs: list[RunLog], layout: CampaignLayout | None) 
     return names.most_common(1)[0][0]
 
 
+def _parse_all(
+    files: dict[Path, tuple[Path, ...]], progress: Progress | None
+) -> dict[Path, list[RunLog]]:
+    total = sum(len(paths) for paths in files.values())
+    parsed: dict[Path, list[RunLog]] = {}
+    for folder, paths in files.items():
+        parsed[folder] = []
+        for path in paths:
+            parsed[folder].append(parse_run_log(path))
+            if progress is not None:
+                progress(PARSE, sum(map(len, parsed.values())), total)
+    return parsed
+
+
 def _load(
-    files: dict[Path, tuple[Path, ...]], suite: Suite, layout: CampaignLayout | None
+    files: dict[Path, tuple[Path, ...]],
+    suite: Suite,
+    layout: CampaignLayout | None,
+    progress: Progress | None = None,
 ) -> dict[str, tuple[Path, list[RunLog]]]:
     """Parse every folder's logs; benchmark name -> (folder, its runs)."""
     loaded: dict[str, tuple[Path, list[RunLog]]] = {}
-    for folder, paths in files.items():
-        logs = [parse_run_log(p) for p in paths]
+    for folder, logs in _parse_all(files, progress).items():
         benchmark = _benchmark(folder, logs, layout)
         if benchmark not in suite.benchmarks:
             raise InputError(
-                f"{folder}: benchmark '{benchmark}' is not part of suite '{suite.name}' "
-                f"({', '.join(suite.benchmarks)})"
+                f"{folder}: benchmark '{printable(benchmark, 40)}' is not part of suite "
+                f"'{suite.name}' ({', '.join(suite.benchmarks)})"
             )
         if benchmark in loaded:
             raise InputError(
@@ -228,12 +256,14 @@ def score_paths(
     *,
     cache: VerdictCache | None = None,
     workers: int | None = None,
+    progress: Progress | None = None,
 ) -> SuiteScore:
     """Score the result sets under ``paths`` against ``suite``: the number MLCommons' tools
     give (for a gp2bm campaign, with the RCP factor its package checker would write).
 
     ``cache``: reuse checker verdicts of unchanged logs (status, report, package; never
     verify). ``workers``: checker processes (default: one per available core).
+    ``progress``: told of each log parsed and each check done (checkpool.Progress).
     """
     layout = _one_campaign(paths)
     options = scoring_options(suite, ruleset, compliance, rcp, layout is not None)
@@ -242,8 +272,8 @@ def score_paths(
     files = {folder: tuple(result_files(folder)) for folder in folders}
     checking = options.compliance != "off"
     plan = CheckPlan(options.ruleset, files, checking, checking, options.rcp != "off")
-    with PendingChecks(plan, cache, workers) as pending:
-        loaded = _load(files, suite, layout)
+    with PendingChecks(plan, cache, workers, progress) as pending:
+        loaded = _load(files, suite, layout, progress)
         if checking or options.rcp != "off":
             rules.require_ruleset(options.ruleset, loaded)
         verdicts = pending.verdicts()

@@ -31,6 +31,8 @@ from mlperf_logging.compliance_checker import mlp_compliance, mlp_parser
 from mlperf_logging.package_checker.seed_checker import SeedChecker
 
 from gp2bm.errors import InputError
+from gp2bm.files.plaintext import printable
+from gp2bm.results.runlog import MAX_RECORD_BYTES, oversize
 
 USAGE = "training"
 
@@ -124,7 +126,7 @@ def _short(message: str, limit: int = 200) -> str:
     """One line out of a multi-line checker message: which key, which test failed."""
     lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
     if not lines:
-        return message.strip()
+        return printable(message.strip(), limit)
     test = None
     for i, line in enumerate(lines):
         if line.startswith("failed test:"):
@@ -142,11 +144,16 @@ def _short(message: str, limit: int = 200) -> str:
         first = f"end-of-log check failed: {test}"
     elif first.startswith("Failed executing CHECK code:") and len(lines) > 1:
         first = f"check code failed: {lines[1]}"
-    return first if len(first) <= limit else first[: limit - 3] + "..."
+    # a checker message quotes the log, which may hold escapes meant for a terminal
+    return printable(first if len(first) <= limit else first[: limit - 3] + "...")
 
 
 def check_compliance(path: Path, ruleset: str) -> CheckResult:
-    """MLCommons' compliance checker on one result log, with an explicit ruleset."""
+    """MLCommons' compliance checker on one result log, with an explicit ruleset (not run on
+    a log over runlog.MAX_CHECKED_LOG_BYTES: a failed check saying so)."""
+    too_large = oversize(path)
+    if too_large:
+        return CheckResult("compliance", False, (too_large,))
     mlp_compliance.enqueued_configs.clear()
     checker = mlp_compliance.make_checker(USAGE, ruleset, quiet=False, werror=False)
     try:
@@ -185,6 +192,9 @@ def check_log(path: Path, ruleset: str) -> tuple[CheckResult, SeedRecords]:
     """The compliance verdict and the seed records of one log, from ONE parse by MLCommons'
     parser (parsing is a third of the checking time): the same as ``check_compliance`` and
     ``seed_records``, which each parse the file (tests/test_score_checks.py compares them)."""
+    too_large = oversize(path)
+    if too_large:
+        return CheckResult("compliance", False, (too_large,)), SeedRecords((), too_large)
     try:
         loglines, errors = mlp_parser.parse_file(str(path), ruleset=ruleset)
     except Exception as exc:  # as the checkers would each meet it
@@ -248,6 +258,9 @@ class SeedRecords:
 def seed_records(path: Path, ruleset: str) -> SeedRecords:
     """One log's seed records, read by MLCommons' seed checker itself (one log at a time, so
     that logs can be read in parallel; ``check_seeds`` then compares them)."""
+    too_large = oversize(path)
+    if too_large:
+        return SeedRecords((), too_large)
     try:
         with captured_logging():
             found = SeedChecker(ruleset)._get_seed_records(str(path))
@@ -288,10 +301,18 @@ def check_seeds(
     msgs = []
     for rec in logged:
         if rec.levelno >= logging.ERROR:
-            text = rec.getMessage()
+            text = _relative_names(rec.getMessage(), paths)
             text = text.replace(" Seed checker failed and found the following errors: ", "")
             msgs.extend(_short(t) for t in text.split("\n") if "^^" not in t and t.strip())
     return CheckResult("seeds", bool(ok), tuple(msgs))
+
+
+def _relative_names(text: str, paths: list[Path]) -> str:
+    """The checker names logs by the path it was given: keep only their file names, so that a
+    message says the same wherever the folder lies (and is not cut inside a long path)."""
+    for p in sorted(paths, key=lambda q: len(str(q)), reverse=True):
+        text = text.replace(str(p), Path(p).name)
+    return text
 
 
 @dataclass(frozen=True)
@@ -360,9 +381,14 @@ MLLOG = b":::MLLOG"
 
 
 def rcp_lines(log: Path, dest: Path) -> None:
-    """Copy the lines of ``log`` that the RCP checker reads, byte for byte, in order."""
+    """Copy the lines of ``log`` that the RCP checker reads, byte for byte, in order (a line
+    over runlog.MAX_RECORD_BYTES is no MLLOG record: skipped without holding it whole)."""
     with open(log, "rb") as src, open(dest, "wb") as out:
-        for line in src:
+        while line := src.readline(MAX_RECORD_BYTES + 1):
+            if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
+                while line and not line.endswith(b"\n"):
+                    line = src.readline(MAX_RECORD_BYTES)
+                continue
             if MLLOG in line and any(word in line for word in RCP_WORDS):
                 out.write(line)
 

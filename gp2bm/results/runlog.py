@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm.errors import InputError
+from gp2bm.files.plaintext import printable
+from gp2bm.files.regular import open_regular
 
 TOKEN = b":::MLLOG"
 # Lines longer than this are not MLLOG records (which are a few hundred bytes); they are
@@ -27,6 +29,19 @@ MAX_RECORD_BYTES = 1 << 20
 # to train is run_stop - run_start whatever lies between. A clock step during a gp2bm run is
 # caught by comparing with gp2bm's own monotonic measurement (results/timing.py).
 CLOCK_TOLERANCE_MS = 1000
+# time_ms is milliseconds since 1970: a value outside [0, year 2286] is not a time (a
+# 400-digit number would overflow every float it meets); such a record is an error.
+MAX_TIME_MS = 10**13
+# Seeds are 32- or 64-bit; a batch size past this is not one. Beyond: a warning, not kept.
+MAX_SEED = 2**64
+MAX_BATCH = 10**9
+# A log larger than this is not checked by MLCommons' checkers (which hold a whole log in
+# memory and took 193 s and 1.5 GB on 173 MB): the run fails, saying so. The largest
+# published logs of the fixtures are 0.2 MB; real logs are a few MB.
+MAX_CHECKED_LOG_BYTES = 64 << 20
+# The organisation, platform and division a log names are shown in reports: their hidden
+# characters escaped (an ANSI escape, a bidi override) and cut at this length.
+MAX_NAME_CHARS = 200
 
 # gp2bm's closing line of each run it executed (see gp2bm/run/execute.py).
 GP2BM_RUN_END = "gp2bm_run_end"
@@ -104,7 +119,7 @@ class Record:
 
 def iter_records(path: Path) -> Iterator[Record | Anomaly]:
     """Yield each MLLOG record of a file, or an Anomaly for a line that cannot be read."""
-    with open(path, "rb") as fh:
+    with open_regular(path, "a result log") as fh:
         lineno = 0
         while True:
             raw = fh.readline(MAX_RECORD_BYTES + 1)
@@ -140,6 +155,11 @@ def iter_records(path: Path) -> Iterator[Record | Anomaly]:
                 )
                 yield Anomaly(kind, what, WARNING, lineno)
                 continue
+            if not 0 <= time_ms <= MAX_TIME_MS:
+                yield Anomaly(
+                    "absurd_time", f"time_ms of '{_shown(key)}' is not a time", ERROR, lineno
+                )
+                continue
             yield Record(
                 lineno=lineno,
                 key=key,
@@ -150,10 +170,20 @@ def iter_records(path: Path) -> Iterator[Record | Anomaly]:
             )
 
 
+def _shown(key: str) -> str:
+    """A key from a log, fit for a one-line message (control characters escaped, short)."""
+    return printable(key, 40)
+
+
 def _number(value) -> float | None:
+    """A finite number, else None (a 400-digit integer does not fit a float either)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def parse_run_log(path: Path | str, target: float | None = None) -> RunLog:
@@ -189,13 +219,27 @@ def parse_run_log(path: Path | str, target: float | None = None) -> RunLog:
         prev_time = rec.time_ms
         _apply(run, rec)
     _finish(run)
+    too_large = oversize(path)
+    if too_large:
+        run.anomalies.append(Anomaly("log_too_large", too_large))
     check_target(run, target)
     return run
 
 
+def oversize(path: Path) -> str | None:
+    """Why MLCommons' checkers are not run on this log (its size), or None."""
+    size = Path(path).stat().st_size
+    if size <= MAX_CHECKED_LOG_BYTES:
+        return None
+    return (
+        f"the log is {size / 2**20:.0f} MiB, over the {MAX_CHECKED_LOG_BYTES >> 20} MiB "
+        "MLCommons' checkers are run on (real logs are a few MB): not checked"
+    )
+
+
 def _check_readable_log(path: Path) -> None:
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, "a result log") as fh:
             head = fh.read(65536)
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
@@ -257,32 +301,51 @@ def _apply_fact(run: RunLog, rec: Record) -> None:
             run.anomalies.append(
                 Anomaly(
                     "benchmark_mismatch",
-                    f"submission_benchmark '{value}' differs from '{run.benchmark}'",
+                    f"submission_benchmark '{printable(value, 40)}' differs from "
+                    f"'{printable(run.benchmark, 40)}'",
                     ERROR,
                     rec.lineno,
                 )
             )
         run.benchmark = run.benchmark or value
-    elif key == "seed" and _number(value) is not None:
-        run.seed = run.seed if run.seed is not None else int(value)
-    elif key == "global_batch_size" and _number(value) is not None:
-        run.global_batch_size = int(value)
+    elif key in ("seed", "global_batch_size") and _numeric(value):
+        _apply_integer(run, key, value, rec.lineno)
     elif key == "submission_org" and isinstance(value, str):
-        run.org = value
+        run.org = printable(value, MAX_NAME_CHARS)
     elif key == "submission_platform" and isinstance(value, str):
-        run.platform = value
+        run.platform = printable(value, MAX_NAME_CHARS)
     elif key == "submission_division" and isinstance(value, str):
-        run.division = value
+        run.division = printable(value, MAX_NAME_CHARS)
     elif key == "cache_clear":
         run.cache_clears += 1
     elif key == GP2BM_RUN_END and isinstance(value, dict):
         # gp2bm's own verdict on the process: a non-zero exit or a timeout fails the run
         # even when the workload logged a successful run_stop before dying.
         if value.get("status") != "success":
-            why = value.get("reason") or value.get("status")
+            why = printable(value.get("reason") or value.get("status"), 200)
             run.anomalies.append(
                 Anomaly("run_aborted", f"gp2bm ended the run as aborted: {why}", ERROR, rec.lineno)
             )
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _apply_integer(run: RunLog, key: str, value: int | float, lineno: int) -> None:
+    """The seed (the first one) or the global batch size, when in a sensible range."""
+    number = _number(value)
+    low, high = (0, MAX_SEED) if key == "seed" else (1, MAX_BATCH)
+    if number is None or not low <= value < high:
+        run.anomalies.append(_absurd(key, lineno))
+    elif key == "global_batch_size":
+        run.global_batch_size = int(value)
+    elif run.seed is None:
+        run.seed = int(value)
+
+
+def _absurd(key: str, lineno: int) -> Anomaly:
+    return Anomaly("absurd_number", f"{key} is out of any sensible range: ignored", WARNING, lineno)
 
 
 def _finish(run: RunLog) -> None:

@@ -41,6 +41,9 @@ COMPLIANCE_MODES = ("strict", "report", "off")
 # take the scaling factor from the RCP check (a gp2bm campaign of an RCP suite, or --rcp).
 RCP_MODES = ("off", "check", "factor")
 
+# Anomalies of a log that keep it from MLCommons' seed checker (its run fails already).
+UNCHECKED_KINDS = ("truncated", "garbled_line", "log_too_large")
+
 NO_SCALING = "none"
 SCALING_JSON = "scaling.json"
 SCALING_RCP = "rcp"
@@ -313,11 +316,10 @@ def _seeds(
     result: BenchmarkScore, logs: list[RunLog], options: ScoringOptions, verdicts: Verdicts
 ) -> None:
     # A cut-off or garbled log is already a failed run; MLCommons' seed checker would
-    # reject the whole folder over its parse error, so it sees only readable logs.
+    # reject the whole folder over its parse error, so it sees only readable logs (and
+    # not a log too large to check, which has failed its run already).
     readable = [
-        log.path
-        for log in logs
-        if not any(a.kind in ("truncated", "garbled_line") for a in log.anomalies)
+        log.path for log in logs if not any(a.kind in UNCHECKED_KINDS for a in log.anomalies)
     ]
     result.seeds = rules.check_seeds(readable, options.ruleset, verdicts.seeds)
     if not result.seeds.passed:

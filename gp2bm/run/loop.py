@@ -12,10 +12,13 @@ import functools
 
 from gp2bm.campaign.folder import Campaign, PlannedRun
 from gp2bm.errors import InputError, RunBusy
+from gp2bm.node.spanning import spans
+from gp2bm.run.benchsetup import BenchmarkSetup, benchmark_setup
 from gp2bm.run.execute import RunOutcome, execute_run
 from gp2bm.run.options import RunOptions
 from gp2bm.run.progress import CampaignProgress, LiveStatus
 from gp2bm.run.signals import SignalGuard
+from gp2bm.run.spanning import require_allocation
 from gp2bm.run.writing import disk_full, is_disk_full
 from gp2bm.runtimes.base import LABEL_CAMPAIGN, ImageInfo, Runtime
 from gp2bm.spec.manifest import BenchmarkManifest
@@ -69,13 +72,21 @@ def _run_campaign(
         _clean_up(campaign, runtime, progress)
         plan = campaign.plan(names)
         runtime.use_campaign(campaign.root)
-        images = {
-            b: runtime.prepare(manifests[b]) for b in dict.fromkeys(p.benchmark for p in plan)
-        }
+        benches = list(dict.fromkeys(p.benchmark for p in plan))
+        for b in benches:  # runs across nodes: inside an allocation, or nothing is prepared
+            if spans(manifests[b]):
+                require_allocation(manifests[b], campaign.suite.nodes)
+        images = {b: runtime.prepare(manifests[b]) for b in benches}
+        # every benchmark's launch before the first run: a config that does not source
+        # stops the campaign now, not after the first benchmark's runs
+        setups = {b: benchmark_setup(campaign, manifests[b], runtime) for b in benches}
+        if progress:
+            for note in (n for b in benches for n in setups[b].notes):
+                progress.note(f"warning: {note}")
         for planned in plan:
             bench = planned.benchmark
             outcome = _run_one(
-                campaign, planned, manifests[bench], runtime, images[bench], options, progress
+                campaign, planned, setups[bench], runtime, images[bench], options, progress
             )
             if outcome is not None:
                 outcomes.append(outcome)
@@ -105,7 +116,7 @@ def _clean_up(campaign: Campaign, runtime: Runtime, progress: CampaignProgress |
 def _run_one(
     campaign: Campaign,
     planned: PlannedRun,
-    manifest: BenchmarkManifest,
+    setup: BenchmarkSetup,
     runtime: Runtime,
     image: ImageInfo,
     options: RunOptions,
@@ -121,7 +132,15 @@ def _run_one(
                 progress.start_run(planned, status)
             tick = progress.tick if progress else None
             outcome = execute_run(
-                campaign, planned, manifest, runtime, image, options, status, tick=tick
+                campaign,
+                planned,
+                setup.manifest,
+                runtime,
+                image,
+                options,
+                status,
+                tick=tick,
+                setup=setup,
             )
     except RunBusy as exc:
         if progress:
@@ -129,4 +148,9 @@ def _run_one(
         return None
     if progress:
         progress.end_run(planned, outcome.record)
+        if outcome.record.submission_problem:
+            progress.note(
+                f"{planned.benchmark} run {planned.index} will fail compliance: "
+                f"{outcome.record.submission_problem}"
+            )
     return outcome

@@ -1,5 +1,6 @@
 """Progress of a campaign: a live rich display on a terminal, plain lines otherwise, fed
-by what each run's output says as it goes (``LiveStatus``)."""
+by what each run's output says as it goes (``LiveStatus``), with the elapsed time and the
+time left estimated from the runs done (``RunClock``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gp2bm.campaign.folder import PlannedRun
@@ -35,7 +37,70 @@ class LiveStatus:
             pass
 
 
+def duration(seconds: float) -> str:
+    """A duration as a person reads it: 42 s, 3 min 05 s, 2 h 07 min."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class RunClock:
+    """Elapsed time of a campaign's invocation and the time left, estimated from the runs
+    done so far: the mean duration of each benchmark's runs (else of every run) times the
+    runs still to do, less what the current run has already taken."""
+
+    def __init__(self):
+        self.t0 = time.monotonic()
+        self.took: dict[str, list[float]] = {}
+        self.left: dict[str, int] = {}
+        self.run_started = 0.0
+
+    def start(self, planned: PlannedRun) -> None:
+        self.run_started = time.monotonic()
+
+    def end(self, planned: PlannedRun) -> None:
+        self.took.setdefault(planned.benchmark, []).append(time.monotonic() - self.run_started)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def _mean(self, bench: str) -> float | None:
+        times = self.took.get(bench) or [t for ts in self.took.values() for t in ts]
+        return sum(times) / len(times) if times else None
+
+    def remaining(self, planned: PlannedRun, running: bool) -> float | None:
+        """Seconds left after (or, ``running``, during) ``planned``; None before any run
+        ended. The runs left are counted as of ``planned``'s benchmark: a good guess while
+        the runs of one benchmark follow each other, as the plan has them."""
+        mean = self._mean(planned.benchmark)
+        if mean is None:
+            return None
+        after = planned.total - planned.position
+        left = after * mean
+        if running:
+            left += max(mean - (time.monotonic() - self.run_started), 0.0)
+        return left
+
+    def summary(self, planned: PlannedRun, running: bool = False) -> str:
+        done = planned.position - (1 if running else 0)
+        text = f"{done}/{planned.total} runs done, {duration(self.elapsed)} elapsed"
+        left = self.remaining(planned, running)
+        if planned.position < planned.total or running:
+            text += ", time left unknown yet" if left is None else f", about {duration(left)} left"
+        return text
+
+
 class CampaignProgress:
+    """What run-all shows while it runs: a live line on a terminal (the run, its eval
+    accuracy, the campaign's elapsed time and the time left), plain lines otherwise; each
+    run's verdict as it ends, with the same counts."""
+
     def __init__(self, console: Console | None = None, live: bool | None = None):
         self.console = console or Console(stderr=True)
         self.live = self.console.is_terminal if live is None else live
@@ -43,7 +108,8 @@ class CampaignProgress:
         self._task = None
         self._status: LiveStatus | None = None
         self._planned: PlannedRun | None = None
-        self._t0 = 0.0
+        self.clock = RunClock()
+        self.runs = 0
 
     def __enter__(self):
         if self.live:
@@ -62,16 +128,21 @@ class CampaignProgress:
     def __exit__(self, *exc):
         if self._progress is not None:
             self._progress.__exit__(*exc)
+        if self.runs and exc[0] is None:
+            self.console.print(
+                f"{self.runs} run(s) in {duration(self.clock.elapsed)}", highlight=False
+            )
         return False
 
     def note(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/]", highlight=False)
+        self.console.print(f"[yellow]{escape(text)}[/]", highlight=False)
 
     def _label(self, p: PlannedRun) -> str:
         return f"{p.benchmark} run {p.index} ({p.position}/{p.total})"
 
     def start_run(self, planned: PlannedRun, status: LiveStatus) -> None:
-        self._planned, self._status, self._t0 = planned, status, time.monotonic()
+        self._planned, self._status = planned, status
+        self.clock.start(planned)
         if self._progress is not None:
             if self._task is None:
                 self._task = self._progress.add_task(
@@ -82,22 +153,35 @@ class CampaignProgress:
             self.console.print(f"{self._label(planned)}: started", highlight=False)
 
     def tick(self) -> None:
-        if self._progress is None or self._status is None:
+        if self._progress is None or self._status is None or self._planned is None:
             return
         s = self._status
-        detail = f"run {time.monotonic() - self._t0:6.1f} s"
+        detail = f"run {time.monotonic() - self.clock.run_started:6.1f} s"
         if s.accuracy is not None:
             epoch = "" if s.epoch is None else f" @ {s.epoch:g}"
             detail += f"  eval_accuracy {s.accuracy:.4f}{epoch}"
+        left = self.clock.remaining(self._planned, running=True)
+        if left is not None:
+            detail += f"  about {duration(left)} left"
         self._progress.update(self._task, detail=detail)
 
     def end_run(self, planned: PlannedRun, record: RunRecord) -> None:
-        minutes = record.minutes
-        took = f"{minutes * 60:.2f} s to train" if minutes is not None else "no time to train"
-        verdict = record.status + (f" ({record.reason})" if record.reason else "")
-        line = f"{self._label(planned)}: {verdict}, seed {record.seed}, {took}"
+        self.clock.end(planned)
+        self.runs += 1
+        line = f"{self._label(planned)}: {run_verdict(record)} [{self.clock.summary(planned)}]"
         if self._progress is not None:
             self._progress.advance(self._task)
-            self._progress.console.print(line, highlight=False)
+            self._progress.console.print(line, highlight=False, markup=False)
         else:
-            self.console.print(line, highlight=False)
+            self.console.print(line, highlight=False, markup=False)
+
+
+def run_verdict(record: RunRecord) -> str:
+    """A run's end in one phrase: a success with its time to train; any other end with why,
+    and how long it ran (a run that missed its target has no time to train)."""
+    verdict = record.status + (f" ({record.reason})" if record.reason else "")
+    seconds = None if record.minutes is None else record.minutes * 60
+    if record.succeeded and seconds is not None:
+        return f"{verdict}, seed {record.seed}, {seconds:.2f} s to train"
+    ran = "" if seconds is None else f", stopped after {seconds:.2f} s"
+    return f"{verdict}, seed {record.seed}{ran}"

@@ -11,6 +11,7 @@ Its own cost is measured (the thread's CPU time) and kept in the summary.
 from __future__ import annotations
 
 import csv
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -253,3 +254,20 @@ def start_telemetry(path: Path, interval: float | None = None) -> TelemetrySampl
     except RuntimeError as exc:  # no thread can be started
         sampler.error = f"cannot start the sampler: {exc}"
         return sampler
+
+
+# Signals that end the sampling of one node of a run across nodes (srun forwards SIGUSR1 to
+# every task of its step; SIGTERM and SIGINT end it too).
+STOP_SIGNALS = frozenset({signal.SIGUSR1, signal.SIGTERM, signal.SIGINT})
+
+
+def sample_until_signalled(path: Path, interval: float | None = None) -> dict:
+    """Sample into ``path`` until one of ``STOP_SIGNALS`` arrives; the summary.
+
+    The signals are blocked before the sampler's thread starts (it inherits the mask), so
+    the one that arrives is taken by ``sigwait`` here and never ends the process midway.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    sampler = start_telemetry(path, interval)
+    signal.sigwait(STOP_SIGNALS)
+    return sampler.stop()

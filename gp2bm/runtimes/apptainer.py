@@ -17,6 +17,12 @@ unlike ``--env``), ``--bind`` for the data sets, ``--pwd`` for the working direc
 loaders share memory) gets ``--contain --cleanenv --pid`` instead. Network, shm size, ulimits
 and the user are the host's: Apptainer runs as the calling user in the host's network.
 
+A run across the nodes of a Slurm allocation (launcher ``srun``) is the same command
+after srun's words, one task per process on every node, each through ``taskenv.py``, which
+hands the task's Slurm variables and rank to the container (``--cleanenv`` would drop
+them); the SIF, on the campaign's shared folder, is started once on every node before
+(``ready_command``). See ``gp2bm.runtimes.span``.
+
 The pre-flight checks the ``apptainer`` binary, what ``--nv`` takes from the host (the
 driver's libnvidia-ml and nvidia-smi) and each image's pin and SIF. The implementation
 source is read out of the SIF that ran (found by its sha256 among the campaign's images):
@@ -57,6 +63,8 @@ from gp2bm.runtimes.base import (
     require_source_dir,
 )
 from gp2bm.runtimes.process import start_process
+from gp2bm.runtimes.span import Span, taskenv_argv
+from gp2bm.spec.container import ContainerOptions, apptainer_flags
 from gp2bm.spec.manifest import BenchmarkManifest
 
 ENV_PREFIX = "APPTAINERENV_"
@@ -66,6 +74,7 @@ INSECURE_ENV = "GP2BM_INSECURE_REGISTRIES"
 BUILD_TIMEOUT_S = 3600
 VERSION_TIMEOUT_S = 30
 EXPORT_TIMEOUT_S = 600
+PROBE_TIMEOUT_S = 600  # a first `exec docker://IMAGE` converts the image
 NOT_FOUND_FIX = "install Apptainer, or set GP2BM_APPTAINER to its path"
 
 
@@ -112,6 +121,12 @@ def export_command(binary: str, sif: Path, source_dir: str) -> list[str]:
     return [binary, "exec", "--containall", str(sif), "tar", "-C", source_dir, "-cf", "-", "."]
 
 
+def probe_command(binary: str, image: str, argv: list[str], workdir: str | None) -> list[str]:
+    """``argv`` in a contained throw-away instance of ``image`` (pure: tested as is)."""
+    pwd = ["--pwd", workdir] if workdir else []
+    return [binary, "exec", "--containall", *pwd, image, *argv]
+
+
 def _stat_key(path: Path) -> list[int]:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns, st.st_ino]
@@ -133,6 +148,7 @@ class ApptainerRuntime(Runtime):
         self.binary = apptainer or os.environ.get("GP2BM_APPTAINER") or "apptainer"
         self.image_dir = Path(image_dir) if image_dir else None
         self.sifs: dict[str, Path] = {}  # benchmark -> its prepared SIF
+        self.sif_of_image: dict[str, Path] = {}  # image reference -> its prepared SIF
 
     def use_campaign(self, root: Path) -> None:
         self.image_dir = images_folder(root)
@@ -162,13 +178,32 @@ class ApptainerRuntime(Runtime):
             argv += ["--bind", f"{_check_bind_path(m.host)}:{_check_bind_path(m.container)}:{mode}"]
         if spec.workdir:
             argv += ["--pwd", spec.workdir]
+        argv += apptainer_flags(spec.options, spec.manifest or spec.benchmark)
         sif = self.sif_path(spec.benchmark)
         return argv + [str(sif) if sif else f"docker://{spec.image}", *spec.command]
+
+    def check_options(self, options: ContainerOptions, where: str) -> None:
+        apptainer_flags(options, where)
 
     def render(self, spec: RunSpec) -> list[str]:
         env = self._env(spec)
         prefix = ["env", *[f"{k}={v}" for k, v in env.items()]] if env else []
         return prefix + self._argv(spec)
+
+    # ----------------------------------------------------------------- across nodes
+    def _span_argv(self, spec: RunSpec, span: Span) -> list[str]:
+        return [*span.launch, *taskenv_argv(span, ENV_PREFIX), *self._argv(spec)]
+
+    def render_span(self, spec: RunSpec, span: Span) -> list[str]:
+        env = self._env(spec)
+        prefix = ["env", *[f"{k}={v}" for k, v in env.items()]] if env else []
+        return prefix + self._span_argv(spec, span)
+
+    def ready_command(self, manifest: BenchmarkManifest, span: Span) -> list[str]:
+        """The campaign's SIF started once on every node (after ``prepare`` built it)."""
+        sif = self.sif_path(manifest.benchmark)
+        image = str(sif) if sif else f"docker://{manifest.image}"
+        return [*span.each_node, self.binary, "exec", "--containall", image, "true"]
 
     # ----------------------------------------------------------------- the SIF
     def prepare(self, manifest: BenchmarkManifest) -> ImageInfo:
@@ -192,6 +227,7 @@ class ApptainerRuntime(Runtime):
         finally:
             os.close(fd)
         self.sifs[manifest.benchmark] = sif
+        self.sif_of_image[manifest.image] = sif
         return ImageInfo(
             reference=manifest.image,
             id=f"sha256:{meta['sha256']}",
@@ -267,17 +303,61 @@ class ApptainerRuntime(Runtime):
     def start(
         self, spec: RunSpec, sink: BinaryIO, on_line: Callable[[bytes], None] | None = None
     ) -> Execution:
-        argv = self._argv(spec)
+        return self._start(self._argv(spec), spec, sink, on_line)
+
+    def start_span(
+        self, spec: RunSpec, span: Span, sink: BinaryIO, on_line: Callable[[bytes], None] | None
+    ) -> Execution:
+        # srun passes its environment to every task: the APPTAINERENV_* reach each node
+        return self._start(self._span_argv(spec, span), spec, sink, on_line)
+
+    def _start(
+        self,
+        argv: list[str],
+        spec: RunSpec,
+        sink: BinaryIO,
+        on_line: Callable[[bytes], None] | None,
+    ) -> Execution:
         env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKING_PREFIXES)}
         env.update(self._env(spec))
         try:
             return start_process(argv, env, sink, on_line)
         except OSError as exc:
+            if exc.errno == errno.ENOENT and argv[0] != self.binary:
+                raise InputError(
+                    f"'{argv[0]}' not found: a run across nodes starts its tasks with srun, "
+                    "inside a Slurm allocation"
+                ) from None
             if exc.errno == errno.ENOENT:
                 raise InputError(
                     f"apptainer: '{self.binary}' not found ({NOT_FOUND_FIX})"
                 ) from None
-            raise InputError(f"cannot start {self.binary}: {exc.strerror}") from None
+            raise InputError(f"cannot start {argv[0]}: {exc.strerror}") from None
+
+    def run_in_image(
+        self, image: str, argv: list[str], workdir: str | None
+    ) -> tuple[int, bytes, bytes]:
+        """``apptainer exec --containall`` of the campaign's SIF of the image (once
+        prepared), else of ``docker://IMAGE`` (Apptainer converts it on the fly)."""
+        sif = self.sif_of_image.get(image)
+        command = probe_command(
+            self.binary, str(sif) if sif else f"docker://{image}", argv, workdir
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKING_PREFIXES)}
+        try:
+            proc = subprocess.run(
+                command,
+                capture_output=True,
+                env=env,
+                timeout=PROBE_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise InputError(f"apptainer: '{self.binary}' not found ({NOT_FOUND_FIX})") from None
+        except subprocess.TimeoutExpired:
+            raise InputError(f"{image}: {argv[0]} did not end in {PROBE_TIMEOUT_S} s") from None
+        return proc.returncode, proc.stdout, proc.stderr
 
     def cleanup(self, labels: dict[str, str], busy=None) -> list[str]:
         # No daemon: a run is a child process that dies with gp2bm (PR_SET_PDEATHSIG).

@@ -20,11 +20,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar, Protocol
 
 from gp2bm.errors import InputError
 from gp2bm.node.checks import CheckItem, fail, warn
 from gp2bm.runtimes.output import OutputPump
+from gp2bm.spec.container import ContainerOptions, container_options
 from gp2bm.spec.manifest import BenchmarkManifest, Mount
 
 LABEL_CAMPAIGN = "io.gp2bm.campaign"
@@ -53,6 +54,21 @@ class RunSpec:
     network: str = "none"
     privileged: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    # seccomp, capabilities, init, UTS namespace, devices (gp2bm.spec.container)
+    options: ContainerOptions = field(default_factory=ContainerOptions)
+    # the launcher's words before the manifest's command in ``command`` (mpirun ... --np 8):
+    # a runtime that runs another command than the image's (local) wraps its own with them
+    launcher: list[str] = field(default_factory=list)
+    manifest: str = ""  # the manifest's path, named by a runtime that refuses an option
+
+
+class RunLaunchLike(Protocol):
+    """What ``run_spec`` reads of a run's launch (``gp2bm.run.launch.RunLaunch``)."""
+
+    command: list[str]
+    environment: dict[str, str]
+    options: ContainerOptions
+    prefix: list[str]
 
 
 def run_spec(
@@ -61,14 +77,22 @@ def run_spec(
     seed: int | str,
     extra_env: dict[str, str],
     labels: dict[str, str],
+    launch: RunLaunchLike | None = None,
 ) -> RunSpec:
-    env = dict(manifest.environment)
-    env.update(extra_env)
-    command = list(manifest.command)
-    if manifest.seed_env:
-        env[manifest.seed_env] = str(seed)
-    if manifest.seed_arg:
-        command += [manifest.seed_arg, str(seed)]
+    """The spec of one run. With ``launch`` (the config file's environment, the launcher's
+    command, the container options: ``gp2bm.run.launch.plan_launch``), its command and
+    environment are the launch's (the seed is in it already); ``extra_env`` still wins."""
+    if launch is not None:
+        env = {**launch.environment, **extra_env}
+        command, options, prefix = list(launch.command), launch.options, list(launch.prefix)
+    else:
+        env = dict(manifest.environment)
+        env.update(extra_env)
+        command, options, prefix = list(manifest.command), container_options(manifest), []
+        if manifest.seed_env:
+            env[manifest.seed_env] = str(seed)
+        if manifest.seed_arg:
+            command += [manifest.seed_arg, str(seed)]
     return RunSpec(
         name=name,
         image=manifest.image,
@@ -85,6 +109,9 @@ def run_spec(
         network=manifest.network,
         privileged=manifest.privileged,
         labels=dict(labels),
+        options=options,
+        launcher=prefix,
+        manifest=str(manifest.path),
     )
 
 
@@ -182,6 +209,8 @@ class Runtime(ABC):
     pulls_by_digest: ClassVar[bool] = False
     # Why it does not, for the one-line error of resolve_digest and pull.
     no_pull_reason: ClassVar[str] = "it does not talk to image registries"
+    # Why ``run_in_image`` is refused (runtimes that cannot run a command in an image).
+    no_image_commands_reason: ClassVar[str] = "put the config file on the host (config.in: host)"
 
     @abstractmethod
     def render(self, spec: RunSpec) -> list[str]:
@@ -229,6 +258,25 @@ class Runtime(ABC):
         raise InputError(
             f"the {self.name} runtime cannot pull {manifest.image}: {self.no_pull_reason}"
         )
+
+    def run_in_image(
+        self, image: str, argv: list[str], workdir: str | None
+    ) -> tuple[int, bytes, bytes]:
+        """Run ``argv`` in a throw-away container of ``image`` (no network, no GPU, no
+        mounts, the image's own user, ``workdir`` as the working directory): its exit code,
+        stdout and stderr. What reads a config file or a checksum list inside the image."""
+        raise InputError(
+            f"the {self.name} runtime cannot run a command in {image} before the run: "
+            f"{self.no_image_commands_reason}"
+        )
+
+    def image_present(self, image: str) -> bool:
+        """Whether ``run_in_image`` can use ``image`` here without fetching it first."""
+        return True
+
+    def check_options(self, options: ContainerOptions, where: str) -> None:  # noqa: B027
+        """Raise InputError naming the first container option (seccomp, capabilities, init,
+        namespaces, devices) this runtime cannot honour; ``where`` is the manifest."""
 
     def use_campaign(self, root: Path) -> None:  # noqa: B027 - most runtimes keep nothing
         """Where per-campaign files of the runtime go (apptainer's SIF images); before prepare."""

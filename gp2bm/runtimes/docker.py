@@ -22,6 +22,7 @@ from typing import BinaryIO, ClassVar
 import docker
 import docker.errors
 import docker.types
+import requests.exceptions
 
 from gp2bm.errors import InputError
 from gp2bm.files.safetar import extract_stream
@@ -42,12 +43,17 @@ from gp2bm.runtimes.base import (
     require_source_dir,
 )
 from gp2bm.runtimes.output import OutputPump
+from gp2bm.spec.container import docker_flags, docker_kwargs
 from gp2bm.spec.manifest import BenchmarkManifest
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 CHECK_TIMEOUT_S = 30  # the pre-flight asks little of the engine: do not wait long for it
 CDI_GPU = "nvidia.com/gpu"
 LABEL_PACKAGE = "io.gp2bm.package"
+LABEL_PROBE = "io.gp2bm.probe"
+# Reading a config file or a checksum list in the image takes a second; a command that
+# takes minutes is stuck (a config that waits for input).
+PROBE_TIMEOUT_S = 120
 
 
 def connect(base_url: str, timeout: int, engine: str, hint: str):
@@ -219,6 +225,8 @@ class DockerRuntime(Runtime):
             argv += ["--mount", f"type=bind,source={m.host},target={m.container},{opts}"]
         for k, v in sorted(spec.env.items()):
             argv += ["--env", f"{k}={v}"]
+        # seccomp, capabilities, init, UTS, devices: as NVIDIA's run_with_docker.sh has them
+        argv += docker_flags(spec.options)
         return argv + [spec.image, *spec.command]
 
     def render_gpus(self, spec: RunSpec) -> list[str]:
@@ -261,6 +269,7 @@ class DockerRuntime(Runtime):
             working_dir=spec.workdir,
         )
         kwargs.update({k: v for k, v in optional.items() if v})
+        kwargs.update(docker_kwargs(spec.options))
         return kwargs
 
     # ----------------------------------------------------------------- images
@@ -298,6 +307,51 @@ class DockerRuntime(Runtime):
         if not manifest.pinned:
             raise InputError(f"{manifest.path}: image {manifest.image} is not pinned by digest")
         return pull_by_digest(self.client, manifest.image)
+
+    def image_present(self, image: str) -> bool:
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.APIError as exc:
+            raise InputError(f"image {image}: {exc.explanation or exc}") from None
+        return True
+
+    def run_in_image(
+        self, image: str, argv: list[str], workdir: str | None
+    ) -> tuple[int, bytes, bytes]:
+        """A throw-away container of the image (present here: never pulled for this), no
+        network, no GPU, no mounts; stdout and stderr apart."""
+        if not self.image_present(image):
+            raise InputError(f"image {image} is not present in {self.engine} (gp2bm pull)")
+        try:
+            container = self.client.containers.create(
+                image,
+                argv[1:],
+                entrypoint=[argv[0]],
+                working_dir=workdir,
+                network_mode="none",
+                labels={LABEL_PROBE: "run_in_image"},
+            )
+        except docker.errors.APIError as exc:
+            raise InputError(f"cannot create a container of {image}: {exc}") from None
+        try:
+            return self._probe(container, image, argv)
+        finally:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+    def _probe(self, container, image: str, argv: list[str]) -> tuple[int, bytes, bytes]:
+        try:
+            container.start()
+            code = int(container.wait(timeout=PROBE_TIMEOUT_S).get("StatusCode", -1))
+            out = container.logs(stdout=True, stderr=False)
+            err = container.logs(stdout=False, stderr=True)
+        except docker.errors.APIError as exc:
+            raise InputError(f"{image}: {argv[0]} could not run: {exc}") from None
+        except requests.exceptions.ReadTimeout:
+            raise InputError(f"{image}: {argv[0]} did not end in {PROBE_TIMEOUT_S} s") from None
+        return code, out, err
 
     # ----------------------------------------------------------------- running
     def start(

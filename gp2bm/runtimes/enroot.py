@@ -14,6 +14,15 @@ repository), so what ran is the digest recorded. The run's environment reaches t
 container as srun's own environment, named with ``--container-env`` so that it overrides
 the image's values. GPUs and the network are the allocation's.
 
+A run across the nodes of an allocation (launcher ``srun``) is one step whose srun options
+are the launcher's (``--nodes=N --ntasks=N*P --ntasks-per-node=P``, ``--mpi=pmix`` where it
+works) instead of ``--nodes=1 --ntasks=1``, as NVIDIA's run.sub: the image is imported once
+on every node under a name (``srun --ntasks-per-node=1 --container-image=...
+--container-name=NAME true``), and the run's step names it again. Pyxis passes each task's
+environment (``SLURM_PROCID`` ...) into the container; the PyTorch rank variables come from
+it inside the image (mlperf-common's slurm2pytorch, as in run.sub), the ones common to
+every task (``MASTER_ADDR``, ``MASTER_PORT``, ``WORLD_SIZE``) from gp2bm's environment.
+
 The pre-flight checks that ``srun`` is there and knows Pyxis's ``--container-image``, and
 that every image is pinned (Pyxis is given the digest, whatever the campaign allows). gp2bm
 cannot copy the implementation source out of an image here: Pyxis imports it on the compute
@@ -50,6 +59,8 @@ from gp2bm.runtimes.base import (
     register,
 )
 from gp2bm.runtimes.process import start_process
+from gp2bm.runtimes.span import Span
+from gp2bm.spec.container import ContainerOptions, enroot_flags
 from gp2bm.spec.manifest import BenchmarkManifest
 
 PYXIS_OPTION = "--container-image"
@@ -70,6 +81,10 @@ def _check_mount_path(path: str) -> str:
     return path
 
 
+def _named(span: Span) -> list[str]:
+    return [f"--container-name={span.name}"] if span.name else []
+
+
 def _imported_at_start(bench: str, m: BenchmarkManifest) -> CheckItem:
     return ok(f"{bench} image", f"{m.image}: Pyxis imports it when a run starts")
 
@@ -78,23 +93,29 @@ def _imported_at_start(bench: str, m: BenchmarkManifest) -> CheckItem:
 class EnrootRuntime(Runtime):
     name = "enroot"
     no_pull_reason = "Pyxis imports the image by its digest when the step starts"
+    no_image_commands_reason = (
+        "Pyxis imports the image only when a run's step starts; put a copy of the config "
+        "file on the host (config.in: host) and checksum lists on the host (verify[].in: host)"
+    )
 
     def __init__(self, *, srun: str | None = None):
         self.srun = srun or os.environ.get("GP2BM_SRUN") or "srun"
 
     def _argv(self, spec: RunSpec) -> list[str]:
-        argv = [
-            self.srun,
-            "--nodes=1",
-            "--ntasks=1",
-            f"--container-image={enroot_uri(spec.image)}",
+        argv = [self.srun, "--nodes=1", "--ntasks=1"]
+        return argv + self._container_argv(spec, [])
+
+    def _container_argv(self, spec: RunSpec, named: list[str]) -> list[str]:
+        """Pyxis's options and the command, after srun's own."""
+        argv = [f"--container-image={enroot_uri(spec.image)}", *named]
+        mounts = [
+            f"{_check_mount_path(m.host)}:{_check_mount_path(m.container)}"
+            + (":ro" if m.readonly else "")
+            for m in spec.mounts
         ]
-        if spec.mounts:
-            mounts = [
-                f"{_check_mount_path(m.host)}:{_check_mount_path(m.container)}"
-                + (":ro" if m.readonly else "")
-                for m in spec.mounts
-            ]
+        # devices are container mounts; seccomp, init and the host namespaces are defaults
+        mounts += enroot_flags(spec.options, spec.manifest or spec.benchmark)
+        if mounts:
             argv.append("--container-mounts=" + ",".join(mounts))
         if spec.workdir:
             argv.append(f"--container-workdir={spec.workdir}")
@@ -104,9 +125,31 @@ class EnrootRuntime(Runtime):
         argv += ["--container-entrypoint", "--no-container-mount-home"]
         return argv + list(spec.command)
 
+    def check_options(self, options: ContainerOptions, where: str) -> None:
+        enroot_flags(options, where)
+
     def render(self, spec: RunSpec) -> list[str]:
         env = [f"{k}={v}" for k, v in sorted(spec.env.items())]
         return (["env", *env] if env else []) + self._argv(spec)
+
+    # ----------------------------------------------------------------- across nodes
+    def _span_argv(self, spec: RunSpec, span: Span) -> list[str]:
+        return [*span.launch, *self._container_argv(spec, _named(span))]
+
+    def render_span(self, spec: RunSpec, span: Span) -> list[str]:
+        env = [f"{k}={v}" for k, v in sorted(spec.env.items())]
+        return (["env", *env] if env else []) + self._span_argv(spec, span)
+
+    def ready_command(self, manifest: BenchmarkManifest, span: Span) -> list[str]:
+        """The image imported once on every node under the run's name (run.sub's
+        ``srun --container-image=... --container-name=... true``)."""
+        image = f"--container-image={enroot_uri(manifest.image)}"
+        return [*span.each_node, image, *_named(span), "true"]
+
+    def start_span(
+        self, spec: RunSpec, span: Span, sink: BinaryIO, on_line: Callable[[bytes], None] | None
+    ) -> Execution:
+        return self._start(self._span_argv(spec, span), spec, sink, on_line)
 
     def prepare(self, manifest: BenchmarkManifest) -> ImageInfo:
         if not manifest.pinned:
@@ -122,7 +165,15 @@ class EnrootRuntime(Runtime):
     def start(
         self, spec: RunSpec, sink: BinaryIO, on_line: Callable[[bytes], None] | None = None
     ) -> Execution:
-        argv = self._argv(spec)
+        return self._start(self._argv(spec), spec, sink, on_line)
+
+    @staticmethod
+    def _start(
+        argv: list[str],
+        spec: RunSpec,
+        sink: BinaryIO,
+        on_line: Callable[[bytes], None] | None,
+    ) -> Execution:
         env = {**os.environ, **spec.env}
         try:
             return start_process(argv, env, sink, on_line)

@@ -25,6 +25,7 @@ from gp2bm.runtimes.base import (
     register,
 )
 from gp2bm.runtimes.process import start_process
+from gp2bm.spec.container import ContainerOptions, container_options
 from gp2bm.spec.manifest import BenchmarkManifest
 
 # The source is the folder of the script the runs ran; a bigger folder than this is not
@@ -60,6 +61,7 @@ class LocalRuntime(Runtime):
     name = "local"
     uses_images = False
     no_pull_reason = "it runs no image"
+    no_image_commands_reason = "it runs no image; put the config file on the host (config.in: host)"
 
     def __init__(self):
         self.manifests: dict[str, BenchmarkManifest] = {}
@@ -71,9 +73,10 @@ class LocalRuntime(Runtime):
                 f"{manifest.path if manifest else spec.image}: no 'local' command: "
                 "this benchmark cannot run with the local runtime"
             )
-        argv = [expand(a, manifest) for a in manifest.local.command]
+        # the launcher (mpirun ...) wraps the local command as it wraps the image's
+        argv = [*spec.launcher, *(expand(a, manifest) for a in manifest.local.command)]
         # the container command's own arguments after the seed (e.g. --seed N) still apply
-        extra = spec.command[len(manifest.command) :]
+        extra = spec.command[len(spec.launcher) + len(manifest.command) :]
         env = dict(spec.env)
         env.update({k: expand(v, manifest) for k, v in manifest.local.environment.items()})
         workdir = expand(manifest.local.workdir, manifest) if manifest.local.workdir else None
@@ -86,12 +89,37 @@ class LocalRuntime(Runtime):
             prefix = ["env", "-C", workdir, *prefix[1:]]
         return prefix + argv
 
+    def check_options(self, options: ContainerOptions, where: str) -> None:
+        """No container: what only a container can do is refused, not silently dropped."""
+        asked = [
+            name
+            for name, value in (
+                ("security_opt", options.security_opt),
+                ("cap_add", options.cap_add),
+                ("init", options.init),
+                ("uts", options.uts),
+                ("devices", options.devices),
+            )
+            if value
+        ]
+        if asked:
+            raise InputError(
+                f"{where}: the local runtime has no container: remove {', '.join(asked)} "
+                "from the manifest, or use a container runtime"
+            )
+
     def prepare(self, manifest: BenchmarkManifest) -> ImageInfo:
         if manifest.local is None:
             raise InputError(
                 f"{manifest.path}: no 'local' command: this benchmark cannot run with the "
                 "local runtime"
             )
+        if manifest.config is not None and manifest.config.location == "image":
+            raise InputError(
+                f"{manifest.path}: config.in: image, but the local runtime runs no image: "
+                "put the config file on the host (config.in: host)"
+            )
+        self.check_options(container_options(manifest), str(manifest.path))
         for arg in manifest.local.command:
             # a file the manifest names beside itself must be there (an installed gp2bm has
             # no containers/ folder): say so now, not after N failed runs

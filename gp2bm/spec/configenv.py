@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gp2bm.errors import InputError
+from gp2bm.spec.manifest import BenchmarkManifest
 
 # bash's own bookkeeping, not the config's: NVIDIA's launch drops PWD and SHLVL the same way.
 SHELL_VARIABLES = frozenset({"PWD", "OLDPWD", "SHLVL", "_"})
@@ -135,3 +136,16 @@ def resolve_image_config(
     if code != 0:
         raise _failure(source, code, err)
     return ConfigEnvironment(source, parse_env_dump(out, source))
+
+
+def resolve_manifest_config(
+    manifest: BenchmarkManifest, runner: ImageCommandRunner
+) -> ConfigEnvironment | None:
+    """The manifest's config file sourced where it lives (the host, or its image through
+    ``runner``); None when the manifest has none."""
+    config = manifest.config
+    if config is None:
+        return None
+    if config.location == "host":
+        return resolve_host_config(config.file)
+    return resolve_image_config(runner, manifest.image, config.file, manifest.workdir)

@@ -186,8 +186,9 @@ def _mount(m: dict, path: Path) -> Mount:
     files = [
         RequiredFile(path=f)
         if isinstance(f, str)
-        else RequiredFile(path=f["path"], count=f.get("count"), md5=f.get("md5"),
-                          sha256=f.get("sha256"))
+        else RequiredFile(
+            path=f["path"], count=f.get("count"), md5=f.get("md5"), sha256=f.get("sha256")
+        )
         for f in m.get("files", [])
     ]
     verify = [

@@ -1,5 +1,14 @@
 """The suite an RFP asks for, as data: benchmarks, run counts, targets, weights, ruleset.
 
+Beyond its schema, a suite's arithmetic is checked when it is loaded, each failure one line
+naming the file: weights and targets are finite numbers above 0 (YAML's ``.nan`` and
+``.inf`` are numbers to JSON Schema); every benchmark asks for at least MIN_RUNS runs,
+unless the suite says it is a ``trial`` (a check of a setup, whose benchmarks with fewer
+runs can never have a result); the
+``score.formula`` it prints is the sum gp2bm computes, weight / symbol for each benchmark
+once (a formula ``100/R + 1/B`` beside weights 7.19 and 9.05 would print one number and
+compute another); symbols are unique; the title holds no control or format characters.
+
 The default suites ship inside gp2bm as the package ``gp2bm.spec.suites`` (pyproject.toml
 maps it to the repository's top-level ``manifests/`` folder): an editable install finds the
 repository's files there, a ``pip install .`` its own copy inside the installed package.
@@ -7,11 +16,15 @@ repository's files there, a ``pip install .`` its own copy inside the installed 
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from gp2bm.errors import InputError
+from gp2bm.files.plaintext import hidden_characters
 from gp2bm.files.yamlfile import load_validated
 
 SUITES_PACKAGE = "gp2bm.spec.suites"
@@ -19,6 +32,14 @@ SUITES_PACKAGE = "gp2bm.spec.suites"
 # os.fspath refuses anything else instead of guessing a path.
 MANIFEST_DIR = Path(os.fspath(resources.files(SUITES_PACKAGE)))
 DEFAULT_SUITE = MANIFEST_DIR / "gp2rfp.yaml"
+
+# MLCommons' olympic mean drops the fastest run and the slowest (a failed run, of which one
+# is allowed, takes the slowest's place): with fewer than 3 runs nothing is left to average,
+# so such a benchmark can never have a result.
+MIN_RUNS = 3
+# One term of a score formula: WEIGHT / SYMBOL.
+FORMULA_TERM = re.compile(r"\s*(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*/\s*([A-Za-z_][A-Za-z0-9_]*)\s*")
+MAX_TITLE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,7 @@ class Suite:
     formula: str = ""
     compliance: str = "strict"
     rcp: bool = True
+    trial: bool = False  # may ask for fewer runs than a result needs (checks a setup)
     path: Path | None = field(default=None, compare=False)
 
     def formula_text(self) -> str:
@@ -56,12 +78,18 @@ class Suite:
 def load_suite(path: Path | str = DEFAULT_SUITE) -> Suite:
     path = Path(path)
     doc = load_validated(path, "suite")
+    suite = _suite(path, doc)
+    check_arithmetic(suite)
+    return suite
+
+
+def _suite(path: Path, doc: dict) -> Suite:
     benchmarks = {
         name: BenchmarkSpec(
             name=name,
             runs=spec["runs"],
-            target=float(spec["target"]),
-            weight=float(spec["weight"]),
+            target=_float(spec["target"], path, f"benchmarks.{name}.target"),
+            weight=_float(spec["weight"], path, f"benchmarks.{name}.weight"),
             symbol=spec.get("symbol", ""),
             manifest=spec.get("manifest"),
             max_failed_runs=spec.get("max_failed_runs", 1),
@@ -79,5 +107,82 @@ def load_suite(path: Path | str = DEFAULT_SUITE) -> Suite:
         formula=doc.get("score", {}).get("formula", ""),
         compliance=checks.get("compliance", "strict"),
         rcp=checks.get("rcp", True),
+        trial=doc.get("trial", False),
         path=path,
     )
+
+
+def _float(value: int | float, path: Path, where: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise InputError(f"{path}: {where} is too large a number") from None
+
+
+def check_arithmetic(suite: Suite) -> None:
+    """InputError naming the suite's file when its numbers cannot give a meaningful score."""
+    where = suite.path
+    for name, b in suite.benchmarks.items():
+        for what, value in (("weight", b.weight), ("target", b.target)):
+            if not math.isfinite(value) or value <= 0:
+                raise InputError(
+                    f"{where}: benchmarks.{name}.{what} is {value}: it must be a finite "
+                    "number above 0"
+                )
+        if b.runs < MIN_RUNS and not suite.trial:
+            raise InputError(
+                f"{where}: benchmarks.{name}.runs is {b.runs}: the olympic mean drops the "
+                f"fastest and the slowest (or a failed) run, so a result needs at least "
+                f"{MIN_RUNS} runs (a suite that only checks a setup says 'trial: true')"
+            )
+    _check_symbols(suite)
+    _check_formula(suite)
+    hidden = hidden_characters(suite.title)
+    if hidden or len(suite.title) > MAX_TITLE_CHARS:
+        why = (
+            f"holds {', '.join(hidden[:5])}" if hidden else f"is over {MAX_TITLE_CHARS} characters"
+        )
+        raise InputError(f"{where}: title {why}: a title is one line of plain text")
+
+
+def _check_symbols(suite: Suite) -> None:
+    seen: dict[str, str] = {}
+    for name, b in suite.benchmarks.items():
+        symbol = b.symbol or name
+        if symbol in seen:
+            raise InputError(
+                f"{suite.path}: benchmarks {seen[symbol]} and {name} have the same symbol "
+                f"'{symbol}': the score formula could not tell them apart"
+            )
+        seen[symbol] = name
+
+
+def _check_formula(suite: Suite) -> None:
+    """``score.formula`` must say what gp2bm computes: weight / symbol, each benchmark once."""
+    if not suite.formula:
+        return
+    computed = " + ".join(f"{b.weight:g}/{b.symbol or b.name}" for b in suite.benchmarks.values())
+    terms = _formula_terms(suite.formula)
+    wanted = {b.symbol or b.name: b.weight for b in suite.benchmarks.values()}
+    given = {symbol: weight for weight, symbol in terms or ()}
+    if (
+        terms is None
+        or len(terms) != len(given)
+        or set(given) != set(wanted)
+        or any(not math.isclose(given[s], w, rel_tol=1e-9) for s, w in wanted.items())
+    ):
+        raise InputError(
+            f"{suite.path}: score.formula does not match the weights and symbols: gp2bm's "
+            f"score is the sum of weight / minutes, here {computed}"
+        )
+
+
+def _formula_terms(formula: str) -> list[tuple[float, str]] | None:
+    """The WEIGHT / SYMBOL terms of a formula written as their sum, or None."""
+    terms = []
+    for part in formula.split("+"):
+        m = FORMULA_TERM.fullmatch(part)
+        if m is None:
+            return None
+        terms.append((float(m.group(1)), m.group(2)))
+    return terms

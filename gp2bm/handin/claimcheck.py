@@ -1,0 +1,164 @@
+"""``gp2bm verify``: what gp2bm-bundle.json, the run records and the system description say,
+against the logs, the tree and the inventory.
+
+Each claim is recomputed where the bundle holds what it is made of (the score from the logs,
+a run's seed and minutes from its log, the accelerator and processor counts of the system
+description from the inventory, the bypass files, the source file counts), or else listed
+as unverifiable (when the bundle was made, where the source came from, the image a run
+used): never silently believed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gp2bm.handin.layout import BUNDLE_FILE, BUNDLE_FORMAT, PARAMS_FILE, RCP_BYPASS
+from gp2bm.handin.package_check import PackageCheck
+from gp2bm.handin.verification import Verification, close
+from gp2bm.node.systemdesc import detected_fields
+from gp2bm.reports.view import CampaignView
+
+# gp2bm-bundle.json keys only the packager can know.
+UNVERIFIABLE_META = ("created", "gp2bm_version", "campaign", "notes")
+# System-description fields that are counts: compared with the inventory's as numbers.
+COUNT_FIELDS = (
+    "number_of_nodes",
+    "accelerators_per_node",
+    "host_processors_per_node",
+    "host_processor_core_count",
+    "host_processor_vcpu_count",
+)
+# Run-record keys compared with the run's log: (record attribute, log attribute).
+RECORD_VS_LOG = (
+    ("seed", "seed"),
+    ("minutes", "minutes"),
+    ("log_status", "status"),
+    ("best_accuracy", "best_accuracy"),
+)
+
+
+def _differ(result: Verification, where: str, what: str, claimed, actual) -> None:
+    if not close(claimed, actual):
+        result.differences.append(f"{where}: {what}: claimed {claimed!r}, recomputed {actual!r}")
+
+
+def _bypassed(view: CampaignView, top: Path) -> list[str]:
+    """The benchmarks whose result folder holds the package checker's RCP bypass file."""
+    results = top / view.org / "results" / view.system
+    return [
+        bench
+        for bench in view.suite.benchmarks
+        if (results / bench / PARAMS_FILE).is_file()
+        and (results / bench / PARAMS_FILE).read_bytes()[:64] == RCP_BYPASS.encode()
+    ]
+
+
+def _implementations(meta: dict, top: Path, result: Verification) -> None:
+    for bench, info in (meta.get("implementations") or {}).items():
+        where = f"{BUNDLE_FILE}: implementations.{bench}"
+        if not isinstance(info, dict) or not isinstance(info.get("path"), str):
+            result.differences.append(f"{where}: not an object with a path")
+            continue
+        folder = top / info["path"]
+        count = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+        _differ(result, where, "files", info.get("files"), count)
+        result.unverifiable.append(f"{where}.origin: {info.get('origin')}")
+
+
+def check_meta(
+    meta: dict, view: CampaignView, check: PackageCheck, top: Path, result: Verification
+) -> None:
+    """gp2bm-bundle.json: every claim against the logs, the tree and the checker's verdict."""
+    if meta.get("bundle_format") != BUNDLE_FORMAT:
+        result.differences.append(
+            f"{BUNDLE_FILE}: bundle_format {meta.get('bundle_format')!r}; this gp2bm verifies "
+            f"format {BUNDLE_FORMAT} (package the campaign again with it)"
+        )
+    _differ(result, BUNDLE_FILE, "score", meta.get("score"), view.score.score)
+    _differ(result, BUNDLE_FILE, "ruleset", meta.get("ruleset"), view.suite.ruleset)
+    _differ(result, BUNDLE_FILE, "org", meta.get("org"), view.org)
+    _differ(result, BUNDLE_FILE, "system", meta.get("system"), view.system)
+    claimed = meta.get("package_checker") if isinstance(meta.get("package_checker"), dict) else {}
+    _differ(result, BUNDLE_FILE, "package_checker.passed", claimed.get("passed"), check.passed)
+    if claimed.get("ran"):
+        for key, actual in (("errors", check.errors), ("warnings", check.warnings)):
+            _differ(result, BUNDLE_FILE, f"package_checker.{key}", claimed.get(key), actual)
+        written = claimed.get("scaling_written_by_checker")
+        _differ(result, BUNDLE_FILE, "package_checker.scaling", written, check.scaling)
+    bypass = _bypassed(view, top)
+    _differ(result, BUNDLE_FILE, "rcp_bypass", meta.get("rcp_bypass"), bypass)
+    if bypass and view.suite.rcp:
+        result.differences.append(
+            f"{BUNDLE_FILE}: rcp_bypass {bypass}, yet the suite checks RCP (checks.rcp: true)"
+        )
+    _implementations(meta, top, result)
+    for rel in meta.get("reports") or []:
+        if not isinstance(rel, str) or not (top / rel).is_file():
+            result.differences.append(f"{BUNDLE_FILE}: reports: {rel!r} is not in the bundle")
+    known = {"bundle_format", "score", "ruleset", "org", "system", "package_checker"}
+    known |= {"rcp_bypass", "implementations", "reports", "incomplete", "suite_file"}
+    for key, value in meta.items():
+        if key in UNVERIFIABLE_META or key not in known:
+            result.unverifiable.append(f"{BUNDLE_FILE}: {key}: {str(value)[:120]}")
+
+
+def check_records(view: CampaignView, result: Verification) -> None:
+    """Each run record against its log: seed, minutes, the log's status, best accuracy; the
+    rest of a record (image, command, node, times, cache drop) is what gp2bm saw run."""
+    records = 0
+    for bench, runs in view.runs.items():
+        for run in runs:
+            rec, log = run.record, run.score.log
+            if rec is None or log is None:
+                continue
+            records += 1
+            where = f"records/{bench}/run_{run.index}.json"
+            if rec.benchmark != bench or rec.run != run.index:
+                result.differences.append(
+                    f"{where}: names {rec.benchmark} run {rec.run}, lies beside {bench} "
+                    f"run {run.index}"
+                )
+            for ours, theirs in RECORD_VS_LOG:
+                claimed = getattr(rec, ours)
+                if claimed is not None:  # a key an older record lacks claims nothing
+                    actual = getattr(log, theirs)
+                    _differ(result, where, f"{ours} (the log's {theirs})", claimed, actual)
+    if records:
+        result.unverifiable.append(
+            f"records/: what {records} run record(s) say of how each run was started (image, "
+            "command, node, start and stop, cache drop): gp2bm's own account of the runs"
+        )
+
+
+def _count(value) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def check_system(view: CampaignView, result: Verification) -> None:
+    """The system description's counts against the inventory (8 GPUs claimed on a node whose
+    inventory found none is a difference); its words are the vendor's."""
+    desc, where = view.system_desc, view.relative(view.system_desc_path)
+    if desc is None:
+        return
+    if view.inventory is None:
+        result.unverifiable.append(f"{where}: every field (the bundle holds no inventory.json)")
+        return
+    found = detected_fields(view.inventory, view.suite.nodes)
+    compared = []
+    for key in COUNT_FIELDS:
+        claimed, actual = _count(desc.get(key)), _count(found.get(key))
+        if actual is None:
+            continue
+        compared.append(key)
+        if claimed != actual:
+            result.differences.append(
+                f"{where}: {key}: claimed {desc.get(key)!r}, the inventory (inventory.json) "
+                f"gives {found.get(key)!r}"
+            )
+    words = sorted(k for k in desc if k not in compared)
+    result.unverifiable.append(
+        f"{where}: {len(words)} field(s) in the vendor's words, not measured by the inventory"
+    )

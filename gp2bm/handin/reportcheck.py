@@ -1,0 +1,235 @@
+"""``gp2bm verify``: the bundle's reports against the reports its logs give.
+
+Every report is made again from the recomputed view of the bundle (SPEC's ``--rawformat``
+idea: the raw results are the truth, a report only renders them) and compared with the one
+handed in: the CSV character for character (and row by row, to name what differs: its
+numbers are the typed ones, ``official.typed_*``), every
+cell of gp2bm's workbook, every character of the HTML page but the pixels of its plots, the
+README. What only the vendor can know in them (when a report was generated, the answers the
+vendor typed into the RFP's workbook) is listed as unverifiable. A report that is missing,
+unreadable, or differs is a difference, naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from pathlib import Path
+
+from gp2bm.handin.layout import README_FILE
+from gp2bm.handin.limits import check_workbook
+from gp2bm.handin.package_check import PackageCheck
+from gp2bm.handin.readme import render_readme
+from gp2bm.handin.verification import (
+    Verification,
+    close,
+    compare,
+    first_difference,
+    same_text,
+)
+from gp2bm.reports import html_report, rfp_workbook, xlsx_report
+from gp2bm.reports.csv_report import render_csv
+from gp2bm.reports.official import typed_minutes, typed_score, typed_seconds
+from gp2bm.reports.view import CampaignView
+from gp2bm.reports.writer import REPORT_NAMES
+
+MAX_CELL_DIFFERENCES = 5
+
+
+def _read(path: Path, name: str, result: Verification) -> str | None:
+    if not path.is_file():
+        result.differences.append(f"{name}: missing")
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        result.differences.append(f"{name}: unreadable ({exc})")
+        return None
+
+
+def _csv_number(name: str, what: str, text, expected, result: Verification) -> None:
+    if text in (None, ""):
+        value = None
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            result.differences.append(f"{name}: {what}: '{text}' is not a number")
+            return
+    if (value is None) != (expected is None) or (value is not None and not close(value, expected)):
+        result.differences.append(f"{name}: {what}: claimed {value!r}, recomputed {expected!r}")
+
+
+def _csv_rows(name: str, rows: list[dict], recomputed: dict, result: Verification) -> None:
+    """Every run row, result row and the score row against the recomputation; every run
+    of the logs must have its row."""
+    expected_runs = {
+        (b, r["file"]): r for b, d in recomputed["benchmarks"].items() for r in d["runs"]
+    }
+    seen = set()
+    for row in rows:
+        kind, bench = row.get("kind"), row.get("benchmark")
+        if kind == "run":
+            key = (bench, row.get("file"))
+            seen.add(key)
+            run = expected_runs.get(key)
+            if run is None:
+                result.differences.append(f"{name}: run {bench}/{row.get('file')} not in logs")
+                continue
+            what = f"{bench}/{row['file']}"
+            minutes = typed_minutes(run["minutes"])
+            _csv_number(name, f"{what} minutes", row.get("minutes"), minutes, result)
+            if row.get("verdict") != run["role"]:
+                result.differences.append(
+                    f"{name}: {what} verdict: claimed {row.get('verdict')!r}"
+                    f", recomputed {run['role']!r}"
+                )
+        elif kind == "result" and bench in recomputed["benchmarks"]:
+            expected = typed_minutes(recomputed["benchmarks"][bench]["minutes"])
+            _csv_number(name, f"{bench} result minutes", row.get("minutes"), expected, result)
+        elif kind == "score":
+            expected = typed_score(recomputed["score"])
+            _csv_number(name, "score", row.get("score"), expected, result)
+    for key in expected_runs:
+        if key not in seen:
+            result.differences.append(f"{name}: run {key[0]}/{key[1]} missing")
+
+
+def check_csv(reports: Path, view: CampaignView, recomputed: dict, result: Verification) -> None:
+    """The CSV row by row (naming what differs), then character for character."""
+    name = f"reports/{REPORT_NAMES['csv']}"
+    path = reports / REPORT_NAMES["csv"]
+    if not path.is_file():
+        result.differences.append(f"{name}: missing")
+        return
+    try:
+        text = path.read_bytes().decode("utf-8")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+        result.differences.append(f"{name}: unreadable ({exc})")
+        return
+    before = len(result.differences)
+    _csv_rows(name, rows, recomputed, result)
+    expected = render_csv(view)
+    if len(result.differences) == before and not same_text(text, expected):
+        result.differences.append(
+            f"{name}: differs from the CSV its logs give ({first_difference(text, expected)})"
+        )
+
+
+def _cell_differences(claimed: dict, actual: dict) -> list[str]:
+    out = []
+    for sheet in list(claimed) + [s for s in actual if s not in claimed]:
+        if sheet not in actual or sheet not in claimed:
+            out.append(f"sheet {sheet}: {'claimed' if sheet in claimed else 'recomputed'} only")
+            continue
+        a, b = claimed[sheet], actual[sheet]
+        for r in range(max(len(a), len(b))):
+            x = a[r] if r < len(a) else ()
+            y = b[r] if r < len(b) else ()
+            for c in range(max(len(x), len(y))):
+                u = x[c] if c < len(x) else None
+                v = y[c] if c < len(y) else None
+                if not close(u, v) and {u, v} != {None, ""}:  # a saved empty text is no cell
+                    label = f" ({y[0]})" if y and isinstance(y[0], str) else ""
+                    out.append(f"{sheet}!R{r + 1}C{c + 1}{label}: claimed {u!r}, recomputed {v!r}")
+    return out
+
+
+def check_xlsx(reports: Path, view: CampaignView, bundle: Path, result: Verification) -> None:
+    """Every cell of gp2bm's workbook against the workbook its logs give."""
+    from openpyxl import load_workbook  # heavy: openpyxl
+
+    name = f"reports/{REPORT_NAMES['xlsx']}"
+    path = reports / REPORT_NAMES["xlsx"]
+    if not path.is_file():
+        result.differences.append(f"{name}: missing")
+        return
+    check_workbook(path, bundle, name)
+    try:
+        wb = load_workbook(path, data_only=True)
+        claimed = xlsx_report.cell_values(wb)
+        generated = xlsx_report.summary_value(wb, "report generated")
+        version = xlsx_report.summary_value(wb, "gp2bm")
+    except Exception as exc:  # openpyxl raises many kinds on a damaged file
+        result.differences.append(f"{name}: unreadable ({type(exc).__name__})")
+        return
+    again = dataclasses.replace(view, generated=generated or "", gp2bm_version=version or "")
+    found = _cell_differences(claimed, xlsx_report.cell_values(xlsx_report.build_workbook(again)))
+    result.differences += [f"{name}: {d}" for d in found[:MAX_CELL_DIFFERENCES]]
+    if len(found) > MAX_CELL_DIFFERENCES:
+        result.differences.append(f"{name}: {len(found) - MAX_CELL_DIFFERENCES} more cells differ")
+    result.unverifiable.append(f"{name}: when it was generated ({generated}), by gp2bm {version}")
+
+
+def check_html(reports: Path, view: CampaignView, recomputed: dict, result: Verification) -> None:
+    """The page's embedded claims, then every character of the page but the plots' pixels."""
+    name = f"reports/{REPORT_NAMES['html']}"
+    page = _read(reports / REPORT_NAMES["html"], name, result)
+    if page is None:
+        return
+    embedded = html_report.claims_of(page)
+    if embedded is None:
+        result.differences.append(f"{name}: no embedded claims")
+        return
+    found = compare(embedded, recomputed)
+    result.differences += [f"{name}: {d}" for d in found]
+    when, version = html_report.generated_of(page) or ("", "")
+    again = dataclasses.replace(view, generated=when, gp2bm_version=version)
+    text, expected = html_report.without_plots(page), html_report.render_html(again, draw=False)
+    if not found and not same_text(text, expected):
+        result.differences.append(
+            f"{name}: differs from the page its logs give ({first_difference(text, expected)})"
+        )
+    result.unverifiable.append(f"{name}: when it was generated ({when}) and its plots' pixels")
+
+
+def check_readme(top: Path, view: CampaignView, meta: dict | None, result: Verification) -> None:
+    """The README as its logs, gp2bm-bundle.json and the checker's claimed verdict render it."""
+    text = _read(top / README_FILE, README_FILE, result)
+    if text is None or meta is None:
+        return
+    try:
+        check = PackageCheck.from_dict(meta["package_checker"])
+        present = {p.name for p in top.iterdir()}
+        expected = render_readme(view, meta, check, list(meta["rcp_bypass"]), present)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        result.differences.append(f"{README_FILE}: cannot be rendered again ({exc})")
+        return
+    if not same_text(text, expected):
+        result.differences.append(
+            f"{README_FILE}: differs from the README its logs give "
+            f"({first_difference(text, expected)})"
+        )
+
+
+def check_rfp(reports: Path, view: CampaignView, bundle: Path, result: Verification) -> None:
+    """A filled RFP workbook in reports/: each benchmark's result cell against the logs; the
+    vendor's own answers (Proposed column, software lines, changes) are unverifiable."""
+    from openpyxl import load_workbook  # heavy: openpyxl
+
+    for path in sorted(reports.glob("*.xlsx")):
+        if path.name == REPORT_NAMES["xlsx"]:
+            continue
+        name = f"reports/{path.name}"
+        check_workbook(path, bundle, name)
+        try:
+            wb = load_workbook(path, data_only=True)
+            ws = wb[rfp_workbook.SHEET]
+            layout = rfp_workbook.find_layout(ws, name)
+        except Exception as exc:  # a missing tab or form, or openpyxl's many kinds
+            result.differences.append(f"{name}: not a filled RFP workbook ({type(exc).__name__})")
+            continue
+        for bench, b in view.score.benchmarks.items():
+            coord = layout.test.get(bench)
+            if coord is None:
+                continue
+            seconds = layout.units.get(bench, "seconds") == "seconds"
+            expected = typed_seconds(b.minutes) if seconds else typed_minutes(b.minutes)
+            if not close(ws[coord].value, expected):
+                result.differences.append(
+                    f"{name}: {bench} ({coord}): claimed {ws[coord].value!r}, "
+                    f"recomputed {expected!r}"
+                )
+        result.unverifiable.append(f"{name}: the vendor's own answers (all but the results)")

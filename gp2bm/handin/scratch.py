@@ -1,0 +1,131 @@
+"""Scratch folders of ``package`` and ``verify`` that a killed gp2bm does not leave behind
+for good, and the stop on SIGTERM.
+
+A scratch folder is ``<temp dir>/gp2bm-<job>-<pid>-<random>``: named after the process that
+owns it. It is removed when the command ends, however it ends but SIGKILL; the next
+``package`` or ``verify`` removes the scratch folders (and the hidden ``.NAME.PID.tmp`` of an
+unfinished bundle next to its output) whose owner is no longer running.
+
+SIGTERM during ``package`` or ``verify`` raises ``Interrupted``: the command stops with one
+line and exit 130, as for Ctrl-C, its scratch removed and nothing written under the
+bundle's name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from gp2bm.errors import Interrupted
+
+OWNED_RE = re.compile(r"gp2bm-[a-z]+-(\d+)-.*")
+PARTIAL_RE = re.compile(r"\..+\.(\d+)\.tmp")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: running, and not ours to clean
+    return True
+
+
+def _orphans(folder: Path, pattern: re.Pattern) -> list[Path]:
+    """Entries of ``folder`` named by ``pattern`` whose owner process is gone."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    out = []
+    for path in entries:
+        m = pattern.fullmatch(path.name)
+        if m and int(m.group(1)) != os.getpid() and not _running(int(m.group(1))):
+            out.append(path)
+    return out
+
+
+def sweep(folder: Path | None = None) -> list[Path]:
+    """Remove the scratch folders in ``folder`` (default: the temp dir) whose gp2bm is gone;
+    returns what was removed."""
+    removed = []
+    for path in _orphans(Path(folder or tempfile.gettempdir()), OWNED_RE):
+        if path.is_dir() and not path.is_symlink() and _mine(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def sweep_partial_bundles(folder: Path) -> list[Path]:
+    """Remove the hidden ``.NAME.PID.tmp`` files that a killed ``package`` left next to its
+    output; returns what was removed."""
+    removed = []
+    for path in _orphans(Path(folder), PARTIAL_RE):
+        if path.is_file() and not path.is_symlink() and _mine(path):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _mine(path: Path) -> bool:
+    try:
+        return path.lstat().st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+@contextmanager
+def scratch(job: str) -> Iterator[Path]:
+    """A scratch folder named after this process, removed on the way out; orphans of
+    earlier runs are removed first."""
+    sweep()
+    path = Path(tempfile.mkdtemp(prefix=f"gp2bm-{job}-{os.getpid()}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# What stopped the command (set by the SIGTERM handler), for the checkpoints to see: code
+# that catches every exception (a checker's own guard) may swallow the one the handler raises.
+_STOPPED: list[str] = []
+
+
+def check_stopped() -> None:
+    """Raise Interrupted when SIGTERM came (a checkpoint between the steps of a command)."""
+    if _STOPPED:
+        raise Interrupted(_STOPPED[0])
+
+
+@contextmanager
+def stop_on_sigterm(what: str) -> Iterator[None]:
+    """While inside, SIGTERM raises Interrupted ("<what> stopped by SIGTERM ..."), so that
+    every ``finally`` runs (scratch removed, no partial bundle); should that exception be
+    swallowed on its way, the next ``check_stopped`` (and the end of the block) raises it
+    again. The old handler comes back on the way out. Only the main thread can set a
+    handler: elsewhere, nothing changes."""
+    message = f"{what} stopped by SIGTERM (its scratch folder removed)"
+
+    def stop(signum, frame):
+        _STOPPED.append(message)
+        raise Interrupted(message)
+
+    try:
+        old = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread
+        yield
+        return
+    _STOPPED.clear()
+    try:
+        yield
+        check_stopped()
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        _STOPPED.clear()

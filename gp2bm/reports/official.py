@@ -1,0 +1,66 @@
+"""How every report shows a benchmark's result: the official number (the olympic mean times
+the scaling factor, as MLCommons' tools publish it), the unscaled olympic mean beside it,
+and why the factor is what it is.
+
+For a suite with RCP checks the factor is the RCP normalisation MLCommons' package checker
+writes to scaling.json: a vendor whose runs converge faster than the reference sees the
+number the evaluator will compute, never the better unscaled one alone.
+"""
+
+from __future__ import annotations
+
+from gp2bm.results.scoring import BenchmarkScore
+
+# The numbers a person would type into a form (the CSV, the workbooks): minutes with three
+# decimals, as MLCommons' results tables publish time-to-train; seconds with three (a run's
+# time is whole milliseconds); the score with six. The exact values stay in the JSON
+# (``gp2bm score --json``, the bundle's claims).
+MINUTE_DECIMALS = 3
+SECOND_DECIMALS = 3
+SCORE_DECIMALS = 6
+
+
+def factor_text(b: BenchmarkScore) -> str:
+    """The factor, with where it comes from: ``1.0213 (rcp)``; ``none (rcp)`` when the RCP
+    check failed and gives none."""
+    factor = "none" if b.scaling_factor is None else f"{b.scaling_factor:.6g}"
+    return f"{factor} ({b.scaling_source})"
+
+
+def scaled(b: BenchmarkScore) -> bool:
+    """Whether the official number differs from the unscaled mean (or there is none)."""
+    return b.scaling_factor != 1.0
+
+
+def result_line(b: BenchmarkScore) -> str:
+    """One line: ``olympic mean X min x scaling F (source) = Y min: <reason>``."""
+    mean = "none" if b.mean is None else f"{b.mean:.6f} min"
+    official = "none" if b.minutes is None else f"{b.minutes:.6f} min"
+    return f"olympic mean {mean} x scaling {factor_text(b)} = {official}: {b.scaling_reason}"
+
+
+def typed_minutes(minutes: float | None) -> float | None:
+    """Minutes as MLCommons publishes them: three decimals."""
+    return None if minutes is None else round(minutes, MINUTE_DECIMALS)
+
+
+def typed_seconds(minutes: float | None) -> float | None:
+    """The seconds of ``minutes``, with at most three decimals (no float noise)."""
+    return None if minutes is None else round(minutes * 60, SECOND_DECIMALS)
+
+
+def typed_score(score: float | None) -> float | None:
+    return None if score is None else round(score, SCORE_DECIMALS)
+
+
+def official_summary(b: BenchmarkScore) -> dict:
+    """The official number and what it is made of, for a JSON answer."""
+    return {
+        "minutes": b.minutes,
+        "seconds": None if b.minutes is None else b.minutes * 60,
+        "valid": b.valid,
+        "unscaled_minutes": b.mean,
+        "scaling_factor": b.scaling_factor,
+        "scaling_source": b.scaling_source,
+        "scaling_reason": b.scaling_reason,
+    }
