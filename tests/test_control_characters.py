@@ -100,3 +100,18 @@ def test_a_yaml_key_with_hidden_characters_is_not_shown(tmp_path):
     with pytest.raises(InputError) as err:
         load_suite(suite)
     assert no_hidden(str(err.value)) and "a key of" in str(err.value)
+
+
+@pytest.mark.reliability("control-characters")
+@pytest.mark.parametrize("option", ["--org", "--system"])
+@pytest.mark.parametrize("name", EVIL, ids=["ansi", "rtl", "nul", "zwj", "10k", "u2028"])
+def test_an_org_or_system_name_is_refused_escaped(cli, tmp_path, option, name):
+    if "\x00" in name:
+        name = name.replace("\x00", "\x01")  # an argv cannot hold NUL; another control can
+    res = cli(
+        "run-all", "--suite", "manifests/smoke.yaml", "--runtime", "local",
+        "--campaign", tmp_path / "c", option, name, "--dry-run",
+    )
+    assert res.code == 2 and len(res.err.strip().splitlines()) == 1, res.err
+    assert option in res.err and no_hidden(res.err) and len(res.err) < 300, res.err[:500]
+    assert not (tmp_path / "c").exists()

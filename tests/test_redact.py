@@ -177,3 +177,25 @@ def test_campaign_records_and_dry_run_hold_no_secret(cli, tmp_path):
     assert f"--api-key={REDACTED}" in record["command"]
     assert SECRET not in json.dumps(record["command"])
     assert SECRET not in json.dumps(record.get("launch", {}).get("environment", {}))
+
+
+@pytest.mark.reliability("secret-in-log")
+def test_a_secret_printed_by_a_run_is_named_in_its_record(cli, tmp_path):
+    import yaml
+    from campaign_helpers import run_all_local, write_suite
+
+    suite = write_suite(tmp_path / "suite", {"resnet": 1}, local_env={"MY_PASS": SECRET})
+    manifest = tmp_path / "suite/resnet.yaml"
+    doc = yaml.safe_load(manifest.read_text())
+    # the workload prints the secret it was given, then trains as usual
+    doc["local"]["command"] = ["sh", "-c", 'echo "connecting with $MY_PASS"; exec "$@"', "sh",
+                               *doc["local"]["command"]]
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    campaign = tmp_path / "c"
+    res = run_all_local(cli, suite, campaign)
+    record = json.loads((campaign / "records/resnet/run_0.json").read_text())
+    assert record["status"] == "success", record.get("reason")
+    assert record["secrets_in_log"] == ["line 3: the value of MY_PASS"], record["secrets_in_log"]
+    assert "shows a secret" in res.err and "MY_PASS" in res.err and SECRET not in res.err
+    log = campaign.rglob("result_0.txt")
+    assert SECRET in next(log).read_text()  # the log is evidence: kept as written

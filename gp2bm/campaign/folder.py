@@ -38,17 +38,33 @@ from gp2bm.campaign.locks import campaign_lock, lock_holder, run_lock
 from gp2bm.campaign.record import INTERRUPTED, RUNNING, RunRecord
 from gp2bm.errors import InputError, RunBusy
 from gp2bm.files.jsonfile import read_json, write_json_atomic
+from gp2bm.files.plaintext import printable
 from gp2bm.files.timestamps import now_iso
 from gp2bm.runtimes import DEFAULT as DEFAULT_RUNTIME
 from gp2bm.spec.suite import Suite
 
 CAMPAIGN_FILE = "campaign.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# An organisation or system name becomes a folder name and a field of every log.
+NAME_MAX = 64
 
 
 def default_campaign_root(suite: Suite) -> Path:
     """results/<suite name>: the campaign folder when none is given."""
     return Path("results") / suite.name
+
+
+def check_name(what: str, value: str) -> None:
+    """An organisation or system name as the submission tree takes it, refused in one line
+    that shows it escaped and cut (it may hold terminal escapes or be very long)."""
+    if len(value) > NAME_MAX:
+        raise InputError(
+            f"--{what} '{printable(value, 24)}': {len(value)} characters, at most {NAME_MAX}"
+        )
+    if not NAME_RE.match(value):
+        raise InputError(
+            f"--{what} '{printable(value, NAME_MAX)}': use letters, digits, '_', '.', '-'"
+        )
 
 
 def default_system_name() -> str:
@@ -128,9 +144,8 @@ class Campaign:
             meta = read_json(meta_path)
             for key, given in (("org", org), ("system", system)):
                 if given and given != meta.get(key):
-                    raise InputError(
-                        f"{meta_path}: this campaign's {key} is '{meta.get(key)}', not '{given}'"
-                    )
+                    was, now = printable(meta.get(key), NAME_MAX), printable(given, NAME_MAX)
+                    raise InputError(f"{meta_path}: this campaign's {key} is '{was}', not '{now}'")
             if meta.get("suite") != suite.name:
                 raise InputError(
                     f"{meta_path}: this campaign runs suite '{meta.get('suite')}', "
@@ -149,8 +164,7 @@ class Campaign:
         org = org or "gp2bm"
         system = system or default_system_name()
         for what, value in (("org", org), ("system", system)):
-            if not NAME_RE.match(value):
-                raise InputError(f"--{what} '{value}': use letters, digits, '_', '.', '-'")
+            check_name(what, value)
         return cls(
             root=root, org=org, system=system, suite=suite, runtime=runtime or DEFAULT_RUNTIME
         )

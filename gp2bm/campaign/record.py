@@ -76,6 +76,8 @@ class RunRecord:
     # why the log's submission_* lines break compliance (missing, or written twice), naming
     # the manifest's fix (gp2bm.run.submission.writer_problem)
     submission_problem: str | None = None
+    # secrets the workload printed into its log: "NAME: line N (K times)", never the value
+    secrets_in_log: list[str] | None = None
     telemetry: dict | None = None
     attempt_log: str | None = None
     # keys this gp2bm does not know (a newer one wrote them): kept, written back as read
@@ -151,6 +153,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "relaxed": (list,),
     "launch": (dict,),
     "submission_problem": (str,),
+    "secrets_in_log": (list,),
 }
 
 

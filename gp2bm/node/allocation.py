@@ -21,6 +21,7 @@ import subprocess
 from dataclasses import dataclass
 
 from gp2bm.errors import InputError
+from gp2bm.files.command import run_short
 
 JOB_ENV = "SLURM_JOB_ID"
 NODELIST_ENV = "SLURM_JOB_NODELIST"
@@ -71,19 +72,25 @@ def parse_node_address(text: str, node: str) -> str:
     return m.group(1) if m else node
 
 
-def _run(argv: list[str], timeout: float = COMMAND_TIMEOUT_S) -> str:
+def _call(argv: list[str], timeout: float, what: str, timed_out: str) -> tuple[int, str, str]:
+    """A Slurm command's exit code, output and last line of error (or of output); one line
+    naming ``what`` when Slurm is not here or the command does not end in ``timeout``."""
     try:
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
+        proc = run_short(argv, timeout)
     except FileNotFoundError:
-        raise InputError(f"{argv[0]}: not found (a run across nodes needs Slurm)") from None
+        raise InputError(f"{what}: {argv[0]} not found (a run across nodes needs Slurm)") from None
     except subprocess.TimeoutExpired:
-        raise InputError(f"{' '.join(argv[:3])}: no answer in {timeout:g} s") from None
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise InputError(f"{' '.join(argv[:3])} failed: " + (tail[-1] if tail else "no output"))
-    return proc.stdout
+        raise InputError(f"{what}: {timed_out} in {timeout:g} s") from None
+    tail = (proc.stderr or proc.stdout).strip().splitlines()
+    return proc.returncode, proc.stdout, tail[-1] if tail else ""
+
+
+def _run(argv: list[str], timeout: float = COMMAND_TIMEOUT_S) -> str:
+    what = " ".join(argv[:3])
+    code, out, last = _call(argv, timeout, what, "no answer")
+    if code != 0:
+        raise InputError(f"{what} failed: {last or 'no output'}")
+    return out
 
 
 def in_allocation() -> bool:
@@ -127,17 +134,7 @@ def parse_each(text: str, nodes: tuple[str, ...], what: str) -> dict[str, dict]:
 
 def run_each(argv: list[str], nodes: tuple[str, ...], what: str, timeout: float) -> dict:
     """Run a one-task-per-node step and gather each node's JSON line."""
-    try:
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
-    except FileNotFoundError:
-        raise InputError(f"{what}: {argv[0]} not found (a run across nodes needs Slurm)") from None
-    except subprocess.TimeoutExpired:
-        raise InputError(f"{what}: not done on every node in {timeout:g} s") from None
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise InputError(
-            f"{what} failed (exit {proc.returncode})" + (f": {tail[-1]}" if tail else "")
-        )
-    return parse_each(proc.stdout, nodes, what)
+    code, out, last = _call(argv, timeout, what, "not done on every node")
+    if code != 0:
+        raise InputError(f"{what} failed (exit {code})" + (f": {last}" if last else ""))
+    return parse_each(out, nodes, what)

@@ -24,8 +24,10 @@ import psutil
 
 from gp2bm import __version__
 from gp2bm.errors import InputError
+from gp2bm.files.command import run_short
 from gp2bm.files.jsonfile import write_json_atomic
 from gp2bm.files.timestamps import now_iso
+from gp2bm.files.units import human_bytes  # noqa: F401  (the pages' import of it)
 from gp2bm.node.gpus import describe_gpus
 from gp2bm.runtimes.docker import docker_client
 
@@ -49,14 +51,7 @@ class DataPath:
 def run_command(argv: list[str], timeout: float = COMMAND_TIMEOUT_S) -> str:
     """stdout of a command; raises RuntimeError with the reason when it cannot be had."""
     try:
-        proc = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = run_short(argv, timeout)
     except FileNotFoundError:
         raise RuntimeError(f"{argv[0]}: not on PATH") from None
     except subprocess.TimeoutExpired:
@@ -69,16 +64,6 @@ def run_command(argv: list[str], timeout: float = COMMAND_TIMEOUT_S) -> str:
             f"{' '.join(argv)}: exit code {proc.returncode}" + (f": {tail[-1]}" if tail else "")
         )
     return proc.stdout
-
-
-def human_bytes(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(n) < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"
 
 
 # ---------------------------------------------------------------------------- probes

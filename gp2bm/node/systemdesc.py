@@ -20,8 +20,8 @@ from pathlib import Path
 from mlperf_logging.system_desc_checker import system_desc_checker
 
 from gp2bm.errors import InputError
+from gp2bm.files.units import human_bytes
 from gp2bm.files.yamlfile import load_yaml
-from gp2bm.node.inventory import human_bytes
 from gp2bm.results.rules import CheckResult, captured_logging
 
 PLACEHOLDER = "<FILL IN>"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 
 from gp2bm.errors import SchedulerError
+from gp2bm.files.command import run_short
 from gp2bm.placement.base import ArrayJob, Scheduler, TaskState, register
 
 COMMAND_TIMEOUT_S = 60
@@ -188,14 +189,7 @@ class SlurmScheduler(Scheduler):
     @staticmethod
     def _run(argv: list[str], quiet_errors: tuple[str, ...] = ()) -> str | None:
         try:
-            proc = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                timeout=COMMAND_TIMEOUT_S,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
+            proc = run_short(argv, COMMAND_TIMEOUT_S)
         except FileNotFoundError:
             raise SchedulerError(
                 f"{argv[0]}: not found (run gp2bm on a Slurm login node, with Slurm's "

@@ -39,7 +39,7 @@ from gp2bm.campaign.record import (
     RunRecord,
 )
 from gp2bm.errors import CampaignStopped, EngineLost, Interrupted
-from gp2bm.files.redact import redact_argv
+from gp2bm.files.redact import find_secrets, redact_argv, secret_values
 from gp2bm.files.timestamps import now_iso
 from gp2bm.node.cachedrop import CacheDrop, drop_page_cache
 from gp2bm.node.fingerprint import node_identity
@@ -133,10 +133,20 @@ def execute_run(
         _write_header(sink, run, drop)
         ended = _supervise(run, runtime, sink, options, status, tick)
         _close_log(sink, run, ended)
+    run.record.secrets_in_log = _secrets_shown(run) or None
     os.replace(run.partial, campaign.result_path(run.bench, run.n))
     run.record.stop = now_iso()
     save_record(run.record_path, run.record)
     return RunOutcome(planned, run.record)
+
+
+def _secrets_shown(run: _Prepared) -> list[str]:
+    """Where the log shows a secret value the run was given (never the value). The log is
+    evidence and stays as written; the record and the campaign's output say it."""
+    env = dict(run.spec.env)
+    if run.setup.manifest.local is not None:  # the local runtime's own variables
+        env.update(run.setup.manifest.local.environment)
+    return [str(found) for found in find_secrets(run.partial, secret_values(env))]
 
 
 # ---------------------------------------------------------------------------- prepare

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from gp2bm.errors import InputError
-from gp2bm.files.redact import redact_env
+from gp2bm.files.redact import redact_argv, redact_env
 from gp2bm.launchers import LaunchPlan, get_launcher, gpu_count_problem, launch_plan
 from gp2bm.launchers.srun import FIRST_NODE_PLACEHOLDER
 from gp2bm.spec.configenv import ConfigEnvironment, merge_environment, overridden_names
@@ -63,7 +63,7 @@ class RunLaunch:
             "launcher": self.launcher,
             "processes_per_node": self.plan.processes_per_node,
             "nodes": self.plan.nodes,
-            "command": list(self.command),
+            "command": redact_argv(list(self.command)),
             "config": self.config,
             "config_overridden": sorted(self.overridden),
             "environment": redact_env(self.environment),

@@ -153,4 +153,9 @@ def _run_one(
                 f"{planned.benchmark} run {planned.index} will fail compliance: "
                 f"{outcome.record.submission_problem}"
             )
+        for found in outcome.record.secrets_in_log or []:
+            progress.note(
+                f"warning: {planned.benchmark} run {planned.index}'s log shows a secret, "
+                f"{found}; the log is kept as written: look before handing it in"
+            )
     return outcome

@@ -46,6 +46,7 @@ from typing import BinaryIO
 
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import sha256_file
+from gp2bm.files.command import run_short
 from gp2bm.files.jsonfile import write_json_atomic
 from gp2bm.files.safetar import extract_stream
 from gp2bm.node.checks import CheckItem, fail, ok
@@ -257,14 +258,7 @@ class ApptainerRuntime(Runtime):
         tmp = sif.with_name(f".{sif.stem}.{os.getpid()}.building.sif")
         argv = build_command(self.binary, tmp, source)
         try:
-            proc = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                timeout=BUILD_TIMEOUT_S,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
+            proc = run_short(argv, BUILD_TIMEOUT_S)
         except FileNotFoundError:
             raise InputError(f"apptainer: '{self.binary}' not found ({NOT_FOUND_FIX})") from None
         except subprocess.TimeoutExpired:
@@ -345,14 +339,7 @@ class ApptainerRuntime(Runtime):
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKING_PREFIXES)}
         try:
-            proc = subprocess.run(
-                command,
-                capture_output=True,
-                env=env,
-                timeout=PROBE_TIMEOUT_S,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
+            proc = run_short(command, PROBE_TIMEOUT_S, env=env, text=False)
         except FileNotFoundError:
             raise InputError(f"apptainer: '{self.binary}' not found ({NOT_FOUND_FIX})") from None
         except subprocess.TimeoutExpired:
@@ -378,14 +365,7 @@ class ApptainerRuntime(Runtime):
         if found is None:
             return fail(ENGINE_CHECK, f"apptainer: '{self.binary}' not found", NOT_FOUND_FIX)
         try:
-            proc = subprocess.run(
-                [found, "--version"],
-                capture_output=True,
-                text=True,
-                timeout=VERSION_TIMEOUT_S,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
+            proc = run_short([found, "--version"], VERSION_TIMEOUT_S)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return fail(ENGINE_CHECK, f"{found} --version: {exc}", NOT_FOUND_FIX)
         lines = (proc.stdout or proc.stderr).strip().splitlines()

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
+from gp2bm.files.command import run_short
 from gp2bm.node.checks import CheckItem, fail, ok, warn
 from gp2bm.runtimes.base import (
     ENGINE_CHECK,
@@ -208,14 +209,7 @@ class EnrootRuntime(Runtime):
                 "srun's path",
             )
         try:
-            proc = subprocess.run(
-                [found, "--help"],
-                capture_output=True,
-                text=True,
-                timeout=HELP_TIMEOUT_S,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
+            proc = run_short([found, "--help"], HELP_TIMEOUT_S)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return fail(ENGINE_CHECK, f"{found} --help: {exc}", "check the Slurm installation")
         if PYXIS_OPTION not in proc.stdout + proc.stderr:
