@@ -251,3 +251,25 @@ def test_a_suite_larger_than_the_partition(cli, image, tmp_path):
     assert res.code == 2 and res.err.strip().count("\n") == 0
     assert f"runs each run on {NODES + 1} nodes, but the default partition of slurm has " \
            f"{NODES}" in res.err
+
+
+@pytest.mark.reliability("node-step-long-lines")
+def test_long_lines_of_every_node_arrive_whole(cluster, tmp_path):
+    """Slurm forwards a task's output in messages of at most 1 KiB: two nodes' long lines
+    (a node step's JSON is over 1 KiB) came interleaved on srun's output, and the step read
+    "no answer" from both (half of 30 steps of 1.1 KB lines did). Each task's output now has
+    its own file."""
+    import sys
+
+    from gp2bm.node.allocation import each_node_argv, run_each
+
+    nodes = ("n1", "n2")
+    line = "import json, os; print(json.dumps({'node': os.environ['SLURMD_NODENAME'], " \
+           "'pad': 'x' * 1100}), flush=True)"
+    for i in range(8):
+        outputs = tmp_path / f"step{i}"
+        got = run_each(each_node_argv("srun", nodes), [sys.executable, "-c", line], nodes,
+                       "long lines", 120, outputs)
+        assert sorted(got) == list(nodes)
+        assert all(len(v["pad"]) == 1100 for v in got.values())
+        assert not outputs.exists()  # the per-task files are read, then removed

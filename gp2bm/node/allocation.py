@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from gp2bm.errors import InputError
 from gp2bm.files.command import run_short
@@ -132,9 +134,44 @@ def parse_each(text: str, nodes: tuple[str, ...], what: str) -> dict[str, dict]:
     return found
 
 
-def run_each(argv: list[str], nodes: tuple[str, ...], what: str, timeout: float) -> dict:
-    """Run a one-task-per-node step and gather each node's JSON line."""
-    code, out, last = _call(argv, timeout, what, "not done on every node")
+def task_output_option(folder: Path) -> str:
+    """srun's option that sends each task's output (and errors) to its own file in
+    ``folder``: Slurm forwards a task's output to srun in messages of at most 1 KiB, so the
+    long lines of two nodes would come interleaved on srun's own output."""
+    return f"--output={folder / '%t.out'}"
+
+
+def read_task_outputs(folder: Path) -> str:
+    """Every task's output file of ``folder`` (read, then removed with the folder)."""
+    files = sorted(folder.glob("*.out")) if folder.is_dir() else []
+    texts = [f.read_text(errors="replace") for f in files]
+    shutil.rmtree(folder, ignore_errors=True)
+    return "\n".join(texts)
+
+
+def run_each(
+    each_node: list[str],
+    command: list[str],
+    nodes: tuple[str, ...],
+    what: str,
+    timeout: float,
+    outputs: Path,
+) -> dict:
+    """Run ``command`` as one task on each node (srun's words ``each_node``) and gather each
+    node's JSON line from its own output file in ``outputs`` (a folder every node sees)."""
+    shutil.rmtree(outputs, ignore_errors=True)
+    outputs.mkdir(parents=True)
+    try:
+        code, _, last = _call(
+            [*each_node, task_output_option(outputs), *command],
+            timeout,
+            what,
+            "not done on every node",
+        )
+    finally:
+        text = read_task_outputs(outputs)
     if code != 0:
+        said = [line for line in text.splitlines() if line.strip() and line[0] != "{"]
+        last = said[-1] if said else last
         raise InputError(f"{what} failed (exit {code})" + (f": {last}" if last else ""))
-    return parse_each(out, nodes, what)
+    return parse_each(text, nodes, what)

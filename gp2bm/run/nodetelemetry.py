@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from gp2bm.campaign.folder import Campaign
-from gp2bm.node.allocation import each_node_argv
+from gp2bm.node.allocation import each_node_argv, read_task_outputs, task_output_option
 from gp2bm.run.spanning import SpanRun, gp2bm_argv
 from gp2bm.runtimes.process import ProcessExecution, start_process
 
@@ -39,7 +40,11 @@ class NodesTelemetry:
         self.paths, self.nodes = paths, run.nodes
         outs = [f"--out={n}={p}" for n, p in paths.items()]
         srun = each_node_argv(run.each_node[0], run.nodes, overlap=True)
-        argv = [*srun, *gp2bm_argv("node-telemetry", *outs)]
+        first = paths[run.nodes[0]]
+        self.outputs = first.with_name(f".{first.stem}.tasks")  # each node's summary line
+        shutil.rmtree(self.outputs, ignore_errors=True)
+        self.outputs.mkdir(parents=True)
+        argv = [*srun, task_output_option(self.outputs), *gp2bm_argv("node-telemetry", *outs)]
         self.error: str | None = None
         self.result: dict | None = None
         self.output = io.BytesIO()
@@ -66,6 +71,8 @@ class NodesTelemetry:
                 if time.monotonic() > deadline:
                     break
             out = self._end()
+        else:
+            shutil.rmtree(self.outputs, ignore_errors=True)
         self.result = combine_telemetry(self._summaries(out), self.paths, self.nodes, self.error)
         return self.result
 
@@ -83,7 +90,8 @@ class NodesTelemetry:
             execution.stop(1)
             self.error = f"the telemetry step did not end within {TELEMETRY_STOP_S:g} s"
         execution.close()
-        out = self.output.getvalue().decode(errors="replace")
+        out = self.output.getvalue().decode(errors="replace")  # srun's own words
+        out += "\n" + read_task_outputs(self.outputs)
         if code not in (0, None) and self.error is None:
             said = [line for line in out.splitlines() if line and not line.startswith("{")]
             self.error = f"telemetry step exit {code}" + (f": {said[-1]}" if said else "")

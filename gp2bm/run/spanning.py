@@ -220,8 +220,11 @@ def open_span(
             f"{manifest.image} could not be made ready on every node ({', '.join(run.nodes)}): "
             f"{tail or f'exit status {code}'}"
         )
-    argv = [*run.each_node, *_node_step_argv(campaign, manifest.benchmark, runtime, options)]
-    run.reports = run_each(argv, run.nodes, "the node step", STEP_TIMEOUT_S)
+    command = _node_step_argv(campaign, manifest.benchmark, runtime, options)
+    outputs = campaign.records_dir(manifest.benchmark) / f".node-step.{run.job}"
+    run.reports = run_each(
+        list(run.each_node), command, run.nodes, "the node step", STEP_TIMEOUT_S, outputs
+    )
     require_one_hardware(run, options.allow_mixed_nodes)
     require_node_checks(run)
     return run
