@@ -124,7 +124,14 @@ def stop_on_sigterm(what: str) -> Iterator[None]:
         return
     _STOPPED.clear()
     try:
-        yield
+        try:
+            yield
+        except Exception as exc:
+            # the handler's exception may come back as another one: raised inside a module's
+            # import, it is an ImportError ("initialization failed") on its way out
+            if _STOPPED and not isinstance(exc, Interrupted):
+                raise Interrupted(message) from exc
+            raise
         check_stopped()
     finally:
         signal.signal(signal.SIGTERM, old)
