@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -11,9 +12,12 @@ import pytest
 import yaml
 from campaign_helpers import NO_DROP, run_all_local, write_suite
 from fake_pynvml import install
+from rich.console import Console
 
 from gp2bm.node import gpus, preflight
 from gp2bm.node.cachedrop import DROP_CACHES
+from gp2bm.node.checks import PASS, SKIPPED, WARN
+from gp2bm.reports.node_text import preflight_table
 from gp2bm.runtimes.docker import DockerRuntime
 from gp2bm.spec.manifest import suite_manifests
 from gp2bm.spec.suite import load_suite
@@ -157,7 +161,7 @@ def test_gpu_runtime_nvidia_or_cdi(tmp_path):
 def test_unpinned_image_fails_unless_allowed(tmp_path):
     suite = write_suite(tmp_path, {"resnet": 1})
     item = by_name(runtime_checks(context(suite, runtime="docker")))["resnet image"]
-    assert item.blocking and item.fix == "gp2bm pin resnet gp2bm/smoke:latest"
+    assert item.blocking and item.fix == f"gp2bm pin resnet gp2bm/smoke:latest --suite {suite}"
 
 
 # ---------------------------------------------------------------------------- data
@@ -299,3 +303,42 @@ def test_run_all_with_a_broken_system_yaml_goes_on(cli, tmp_path):
     assert res.code == 0
     assert "warning" in res.err and "system.yaml" in res.err
     assert (campaign / "gp2bm" / "systems" / "node1.json").exists()
+
+
+# ---------------------------------------------------------------------------- skipped, why
+
+
+def test_a_gpu_check_not_made_is_skipped_never_a_pass(tmp_path):
+    suite = write_suite(tmp_path / "s", {"resnet": 1})
+    (none,) = preflight.check_gpus(context(suite))  # every manifest says gpus: none
+    assert none.status == SKIPPED and "not checked" in none.detail and none.why
+    set_gpus(suite, "resnet", "all")
+    (flag,) = preflight.check_gpus(context(suite, no_gpu=True))
+    assert flag.status == SKIPPED and "--no-gpu" in flag.detail
+    assert "leave out --no-gpu" in flag.why and not flag.blocking
+
+
+def test_every_item_that_is_not_a_pass_says_why(tmp_path):
+    suite = write_suite(tmp_path / "s", {"resnet": 1, "bert": 1})
+    p = context(
+        suite,
+        runtime="local",
+        no_gpu=True,
+        cache_drop=False,
+        campaign_root=tmp_path / "campaign",
+    )
+    items = preflight.run_checks(p)
+    assert {i.status for i in items} >= {PASS, SKIPPED, WARN}
+    for item in items:
+        if item.status == PASS:
+            assert item.why == ""
+        else:
+            assert item.why.strip(), item
+            assert item.fix.strip(), item  # the checks of this file give their own why
+    # the table a person reads: "skipped" for the GPUs, and the why beside each non-pass
+    buf = io.StringIO()
+    Console(file=buf, width=240, force_terminal=False).print(preflight_table(items))
+    text = buf.getvalue()
+    gpu_row = next(line for line in text.splitlines() if "GPUs" in line)
+    assert "skipped" in gpu_row and " pass " not in gpu_row and "leave out --no-gpu" in gpu_row
+    assert "why / what to do" in text and "leave out --no-cache-drop" in text

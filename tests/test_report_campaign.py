@@ -15,7 +15,7 @@ from synth import BERT_MINUTES, RESNET_MINUTES, write_benchmark
 
 from gp2bm.errors import InputError
 from gp2bm.handin.claimcheck import COUNT_FIELDS
-from gp2bm.node.systemdesc import detected_fields
+from gp2bm.node.systemdesc import build, detected_fields
 from gp2bm.reports.claims import claims
 from gp2bm.reports.software import software
 from gp2bm.reports.telemetry import read_telemetry
@@ -193,6 +193,18 @@ def smoke_campaign(tmp_path_factory) -> Path:
         (sys_dir / f"{SYSTEM}.json").write_text(json.dumps(desc, indent=2))
         _SMOKE["root"] = root
     return _SMOKE["root"]
+
+
+def unfilled_smoke_campaign(tmp_path_factory) -> Path:
+    """A copy of the smoke campaign with the system description run-all writes where the
+    vendor has not filled system.yaml in: what the node told, placeholders for the rest."""
+    root = copy_campaign(
+        smoke_campaign(tmp_path_factory), tmp_path_factory.mktemp("unfilled") / "campaign"
+    )
+    inventory = json.loads((root / "inventory.json").read_text())
+    desc = root / ORG / "systems" / f"{SYSTEM}.json"
+    desc.write_text(json.dumps(build(inventory, nodes=1).fields, indent=2))
+    return root
 
 
 def copy_campaign(src: Path, dest: Path) -> Path:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from synth import BERT_MINUTES, write_run
-from test_report_campaign import RFP_WORKBOOK, synthetic_campaign
+from test_report_campaign import (
+    ORG,
+    RFP_WORKBOOK,
+    SYSTEM,
+    copy_campaign,
+    synthetic_campaign,
+    system_description,
+    unfilled_smoke_campaign,
+)
 
+from gp2bm.handin.claimcheck import COUNT_FIELDS
+from gp2bm.node.systemdesc import detected_fields
 from gp2bm.reports.view import load_campaign
 
 SHEETS = ["HPCG", "QE", "NAMD - CPU", "NAMD - GPU", "SPEChpc", "GROMACS", "MLPerf", "HPL", "IOR"]
@@ -153,3 +164,71 @@ def test_template_that_is_not_the_form(cli, tmp_path):
     assert res.code == 2 and "no 'resnet Benchmark (seconds)' row" in res.err
     res = cli("report", root, "--template", other, "--xlsx", other)
     assert res.code == 2 and "is the template itself" in res.err
+
+
+# ------------------------------------------------- a real smoke campaign, as a vendor has it
+
+
+def _typed_seconds(value) -> bool:
+    """A number as a person types it: at most three decimals, no float noise."""
+    return isinstance(value, (int, float)) and repr(float(value)) == repr(round(value, 3))
+
+
+@pytest.fixture(scope="module")
+def smoke_unfilled(tmp_path_factory) -> Path:
+    return unfilled_smoke_campaign(tmp_path_factory)
+
+
+def test_smoke_campaign_without_description_or_changes_is_bannered(
+    cli, tmp_path, template, smoke_unfilled
+):
+    view = load_campaign(smoke_unfilled)
+    engines_used = {r.record.runtime for runs in view.runs.values() for r in runs}
+    assert engines_used == {"local"}
+    out = tmp_path / "Benchmark_Results.xlsx"
+    res = cli("report", smoke_unfilled, "--template", template, "--xlsx", out)
+    assert res.code == 0, res.err
+    ws = load_workbook(out)["MLPerf"]
+    for coord, bench in (("C8", "bert"), ("C9", "resnet")):
+        value = ws[coord].value
+        assert _typed_seconds(value), (coord, value)  # 0.239, never 0.23899999999999996
+        assert value == round(60 * view.score.benchmarks[bench].minutes, 3)
+    # the detected stack without its placeholders (the banner names them) and without an
+    # engine no run used (podman is on this node; every run was a local process)
+    libraries = ws["C17"].value or ""
+    assert "<FILL IN>" not in libraries.upper() and "podman" not in libraries.lower()
+    for engine in ("docker", "apptainer", "singularity", "enroot"):
+        assert engine not in libraries.lower(), libraries
+    assert ws["B23"].value is None  # no --changes: blank, and the banner says so
+    # the banner: in B3 of the MLPerf tab, between the form's title (B2) and its header
+    banner = ws["B3"].value
+    assert banner.startswith("INCOMPLETE: ") and ws["B3"].font.b
+    assert "system description" in banner and "not filled in" in banner
+    assert "description of changes (B23) is blank: give --changes FILE" in banner
+    if not libraries:  # nothing known of the libraries: a blank line the banner names
+        assert "the libraries line (C17) is blank" in banner
+    assert "B3: the INCOMPLETE banner" in res.err
+    assert "warning: incomplete: the description of changes (B23) is blank" in res.err
+    assert "warning: incomplete: system description" in res.err
+
+
+def test_smoke_campaign_with_everything_given_has_no_banner(
+    cli, tmp_path, template, smoke_unfilled
+):
+    root = copy_campaign(smoke_unfilled, tmp_path / "filled")
+    inventory = json.loads((root / "inventory.json").read_text())
+    measured = {k: v for k, v in detected_fields(inventory).items() if k in COUNT_FIELDS}
+    desc = root / ORG / "systems" / f"{SYSTEM}.json"
+    desc.write_text(json.dumps({**system_description(), **measured}, indent=2))
+    changes = tmp_path / "changes.txt"
+    changes.write_text(CHANGES + "\n")
+    out = tmp_path / "Benchmark_Results.xlsx"
+    res = cli("report", root, "--template", template, "--xlsx", out, "--changes", changes)
+    assert res.code == 0, res.err
+    wb = load_workbook(out)
+    ws = wb["MLPerf"]
+    assert ws["B3"].value is None and "gp2bm: incomplete" not in wb.sheetnames
+    assert ws["B23"].value == CHANGES
+    assert _typed_seconds(ws["C8"].value) and _typed_seconds(ws["C9"].value)
+    assert "<FILL IN>" not in ws["C17"].value.upper()
+    assert "incomplete" not in res.err.lower()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from openpyxl import load_workbook
 from synth import BERT_MINUTES, RESNET_MINUTES
-from test_report_campaign import synthetic_campaign
+from test_report_campaign import synthetic_campaign, unfilled_smoke_campaign
 
 from gp2bm.reports.xlsx_report import DROPPED_COLOUR, ROLE_COLOURS, read_claimed_score
 from gp2bm.results.scoring import COUNTED
@@ -33,8 +33,8 @@ def test_sheets_and_summary(workbook):
     assert found and score == pytest.approx(_score())
     ws = wb["Summary"]
     rows = {r[0]: r for r in ws.iter_rows(values_only=True) if r and r[0]}
-    assert rows["resnet"][1] == pytest.approx((30.0 + 31.5 + 30.5) / 3)
-    assert rows["resnet"][2] == pytest.approx(60 * (30.0 + 31.5 + 30.5) / 3)
+    assert rows["resnet"][1] == round((30.0 + 31.5 + 30.5) / 3, 3)  # as a person types it
+    assert rows["resnet"][2] == round(60 * (30.0 + 31.5 + 30.5) / 3, 3)
     assert rows["bert"][3] == "yes" and rows["bert"][4] == 10
     assert isinstance(rows["score"][1], float)
 
@@ -75,3 +75,27 @@ def test_inventory_compliance_telemetry(workbook):
     power = [r for r in tele if r[3] == "power_w [gpu 0]" and r[0] == "bert" and r[1] == 0]
     assert power and power[0][4] == 250 and power[0][6] == 261
     assert any(r[2] == "run record" and r[3] == "samples" for r in tele)
+
+
+def _three_decimals(value) -> bool:
+    return isinstance(value, float) and repr(value) == repr(round(value, 3))
+
+
+def test_smoke_workbook_numbers_are_typed_and_the_banner_is_on_top(cli, tmp_path_factory):
+    root = unfilled_smoke_campaign(tmp_path_factory)
+    path = tmp_path_factory.mktemp("xlsx") / "results.xlsx"
+    res = cli("report", root, "--xlsx", path)
+    assert res.code == 0, res.err
+    wb = load_workbook(path)
+    banner = wb["Summary"]["A2"].value
+    assert banner.startswith("INCOMPLETE: system description: ") and wb["Summary"]["A2"].font.b
+    header = [c.value for c in wb["Runs"][1]]
+    minutes, seconds = header.index("minutes"), header.index("seconds")
+    runs = list(wb["Runs"].iter_rows(min_row=2, values_only=True))
+    assert len(runs) == 15
+    for row in runs:  # runs of a fraction of a second: 0.239, never 0.23899999999999996
+        assert _three_decimals(row[minutes]) and _three_decimals(row[seconds]), row
+
+
+def test_a_complete_campaign_has_no_banner(workbook):
+    assert load_workbook(workbook)["Summary"]["A2"].value is None

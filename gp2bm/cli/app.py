@@ -36,10 +36,20 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+# The words gp2bm was started with (after "gp2bm"), for a hint that repeats the command.
+_invoked: list[str] = []
+
+
+def command_line() -> list[str]:
+    """The arguments of the running gp2bm command, as given."""
+    return list(_invoked)
+
+
 # Every command, and the module of gp2bm.cli that registers it (in the order help lists them).
 # A command missing here still runs (every module is imported for a name not listed), only
 # slower; tests/test_cli_lazy.py checks that the table names every command.
 COMMAND_MODULES = {
+    "init": "scaffold",
     "inventory": "node",
     "check": "node",
     "node-step": "node",
@@ -83,8 +93,9 @@ def _root(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turn gp2bm's errors into one line and an exit code, never a traceback."""
+    _invoked[:] = sys.argv[1:] if argv is None else argv
     try:
-        register_commands(sys.argv[1:] if argv is None else argv)
+        register_commands(_invoked)
         rc = app(args=argv, prog_name="gp2bm", standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except Gp2bmError as exc:

@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from gp2bm.campaign.folder import Campaign
-from gp2bm.cli.app import app, err, out
+from gp2bm.cli.app import app, command_line, err, out
 from gp2bm.cli.node import campaign_preflight, record_node_once
-from gp2bm.cli.options import JsonOpt, SuiteOpt
+from gp2bm.cli.options import JsonOpt, RuntimeOpt, SuiteOpt
 from gp2bm.cli.runrequest import RunRequest, open_campaign
 from gp2bm.cli.slurm import run_all_slurm
 from gp2bm.errors import InputError, InvalidError
@@ -23,7 +23,8 @@ from gp2bm.run.images import pin_image, pull_images
 from gp2bm.run.loop import run_campaign
 from gp2bm.run.plan import CampaignPlan, plan_commands
 from gp2bm.run.progress import CampaignProgress
-from gp2bm.runtimes import DEFAULT, get_runtime
+from gp2bm.runtimes import DEFAULT, Runtime, get_runtime
+from gp2bm.spec.manifest import BenchmarkManifest
 from gp2bm.spec.suite import Suite
 
 CampaignOpt = Annotated[
@@ -32,9 +33,59 @@ CampaignOpt = Annotated[
         "--campaign", help="Campaign folder (default: results/<suite name>). Resume = run again."
     ),
 ]
-RuntimeOpt = Annotated[
-    str, typer.Option("--runtime", help="Container runtime: docker, or local (plain processes).")
-]
+
+
+def _quoted(path: Path) -> str:
+    return shlex.quote(str(path))
+
+
+def unpinned(
+    suite: Path | None, manifests: dict[str, BenchmarkManifest], runtime: Runtime
+) -> list[tuple[BenchmarkManifest, str]]:
+    """Each manifest whose image run-all would refuse (not pinned by digest), with its
+    `gp2bm pin` command, naming the suite when it is not the default one (the pin goes into
+    that suite's manifest)."""
+    if not runtime.uses_images:
+        return []
+    where = f" --suite {_quoted(suite)}" if suite is not None else ""
+    return [
+        (m, f"gp2bm pin {bench} {shlex.quote(m.image)}{where}")
+        for bench, m in manifests.items()
+        if not m.pinned
+    ]
+
+
+def require_pinned_here(req: RunRequest, manifests: dict, runtime: Runtime) -> None:
+    """run-all's refusal of unpinned images, with the exact pin commands (exit 2)."""
+    found = [] if req.allow_unpinned else unpinned(req.suite, manifests, runtime)
+    if found:
+        first = found[0][0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise InputError(
+            f"{first.path}: image '{first.image}' is not pinned by digest{more}; run `"
+            + "`, `".join(pin for _, pin in found)
+            + "` (or pass --allow-unpinned, which is recorded in every run record)"
+        )
+
+
+def _dry_run_footer(req: RunRequest, manifests: dict, runtime: Runtime) -> None:
+    """What the dry run did not check, in one line each, then the command that runs."""
+    pins = [pin for _, pin in unpinned(req.suite, manifests, runtime)]
+    if pins and not req.allow_unpinned:
+        _note(
+            f"run-all will refuse {len(pins)} image(s) not pinned by digest: "
+            + "; ".join(pins)
+            + " (or --allow-unpinned)"
+        )
+    check = ["gp2bm", "check", "--runtime", runtime.name]
+    check += ["--suite", str(req.suite)] if req.suite is not None else []
+    _note(f"the dry run checks nothing: `{shlex.join(check)}` runs the pre-flight run-all runs")
+    words = [w for w in command_line() if w != "--dry-run"] or ["run-all"]
+    _note(f"next: {shlex.join(['gp2bm', *words])}")
+
+
+def _note(line: str) -> None:
+    err.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_plan(campaign: Campaign, runtime_name: str, plan: CampaignPlan, as_json: bool) -> None:
@@ -58,10 +109,19 @@ def _print_plan(campaign: Campaign, runtime_name: str, plan: CampaignPlan, as_js
         out.print(shlex.join(r.command), highlight=False, markup=False, soft_wrap=True)
 
 
+def _next_after_score(campaign: Campaign, valid: bool) -> None:
+    where = _quoted(campaign.root)
+    if valid:
+        _note(f"next: gp2bm report {where} (the reports), then gp2bm package {where}")
+    else:
+        _note(f"next: gp2bm status {where} (which runs failed, and why)")
+
+
 def score_campaign(
     campaign: Campaign, the_suite: Suite, as_json: bool, allow_mixed_nodes: bool
 ) -> None:
-    """Score a campaign's results (one node type unless allowed) and exit 0 if valid."""
+    """Score a campaign's results (one node type unless allowed) and exit 0 if valid; the
+    last line names the next command."""
     if not any(campaign.finished(b) for b in the_suite.benchmarks):
         raise InvalidError(f"{campaign.root}: no run finished (see `gp2bm status`)")
     types = require_one_node_type(
@@ -81,6 +141,7 @@ def score_campaign(
                 markup=False,
             )
         out.print(render_score(result))
+    _next_after_score(campaign, result.valid)
     raise typer.Exit(0 if result.valid else 1)
 
 
@@ -90,18 +151,21 @@ def _run(req: RunRequest, benchmarks: list[str] | None, score_after: bool):
         if b not in the_suite.benchmarks:
             raise InputError(f"benchmark '{b}' is not in suite '{the_suite.name}'")
     rt = get_runtime(campaign.runtime)
+    names = benchmarks or list(the_suite.benchmarks)
     if req.dry_run:
         _print_plan(
             campaign, rt.name, plan_commands(campaign, manifests, rt, benchmarks), req.as_json
         )
+        _dry_run_footer(req, {b: manifests[b] for b in names}, rt)
         raise typer.Exit(0)
 
+    require_pinned_here(req, {b: manifests[b] for b in names}, rt)
     options = req.run_options()
     if not req.skip_check:
-        names = benchmarks or list(the_suite.benchmarks)
         campaign_preflight(campaign, {b: manifests[b] for b in names}, rt, options, req.no_gpu)
     record_node_once(campaign, manifests)
-    with CampaignProgress(err) as progress:
+    targets = {name: b.target for name, b in the_suite.benchmarks.items()}
+    with CampaignProgress(err, targets=targets) as progress:
         outcomes = run_campaign(campaign, manifests, rt, options, benchmarks, progress)
     if not outcomes:
         err.print(f"campaign {campaign.root}: every required run is already there", highlight=False)
@@ -127,12 +191,18 @@ CacheDropOpt = Annotated[
 CacheCmdOpt = Annotated[
     str | None,
     typer.Option(
+        "--cache-drop-command",
+        metavar="COMMAND",
         help="Command that drops the page cache instead of writing /proc/sys/vm/drop_caches "
-        "(e.g. 'sudo /usr/local/sbin/drop-caches')."
+        "(e.g. 'sudo /usr/local/sbin/drop-caches').",
     ),
 ]
 CacheFailOpt = Annotated[
-    bool, typer.Option(help="Go on when the cache drop fails (recorded in the log and the record).")
+    bool,
+    typer.Option(
+        "--allow-cache-drop-failure",
+        help="Go on when the cache drop fails (recorded in the log and the record).",
+    ),
 ]
 TimeoutOpt = Annotated[
     float | None,
@@ -294,7 +364,10 @@ def pin(
 @app.command()
 def pull(
     benchmarks: Annotated[
-        list[str] | None, typer.Argument(help="Benchmarks to pull (default: all of the suite).")
+        list[str] | None,
+        typer.Argument(
+            metavar="[BENCHMARK]...", help="Benchmarks to pull (default: all of the suite)."
+        ),
     ] = None,
     suite: SuiteOpt = None,
     as_json: JsonOpt = False,

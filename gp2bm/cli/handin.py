@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,24 +11,29 @@ from typing import Annotated
 
 import typer
 
+from gp2bm.campaign.resolve import resolve_campaign_dir
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import JsonOpt, SuiteOpt
 from gp2bm.errors import InputError
-from gp2bm.handin.package import PackageRequest, package_campaign
+from gp2bm.handin.bundle import build_bundle
+from gp2bm.handin.package import PackageRequest, default_output, package_options
 from gp2bm.handin.scratch import stop_on_sigterm
 from gp2bm.handin.verify import verify_bundle
 from gp2bm.reports.terminal import (
     print_filled_cells,
+    print_incomplete,
     print_package,
     print_reports,
     print_verification,
 )
+from gp2bm.reports.workprogress import WorkProgress
 from gp2bm.reports.writer import ReportRequest, make_reports
 
 CampaignArg = Annotated[
     Path | None,
     typer.Argument(
-        help="Campaign folder (default: results/<suite name> of the default or --suite suite)."
+        metavar="CAMPAIGN",
+        help="Campaign folder (default: results/<suite name> of the default or --suite suite).",
     ),
 ]
 TemplateOpt = Annotated[
@@ -48,6 +54,7 @@ ProposedOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--proposed",
+        metavar="KEY=VALUE",
         help="KEY=VALUE for the workbook's Proposed column: nodes, bert and resnet (in the "
         "form's unit: seconds), mpi_tasks, omp_threads; repeat it.",
     ),
@@ -56,6 +63,7 @@ TestOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--test",
+        metavar="KEY=VALUE",
         help="KEY=VALUE for Test-column lines a campaign cannot know (mpi_tasks, omp_threads, "
         "compiler, mpi, libraries, compiler_flags, library_flags); repeat it.",
     ),
@@ -76,7 +84,10 @@ HtmlOpt = Annotated[
 OutputOpt = Annotated[
     Path | None,
     typer.Option(
-        "-o", "--output", help="Bundle to write (default: <suite>-<org>-<system>.tar.gz)."
+        "-o",
+        "--output",
+        help="Bundle to write (default: <suite>-<org>-<system>.tar.gz beside the campaign "
+        "folder, e.g. results/smoke-Acme-X9000.tar.gz).",
     ),
 ]
 AllowIncompleteOpt = Annotated[
@@ -91,14 +102,33 @@ UpstreamOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--upstream",
+        metavar="BENCH=FOLDER",
         help="BENCH=FOLDER: a local copy of the upstream implementation to diff against.",
     ),
 ]
-BundleArg = Annotated[Path, typer.Argument(help="A bundle written by `gp2bm package`.")]
+BundleArg = Annotated[
+    Path, typer.Argument(metavar="BUNDLE", help="A bundle written by `gp2bm package`.")
+]
 OwnSuiteOpt = Annotated[
     Path | None,
     typer.Option("--suite", help="Your own copy of the RFP's suite, to score against instead."),
 ]
+
+
+def next_step(line: str) -> None:
+    """The last line of a long command: what to do next (stderr: --json output stays one
+    object)."""
+    err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _took(work: WorkProgress) -> str:
+    return f"{work.elapsed:.1f} s"
+
+
+def bundle_beside(root: Path, suite: Path | None) -> Path:
+    """The default bundle: <suite>-<org>-<system>.tar.gz in the folder that holds the
+    campaign folder (never the working folder, which may be a checkout of gp2bm)."""
+    return root.resolve().parent / default_output(root, suite).name
 
 
 @contextmanager
@@ -133,13 +163,16 @@ def report(
     request = ReportRequest(
         csv_path, xlsx_path, html_path, template, changes, proposed or [], test or []
     )
-    with _file_errors():
-        written = make_reports(campaign, suite, request)
+    with _file_errors(), WorkProgress(err, "report") as work:
+        written = make_reports(campaign, suite, request, work)
     print_filled_cells(written.filled, err)
+    print_incomplete(written.incomplete, err)
     if as_json:
         print(json.dumps(written.as_dict(), indent=2))
     else:
         print_reports(written, out)
+    where = shlex.quote(str(written.campaign))
+    next_step(f"reports written in {_took(work)}; next: gp2bm package {where}")
 
 
 @app.command()
@@ -169,8 +202,11 @@ def package(
     request = PackageRequest(
         output, allow_incomplete, upstream or [], template, changes, proposed or [], test or []
     )
-    with stop_on_sigterm("gp2bm package"), _file_errors():
-        result = package_campaign(campaign, suite, request)
+    options = package_options(request)
+    root = resolve_campaign_dir(campaign, suite)
+    target = output or bundle_beside(root, suite)
+    with stop_on_sigterm("gp2bm package"), _file_errors(), WorkProgress(err, "package") as work:
+        result = build_bundle(root, target, suite, options, work)
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
@@ -178,6 +214,9 @@ def package(
     failure = result.failure(allow_incomplete)
     if failure is not None:
         raise failure
+    next_step(
+        f"bundle written in {_took(work)}; next: gp2bm verify {shlex.quote(str(result.output))}"
+    )
 
 
 @app.command()
@@ -192,7 +231,7 @@ def verify(bundle: BundleArg, suite: OwnSuiteOpt = None, as_json: JsonOpt = Fals
     otherwise (or for an unsafe archive member, or a bundle past the size limits), 2 when
     the file is not a readable bundle, 130 when stopped (Ctrl-C, SIGTERM).
     """
-    with stop_on_sigterm("gp2bm verify"):
+    with stop_on_sigterm("gp2bm verify"), WorkProgress(err, "verify") as work:
         result = verify_bundle(bundle, suite)
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
@@ -201,3 +240,4 @@ def verify(bundle: BundleArg, suite: OwnSuiteOpt = None, as_json: JsonOpt = Fals
     failure = result.failure()
     if failure is not None:
         raise failure
+    next_step(f"verified in {_took(work)}; done: {shlex.quote(str(bundle))} is ready to hand in")

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from gp2bm.campaign.folder import Campaign, default_campaign_root
 from gp2bm.campaign.resolve import campaign_suite, resolve_suite
@@ -18,20 +17,18 @@ from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import CampaignOpt, JsonOpt, RuntimeOpt, SuiteOpt
 from gp2bm.errors import InputError
 from gp2bm.node import description
-from gp2bm.node.checks import PASS, CheckItem, blocking
+from gp2bm.node.checks import FAIL, WARN, CheckItem, blocking
 from gp2bm.node.description import NodeRecord
 from gp2bm.node.fingerprint import node_name
 from gp2bm.node.nodestep import node_step
 from gp2bm.node.preflight import CHECKSUM_CACHE, Preflight, run_checks
 from gp2bm.node.systemdesc import default_system_yaml, mlperf_check, problems
-from gp2bm.reports.node_text import description_lines, inventory_table
+from gp2bm.reports.node_text import description_lines, inventory_table, preflight_table
 from gp2bm.run.loop import require_pinned
 from gp2bm.run.telemetry import sample_until_signalled
 from gp2bm.runtimes import DEFAULT, Runtime, get_runtime
 from gp2bm.spec.manifest import suite_manifests
 from gp2bm.spec.suite import load_suite
-
-STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
 OutOpt = Annotated[
     Path | None,
@@ -140,22 +137,13 @@ def inventory(
 # ---------------------------------------------------------------------------- pre-flight
 
 
-def preflight_table(items: list[CheckItem]) -> Table:
-    table = Table(title="pre-flight", title_justify="left")
-    for name in ("check", "status", "detail", "fix"):
-        table.add_column(name, overflow="fold")
-    for i in items:
-        style = STATUS_STYLE.get(i.status, "")
-        table.add_row(i.name, f"[{style}]{i.status}[/]", i.detail, i.fix)
-    return table
-
-
 def preflight_or_stop(p: Preflight) -> None:
-    """run-all's gate: print the table to stderr when anything is not a pass; exit 1 when
+    """run-all's gate: print the table to stderr when anything warns or fails (a check
+    skipped on purpose, a GPU check of a suite without GPUs, is no news); exit 1 when
     anything blocks."""
     items = run_checks(p)
     stops = blocking(items)
-    if any(i.status != PASS for i in items):
+    if any(i.status in (WARN, FAIL) for i in items):
         err.print(preflight_table(items))
     if stops:
         err.print(
@@ -173,7 +161,7 @@ def campaign_preflight(
     campaign: Campaign, manifests: dict, runtime: Runtime, options, no_gpu: bool
 ) -> None:
     """The pre-flight of run-all / run, after the input checks that exit 2 (unpinned)."""
-    require_pinned(manifests, runtime, options.allow_unpinned)
+    require_pinned(manifests, runtime, options.allow_unpinned, campaign.suite.path)
     preflight_or_stop(
         Preflight(
             suite=campaign.suite,
@@ -220,13 +208,20 @@ def check_node(
     campaign: CampaignOpt = None,
     cache_drop_command: Annotated[
         str | None,
-        typer.Option(help="The command run-all will use to drop the page cache, if any."),
+        typer.Option(
+            "--cache-drop-command",
+            metavar="COMMAND",
+            help="The command run-all will use to drop the page cache, if any.",
+        ),
     ] = None,
     allow_unpinned: Annotated[
         bool, typer.Option("--allow-unpinned", help="Unpinned images only warn.")
     ] = False,
     allow_cache_drop_failure: Annotated[
-        bool, typer.Option(help="A cache drop that cannot work only warns.")
+        bool,
+        typer.Option(
+            "--allow-cache-drop-failure", help="A cache drop that cannot work only warns."
+        ),
     ] = False,
     as_json: JsonOpt = False,
 ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -10,9 +11,10 @@ from typing import Annotated
 import typer
 
 from gp2bm.campaign.resolve import resolve_suite
-from gp2bm.cli.app import app, out
+from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import SuiteOpt
 from gp2bm.reports.terminal import render_score
+from gp2bm.reports.workprogress import WorkProgress
 from gp2bm.results.resultset import campaign_root, score_paths
 
 EXIT_CONTRACT = (
@@ -45,7 +47,8 @@ def score(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Benchmark folder(s) with result_*.txt, system folder(s) or a campaign."
+            metavar="PATH...",
+            help="Benchmark folder(s) with result_*.txt, system folder(s) or a campaign.",
         ),
     ],
     ruleset: Annotated[
@@ -70,16 +73,24 @@ def score(
     suite: SuiteOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ):
-    the_suite = resolve_suite(suite, campaign_of(paths))
-    result = score_paths(
-        paths,
-        the_suite,
-        ruleset=ruleset,
-        compliance=compliance.value if compliance else None,
-        rcp="factor" if rcp else None,
-    )
+    campaign = campaign_of(paths)
+    the_suite = resolve_suite(suite, campaign)
+    with WorkProgress(err, "score") as work:
+        result = score_paths(
+            paths,
+            the_suite,
+            ruleset=ruleset,
+            compliance=compliance.value if compliance else None,
+            rcp="factor" if rcp else None,
+            progress=work,
+        )
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
         out.print(render_score(result))
+    after = f"scored in {work.elapsed:.1f} s"
+    if campaign is not None:
+        where = shlex.quote(str(campaign))
+        after += f"; next: gp2bm report {where}" if result.valid else f"; see gp2bm status {where}"
+    err.print(after, highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(0 if result.valid else 1)

@@ -110,7 +110,9 @@ def run_all_slurm(
     if nodes is not None and nodes < 1:
         raise InputError("--nodes must be at least 1")
     the_suite, manifests, campaign = open_campaign(req)
-    require_pinned(manifests, get_runtime(campaign.runtime), req.allow_unpinned)
+    require_pinned(
+        manifests, get_runtime(campaign.runtime), req.allow_unpinned, campaign.suite.path
+    )
     scheduler = get_scheduler("slurm")
     options = FanoutOptions(
         runtime=campaign.runtime,
@@ -170,10 +172,18 @@ def _print_submitted(sub: Submission, nodes: int | None, per_run: int = 1) -> No
 
 @app.command()
 def status(
-    suite: SuiteOpt = None,
-    campaign: Annotated[
+    campaign_arg: Annotated[
         Path | None,
-        typer.Option("--campaign", help="Campaign folder (default: results/<suite name>)."),
+        typer.Argument(
+            metavar="CAMPAIGN",
+            help="Campaign folder (default: results/<suite name> of the default or --suite "
+            "suite), as report and package take it.",
+        ),
+    ] = None,
+    suite: SuiteOpt = None,
+    campaign_opt: Annotated[
+        Path | None,
+        typer.Option("--campaign", help="The campaign folder, given as an option (the same)."),
     ] = None,
     as_json: JsonOpt = False,
 ):
@@ -181,6 +191,9 @@ def status(
     in Slurm, interrupted or missing; from the campaign folder and the scheduler. Then the
     score of the runs done so far (the official number: olympic mean times the scaling
     factor), with the checkers' verdicts of unchanged logs taken from the verdict cache."""
+    if campaign_arg and campaign_opt and campaign_arg != campaign_opt:
+        raise InputError(f"two campaigns given: {campaign_arg} and --campaign {campaign_opt}")
+    campaign = campaign_arg or campaign_opt
     the_suite = resolve_suite(suite, campaign)
     root = campaign or default_campaign_root(the_suite)
     c = Campaign.open(root, the_suite, create=False)

@@ -1,14 +1,17 @@
-"""One finding of a check: pass, warn or fail, with the fix for a failure.
+"""One finding of a check: pass, skipped, warn or fail, with why (the fix for a failure or a
+warning, the reason for a check that was not made).
 
 The pre-flight (``preflight.py``) and every runtime's own checks (engine, GPU runtime,
-images) speak this one type, so a runtime's checks live in the runtime's file.
+images) speak this one type, so a runtime's checks live in the runtime's file. A check that
+was not made (``--no-gpu``, nothing needs it) is ``skipped``, never a pass: the reader must
+not take it for a GPU that was looked at and found fine.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
+PASS, SKIPPED, WARN, FAIL = "pass", "skipped", "warn", "fail"
 
 
 @dataclass(frozen=True)
@@ -22,9 +25,22 @@ class CheckItem:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def why(self) -> str:
+        """Why it is not a pass and what to do (a failure's or a warning's fix, a skipped
+        check's reason); the detail itself where a check gave no more; empty for a pass."""
+        if self.status == PASS:
+            return ""
+        return self.fix or self.detail
+
 
 def ok(name: str, detail: str) -> CheckItem:
     return CheckItem(name, PASS, detail)
+
+
+def skipped(name: str, what: str, why: str) -> CheckItem:
+    """A check that was not made: ``what`` was not looked at, and ``why``."""
+    return CheckItem(name, SKIPPED, what, why)
 
 
 def warn(name: str, detail: str, fix: str = "") -> CheckItem:

@@ -19,7 +19,7 @@ from pathlib import Path
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import parse_sha256sum, sha256_file
 from gp2bm.node.cachedrop import DROP_CACHES
-from gp2bm.node.checks import CheckItem, fail, ok, warn
+from gp2bm.node.checks import CheckItem, fail, ok, skipped, warn
 from gp2bm.node.datasets import ImageFileReader, VerifiedCache, check_mount
 from gp2bm.node.gpus import describe_gpus
 from gp2bm.node.inventory import human_bytes
@@ -93,6 +93,7 @@ class Preflight:
             gpus=0 if self.no_gpu else self.gpus_needed(),
             allow_unpinned=self.allow_unpinned,
             campaign_root=self.campaign_root,
+            suite_path=self.suite.path,
         )
 
 
@@ -104,12 +105,28 @@ DRIVER_FIX = (
 )
 
 
-def check_gpus(p: Preflight) -> list[CheckItem]:
-    need = p.gpus_needed()
+def _gpus_skipped(p: Preflight) -> CheckItem | None:
+    """The GPU check when it is not made: skipped, with why; None when it is made."""
     if p.no_gpu:
-        return [ok("GPUs", "not checked (--no-gpu)")]
-    if need == 0:
-        return [ok("GPUs", "not needed: every manifest says gpus: none")]
+        return skipped(
+            "GPUs",
+            "GPUs and NVIDIA driver not checked (--no-gpu)",
+            "leave out --no-gpu on the GPU node to have them checked",
+        )
+    if p.gpus_needed() == 0:
+        return skipped(
+            "GPUs",
+            "GPUs and NVIDIA driver not checked: every manifest says gpus: none",
+            "nothing to do: no manifest asks for a GPU",
+        )
+    return None
+
+
+def check_gpus(p: Preflight) -> list[CheckItem]:
+    not_made = _gpus_skipped(p)
+    if not_made is not None:
+        return [not_made]
+    need = p.gpus_needed()
     report = p.gpu_report()
     items = []
     if report.driver_version:
@@ -372,7 +389,13 @@ def check_disk(p: Preflight) -> list[CheckItem]:
 def check_cache_drop(p: Preflight) -> list[CheckItem]:
     name = "cache drop"
     if not p.cache_drop:
-        return [warn(name, "disabled (--no-cache-drop): runs start with a warm page cache")]
+        return [
+            warn(
+                name,
+                "disabled (--no-cache-drop): runs start with a warm page cache",
+                "leave out --no-cache-drop to start each run with a cold page cache",
+            )
+        ]
     make = warn if p.allow_cache_drop_failure else fail
     if p.cache_drop_command:
         exe = p.cache_drop_command[0]

@@ -57,7 +57,7 @@ def run_task(
     index: int,
 ) -> TaskResult:
     bench = manifest.benchmark
-    require_pinned({bench: manifest}, runtime, options.allow_unpinned)
+    require_pinned({bench: manifest}, runtime, options.allow_unpinned, campaign.suite.path)
     several = campaign.suite.nodes > 1
     holder = {"node": (os.environ.get(NODELIST_ENV) if several else None) or node_name()}
     holder["job"] = slurm_job()

@@ -1,4 +1,5 @@
-"""The node inventory and its MLPerf system description as terminal lines (``gp2bm inventory``).
+"""The node inventory, its MLPerf system description and the pre-flight as terminal lines
+(``gp2bm inventory``, ``gp2bm check``).
 
 The inventory itself is a plain dict (``gp2bm.node.inventory``); here each part becomes one
 human line, and the JSON keeps every detail.
@@ -10,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
+from gp2bm.node.checks import FAIL, PASS, SKIPPED, WARN, CheckItem
 from gp2bm.node.description import NodeRecord
 from gp2bm.node.inventory import human_bytes
 from gp2bm.node.systemdesc import FieldProblem
@@ -145,6 +148,22 @@ PART_LINES: tuple[tuple[str, Callable[[dict], str]], ...] = (
     ("infiniband", _ib_line),
     ("storage", _storage_line),
 )
+
+
+# How each status of a check reads on a terminal: a skipped check is never shown as a pass.
+STATUS_STYLE = {PASS: "green", SKIPPED: "cyan", WARN: "yellow", FAIL: "bold red"}
+
+
+def preflight_table(items: list[CheckItem]) -> Table:
+    """The pre-flight, one check a row: its status, what was found, and (for anything but a
+    pass) why and what to do."""
+    table = Table(title="pre-flight", title_justify="left")
+    for name in ("check", "status", "detail", "why / what to do"):
+        table.add_column(name, overflow="fold")
+    for i in items:
+        status = Text(i.status, style=STATUS_STYLE.get(i.status, "bold"))
+        table.add_row(Text(i.name), status, Text(i.detail), Text(i.why))
+    return table
 
 
 def inventory_table(inv: dict) -> Table:

@@ -63,6 +63,11 @@ BENCH_LABEL_RE = re.compile(r"^\s*(\S+)\s+benchmark\s*\((seconds|minutes)\)", re
 COUNT_KEYS = {"nodes", "mpi_tasks", "omp_threads"}
 TEXT_KEYS = {"compiler", "mpi", "libraries", "compiler_flags", "library_flags", "changes"}
 
+# The software lines gp2bm fills from what it knows of the node (the system description, the
+# inventory, the manifests): one left blank is a gap the banner names. The flags' lines are
+# the vendor's alone (--test), and may rightly stay empty.
+DETECTED_LINES = ("compiler", "mpi", "libraries")
+
 # Words naming a container engine in a declared software stack, and the runtime each is.
 ENGINE_WORDS = {
     "docker": "docker",
@@ -422,6 +427,13 @@ def workbook_gaps(
         )
     for key in placeholder_answers(values):
         gaps.append(f"the {key} line ({layout.test.get(key)}) is still a placeholder")
+    for key in DETECTED_LINES:
+        if key in layout.test and not str(values.get(key) or "").strip():
+            gaps.append(
+                f"the {key} line ({layout.test[key]}) is blank: describe the software in "
+                f"system.yaml (framework, other_software_stack), or give --test {key}=TEXT "
+                "(N/A when there is none)"
+            )
     return gaps
 
 
@@ -430,12 +442,12 @@ def _banner_cell(ws) -> str | None:
     from openpyxl.utils import get_column_letter  # heavy: openpyxl
 
     title = next((c for row in ws.iter_rows() for c in row if c.value is not None), None)
-    header = next(
+    header_row = next(
         (c.row for row in ws.iter_rows() for c in row if _text(c.value).lower() == "test"), None
     )
-    if title is None or header is None:
+    if title is None or header_row is None:
         return None
-    for row in range(title.row + 1, header.row):
+    for row in range(title.row + 1, header_row):
         coord = f"{get_column_letter(title.column)}{row}"
         if ws[coord].value is None and _anchor(ws, coord) == coord:
             return coord

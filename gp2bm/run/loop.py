@@ -9,6 +9,7 @@ is skipped, not done twice.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from gp2bm.campaign.folder import Campaign, PlannedRun
 from gp2bm.errors import InputError, RunBusy
@@ -21,11 +22,14 @@ from gp2bm.run.signals import SignalGuard
 from gp2bm.run.spanning import require_allocation
 from gp2bm.run.writing import disk_full, is_disk_full
 from gp2bm.runtimes.base import LABEL_CAMPAIGN, ImageInfo, Runtime
-from gp2bm.spec.manifest import BenchmarkManifest
+from gp2bm.spec.manifest import BenchmarkManifest, pin_command
 
 
 def require_pinned(
-    manifests: dict[str, BenchmarkManifest], runtime: Runtime, allow_unpinned: bool
+    manifests: dict[str, BenchmarkManifest],
+    runtime: Runtime,
+    allow_unpinned: bool,
+    suite: Path | None = None,
 ) -> None:
     if not runtime.uses_images or allow_unpinned:
         return
@@ -33,8 +37,8 @@ def require_pinned(
         if not manifest.pinned:
             raise InputError(
                 f"{manifest.path}: image '{manifest.image}' is not pinned by digest; run "
-                f"`gp2bm pin {bench} {manifest.image}` (or pass --allow-unpinned, which is "
-                "recorded in every run record)"
+                f"`{pin_command(bench, manifest.image, suite)}` (or pass --allow-unpinned, "
+                "which is recorded in every run record)"
             )
 
 
@@ -48,7 +52,9 @@ def run_campaign(
 ) -> list[RunOutcome]:
     """Run every missing run of the campaign (or of the named benchmarks)."""
     names = benchmarks or list(campaign.suite.benchmarks)
-    require_pinned({b: manifests[b] for b in names}, runtime, options.allow_unpinned)
+    require_pinned(
+        {b: manifests[b] for b in names}, runtime, options.allow_unpinned, campaign.suite.path
+    )
     try:
         return _run_campaign(campaign, manifests, runtime, options, names, progress)
     except OSError as exc:

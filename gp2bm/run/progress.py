@@ -12,7 +12,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gp2bm.campaign.folder import PlannedRun
-from gp2bm.campaign.record import RunRecord
+from gp2bm.campaign.record import ABORTED, RunRecord
+
+# Reasons of an aborted run that are the workload's own end (it exited, its log says it did
+# not succeed), not gp2bm stopping it (timeout, Ctrl-C, lost engine or node).
+WORKLOAD_ENDS = ("exit code ", "the log has no successful run_stop")
 
 
 class LiveStatus:
@@ -21,6 +25,8 @@ class LiveStatus:
     def __init__(self):
         self.accuracy: float | None = None
         self.epoch: float | None = None
+        self.best: float | None = None  # the best eval_accuracy so far
+        self.evals = 0
         self.lines = 0
 
     def on_line(self, line: bytes) -> None:
@@ -33,6 +39,8 @@ class LiveStatus:
             if rec.get("key") == "eval_accuracy":
                 self.accuracy = float(rec["value"])
                 self.epoch = (rec.get("metadata") or {}).get("epoch_num")
+                self.evals += 1
+                self.best = self.accuracy if self.best is None else max(self.best, self.accuracy)
         except (ValueError, KeyError, TypeError):
             pass
 
@@ -101,15 +109,22 @@ class CampaignProgress:
     accuracy, the campaign's elapsed time and the time left), plain lines otherwise; each
     run's verdict as it ends, with the same counts."""
 
-    def __init__(self, console: Console | None = None, live: bool | None = None):
+    def __init__(
+        self,
+        console: Console | None = None,
+        live: bool | None = None,
+        targets: dict[str, float] | None = None,
+    ):
         self.console = console or Console(stderr=True)
         self.live = self.console.is_terminal if live is None else live
+        self.targets = dict(targets or {})  # benchmark -> quality target (the suite's)
         self._progress: Progress | None = None
         self._task = None
         self._status: LiveStatus | None = None
         self._planned: PlannedRun | None = None
         self.clock = RunClock()
         self.runs = 0
+        self.ended: dict[str, int] = {}  # status -> runs that ended so
 
     def __enter__(self):
         if self.live:
@@ -129,10 +144,13 @@ class CampaignProgress:
         if self._progress is not None:
             self._progress.__exit__(*exc)
         if self.runs and exc[0] is None:
-            self.console.print(
-                f"{self.runs} run(s) in {duration(self.clock.elapsed)}", highlight=False
-            )
+            self._line(self.final_line())
         return False
+
+    def final_line(self) -> str:
+        """The last line: how many runs, how long, and how each ended."""
+        ends = ", ".join(f"{n} {status}" for status, n in self.ended.items())
+        return f"{self.runs} run(s) in {duration(self.clock.elapsed)}: {ends}"
 
     def note(self, text: str) -> None:
         self.console.print(f"[yellow]{escape(text)}[/]", highlight=False)
@@ -150,7 +168,7 @@ class CampaignProgress:
                 )
             self._progress.update(self._task, label=self._label(planned), detail="starting")
         else:
-            self.console.print(f"{self._label(planned)}: started", highlight=False)
+            self._line(f"{self._label(planned)}: started")
 
     def tick(self) -> None:
         if self._progress is None or self._status is None or self._planned is None:
@@ -168,20 +186,62 @@ class CampaignProgress:
     def end_run(self, planned: PlannedRun, record: RunRecord) -> None:
         self.clock.end(planned)
         self.runs += 1
-        line = f"{self._label(planned)}: {run_verdict(record)} [{self.clock.summary(planned)}]"
+        self.ended[record.status] = self.ended.get(record.status, 0) + 1
+        status = self._status if self._planned == planned else None
+        verdict = run_verdict(record, status, self.targets.get(planned.benchmark))
+        line = f"{self._label(planned)}: {verdict} [{self.clock.summary(planned)}]"
         if self._progress is not None:
             self._progress.advance(self._task)
-            self._progress.console.print(line, highlight=False, markup=False)
-        else:
-            self.console.print(line, highlight=False, markup=False)
+        self._line(line)
+
+    def _line(self, text: str) -> None:
+        """One line of plain text, whole: never folded at the console's width (a log, a
+        pipe, a terminal's scrollback read it as one line)."""
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
-def run_verdict(record: RunRecord) -> str:
-    """A run's end in one phrase: a success with its time to train; any other end with why,
-    and how long it ran (a run that missed its target has no time to train)."""
+def run_verdict(
+    record: RunRecord, status: LiveStatus | None = None, target: float | None = None
+) -> str:
+    """A run's end in one phrase: a success with its time to train; a run that missed its
+    quality target as such (with its best accuracy and where it stopped); any other end with
+    why. Only a success has a time to train; the others say how long they ran."""
+    ran = _ran_seconds(record)
+    if record.succeeded and record.minutes is not None:
+        return f"{record.status}, seed {record.seed}, {record.minutes * 60:.2f} s to train"
+    missed = _missed_target(record, status, target)
+    if missed is not None:
+        return f"{missed}, seed {record.seed}{ran}"
     verdict = record.status + (f" ({record.reason})" if record.reason else "")
-    seconds = None if record.minutes is None else record.minutes * 60
-    if record.succeeded and seconds is not None:
-        return f"{verdict}, seed {record.seed}, {seconds:.2f} s to train"
-    ran = "" if seconds is None else f", stopped after {seconds:.2f} s"
     return f"{verdict}, seed {record.seed}{ran}"
+
+
+def _ran_seconds(record: RunRecord) -> str:
+    """``, ran 3.1 s``: gp2bm's own time of the run, else the log's."""
+    seconds = record.seconds
+    if seconds is None and record.minutes is not None:
+        seconds = record.minutes * 60
+    return "" if seconds is None else f", ran {seconds:.1f} s"
+
+
+def _missed_target(
+    record: RunRecord, status: LiveStatus | None, target: float | None
+) -> str | None:
+    """``did not reach the target 0.759 by epoch_num 40 (best eval_accuracy 0.7512 in 10
+    evaluations, exit code 1)`` when the workload ended on its own with every evaluation below the
+    target; None for any other end (stopped, lost, crashed before evaluating)."""
+    best = record.best_accuracy
+    if best is None and status is not None:
+        best = status.best
+    if target is None or best is None or best >= target or record.status != ABORTED:
+        return None
+    if record.reason is not None and not record.reason.startswith(WORKLOAD_ENDS):
+        return None
+    # epoch_num as the log counts it: epochs for ResNet, training samples for BERT
+    where = ""
+    if status is not None and isinstance(status.epoch, (int, float)):
+        where = f" by epoch_num {status.epoch:g}"
+    evals = f" in {status.evals} evaluations" if status is not None and status.evals else ""
+    code = f", exit code {record.exit_code}" if record.exit_code else ""
+    found = f"best eval_accuracy {best:.4f}{evals}{code}"
+    return f"did not reach the target {target:g}{where} ({found})"

@@ -26,7 +26,7 @@ from gp2bm.errors import InputError
 from gp2bm.node.checks import CheckItem, fail, warn
 from gp2bm.runtimes.output import OutputPump
 from gp2bm.spec.container import ContainerOptions, container_options
-from gp2bm.spec.manifest import BenchmarkManifest, Mount
+from gp2bm.spec.manifest import BenchmarkManifest, Mount, pin_command
 
 LABEL_CAMPAIGN = "io.gp2bm.campaign"
 LABEL_RUN = "io.gp2bm.run"
@@ -130,6 +130,7 @@ class CheckContext:
     gpus: int = 0  # GPUs one run needs; 0 when none is needed or the check is off (--no-gpu)
     allow_unpinned: bool = False
     campaign_root: Path | None = None
+    suite_path: Path | None = None  # named in the pin command a check suggests
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def image_checks(
     for bench, m in context.manifests.items():
         name = f"{bench} image"
         if not m.pinned:
-            fix = f"gp2bm pin {bench} {m.image}"
+            fix = pin_command(bench, m.image, context.suite_path)
             if not context.allow_unpinned:
                 items.append(fail(name, f"{m.image} is not pinned by digest", fix))
                 continue

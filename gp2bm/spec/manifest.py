@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -292,3 +293,10 @@ def write_image(path: Path, new_image: str) -> str:
         raise
     tmp.replace(path)
     return old
+
+
+def pin_command(bench: str, image: str, suite: Path | None = None) -> str:
+    """The command that pins ``bench``'s image, naming the suite when it is not the default
+    (``gp2bm pin`` would otherwise pin the default suite's manifest)."""
+    where = f" --suite {shlex.quote(str(suite))}" if suite is not None else ""
+    return f"gp2bm pin {bench} {shlex.quote(image)}{where}"
