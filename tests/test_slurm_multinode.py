@@ -205,16 +205,22 @@ def test_a_node_lost_mid_run_is_redone_alone(cli, image, tmp_path):
 
 STAND_IN_SRUN = r"""#!/bin/bash
 # Slurm's srun, but the last node of --nodelist answers gp2bm's node step with the
-# fingerprint of another kind of hardware (the emulated nodes are all the same machine).
-set -o pipefail
+# fingerprint of another kind of hardware (the emulated nodes are all the same machine):
+# each task's answer is in its own file (--output=DIR/%t.out), edited once srun is done.
 last=
+out=
 for arg in "$@"; do
-    case $arg in --nodelist=*) last=${arg##*,}; last=${last#--nodelist=} ;; esac
+    case $arg in
+    --nodelist=*) last=${arg##*,}; last=${last#--nodelist=} ;;
+    --output=*) out=${arg#--output=} ;;
+    esac
 done
 odd='"fingerprint": "hw-0000000000000000"'
 case " $* " in
 *" node-step "*)
-    srun "$@" | sed "/\"node\": \"$last\"/s/\"fingerprint\": \"hw-[0-9a-f]*\"/$odd/" ;;
+    srun "$@"; rc=$?
+    sed -i "/\"node\": \"$last\"/s/\"fingerprint\": \"hw-[0-9a-f]*\"/$odd/" "${out%/*}"/*.out
+    exit $rc ;;
 *) exec srun "$@" ;;
 esac
 """

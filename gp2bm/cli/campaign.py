@@ -79,7 +79,10 @@ def _dry_run_footer(req: RunRequest, manifests: dict, runtime: Runtime) -> None:
         )
     check = ["gp2bm", "check", "--runtime", runtime.name]
     check += ["--suite", str(req.suite)] if req.suite is not None else []
-    _note(f"the dry run checks nothing: `{shlex.join(check)}` runs the pre-flight run-all runs")
+    _note(
+        f"the dry run checks nothing; `{shlex.join(check)}` runs the pre-flight that run-all "
+        "runs first"
+    )
     words = [w for w in command_line() if w != "--dry-run"] or ["run-all"]
     _note(f"next: {shlex.join(['gp2bm', *words])}")
 
@@ -281,23 +284,7 @@ def run_all(
     failure stops it before any run. Exit 0 when the campaign scores valid, 1 otherwise.
     With --slurm the runs go to Slurm, one exclusive node each (`gp2bm status` follows them).
     """
-    req = RunRequest(
-        suite,
-        campaign,
-        runtime,
-        org,
-        system,
-        dry_run,
-        allow_unpinned,
-        cache_drop,
-        cache_drop_command,
-        allow_cache_drop_failure,
-        timeout,
-        as_json,
-        skip_check,
-        no_gpu,
-        allow_mixed_nodes,
-    )
+    req = RunRequest.given(locals())
     if not slurm:
         _run(req, None, score_after=True)
         return
@@ -324,22 +311,7 @@ def run_one(
     as_json: JsonOpt = False,
 ):
     """Run the missing runs of one benchmark of the suite (no scoring)."""
-    req = RunRequest(
-        suite,
-        campaign,
-        runtime,
-        org,
-        system,
-        dry_run,
-        allow_unpinned,
-        cache_drop,
-        cache_drop_command,
-        allow_cache_drop_failure,
-        timeout,
-        as_json,
-        skip_check,
-        no_gpu,
-    )
+    req = RunRequest.given(locals())
     _run(req, [benchmark], score_after=False)
 
 

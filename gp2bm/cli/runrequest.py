@@ -4,7 +4,7 @@ turn into, and the campaign (with its suite and manifests) they open."""
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from gp2bm.campaign.folder import Campaign, default_campaign_root
@@ -33,6 +33,14 @@ class RunRequest:
     skip_check: bool = False
     no_gpu: bool = False
     allow_mixed_nodes: bool = False
+
+    @classmethod
+    def given(cls, options: dict) -> RunRequest:
+        """The request of a command's parameters (its ``locals()`` on entry): each field from
+        the parameter of the same name (``campaign_dir`` from ``campaign``); the parameters a
+        command does not have keep their defaults."""
+        names = {f.name: f.name for f in fields(cls)} | {"campaign_dir": "campaign"}
+        return cls(**{f: options[p] for f, p in names.items() if p in options})
 
     def run_options(self) -> RunOptions:
         return run_options(

@@ -27,7 +27,6 @@ from gp2bm.errors import InputError
 from gp2bm.files.command import run_short
 from gp2bm.files.jsonfile import write_json_atomic
 from gp2bm.files.timestamps import now_iso
-from gp2bm.files.units import human_bytes  # noqa: F401  (the pages' import of it)
 from gp2bm.node.gpus import describe_gpus
 from gp2bm.runtimes.docker import docker_client
 

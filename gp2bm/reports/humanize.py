@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from gp2bm.files.plaintext import printable
-from gp2bm.node.inventory import human_bytes
+from gp2bm.files.units import human_bytes
 
 NOTHING = "\u2013"  # an en dash: the value is unknown or absent
 # Key endings -> how the number reads (the inventory's and telemetry's own naming).

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
 
+from gp2bm.files.units import human_bytes
 from gp2bm.node.checks import FAIL, PASS, SKIPPED, WARN, CheckItem
-from gp2bm.node.description import NodeRecord
-from gp2bm.node.inventory import human_bytes
 from gp2bm.node.systemdesc import FieldProblem
 from gp2bm.reports.humanize import readable_error
 from gp2bm.results.rules import CheckResult
+
+if TYPE_CHECKING:  # for the annotations only: the pages need not load the node's probes
+    from gp2bm.node.description import NodeRecord
 
 
 def summary_rows(inv: dict) -> list[tuple[str, str]]:
