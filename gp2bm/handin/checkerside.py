@@ -11,27 +11,22 @@ here, one step after the other.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from gp2bm.handin import early
+from gp2bm.handin.early import forked_side
 from gp2bm.handin.package_check import PackageCheck, check_package, load_checker
 from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.results import rules
-from gp2bm.results.checkpool import CheckPlan, PendingChecks, can_fork, start_worker
+from gp2bm.results.checkpool import CheckPlan, PendingChecks
 from gp2bm.results.rules import RcpResult
 
 # The side's share of the logs to check: on the 15 NVIDIA v4.0 logs of a GP2BM bundle, the
 # side's import and RCP checks take about as long as 10 of the compliance checks here, so
 # with a third of the logs each process ends about when the other does.
-SIDE_SHARE = 1 / 3
-
-
-def _warm() -> None:
-    load_checker()
+SIDE_SHARE = 0.0
 
 
 def checked_entries(plan: CheckPlan) -> dict:
@@ -53,22 +48,21 @@ class CheckerSide:
     """A context manager: the side process (or none), its jobs done in the order given."""
 
     def __init__(self):
-        self.pool = None
-        if can_fork():
-            self.pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=start_worker,  # one BLAS thread; it ends when this process does
-                initargs=(os.getpid(),),
-            )
-            self.pool.submit(_warm)
+        self.pool = forked_side()  # forked as the command started (``early``), else now
+        if self.pool is None:
+            early.start()
+            self.pool = forked_side()
 
     def __enter__(self) -> CheckerSide:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
+        if self.pool is None:
+            return
+        if exc[0] is None:
+            self.pool.shutdown(wait=True)
+        else:  # the command failed or was stopped: nothing the side does is wanted now
+            early.end_now(self.pool)
 
     @property
     def busy_core(self) -> bool:
@@ -107,5 +101,6 @@ class CheckerSide:
 
     def package(
         self, org_dir: Path, ruleset: str, scratch: Path, verdicts: RunVerdicts
-    ) -> PackageCheck:
-        return self.start(check_package, org_dir, ruleset, scratch, verdicts)()
+    ) -> Callable[[], PackageCheck]:
+        """MLCommons' package checker on ``org_dir``, handed ``verdicts``, started now."""
+        return self.start(check_package, org_dir, ruleset, scratch, verdicts)

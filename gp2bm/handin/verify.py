@@ -268,11 +268,13 @@ def verify_tree(
     if recomputed is None:
         return result
     view, verdicts = recomputed
-    _check_claims(top, bundle, view, meta, result)
-    _validity(view, result)
-    check_stopped()
     with scratch("check") as tmp:
-        check = side.package(top / view.org, view.score.ruleset, tmp, verdicts)
+        # the package checker (it reads, never writes, the tree) while the claims are checked
+        package_checked = side.package(top / view.org, view.score.ruleset, tmp, verdicts)
+        _check_claims(top, bundle, view, meta, result)
+        _validity(view, result)
+        check_stopped()
+        check = package_checked()
     result.checked["package_checker"] = "pass" if check.passed else "FAIL"
     if not check.passed:
         result.problems.append(
