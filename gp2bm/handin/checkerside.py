@@ -2,11 +2,11 @@
 
 Importing the package checker imports scipy (through its RCP checker): the longest single
 step of a ``verify``. A forked side process imports it while this process opens the bundle
-and checks its logs; the side then computes the RCP verdicts (the scoring needs them),
-checks its share of the logs (``SIDE_SHARE``) and, handed every verdict of this run, runs
-the package checker. Two cores, two processes, no
-import done twice. Where forking is not safe (threads already running), everything runs
-here, one step after the other.
+and checks its logs; the side then computes the RCP verdicts (the scoring needs them) and,
+handed every verdict of this run, runs the package checker while this process checks the
+claims and reports. Two cores, two processes, no import done twice. The process is forked
+as the command starts (``early``). Where forking is not safe (threads already running),
+everything runs here, one step after the other.
 """
 
 from __future__ import annotations
@@ -20,22 +20,7 @@ from gp2bm.handin.early import forked_side
 from gp2bm.handin.package_check import PackageCheck, check_package, load_checker
 from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.results import rules
-from gp2bm.results.checkpool import CheckPlan, PendingChecks
 from gp2bm.results.rules import RcpResult
-
-# The side's share of the logs to check: on the 15 NVIDIA v4.0 logs of a GP2BM bundle, the
-# side's import and RCP checks take about as long as 10 of the compliance checks here, so
-# with a third of the logs each process ends about when the other does.
-SIDE_SHARE = 0.0
-
-
-def checked_entries(plan: CheckPlan) -> dict:
-    """The compliance verdicts and seed records of ``plan``'s logs, as ``RunVerdicts``
-    entries (the side's share of the logs, once its own jobs are done)."""
-    verdicts = RunVerdicts()
-    with PendingChecks(plan, verdicts, 1) as pending:
-        pending.verdicts()
-    return verdicts.entries
 
 
 def rcp_verdicts(folders: list[Path], ruleset: str) -> list[RcpResult]:
@@ -83,17 +68,6 @@ class CheckerSide:
             return job(*args)
 
         return result
-
-    def logs(self, plan: CheckPlan, verdicts: RunVerdicts) -> Callable[[], None]:
-        """``plan``'s logs checked by the side, started now; call what is returned to have
-        their verdicts in ``verdicts``."""
-        entries = self.start(checked_entries, plan)
-
-        def into_verdicts() -> None:
-            for key, value in entries().items():
-                verdicts.store(*key, value)
-
-        return into_verdicts
 
     def rcp(self, folders: list[Path], ruleset: str) -> Callable[[], list[RcpResult]]:
         """The RCP verdicts of ``folders``, started now."""

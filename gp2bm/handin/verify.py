@@ -30,7 +30,7 @@ from gp2bm.files import safetar
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.jsonfile import read_json
 from gp2bm.handin import claimcheck, reportcheck
-from gp2bm.handin.checkerside import SIDE_SHARE, CheckerSide
+from gp2bm.handin.checkerside import CheckerSide
 from gp2bm.handin.layout import BUNDLE_FILE, CLAIMS_FILE, SUMS_FILE
 from gp2bm.handin.limits import BUNDLE, check_sizes
 from gp2bm.handin.scratch import check_stopped, scratch
@@ -168,8 +168,8 @@ def _check_logs(top: Path, suite: Path, verdicts: RunVerdicts, side: CheckerSide
     """Every log's compliance verdict and seed records, and every folder's RCP verdict, kept
     in ``verdicts`` for the scoring and the package checker. The logs are checked here (by
     checker processes when no side process takes a core) while the side process imports
-    MLCommons' checkers; the RCP checks are the side's, and then its share of the logs.
-    What cannot be planned here (a bad suite, no logs) is left for the scoring to say."""
+    MLCommons' checkers; the RCP checks are the side's. What cannot be planned here (a bad
+    suite, no logs) is left for the scoring to say."""
     try:
         meta, the_suite = campaign_suite(top, suite)
         layout = CampaignLayout(top, meta["org"], meta["system"])
@@ -181,37 +181,14 @@ def _check_logs(top: Path, suite: Path, verdicts: RunVerdicts, side: CheckerSide
     checking = options.compliance != "off"
     files = {folder: tuple(result_files(folder)) for folder in folders}
     rcp = side.rcp(list(files), options.ruleset) if options.rcp != "off" else None
-    mine, theirs = _shares(files, SIDE_SHARE if side.busy_core else 0.0)
-    theirs_done = None
-    if theirs:
-        theirs_done = side.logs(
-            CheckPlan(options.ruleset, theirs, checking, checking, False), verdicts
-        )
-    plan = CheckPlan(options.ruleset, mine, checking, checking, rcp=False)
+    plan = CheckPlan(options.ruleset, files, checking, checking, rcp=False)
     with PendingChecks(plan, verdicts, 1 if side.busy_core else None) as pending:
         pending.verdicts()
-    if theirs_done is not None:
-        theirs_done()
     if rcp is None:
         return
     for logs, verdict in zip(files.values(), rcp(), strict=True):
         digest = folder_digest([(log.name, sha256_file(log)) for log in logs])
         verdicts.store(RCP, options.ruleset, digest, verdict.to_dict())
-
-
-def _shares(
-    files: dict[Path, tuple[Path, ...]], share: float
-) -> tuple[dict[Path, tuple[Path, ...]], dict[Path, tuple[Path, ...]]]:
-    """The logs split into this process's and the side's (``share`` of them, the last
-    ones), each as benchmark folder -> logs."""
-    logs = [(folder, log) for folder, each in files.items() for log in each]
-    cut = len(logs) - int(len(logs) * share)
-    mine: dict[Path, tuple[Path, ...]] = {}
-    theirs: dict[Path, tuple[Path, ...]] = {}
-    for i, (folder, log) in enumerate(logs):
-        into = mine if i < cut else theirs
-        into[folder] = (*into.get(folder, ()), log)
-    return mine, theirs
 
 
 def _recompute(
