@@ -219,19 +219,8 @@ def describe_gpus() -> GpuReport:
 
 
 class GpuMonitor:
-    """Open NVML once and read every GPU's live state; what telemetry samples each second."""
-
-    FIELDS = (
-        "power_w",
-        "energy_j",
-        "sm_util_pct",
-        "mem_util_pct",
-        "temp_c",
-        "sm_clock_mhz",
-        "mem_clock_mhz",
-        "mem_used_bytes",
-        "clock_event_reasons",
-    )
+    """Open NVML once and read every GPU's live state; what telemetry samples each second
+    (the keys of each GPU's sample are the telemetry CSV's GPU columns, run.telemetry)."""
 
     def __init__(self):
         self._nv = _nvml()
