@@ -23,6 +23,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,6 +205,24 @@ def start_slurm(directory: str | os.PathLike, nodes: int = 1) -> SlurmCluster:
 def stop_slurm(cluster: SlurmCluster) -> None:
     _run_script([str(SLURM_SH), "stop", str(cluster.dir)], STOP_TIMEOUT_S,
                 what="scripts/slurm.sh stop")
+
+
+@contextmanager
+def running_slurm(directory: str | os.PathLike, nodes: int) -> Iterator[SlurmCluster]:
+    """A private Slurm of ``nodes`` nodes, with ``SLURM_CONF`` naming it while inside (the
+    tests' own Slurm commands and every task read it); ServicesUnavailable when it cannot
+    run here."""
+    cluster = start_slurm(directory, nodes)
+    before = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = cluster.conf
+    try:
+        yield cluster
+    finally:
+        if before is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = before
+        stop_slurm(cluster)
 
 
 @dataclass(frozen=True)

@@ -213,23 +213,16 @@ def test_status_of_a_local_campaign(cli, tmp_path):
 
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
-    from services import ServicesUnavailable, slurm_unavailable_reason, start_slurm, stop_slurm
+    from services import ServicesUnavailable, running_slurm, slurm_unavailable_reason
 
     reason = slurm_unavailable_reason()
     if reason:
         pytest.skip(reason)
     try:
-        cluster = start_slurm(tmp_path_factory.mktemp("slurm"), NODES)
+        with running_slurm(tmp_path_factory.mktemp("slurm"), NODES) as cluster:
+            yield cluster
     except ServicesUnavailable as exc:
         pytest.skip(str(exc))
-    before = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = cluster.conf  # the tests' sbatch/squeue and every task
-    yield cluster
-    if before is None:
-        os.environ.pop("SLURM_CONF", None)
-    else:
-        os.environ["SLURM_CONF"] = before
-    stop_slurm(cluster)
 
 
 def wait_until(condition, timeout: float, what: str):

@@ -28,23 +28,16 @@ WORLD_RE = re.compile(r"^smoke: world size (\d+): (.*) \(rank 0 at ", re.M)
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    from services import ServicesUnavailable, slurm_unavailable_reason, start_slurm, stop_slurm
+    from services import ServicesUnavailable, running_slurm, slurm_unavailable_reason
 
     reason = slurm_unavailable_reason()
     if reason:
         pytest.skip(reason)
     try:
-        started = start_slurm(tmp_path_factory.mktemp("slurm4"), NODES)
+        with running_slurm(tmp_path_factory.mktemp("slurm4"), NODES) as cluster:
+            yield cluster
     except ServicesUnavailable as exc:
         pytest.skip(str(exc))
-    before = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = started.conf  # the tests' Slurm commands and every task
-    yield started
-    if before is None:
-        os.environ.pop("SLURM_CONF", None)
-    else:
-        os.environ["SLURM_CONF"] = before
-    stop_slurm(started)
 
 
 @pytest.fixture
