@@ -50,7 +50,8 @@ def discard() -> None:
 
 def end_now(pool: ProcessPoolExecutor) -> None:
     """End a side process at once, whatever it is doing: at exit, Python would otherwise
-    wait for its job (the 0.6 s import) to finish before a failed command could end."""
+    wait for its job (the 0.6 s import) to finish before a failed command could end.
+    SIGKILL: no handler it may have inherited runs (``files.signals``)."""
     for proc in list((getattr(pool, "_processes", None) or {}).values()):
-        proc.terminate()
+        proc.kill()
     pool.shutdown(wait=False, cancel_futures=True)

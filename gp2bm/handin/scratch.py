@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gp2bm.errors import Interrupted
+from gp2bm.files.signals import owned_handler
 
 OWNED_RE = re.compile(r"gp2bm-[a-z]+-(\d+)-.*")
 PARTIAL_RE = re.compile(r"\..+\.(\d+)\.tmp")
@@ -118,7 +119,7 @@ def stop_on_sigterm(what: str) -> Iterator[None]:
         raise Interrupted(message)
 
     try:
-        old = signal.signal(signal.SIGTERM, stop)
+        old = signal.signal(signal.SIGTERM, owned_handler(stop))
     except ValueError:  # not the main thread
         yield
         return

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 
+from gp2bm.files.signals import owned_handler
+
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
@@ -16,7 +18,7 @@ class SignalGuard:
     def __enter__(self) -> SignalGuard:
         self._old = signal.getsignal(signal.SIGTERM)
         try:
-            signal.signal(signal.SIGTERM, _interrupt)
+            signal.signal(signal.SIGTERM, owned_handler(_interrupt))
         except ValueError:  # not the main thread: signals cannot be handled here
             self._old = None
         return self
