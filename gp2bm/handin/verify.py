@@ -186,8 +186,9 @@ def _check_logs(top: Path, suite: Path, verdicts: RunVerdicts, side: CheckerSide
         pending.verdicts()
     if rcp is None:
         return
+    digests = pending.digests  # each log's SHA-256, taken once for its verdicts
     for logs, verdict in zip(files.values(), rcp(), strict=True):
-        digest = folder_digest([(log.name, sha256_file(log)) for log in logs])
+        digest = folder_digest([(log.name, digests[log]) for log in logs])
         verdicts.store(RCP, options.ruleset, digest, verdict.to_dict())
 
 
