@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -85,3 +87,13 @@ def run_all_local(cli, suite, campaign, *extra, cache_drop=NO_DROP):
     """gp2bm run-all with the local runtime on system node1."""
     return cli("run-all", "--suite", suite, "--campaign", campaign, "--runtime", "local",
                "--system", SYSTEM, *cache_drop, *extra)
+
+
+def spawn_run_all(suite: Path, campaign: Path, *extra: str) -> subprocess.Popen:
+    """``gp2bm run-all`` (local runtime) in a process of its own and its own session, its
+    output piped: for the tests that signal or kill it while it runs."""
+    argv = [sys.executable, "-m", "gp2bm", "run-all", "--suite", str(suite), "--campaign",
+            str(campaign), "--runtime", "local", "--system", SYSTEM, *NO_DROP, *extra]
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )

@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,12 +206,19 @@ def stop_slurm(cluster: SlurmCluster) -> None:
                 what="scripts/slurm.sh stop")
 
 
-@contextmanager
-def running_slurm(directory: str | os.PathLike, nodes: int) -> Iterator[SlurmCluster]:
-    """A private Slurm of ``nodes`` nodes, with ``SLURM_CONF`` naming it while inside (the
-    tests' own Slurm commands and every task read it); ServicesUnavailable when it cannot
-    run here."""
-    cluster = start_slurm(directory, nodes)
+def slurm_or_skip(directory: str | os.PathLike, nodes: int) -> Iterator[SlurmCluster]:
+    """A Slurm test fixture's body (``yield from``): a private Slurm of ``nodes`` nodes, with
+    ``SLURM_CONF`` naming it while in use (the tests' own Slurm commands and every task read
+    it); the tests skip, saying why, where it cannot run here."""
+    import pytest
+
+    reason = slurm_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    try:
+        cluster = start_slurm(directory, nodes)
+    except ServicesUnavailable as exc:
+        pytest.skip(str(exc))
     before = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = cluster.conf
     try:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from campaign_helpers import NO_DROP, bench_dir, digests, run_all_local, write_suite
+from campaign_helpers import NO_DROP, bench_dir, digests, run_all_local, spawn_run_all, write_suite
 
 from gp2bm.results.runlog import parse_run_log
 
@@ -139,29 +137,6 @@ def test_cache_drop_failure_stops_campaign(cli, tmp_path):
     assert '"key": "cache_clear", "value": false' in first
 
 
-def _spawn(suite, campaign):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gp2bm",
-            "run-all",
-            "--suite",
-            str(suite),
-            "--campaign",
-            str(campaign),
-            "--runtime",
-            "local",
-            "--system",
-            "node1",
-            *NO_DROP,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-
-
 def _wait_for(predicate, timeout=60):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
@@ -190,7 +165,7 @@ def test_killed_mid_run_resumes(cli, tmp_path, sig):
     marker = "0.0517"  # a unique --sleep-per-epoch value to find our processes
     suite = write_suite(tmp_path / "suite", {"resnet": 4}, extra_args=["--sleep-per-epoch", marker])
     campaign = tmp_path / "c"
-    proc = _spawn(suite, campaign)
+    proc = spawn_run_all(suite, campaign)
     partial = campaign / "records/resnet/result_2.txt.partial"
     try:
         _wait_for(lambda: partial.exists() and partial.stat().st_size > 2000, timeout=120)
@@ -224,7 +199,7 @@ def test_killed_mid_run_resumes(cli, tmp_path, sig):
 def test_second_run_all_is_refused(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 3}, extra_args=["--sleep-per-epoch", "0.05"])
     campaign = tmp_path / "c"
-    proc = _spawn(suite, campaign)
+    proc = spawn_run_all(suite, campaign)
     try:
         _wait_for(lambda: (campaign / "records/resnet/run_0.json").exists(), timeout=60)
         res = run_all_local(cli, suite, campaign)

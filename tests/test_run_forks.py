@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from campaign_helpers import NO_DROP, SYSTEM, TRAIN, write_suite
+from campaign_helpers import TRAIN, spawn_run_all, write_suite
 
 # gp2bm must finish well within this; today's code waited for the child (10 minutes)
 BOUND_S = 60
@@ -58,28 +58,6 @@ def _forking_suite(folder: Path, marker: str, sleep_per_epoch: str) -> Path:
     return suite
 
 
-def _run_all(suite: Path, campaign: Path, *extra: str) -> subprocess.Popen:
-    argv = [
-        sys.executable,
-        "-m",
-        "gp2bm",
-        "run-all",
-        "--suite",
-        str(suite),
-        "--campaign",
-        str(campaign),
-        "--runtime",
-        "local",
-        "--system",
-        SYSTEM,
-        *NO_DROP,
-        *extra,
-    ]
-    return subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
-
-
 def _finish(proc: subprocess.Popen, marker: str) -> float:
     t0 = time.monotonic()
     try:
@@ -107,7 +85,7 @@ def test_timeout_holds_when_the_workload_forks_a_setsid_child(tmp_path):
     suite = _forking_suite(tmp_path / "suite", marker, "5")
     campaign = tmp_path / "c"
     t0 = time.monotonic()
-    proc = _run_all(suite, campaign, "--timeout", "3", "--json")
+    proc = spawn_run_all(suite, campaign, "--timeout", "3", "--json")
     _finish(proc, marker)
     assert time.monotonic() - t0 < 30
     record = json.loads((campaign / "records/resnet/run_0.json").read_text())
@@ -122,7 +100,7 @@ def test_the_run_ends_with_its_main_process_and_ends_what_it_left(tmp_path):
     marker = _marker()
     suite = _forking_suite(tmp_path / "suite", marker, "0")
     campaign = tmp_path / "c"
-    proc = _run_all(suite, campaign, "--timeout", "300", "--json")
+    proc = spawn_run_all(suite, campaign, "--timeout", "300", "--json")
     elapsed = _finish(proc, marker)
     assert elapsed < 30
     record = json.loads((campaign / "records/resnet/run_0.json").read_text())
@@ -136,7 +114,7 @@ def test_sigkill_of_gp2bm_ends_the_setsid_child_too(tmp_path):
     marker = _marker()
     suite = _forking_suite(tmp_path / "suite", marker, "5")
     campaign = tmp_path / "c"
-    proc = _run_all(suite, campaign, "--timeout", "300")
+    proc = spawn_run_all(suite, campaign, "--timeout", "300")
     partial = campaign / "records/resnet/result_0.txt.partial"
     deadline = time.monotonic() + BOUND_S
     while not (_processes(marker) and partial.exists()) and time.monotonic() < deadline:

@@ -213,16 +213,9 @@ def test_status_of_a_local_campaign(cli, tmp_path):
 
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
-    from services import ServicesUnavailable, running_slurm, slurm_unavailable_reason
+    from services import slurm_or_skip
 
-    reason = slurm_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    try:
-        with running_slurm(tmp_path_factory.mktemp("slurm"), NODES) as cluster:
-            yield cluster
-    except ServicesUnavailable as exc:
-        pytest.skip(str(exc))
+    yield from slurm_or_skip(tmp_path_factory.mktemp("slurm"), NODES)
 
 
 def wait_until(condition, timeout: float, what: str):

@@ -28,16 +28,9 @@ WORLD_RE = re.compile(r"^smoke: world size (\d+): (.*) \(rank 0 at ", re.M)
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    from services import ServicesUnavailable, running_slurm, slurm_unavailable_reason
+    from services import slurm_or_skip
 
-    reason = slurm_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    try:
-        with running_slurm(tmp_path_factory.mktemp("slurm4"), NODES) as cluster:
-            yield cluster
-    except ServicesUnavailable as exc:
-        pytest.skip(str(exc))
+    yield from slurm_or_skip(tmp_path_factory.mktemp("slurm4"), NODES)
 
 
 @pytest.fixture
