@@ -35,6 +35,8 @@ HEAVY_MODULES = (
     "mlperf_logging.rcp_checker",
     "pynvml",
     "h5py",
+    "numpy",
+    "scipy",
 )
 HEAVY_COMMENT = "# heavy"
 TOP_LEVEL_FILES = {"__init__.py", "__main__.py", "errors.py"}

@@ -3,7 +3,10 @@ checks, and never a silent pass."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 from synth import BERT_MINUTES, RESNET_MINUTES, write_benchmark
@@ -191,8 +194,11 @@ def test_checker_processes_end_with_a_killed_gp2bm(results):
 
     import psutil
 
-    proc = subprocess.Popen([sys.executable, "-m", "gp2bm", "score", str(results), "--json"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gp2bm", "score", str(results), "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     workers: list[psutil.Process] = []
     deadline = time.monotonic() + 60
     while not workers and proc.poll() is None and time.monotonic() < deadline:
@@ -222,3 +228,63 @@ def test_seed_messages_name_logs_by_file_name(tmp_path):
     text = " ".join(result.messages)
     assert "result_0.txt" in text
     assert str(tmp_path) not in text
+
+
+class _Inline(Executor):
+    """A helper that has done each job by the time it is handed over."""
+
+    def __init__(self, fail: BaseException | None = None):
+        self.fail, self.jobs = fail, 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.jobs += 1
+        future = Future()
+        future.set_running_or_notify_cancel()
+        if self.fail is not None:
+            future.set_exception(self.fail)
+        else:
+            future.set_result(fn(*args, **kwargs))
+        return future
+
+
+class _Idle(Executor):
+    """A helper that never starts anything."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        return Future()
+
+
+def _plan(results):
+    folders = {
+        f: tuple(sorted(f.glob("result_*.txt"))) for f in (results / "resnet", results / "bert")
+    }
+    return checkpool.CheckPlan("3.1.0", folders, rcp=False)
+
+
+def _verdicts(plan, helper):
+    with checkpool.PendingChecks(plan, None, workers=1, helper=helper) as pending:
+        found = pending.verdicts()
+        return found, pending
+
+
+@pytest.mark.parametrize("helper", [None, _Inline(), _Idle(), _Inline(BrokenProcessPool())])
+def test_a_helper_shares_the_logs_and_changes_no_verdict(results, helper):
+    plan = _plan(results)
+    expected, _ = _verdicts(plan, None)
+    found, pending = _verdicts(plan, helper)
+    assert found.compliance == expected.compliance and found.seeds == expected.seeds
+    assert list(found.compliance) == plan.logs  # in the plan's order, whoever checked them
+    if isinstance(helper, _Idle):  # nothing started there: every log taken back
+        assert pending.futures == {}
+    if isinstance(helper, _Inline):  # all done there (or its process lost: redone here)
+        assert set(pending.futures) == set(plan.logs) and helper.jobs == len(plan.logs)
+
+
+def test_a_helper_process_and_this_one_check_the_logs_together(results):
+    plan = _plan(results)
+    expected, _ = _verdicts(plan, None)
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as helper:
+        found, pending = _verdicts(plan, helper)
+    assert found.compliance == expected.compliance and found.seeds == expected.seeds
+    assert len(pending.futures) < len(plan.logs)  # at least the last log was checked here

@@ -1,24 +1,28 @@
-"""MLCommons' package checker in a process of its own, started before anything else.
+"""verify's side process: MLCommons' package checker, and the checks that need openpyxl.
 
-Importing the package checker imports scipy (through its RCP checker): the longest single
-step of a ``verify``. A forked side process imports it while this process opens the bundle
-and checks its logs; the side then computes the RCP verdicts (the scoring needs them) and,
-handed every verdict of this run, runs the package checker while this process checks the
-claims and reports. Two cores, two processes, no import done twice. The process is forked
-as the command starts (``early``). Where forking is not safe (threads already running),
-everything runs here, one step after the other.
+A process forked as the command starts (``early``) imports what its jobs need (MLCommons'
+package checker, scipy's t-test function, openpyxl) while this process imports its own
+modules and opens the bundle. It then computes the RCP verdicts (the scoring needs them),
+takes a share of the log checks (``checkpool.PendingChecks``' helper), and, handed every
+verdict of this run, runs the package checker and checks the workbooks while this process
+checks the other claims. Two cores, two processes, no import done twice. Where forking is
+not safe (threads already running), everything runs here, one step after the other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from gp2bm.handin import early
 from gp2bm.handin.early import forked_side
 from gp2bm.handin.package_check import PackageCheck, check_package, load_checker
+from gp2bm.handin.reportcheck import check_workbooks
 from gp2bm.handin.verdicts import RunVerdicts
+from gp2bm.handin.verification import Verification
+from gp2bm.reports.view import CampaignView
 from gp2bm.results import rules
 from gp2bm.results.rules import RcpResult
 
@@ -50,9 +54,9 @@ class CheckerSide:
             early.end_now(self.pool)
 
     @property
-    def busy_core(self) -> bool:
-        """Whether the side process takes a core (the checks here then use one process)."""
-        return self.pool is not None
+    def helper(self) -> ProcessPoolExecutor | None:
+        """The side process, to take a share of other checks (None when there is none)."""
+        return self.pool
 
     def start(self, job, *args) -> Callable[[], object]:
         """A job given to the side process now; call what is returned for its result (the
@@ -78,3 +82,9 @@ class CheckerSide:
     ) -> Callable[[], PackageCheck]:
         """MLCommons' package checker on ``org_dir``, handed ``verdicts``, started now."""
         return self.start(check_package, org_dir, ruleset, scratch, verdicts)
+
+    def workbooks(
+        self, reports: Path, view: CampaignView, bundle: Path
+    ) -> Callable[[], Verification]:
+        """The findings of ``reportcheck.check_workbooks``, started now."""
+        return self.start(check_workbooks, reports, view, bundle)

@@ -32,6 +32,7 @@ from gp2bm.handin.layout import PARAMS_FILE, RCP_BYPASS
 from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.node.systemdesc import problems
 from gp2bm.results import rules
+from gp2bm.results.rcpmodule import rcp_checker
 from gp2bm.spec.suite import Suite
 
 # Where the RCP checker's trimmed copies of the logs go, in the scratch folder.
@@ -77,9 +78,10 @@ class PackageCheck:
 
 
 def load_checker():
-    """MLCommons' package checker module (imports scipy, through its RCP checker: import it
-    before forking checker processes, so that they share it)."""
-    from mlperf_logging.package_checker import package_checker  # heavy: 0.6 s to import
+    """MLCommons' package checker module (its RCP checker first, as ``rcpmodule`` imports
+    it: import this before forking checker processes, so that they share it)."""
+    rcp_checker()
+    from mlperf_logging.package_checker import package_checker  # heavy: 0.14 s to import
 
     return package_checker
 

@@ -163,6 +163,15 @@ def check_xlsx(reports: Path, view: CampaignView, bundle: Path, result: Verifica
     result.unverifiable.append(f"{name}: when it was generated ({generated}), by gp2bm {version}")
 
 
+def check_workbooks(reports: Path, view: CampaignView, bundle: Path) -> Verification:
+    """``check_xlsx`` and ``check_rfp``, the checks that need openpyxl, their findings in a
+    Verification of their own (verify's side process runs them)."""
+    result = Verification(bundle=bundle)
+    check_xlsx(reports, view, bundle, result)
+    check_rfp(reports, view, bundle, result)
+    return result
+
+
 def check_html(reports: Path, view: CampaignView, recomputed: dict, result: Verification) -> None:
     """The page's embedded claims, then every character of the page but the plots' pixels."""
     name = f"reports/{REPORT_NAMES['html']}"

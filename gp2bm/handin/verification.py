@@ -33,6 +33,13 @@ class Verification:
     score: float | None = None
     benchmarks: dict[str, dict] = field(default_factory=dict)  # official_summary of each
 
+    def add(self, other: Verification) -> None:
+        """The findings of ``other`` (a part checked elsewhere) after these."""
+        self.differences += other.differences
+        self.problems += other.problems
+        self.unverifiable += other.unverifiable
+        self.checked.update(other.checked)
+
     @property
     def ok(self) -> bool:
         return not self.differences and not self.problems

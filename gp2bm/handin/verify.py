@@ -12,7 +12,8 @@
 5. MLCommons' package checker runs again on the tree, handed the verdicts step 4 computed
    for the same bytes (``verdicts``): each log is checked once.
 6. Every claim is compared with the recomputation: ``gp2bm-claims.json``, every report
-   (``reportcheck``: CSV, workbook, HTML page, README, a filled RFP workbook),
+   (``reportcheck``: CSV, HTML page, README; and, in the side process, gp2bm's workbook
+   and a filled RFP workbook),
    ``gp2bm-bundle.json``, the run records and the system description (``claimcheck``).
    What only the vendor can know is listed as unverifiable.
 
@@ -166,10 +167,11 @@ def _suite_to_score(
 
 def _check_logs(top: Path, suite: Path, verdicts: RunVerdicts, side: CheckerSide) -> None:
     """Every log's compliance verdict and seed records, and every folder's RCP verdict, kept
-    in ``verdicts`` for the scoring and the package checker. The logs are checked here (by
-    checker processes when no side process takes a core) while the side process imports
-    MLCommons' checkers; the RCP checks are the side's. What cannot be planned here (a bad
-    suite, no logs) is left for the scoring to say."""
+    in ``verdicts`` for the scoring and the package checker. The RCP checks are the side
+    process's first job; the logs are checked here and by the side, which takes them from
+    the first while this process takes them from the last (by checker processes when there
+    is no side). What cannot be planned here (a bad suite, no logs) is left for the scoring
+    to say."""
     try:
         meta, the_suite = campaign_suite(top, suite)
         layout = CampaignLayout(top, meta["org"], meta["system"])
@@ -182,7 +184,8 @@ def _check_logs(top: Path, suite: Path, verdicts: RunVerdicts, side: CheckerSide
     files = {folder: tuple(result_files(folder)) for folder in folders}
     rcp = side.rcp(list(files), options.ruleset) if options.rcp != "off" else None
     plan = CheckPlan(options.ruleset, files, checking, checking, rcp=False)
-    with PendingChecks(plan, verdicts, 1 if side.busy_core else None) as pending:
+    helper = side.helper  # it shares the log checks once the RCP checks are done
+    with PendingChecks(plan, verdicts, 1 if helper else None, helper=helper) as pending:
         pending.verdicts()
     if rcp is None:
         return
@@ -212,19 +215,15 @@ def _recompute(
     return view, verdicts
 
 
-def _check_claims(
-    top: Path, bundle: Path, view: CampaignView, meta: dict | None, result: Verification
-) -> None:
-    """gp2bm-claims.json and every report against what the logs give."""
+def _check_claims(top: Path, view: CampaignView, meta: dict | None, result: Verification) -> None:
+    """gp2bm-claims.json and every report but the workbooks against what the logs give."""
     recomputed = claims(view)
     claimed = _load_json(top, CLAIMS_FILE, result)
     if claimed is not None:
         result.differences += [f"{CLAIMS_FILE}: {d}" for d in compare(claimed, recomputed)]
     reports = top / "reports"
     reportcheck.check_csv(reports, view, recomputed, result)
-    reportcheck.check_xlsx(reports, view, bundle, result)
     reportcheck.check_html(reports, view, recomputed, result)
-    reportcheck.check_rfp(reports, view, bundle, result)
     reportcheck.check_readme(top, view, meta, result)
 
 
@@ -247,9 +246,12 @@ def verify_tree(
         return result
     view, verdicts = recomputed
     with scratch("check") as tmp:
-        # the package checker (it reads, never writes, the tree) while the claims are checked
+        # the side: the package checker (it reads, never writes, the tree), then the
+        # workbooks (openpyxl is imported there), while the other claims are checked here
         package_checked = side.package(top / view.org, view.score.ruleset, tmp, verdicts)
-        _check_claims(top, bundle, view, meta, result)
+        workbooks_checked = side.workbooks(top / "reports", view, bundle)
+        _check_claims(top, view, meta, result)
+        result.add(workbooks_checked())
         _validity(view, result)
         check_stopped()
         check = package_checked()

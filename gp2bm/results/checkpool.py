@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +126,7 @@ class PendingChecks:
         cache: VerdictCache | None,
         workers: int | None,
         progress: Progress | None = None,
+        helper: Executor | None = None,
     ):
         self.plan, self.cache = plan, cache
         self.progress = progress
@@ -139,7 +140,10 @@ class PendingChecks:
         workers = min(workers or available_cores(), jobs) if can_fork() else 1
         self.pool = None
         self.futures: dict[object, Future] = {}
-        if workers > 1:
+        self.helped = False
+        if workers <= 1 and helper is not None:
+            self._offer(helper)
+        elif workers > 1:
             self.pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("fork"),
@@ -151,10 +155,20 @@ class PendingChecks:
             for log, want in self.todo_logs.items():
                 self.futures[log] = self.pool.submit(check_log, log, plan.ruleset, *want)
 
+    def _offer(self, helper: Executor) -> None:
+        """Every log offered to ``helper`` (a process of the command's own, with a core to
+        spare), first log first; ``verdicts`` takes them back from the last one while the
+        helper has not started them, so that both share the logs whatever each costs."""
+        self.helped = True
+        for log, want in self.todo_logs.items():
+            self.futures[log] = helper.submit(check_log, log, self.plan.ruleset, *want)
+
     def __enter__(self) -> PendingChecks:
         return self
 
     def __exit__(self, *exc) -> None:
+        for future in self.futures.values() if self.helped else ():
+            future.cancel()  # what the helper has not started is no longer wanted
         if self.pool is not None:
             self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
 
@@ -201,15 +215,18 @@ class PendingChecks:
                     self._store(RCP, self._digest(plan.folders[folder]), result)
             done += 1
             self._report(done, total)
-        for log, want in self.todo_logs.items():
-            (compliance, seeds), ok = self._result(
-                log,
-                (check_log, log, plan.ruleset, *want),
-                lambda why, want=want: (
-                    CheckResult("compliance", False, (why,)) if want[0] else None,
-                    SeedRecords((), why) if want[1] else None,
-                ),
-            )
+        results = {}
+        for log in self._taken_back():  # each taken back just before it is checked here
+            results[log] = self._log_result(log)
+            done += 1
+            self._report(done, total)
+        for log in self.todo_logs:  # then what the workers or the helper check
+            if log not in results:
+                results[log] = self._log_result(log)
+                done += 1
+                self._report(done, total)
+        for log in self.todo_logs:
+            (compliance, seeds), ok = results[log]
             if compliance is not None:
                 found.compliance[log] = compliance
                 if ok:
@@ -218,9 +235,28 @@ class PendingChecks:
                 found.seeds[log] = seeds
                 if ok:
                     self._store(SEEDS, self.digests.get(log), seeds)
-            done += 1
-            self._report(done, total)
         return found
+
+    def _taken_back(self):
+        """The logs this process checks itself: every log without a worker's future; of the
+        logs offered to a helper, those it has not started, from the last one on."""
+        for log in reversed(self.todo_logs):
+            future = self.futures.get(log)
+            if future is not None and not (self.helped and future.cancel()):
+                return
+            self.futures.pop(log, None)
+            yield log
+
+    def _log_result(self, log: Path) -> tuple:
+        want = self.todo_logs[log]
+        return self._result(
+            log,
+            (check_log, log, self.plan.ruleset, *want),
+            lambda why: (
+                CheckResult("compliance", False, (why,)) if want[0] else None,
+                SeedRecords((), why) if want[1] else None,
+            ),
+        )
 
     def _report(self, done: int, total: int) -> None:
         if self.progress is not None:
@@ -233,6 +269,10 @@ class PendingChecks:
             return job[0](*job[1:]), True
         try:
             return future.result(), True
+        except BrokenExecutor:
+            if self.helped:  # the helper is gone: its share is checked here
+                return job[0](*job[1:]), True
+            return failed("checker process failed: it ended before its check did"), False
         except Exception as exc:  # a worker died (killed, out of memory): a failed check
             return failed(f"checker process failed: {type(exc).__name__}: {exc}"), False
 
