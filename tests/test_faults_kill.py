@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from freeze import ATTEMPTS, frozen_when, live_children
 from test_report_campaign import synthetic_campaign
 
 from gp2bm.campaign.locks import campaign_lock, lock_holder, run_lock
@@ -26,11 +27,13 @@ def tree_digests(root: Path) -> dict[str, str]:
     }
 
 
-def gp2bm(*args) -> subprocess.Popen:
+def gp2bm(*args, cache: Path | None = None) -> subprocess.Popen:
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache)) if cache else None  # no verdict kept
     return subprocess.Popen(
         [sys.executable, "-m", "gp2bm", *map(str, args)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
 
 
@@ -48,13 +51,20 @@ def kill(proc: subprocess.Popen) -> bool:
 def test_sigkill_during_scoring_changes_nothing(tmp_path):
     root = synthetic_campaign(tmp_path)
     before = tree_digests(root)
-    killed = 0
-    for delay in (0.5, 1.0, 2.0):
-        proc = gp2bm("score", root, "--json")
+    for delay in (0.2, 0.6, 1.0):  # at moments of the start and of the parsing, if so
+        proc = gp2bm("score", root, "--json", cache=tmp_path / f"cache-{delay}")
         time.sleep(delay)
-        killed += kill(proc)
+        kill(proc)
         assert tree_digests(root) == before
-    assert killed, "scoring always ended before it could be killed"
+    # and, for certain, while its checker processes run
+    caches = iter(range(ATTEMPTS))
+    proc = frozen_when(
+        lambda: gp2bm("score", root, "--json", cache=tmp_path / f"cache{next(caches)}"),
+        lambda p: bool(live_children(p)),
+        "its checker processes",
+    )
+    assert kill(proc)
+    assert tree_digests(root) == before
 
 
 @pytest.mark.slow
@@ -66,11 +76,17 @@ def test_sigkill_during_packaging_leaves_no_bundle(tmp_path):
     out.mkdir()
     bundle = out / "handin.tar.gz"
 
-    # while the tar itself is being written: killed as soon as its temporary file appears
-    proc = gp2bm("package", root, "-o", bundle)
-    while proc.poll() is None and not list(out.glob(".handin.tar.gz.*.tmp")):
-        time.sleep(0.001)
-    assert kill(proc), "packaging ended before its tar was seen"
+    # while the tar itself is being written: frozen, then killed, with its temporary file there
+    def start():
+        bundle.unlink(missing_ok=True)  # what an attempt that got past the moment wrote
+        return gp2bm("package", root, "-o", bundle)
+
+    proc = frozen_when(
+        start,
+        lambda p: bool(list(out.glob(".handin.tar.gz.*.tmp"))),
+        "the tar being written",
+    )
+    assert kill(proc)
     assert not bundle.exists()
     assert tree_digests(root) == before
 

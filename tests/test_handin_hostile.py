@@ -18,12 +18,17 @@ import time
 from pathlib import Path
 
 import pytest
+from freeze import ATTEMPTS, frozen_when
 from openpyxl import load_workbook
 from test_report_campaign import INVENTORY, ORG, RFP_WORKBOOK, SYSTEM, synthetic_campaign
 from test_verify import _pack, _resum, _unpack
 
+from gp2bm.errors import Interrupted
 from gp2bm.files import safetar
 from gp2bm.handin.bundle import build_bundle
+from gp2bm.handin.checkerside import CheckerSide
+from gp2bm.handin.scratch import scratch
+from gp2bm.results.checkpool import can_fork
 
 GP2BM = [sys.executable, "-m", "gp2bm"]
 SECRET = "root:$6$not-a-real-hash:19000:0:99999:7:::\n"
@@ -367,26 +372,43 @@ def _finish(proc: subprocess.Popen) -> str:
     return (folder / "stderr").read_text()
 
 
-def _wait_for_scratch(proc: subprocess.Popen, job: str) -> None:
-    deadline = time.monotonic() + 60
-    pattern = f"gp2bm-{job}-{proc.pid}-*"
-    while not list(Path(tempfile.gettempdir()).glob(pattern)):
-        assert proc.poll() is None, _finish(proc)
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    time.sleep(0.3)  # well inside the work
+def _scratch_of_job(proc: subprocess.Popen, job: str) -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob(f"gp2bm-{job}-{proc.pid}-*"))
+
+
+def _stopped_inside_the_work(
+    args: list, tmp_path: Path, job: str, after: float = 0.0
+) -> subprocess.Popen:
+    """gp2bm started and frozen (SIGSTOP) while its scratch folder is there, so inside the
+    work, with its SIGTERM handler set: what a signal then meets does not depend on how fast
+    the work goes (``freeze``). ``after``: seconds to let it work once the folder is there."""
+    attempts = iter(range(ATTEMPTS))
+    seen: dict[int, float] = {}
+
+    def start() -> subprocess.Popen:
+        folder = tmp_path / f"attempt{next(attempts)}"
+        folder.mkdir()
+        return _start(args, folder)
+
+    def inside(proc: subprocess.Popen) -> bool:
+        if not _scratch_of_job(proc, job):
+            return False
+        return time.monotonic() - seen.setdefault(proc.pid, time.monotonic()) >= after
+
+    return frozen_when(start, inside, f"the work of gp2bm {job}")
 
 
 @pytest.mark.reliability("handin-interrupted")
+@pytest.mark.parametrize("after", [0.0, 0.2])
 @pytest.mark.parametrize("job", ["package", "verify"])
-def test_sigterm_stops_with_one_line_and_leaves_nothing(bundle, tmp_path, job):
+def test_sigterm_stops_with_one_line_and_leaves_nothing(bundle, tmp_path, job, after):
     if job == "package":
         args = ["package", synthetic_campaign(tmp_path), "-o", tmp_path / "b.tar.gz"]
     else:
         args = ["verify", bundle]
-    proc = _start(args, tmp_path)
-    _wait_for_scratch(proc, job)
+    proc = _stopped_inside_the_work(args, tmp_path, job, after)
     proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGCONT)
     err = _finish(proc)
     assert proc.returncode == 130, err
     assert err.count("\n") == 1 and f"gp2bm {job} stopped by SIGTERM" in err, err
@@ -395,10 +417,37 @@ def test_sigterm_stops_with_one_line_and_leaves_nothing(bundle, tmp_path, job):
     assert not (tmp_path / "b.tar.gz").exists() and not list(tmp_path.glob(".b.tar.gz.*"))
 
 
+def _keep_writing(folder: str) -> None:
+    """A side job that writes files into ``folder`` for as long as it lives (20 s at most)."""
+    end = time.monotonic() + 20
+    n = 0
+    while time.monotonic() < end:
+        (Path(folder) / f"f{n}").write_bytes(b"x")
+        n += 1
+
+
+@pytest.mark.reliability("handin-interrupted")
+def test_a_stopped_verify_ends_its_side_before_removing_the_folder_it_writes_into():
+    """Before: the package checker's scratch folder was removed while the side process still
+    wrote into it, and stayed (found by `verify` stopped by SIGTERM in a CI run)."""
+    if not can_fork():
+        pytest.skip("threads are running in this test process: no side process can be forked")
+    folder = None
+    with pytest.raises(Interrupted):
+        with CheckerSide() as side, scratch("check") as tmp, side.ended_on_error():
+            folder = tmp
+            side.start(_keep_writing, str(tmp))
+            deadline = time.monotonic() + 20
+            while not any(tmp.iterdir()):  # the side is writing
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            raise Interrupted("gp2bm verify stopped by SIGTERM")
+    assert folder is not None and not folder.exists()
+
+
 @pytest.mark.reliability("handin-interrupted")
 def test_a_killed_verify_or_package_is_cleaned_by_the_next(cli, bundle, tmp_path):
-    proc = _start(["verify", bundle], tmp_path)
-    _wait_for_scratch(proc, "verify")
+    proc = _stopped_inside_the_work(["verify", bundle], tmp_path, "verify")
     workers = _children(proc.pid)
     assert workers  # the side process that runs MLCommons' package checker, at least
     proc.kill()

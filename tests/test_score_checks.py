@@ -190,23 +190,16 @@ def test_checker_processes_end_with_a_killed_gp2bm(results):
     import signal
     import subprocess
     import sys
-    import time
 
     import psutil
+    from freeze import frozen_when, live_children
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gp2bm", "score", str(results), "--json"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    workers: list[psutil.Process] = []
-    deadline = time.monotonic() + 60
-    while not workers and proc.poll() is None and time.monotonic() < deadline:
-        workers = psutil.Process(proc.pid).children()
-        time.sleep(0.01)
-    if not workers:
-        proc.wait()
-        pytest.skip("the scoring ended before its checker processes could be seen")
+    def start():
+        cmd = [sys.executable, "-m", "gp2bm", "score", str(results), "--json"]
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    proc = frozen_when(start, lambda p: bool(live_children(p)), "its checker processes")
+    workers = live_children(proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     gone, alive = psutil.wait_procs(workers, timeout=10)

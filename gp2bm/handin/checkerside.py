@@ -11,9 +11,10 @@ not safe (threads already running), everything runs here, one step after the oth
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 
 from gp2bm.handin import early
@@ -52,6 +53,19 @@ class CheckerSide:
             self.pool.shutdown(wait=True)
         else:  # the command failed or was stopped: nothing the side does is wanted now
             early.end_now(self.pool)
+
+    @contextmanager
+    def ended_on_error(self) -> Iterator[None]:
+        """Around work whose jobs write into a folder of this process (the package checker's
+        scratch): on the way out on an error (SIGTERM), the side is ended, and gone, before
+        that folder is removed; else a file it writes meanwhile keeps the folder there."""
+        try:
+            yield
+        except BaseException:
+            if self.pool is not None:
+                early.end_now(self.pool)
+                self.pool = None
+            raise
 
     @property
     def helper(self) -> ProcessPoolExecutor | None:

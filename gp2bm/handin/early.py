@@ -18,6 +18,8 @@ from gp2bm.results.checkpool import can_fork, start_worker
 from gp2bm.results.rcpmodule import rcp_checker
 
 _forked: list[ProcessPoolExecutor] = []
+# How long ``end_now`` waits for a killed side process to be gone (it takes milliseconds).
+END_WAIT_S = 5.0
 
 
 # The module of the side's later jobs (``checkerside``, which imports this one): the side,
@@ -65,8 +67,12 @@ def discard() -> None:
 
 def end_now(pool: ProcessPoolExecutor) -> None:
     """End a side process at once, whatever it is doing: at exit, Python would otherwise
-    wait for its job (the 0.6 s import) to finish before a failed command could end.
-    SIGKILL: no handler it may have inherited runs (``files.signals``)."""
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    wait for its job to finish before a failed command could end. SIGKILL: no handler it
+    may have inherited runs (``files.signals``). Waited for: once this returns, it writes
+    nothing more (into a scratch folder about to be removed)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
         proc.kill()
+    for proc in processes:
+        proc.join(END_WAIT_S)
     pool.shutdown(wait=False, cancel_futures=True)

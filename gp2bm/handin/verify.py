@@ -245,7 +245,7 @@ def verify_tree(
     if recomputed is None:
         return result
     view, verdicts = recomputed
-    with scratch("check") as tmp:
+    with scratch("check") as tmp, side.ended_on_error():
         # the side: the package checker (it reads, never writes, the tree), then the
         # workbooks (openpyxl is imported there), while the other claims are checked here
         package_checked = side.package(top / view.org, view.score.ruleset, tmp, verdicts)
