@@ -47,12 +47,12 @@ class CheckerSide:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.pool is None:
-            return
-        if exc[0] is None:
-            self.pool.shutdown(wait=True)
-        else:  # the command failed or was stopped: nothing the side does is wanted now
+        """The side is ended at once: every result of a job given to it has been taken by
+        now, and what it may still be doing (importing, when the bundle held nothing to
+        check, or the command failed or was stopped) is no longer wanted."""
+        if self.pool is not None:
             early.end_now(self.pool)
+            self.pool = None
 
     @contextmanager
     def ended_on_error(self) -> Iterator[None]:

@@ -274,6 +274,9 @@ def verify_bundle(bundle: Path, suite_path: Path | None = None) -> Verification:
     bundle = Path(bundle)
     if bundle.is_dir():
         return verify_tree(_top(bundle), bundle, suite_path)
-    with scratch("verify") as tmp, CheckerSide() as side:  # the side starts importing now
+    with scratch("verify") as tmp:
         safetar.extract(bundle, tmp / "bundle", limits=BUNDLE)
-        return verify_tree(_top(tmp / "bundle"), bundle, suite_path, side)
+        # the side process forked as the command started (``early``), else now; ended
+        # before the folder it reads is removed
+        with CheckerSide() as side:
+            return verify_tree(_top(tmp / "bundle"), bundle, suite_path, side)
