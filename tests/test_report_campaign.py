@@ -16,10 +16,11 @@ from synth import BERT_MINUTES, RESNET_MINUTES, write_benchmark
 from gp2bm.errors import InputError
 from gp2bm.handin.claimcheck import COUNT_FIELDS
 from gp2bm.node.systemdesc import build, detected_fields
+from gp2bm.reports import xlsx_report
 from gp2bm.reports.claims import claims
 from gp2bm.reports.software import software
-from gp2bm.reports.telemetry import read_telemetry
-from gp2bm.reports.view import load_campaign
+from gp2bm.reports.telemetry import Telemetry, TelemetrySummary, read_telemetry
+from gp2bm.reports.view import load_campaign, summarized
 
 REPO = Path(__file__).resolve().parent.parent
 RFP_WORKBOOK = REPO.parent / "shared" / "fixtures" / "rfp" / "Benchmark_Results.xlsx"
@@ -259,6 +260,20 @@ def test_optional_parts_may_be_absent(tmp_path):
     assert view.inventory is None and view.system_desc is None
     assert all(r.record is None and r.telemetry is None for rs in view.runs.values() for r in rs)
     assert view.score.valid
+
+
+def test_the_workbook_of_a_summarized_view_is_the_same(tmp_path):
+    """What verify's side process is handed (the view without telemetry samples) gives the
+    same workbook, cell for cell."""
+    view = load_campaign(synthetic_campaign(tmp_path))
+    teles = [r.telemetry for rs in view.runs.values() for r in rs if r.telemetry is not None]
+    assert teles and all(isinstance(t, Telemetry) for t in teles)
+    small = summarized(view)
+    smalls = [r.telemetry for rs in small.runs.values() for r in rs if r.telemetry is not None]
+    assert len(smalls) == len(teles) and all(isinstance(t, TelemetrySummary) for t in smalls)
+    full = xlsx_report.cell_values(xlsx_report.build_workbook(view))
+    assert xlsx_report.cell_values(xlsx_report.build_workbook(small)) == full
+    assert any(sheet.lower().startswith("telemetry") for sheet in full)
 
 
 def test_unreadable_optional_json_is_a_note_not_a_failure(tmp_path):

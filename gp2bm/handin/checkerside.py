@@ -23,7 +23,7 @@ from gp2bm.handin.package_check import PackageCheck, check_package, load_checker
 from gp2bm.handin.reportcheck import check_workbooks
 from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.handin.verification import Verification
-from gp2bm.reports.view import CampaignView
+from gp2bm.reports.view import CampaignView, summarized
 from gp2bm.results import rules
 from gp2bm.results.rules import RcpResult
 
@@ -100,5 +100,6 @@ class CheckerSide:
     def workbooks(
         self, reports: Path, view: CampaignView, bundle: Path
     ) -> Callable[[], Verification]:
-        """The findings of ``reportcheck.check_workbooks``, started now."""
-        return self.start(check_workbooks, reports, view, bundle)
+        """The findings of ``reportcheck.check_workbooks``, started now (handed the view
+        without its telemetry samples, which the workbooks only summarise)."""
+        return self.start(check_workbooks, reports, summarized(view), bundle)

@@ -81,6 +81,19 @@ class Telemetry:
         return list(dict.fromkeys(name.split(" [", 1)[0] for name in self.series))
 
 
+@dataclass(frozen=True)
+class TelemetrySummary:
+    """A run's telemetry as the workbooks show it, without its samples: the file and each
+    series' min, mean and max (``Telemetry.summary``), small enough to hand to another
+    process (``reports.view.summarized``)."""
+
+    path: Path
+    stats: dict[str, dict[str, float]]
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return self.stats
+
+
 @dataclass
 class _Table:
     """What a first pass learns of the CSV: its header, the columns that hold the time and

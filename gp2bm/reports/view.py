@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from gp2bm import __version__
 from gp2bm.campaign.record import RunRecord
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import InputError
-from gp2bm.reports.telemetry import Telemetry, read_telemetry
+from gp2bm.reports.telemetry import Telemetry, TelemetrySummary, read_telemetry
 from gp2bm.results.checkpool import Progress
 from gp2bm.results.resultset import run_number, score_paths
 from gp2bm.results.scoring import RunScore, SuiteScore
@@ -39,7 +39,7 @@ class RunView:
     index: int | None
     score: RunScore
     record: RunRecord | None = None
-    telemetry: Telemetry | None = None
+    telemetry: Telemetry | TelemetrySummary | None = None
 
 
 @dataclass
@@ -230,3 +230,18 @@ def submission_fixes(view: CampaignView, bench: str) -> dict[str, str]:
         for run in view.runs.get(bench, [])
         if run.record is not None and run.record.submission_problem
     }
+
+
+def summarized(view: CampaignView) -> CampaignView:
+    """``view`` with each run's telemetry reduced to its summary (``TelemetrySummary``), all
+    the workbooks read of it: a copy to hand to another process without the samples, which
+    can reach hundreds of megabytes in memory."""
+
+    def small(run: RunView) -> RunView:
+        tele = run.telemetry
+        if isinstance(tele, Telemetry):
+            tele = TelemetrySummary(tele.path, tele.summary())
+        return replace(run, telemetry=tele)
+
+    runs = {bench: [small(run) for run in runs] for bench, runs in view.runs.items()}
+    return replace(view, runs=runs)
