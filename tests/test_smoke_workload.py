@@ -352,6 +352,35 @@ def test_slurms_variables_wire_the_ranks_as_slurm2pytorch():
     assert "smoke: world size 2" in results[0][1]
 
 
+def test_two_rank_0s_that_bind_before_either_listens():
+    """Both ranks that think they are rank 0 may bind the port (SO_REUSEADDR) before either
+    listens: the second to listen is refused there, and says why in one line (before, a
+    traceback: "OSError: [Errno 98] Address already in use", found in a CI run)."""
+    import importlib.util
+    import socket
+
+    spec = importlib.util.spec_from_file_location("smoke_train", TRAIN)
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    other.bind(("127.0.0.1", 0))
+    port = other.getsockname()[1]
+    real_bind = socket.socket.bind
+
+    def bind_then_other_listens(self, address):
+        real_bind(self, address)  # bound too, as the other rank 0 is
+        other.listen(1)  # which then listens first
+
+    try:
+        socket.socket.bind = bind_then_other_listens
+        with pytest.raises(train.RanksFailed, match="another rank 0 holds it"):
+            train._listen("127.0.0.1", port, 2)
+    finally:
+        socket.socket.bind = real_bind
+        other.close()
+
+
 @pytest.mark.parametrize(
     ("envs", "said"),
     [

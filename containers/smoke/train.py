@@ -276,11 +276,13 @@ def _listen(addr: str, port: int, world: int) -> socket.socket:
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         server.bind((addr, port))
+        # with SO_REUSEADDR two sockets may both bind a port no one listens on yet: the
+        # second to listen is the one refused, here
+        server.listen(world)
     except OSError as exc:
         server.close()
         why = "another rank 0 holds it" if exc.errno == errno.EADDRINUSE else exc.strerror
         raise RanksFailed(f"rank 0 cannot listen on {addr}:{port}: {why}") from None
-    server.listen(world)
     return server
 
 
