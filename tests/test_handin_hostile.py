@@ -15,6 +15,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -434,7 +435,7 @@ def test_a_stopped_verify_ends_its_side_before_removing_the_folder_it_writes_int
         pytest.skip("threads are running in this test process: no side process can be forked")
     folder = None
     with pytest.raises(Interrupted):
-        with CheckerSide() as side, scratch("check") as tmp, side.ended_on_error():
+        with CheckerSide() as side, scratch("check") as tmp, closing(side):
             folder = tmp
             side.start(_keep_writing, str(tmp))
             deadline = time.monotonic() + 20

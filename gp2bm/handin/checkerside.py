@@ -11,10 +11,9 @@ not safe (threads already running), everything runs here, one step after the oth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from pathlib import Path
 
 from gp2bm.handin import early
@@ -47,25 +46,17 @@ class CheckerSide:
         return self
 
     def __exit__(self, *exc) -> None:
-        """The side is ended at once: every result of a job given to it has been taken by
-        now, and what it may still be doing (importing, when the bundle held nothing to
-        check, or the command failed or was stopped) is no longer wanted."""
+        self.close()
+
+    def close(self) -> None:
+        """End the side at once, and wait until it is gone: every result of a job given to
+        it has been taken by now, and what it may still be doing (importing, when the
+        bundle held nothing to check; a job of a command that failed or was stopped) is no
+        longer wanted. Once this returns it writes nothing more, so a folder its jobs wrote
+        into can be removed."""
         if self.pool is not None:
             early.end_now(self.pool)
             self.pool = None
-
-    @contextmanager
-    def ended_on_error(self) -> Iterator[None]:
-        """Around work whose jobs write into a folder of this process (the package checker's
-        scratch): on the way out on an error (SIGTERM), the side is ended, and gone, before
-        that folder is removed; else a file it writes meanwhile keeps the folder there."""
-        try:
-            yield
-        except BaseException:
-            if self.pool is not None:
-                early.end_now(self.pool)
-                self.pool = None
-            raise
 
     @property
     def helper(self) -> ProcessPoolExecutor | None:

@@ -23,6 +23,7 @@ passes.
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 from gp2bm.campaign.resolve import campaign_suite
@@ -245,7 +246,9 @@ def verify_tree(
     if recomputed is None:
         return result
     view, verdicts = recomputed
-    with scratch("check") as tmp, side.ended_on_error():
+    # the side ended (``closing``) before the scratch folder its package checker writes
+    # into is removed: else a file it writes meanwhile keeps the folder there
+    with scratch("check") as tmp, closing(side):
         # the side: the package checker (it reads, never writes, the tree), then the
         # workbooks (openpyxl is imported there), while the other claims are checked here
         package_checked = side.package(top / view.org, view.score.ruleset, tmp, verdicts)

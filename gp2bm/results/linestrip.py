@@ -20,7 +20,7 @@ crafted lines.
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import types
 
 PARSERS = "mlperf_logging.compliance_checker.mlp_parser"
 # What a regex reads as other than itself (outside verbose mode): a token holding none of
@@ -85,15 +85,17 @@ def _same_code(function) -> bool:
 
 
 def install() -> list[str]:
-    """Replace the known ``strip_and_dedup`` of every ruleset parser; the modules done."""
+    """Replace the known ``strip_and_dedup`` of every ruleset parser (each a module the
+    parsers' package imports); the modules done."""
     package = importlib.import_module(PARSERS)
     done = []
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{PARSERS}.{info.name}")
+    for module in list(vars(package).values()):
+        if not isinstance(module, types.ModuleType) or module.__package__ != PARSERS:
+            continue
         token = getattr(module, "TOKEN", None)
         function = getattr(module, "strip_and_dedup", None)
         if isinstance(token, str) and token and not set(token) & REGEX_SPECIAL:
             if _same_code(function):
                 module.strip_and_dedup = linear_strip_and_dedup(token)
-                done.append(info.name)
+                done.append(module.__name__.rsplit(".", 1)[1])
     return done

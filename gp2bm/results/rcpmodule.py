@@ -35,7 +35,7 @@ def ttest_ind_from_stats(
     """scipy's ``ttest_ind_from_stats`` for what the RCP checker asks (equal variances,
     two-sided), step for step; any other question goes to scipy itself."""
     if equal_var is not True or alternative != "two-sided":
-        return _real("scipy.stats").ttest_ind_from_stats(
+        return importlib.import_module("scipy.stats").ttest_ind_from_stats(
             mean1, std1, nobs1, mean2, std2, nobs2, equal_var=equal_var, alternative=alternative
         )
     import numpy as np  # heavy: numpy (imported by the RCP checker already)
@@ -57,10 +57,6 @@ def ttest_ind_from_stats(
     return TtestResult(t[()] if t.ndim == 0 else t, prob[()] if prob.ndim == 0 else prob)
 
 
-def _real(name: str) -> types.ModuleType:
-    return importlib.import_module(name)
-
-
 class _StandIn(types.ModuleType):
     """A module that has some attributes of its own and takes the rest from the real module
     of the same name, imported when first asked."""
@@ -68,7 +64,7 @@ class _StandIn(types.ModuleType):
     def __getattr__(self, attr: str):
         if attr.startswith("__"):
             raise AttributeError(attr)
-        return getattr(_real(self.__name__), attr)
+        return getattr(importlib.import_module(self.__name__), attr)
 
 
 STATS = _StandIn("scipy.stats")
