@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 # installed by the scripts under scripts/ that the tests start.
 APT_TEST_PACKAGES = chromium libreoffice-calc-nogui
 
-.PHONY: all venv demo test test-deps lint clean
+.PHONY: all venv demo test test-deps lint typecheck clean
 
 all: venv
 
@@ -31,6 +31,10 @@ demo: venv
 
 lint: venv
 	$(BIN)/ruff check gp2bm tests benchmarks containers
+
+# mypy over gp2bm/ at the strictness pyproject.toml states ([tool.mypy]).
+typecheck: venv
+	$(BIN)/mypy
 
 test-deps:
 	@missing=""; for p in $(APT_TEST_PACKAGES); do \
