@@ -16,6 +16,7 @@ the function (or class) and the rule broken.
 from __future__ import annotations
 
 import ast
+import re
 import builtins
 from dataclasses import dataclass
 from functools import cache
@@ -401,3 +402,128 @@ def test_the_rules_see_what_they_check():
     cyclic = {"a": {"b": None}, "b": {"c": None}, "c": {"a": None}, "d": {"a": None}}
     assert strongly_connected(cyclic) == [["a", "b", "c"]]
     assert a_cycle(cyclic, ["a", "b", "c"]) == ["a", "b", "c", "a"]
+
+
+# ---------------------------------------------------------------------------- the layout
+
+LAYOUT_MODULE = "gp2bm.campaign.layout"
+# The names of a campaign's (and a bundle's) layout. A path made of one of them anywhere but
+# the layout module is a campaign path joined by hand.
+LAYOUT_NAMES = {
+    "campaign.json",
+    "inventory.json",
+    "records",
+    "results",
+    "systems",
+    "benchmarks",
+    "implementations",
+    "attempts",
+    "nodes",
+    "reports",
+    "images",
+    "scaling.json",
+    "package_checker_params",
+    "gp2bm-claims.json",
+    "gp2bm-bundle.json",
+    "SHA256SUMS",
+    "README.md",
+    "manifests",
+    "changes",
+    "checks",
+    "images.json",
+    "DESCRIPTION.txt",
+    "package_checker.log",
+    ".gp2bm.lock",
+}
+# File names of the layout that carry a run's number (result_N.txt, run_N.json, ...).
+LAYOUT_FILE_RE = re.compile(
+    r"^(result|run|telemetry|cache_drop_failure)_.*|.*\.partial$|^\.node-step.*"
+)
+
+
+def _text_of(node: ast.expr) -> str | None:
+    """The literal text of a string constant, or of an f-string with its fields as '{}'."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "{}"
+            for v in node.values
+        )
+    return None
+
+
+def _layout_name(text: str) -> bool:
+    """Whether a path's text starts with a name of the layout (``records/...``,
+    ``result_{}.txt``)."""
+    first = text.lstrip("./").split("/", 1)[0]
+    return first in LAYOUT_NAMES or bool(LAYOUT_FILE_RE.match(first))
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def hand_joined_paths(module: Module) -> list[str]:
+    """Every place where ``module`` builds a campaign path by hand: a layout name joined with
+    ``/``, given to ``Path()``/``joinpath``, globbed, or written as a path in text."""
+    found = []
+    skip = _docstrings(module.tree) | {
+        id(v) for n in ast.walk(module.tree) if isinstance(n, ast.JoinedStr) for v in n.values
+    }
+    for node in ast.walk(module.tree):
+        parts: list[ast.expr] = []
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            parts = [node.left, node.right]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in ("Path", "PurePath", "joinpath", "glob", "rglob"):
+                parts = list(node.args)
+        elif isinstance(node, ast.Constant | ast.JoinedStr) and id(node) not in skip:
+            text = _text_of(node)
+            if text and "/" in text and " " not in text and _layout_name(text):
+                found.append(f"{module.rel}:{node.lineno}: the path '{text}' written as text")
+            continue
+        for part in parts:
+            text = _text_of(part)
+            if text is not None and _layout_name(text):
+                found.append(f"{module.rel}:{node.lineno}: '{text}' joined into a path")
+    return sorted(dict.fromkeys(found), key=lambda line: int(line.split(":")[1]))
+
+
+def test_no_campaign_path_is_joined_by_hand():
+    found = [
+        f"{line} (rule: campaign and bundle paths come from {LAYOUT_MODULE}, never joined "
+        "by hand)"
+        for module in modules()
+        if module.name != LAYOUT_MODULE
+        for line in hand_joined_paths(module)
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_the_layout_rule_sees_what_it_checks():
+    sample = read_module(
+        PACKAGE / "reports" / "sample.py",
+        '"""records/<bench>/run_N.json is where a record lies."""\n'
+        "from pathlib import Path\n"
+        "def f(root, bench, n, layout):\n"
+        '    a = root / "records" / bench\n'
+        '    b = a / f"run_{n}.json"\n'
+        '    c = Path("inventory.json")\n'
+        '    d = list(root.glob("result_*.txt"))\n'
+        '    e = f"reports/{bench}.csv"\n'
+        '    ok = layout.record_path(bench, n), root / bench, "a records/ folder"\n',
+    )
+    found = hand_joined_paths(sample)
+    assert [line.split(": ", 1)[0].rsplit(":", 1)[1] for line in found] == [
+        "4", "5", "6", "7", "8"
+    ], found
+    assert any(m.name == LAYOUT_MODULE for m in modules())

@@ -18,6 +18,7 @@ import yaml
 from multinode_helpers import write_multinode_suite
 
 from gp2bm.campaign.folder import Campaign
+from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.record import RunRecord
 from gp2bm.errors import CampaignStopped, InputError
 from gp2bm.launchers.srun import SLURM_TO_PYTORCH
@@ -304,11 +305,11 @@ def test_telemetry_of_every_node_together(tmp_path):
 
 
 def test_node_types_count_every_node_of_a_run(tmp_path):
-    results = tmp_path / "results"
-    records = tmp_path / "records"
+    layout = CampaignLayout(tmp_path, "Acme", "X9000")
+    records = layout.records_root
     for n, kinds in enumerate(({"n1": "hw-a", "n2": "hw-a"}, {"n3": "hw-a", "n4": "hw-b"})):
-        (results / "resnet").mkdir(parents=True, exist_ok=True)
-        (results / "resnet" / f"result_{n}.txt").write_text("log\n")
+        layout.benchmark_dir("resnet").mkdir(parents=True, exist_ok=True)
+        layout.result_path("resnet", n).write_text("log\n")
         record = RunRecord("resnet", n, node=",".join(kinds), nodes=list(kinds),
                            node_fingerprint="hw-a", node_facts=FACTS,
                            node_hardware={k: {"fingerprint": v, "facts": FACTS}
@@ -316,7 +317,7 @@ def test_node_types_count_every_node_of_a_run(tmp_path):
         record.save(records / "resnet" / f"run_{n}.json")
         again = RunRecord.load(records / "resnet" / f"run_{n}.json")
         assert again.nodes == list(kinds) and again.node_hardware == record.node_hardware
-    types = node_types(records, results)
+    types = node_types(layout)
     assert types.mixed and set(types.groups) == {"hw-a", "hw-b"}
     assert types.groups["hw-b"] == {"n4": ["resnet/1"]}
     assert "hw-a (EPYC 9454, 1536 GiB, 8x NVIDIA H100 80GB HBM3): 2 run(s)" in types.describe()
@@ -325,17 +326,17 @@ def test_node_types_count_every_node_of_a_run(tmp_path):
 def test_archive_keeps_every_nodes_telemetry(tmp_path):
     suite = load_suite(write_multinode_suite(tmp_path / "s", 2, 1, {"resnet": 3}))
     campaign = Campaign.open(tmp_path / "c", suite, system="node1", runtime="apptainer")
-    records = campaign.records_dir("resnet")
+    records = campaign.layout.records_dir("resnet")
     records.mkdir(parents=True)
-    campaign.partial_path("resnet", 1).write_text("cut\n")
-    campaign.telemetry_path("resnet", 1).write_text("a\n")
-    campaign.node_telemetry_path("resnet", 1, "n2").write_text("b\n")
-    campaign.node_telemetry_path("resnet", 10, "n2").write_text("other run\n")
+    campaign.layout.partial_path("resnet", 1).write_text("cut\n")
+    campaign.layout.telemetry_path("resnet", 1).write_text("a\n")
+    campaign.layout.node_telemetry_path("resnet", 1, "n2").write_text("b\n")
+    campaign.layout.node_telemetry_path("resnet", 10, "n2").write_text("other run\n")
     [kept] = campaign.archive_partials()
-    attempts = campaign.attempts_dir("resnet")
+    attempts = campaign.layout.attempts_dir("resnet")
     assert kept.name == "result_1.attempt1.txt"
     assert (attempts / "telemetry_1.attempt1.n2.csv").read_text() == "b\n"
-    assert campaign.node_telemetry_path("resnet", 10, "n2").exists()
+    assert campaign.layout.node_telemetry_path("resnet", 10, "n2").exists()
 
 
 # ---------------------------------------------------------------------------- command line

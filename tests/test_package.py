@@ -19,8 +19,9 @@ from test_report_campaign import (
     synthetic_campaign,
 )
 
+from gp2bm.campaign.layout import PARAMS_FILE
 from gp2bm.files import safetar
-from gp2bm.handin.layout import PARAMS_FILE, RCP_BYPASS
+from gp2bm.handin.format import RCP_BYPASS
 from gp2bm.handin.package_check import check_package
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from campaign_helpers import NO_DROP, TRAIN, write_suite
 
+from gp2bm.campaign.layout import CampaignFiles
 from gp2bm.errors import InputError
 from gp2bm.handin.source import stage_source
 from gp2bm.runtimes.apptainer import (
@@ -144,6 +145,6 @@ def test_apptainer_runs_the_smoke_image_from_a_sif(
     manifest = load_manifest(suite.parent / "resnet.yaml")
     origin, count = stage_source("resnet", manifest, [{"image_id": f"sha256:{sha}"}],
                                  "apptainer", tmp_path / "impl", tmp_path / "scratch", notes,
-                                 campaign_root=campaign)
+                                 images_dir=CampaignFiles(campaign).images_dir)
     assert count == 1 and "resnet.sif" in origin
     assert (tmp_path / "impl" / "train.py").read_bytes() == TRAIN.read_bytes()

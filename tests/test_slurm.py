@@ -121,8 +121,8 @@ def test_archive_skips_the_partial_of_a_run_in_progress(tmp_path):
     campaign = Campaign.open(tmp_path / "c", suite, system="node1", runtime="local")
     campaign.save()
     for n in (0, 1):
-        campaign.partial_path("resnet", n).parent.mkdir(parents=True, exist_ok=True)
-        campaign.partial_path("resnet", n).write_text(f"partial {n}\n")
+        campaign.layout.partial_path("resnet", n).parent.mkdir(parents=True, exist_ok=True)
+        campaign.layout.partial_path("resnet", n).write_text(f"partial {n}\n")
     with campaign.run_lock("resnet", 0, holder={"node": "n7", "job": "12_0"}):
         holder = campaign.run_holder("resnet", 0)
         assert holder["node"] == "n7" and holder["job"] == "12_0"
@@ -131,7 +131,7 @@ def test_archive_skips_the_partial_of_a_run_in_progress(tmp_path):
                 pass
         kept = campaign.archive_partials()
     assert [p.name for p in kept] == ["result_1.attempt1.txt"]
-    assert campaign.partial_path("resnet", 0).exists()  # still being written
+    assert campaign.layout.partial_path("resnet", 0).exists()  # still being written
     assert campaign.run_holder("resnet", 0) is None
 
 
@@ -284,7 +284,7 @@ def test_cancelled_task_then_resume(cli, slurm_cluster, tmp_path):
     # cancel run 1's task in the middle of its run
     suite_obj = load_suite(suite)
     c = Campaign.open(campaign, suite_obj, create=False)
-    partial = c.partial_path("resnet", 1)
+    partial = c.layout.partial_path("resnet", 1)
     wait_until(lambda: partial.exists() and b'"epoch_stop"' in partial.read_bytes(), 60,
                "run 1 in progress")
     assert c.run_holder("resnet", 1)["job"] == f"{job}_1"

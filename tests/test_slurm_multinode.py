@@ -161,7 +161,7 @@ def test_a_node_lost_mid_run_is_redone_alone(cli, image, tmp_path):
     assert res.code == 0, res.err[-3000:]
     job = res.json()["job_id"]
     c = Campaign.open(campaign, load_suite(suite), create=False)
-    partial = c.partial_path("resnet", 1)
+    partial = c.layout.partial_path("resnet", 1)
     wait_until(lambda: partial.exists() and b'"epoch_stop"' in partial.read_bytes(), 120,
                "run 1 training")
     victim, killed = kill_node_of(record(campaign, "resnet", 1))
@@ -170,7 +170,7 @@ def test_a_node_lost_mid_run_is_redone_alone(cli, image, tmp_path):
 
     rec = record(campaign, "resnet", 1)
     assert rec["status"] == "aborted" and f"node {victim} lost" in rec["reason"]
-    assert partial.exists() and not c.result_path("resnet", 1).exists()
+    assert partial.exists() and not c.layout.result_path("resnet", 1).exists()
     status = {r["run"]: r for r in cli("status", "--campaign", campaign, "--json").json()["runs"]}
     assert status[1]["state"] == "interrupted" and [status[i]["state"] for i in (0, 2)] == [
         "done", "done"]

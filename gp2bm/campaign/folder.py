@@ -1,19 +1,8 @@
-"""A campaign folder: the MLPerf submission layout, and the state of every run.
+"""A campaign folder: the state of every run (its layout is ``gp2bm.campaign.layout``).
 
-The folder IS the state; resuming means looking at what is there:
-
-    <campaign>/campaign.json                         who, what suite, which runtime
-    <campaign>/<org>/results/<system>/<bench>/result_N.txt   finished runs (never rewritten)
-    <campaign>/records/<bench>/run_N.json            run record (seed, image digest, times...)
-    <campaign>/records/<bench>/result_N.txt.partial  the log of a run in progress
-    <campaign>/records/<bench>/attempts/             logs and records of interrupted attempts
-    <campaign>/records/<bench>/run_N.lock            held (flock) by the gp2bm doing run N
-    <campaign>/records/<bench>/telemetry_N.csv       the run's telemetry (rank 0's node), and
-    <campaign>/records/<bench>/telemetry_N.NODE.csv  that of each other node of a run across nodes
-
-A finished log appears in the submission tree only by an atomic rename once the run has
-ended, so the submission tree never holds a partial log, and a run is redone exactly when
-its result_N.txt is missing.
+The folder IS the state; resuming means looking at what is there. A finished log appears in
+the submission tree only by an atomic rename once the run has ended, so the submission tree
+never holds a partial log, and a run is redone exactly when its result_N.txt is missing.
 
 Several gp2bm processes may share one campaign (Slurm array tasks on different nodes, the
 folder on a shared file system): each run is done under its own lock, so a run is never done
@@ -34,24 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm import __version__
+from gp2bm.campaign.layout import CAMPAIGN_FILE, CampaignLayout, CampaignMeta
 from gp2bm.campaign.locks import campaign_lock, lock_holder, run_lock
 from gp2bm.campaign.record import INTERRUPTED, RUNNING, RunRecord
 from gp2bm.errors import InputError, RunBusy
-from gp2bm.files.jsonfile import read_json, write_json_atomic
+from gp2bm.files.jsonfile import read_json
 from gp2bm.files.plaintext import printable
 from gp2bm.files.timestamps import now_iso
 from gp2bm.runtimes import DEFAULT as DEFAULT_RUNTIME
 from gp2bm.spec.suite import Suite
 
-CAMPAIGN_FILE = "campaign.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # An organisation or system name becomes a folder name and a field of every log.
 NAME_MAX = 64
-
-
-def default_campaign_root(suite: Suite) -> Path:
-    """results/<suite name>: the campaign folder when none is given."""
-    return Path("results") / suite.name
 
 
 def check_name(what: str, value: str) -> None:
@@ -82,45 +66,24 @@ class PlannedRun:
 
 @dataclass
 class Campaign:
-    root: Path
-    org: str
-    system: str
+    """A campaign being run: where its files lie, its suite, the runtime its runs use."""
+
+    layout: CampaignLayout
     suite: Suite
     runtime: str
     created: str = field(default_factory=now_iso)
 
-    # ------------------------------------------------------------------ layout
     @property
-    def results_dir(self) -> Path:
-        return self.root / self.org / "results" / self.system
+    def root(self) -> Path:
+        return self.layout.root
 
-    def bench_dir(self, bench: str) -> Path:
-        return self.results_dir / bench
+    @property
+    def org(self) -> str:
+        return self.layout.org
 
-    def records_dir(self, bench: str) -> Path:
-        return self.root / "records" / bench
-
-    def result_path(self, bench: str, n: int) -> Path:
-        return self.bench_dir(bench) / f"result_{n}.txt"
-
-    def partial_path(self, bench: str, n: int) -> Path:
-        return self.records_dir(bench) / f"result_{n}.txt.partial"
-
-    def record_path(self, bench: str, n: int) -> Path:
-        return self.records_dir(bench) / f"run_{n}.json"
-
-    def attempts_dir(self, bench: str) -> Path:
-        return self.records_dir(bench) / "attempts"
-
-    def telemetry_path(self, bench: str, n: int) -> Path:
-        return self.records_dir(bench) / f"telemetry_{n}.csv"
-
-    def node_telemetry_path(self, bench: str, n: int, node: str) -> Path:
-        """The telemetry of another node than rank 0's, in a run across nodes."""
-        return self.records_dir(bench) / f"telemetry_{n}.{node}.csv"
-
-    def run_lock_path(self, bench: str, n: int) -> Path:
-        return self.records_dir(bench) / f"run_{n}.lock"
+    @property
+    def system(self) -> str:
+        return self.layout.system
 
     @property
     def ident(self) -> str:
@@ -139,76 +102,56 @@ class Campaign:
         create: bool = True,
     ) -> Campaign:
         root = Path(root)
-        meta_path = root / CAMPAIGN_FILE
-        if meta_path.exists():
-            meta = read_json(meta_path)
-            for key, given in (("org", org), ("system", system)):
-                if given and given != meta.get(key):
-                    was, now = printable(meta.get(key), NAME_MAX), printable(given, NAME_MAX)
-                    raise InputError(f"{meta_path}: this campaign's {key} is '{was}', not '{now}'")
-            if meta.get("suite") != suite.name:
-                raise InputError(
-                    f"{meta_path}: this campaign runs suite '{meta.get('suite')}', "
-                    f"not '{suite.name}' (use another --campaign folder)"
-                )
-            return cls(
-                root=root,
-                org=meta["org"],
-                system=meta["system"],
-                suite=suite,
-                runtime=runtime or meta.get("runtime", DEFAULT_RUNTIME),
-                created=meta.get("created", ""),
-            )
+        if (root / CAMPAIGN_FILE).exists():
+            return cls._existing(root, suite, org, system, runtime)
         if not create:
             raise InputError(f"{root}: not a gp2bm campaign (no {CAMPAIGN_FILE})")
         org = org or "gp2bm"
         system = system or default_system_name()
         for what, value in (("org", org), ("system", system)):
             check_name(what, value)
-        return cls(
-            root=root, org=org, system=system, suite=suite, runtime=runtime or DEFAULT_RUNTIME
+        return cls(CampaignLayout(root, org, system), suite, runtime or DEFAULT_RUNTIME)
+
+    @classmethod
+    def _existing(
+        cls, root: Path, suite: Suite, org: str | None, system: str | None, runtime: str | None
+    ) -> Campaign:
+        meta = CampaignMeta.read(root)
+        meta_path = root / CAMPAIGN_FILE
+        for key, given, was in (("org", org, meta.org), ("system", system, meta.system)):
+            if given and given != was:
+                shown, now = printable(was, NAME_MAX), printable(given, NAME_MAX)
+                raise InputError(f"{meta_path}: this campaign's {key} is '{shown}', not '{now}'")
+        if meta.suite != suite.name:
+            raise InputError(
+                f"{meta_path}: this campaign runs suite '{printable(meta.suite, NAME_MAX)}', "
+                f"not '{suite.name}' (use another --campaign folder)"
+            )
+        layout = CampaignLayout.of(root, meta)
+        return cls(layout, suite, runtime or meta.runtime or DEFAULT_RUNTIME, meta.created)
+
+    @property
+    def meta(self) -> CampaignMeta:
+        """What campaign.json says of this campaign."""
+        return CampaignMeta(
+            org=self.org,
+            system=self.system,
+            suite=self.suite.name,
+            suite_file=str(self.suite.path) if self.suite.path else None,
+            ruleset=self.suite.ruleset,
+            runtime=self.runtime,
+            created=self.created,
+            gp2bm_version=__version__,
         )
 
     def save(self) -> None:
-        meta_path = self.root / CAMPAIGN_FILE
-        if meta_path.exists():
-            return
-        write_json_atomic(
-            meta_path,
-            {
-                "org": self.org,
-                "system": self.system,
-                "suite": self.suite.name,
-                "suite_file": str(self.suite.path) if self.suite.path else None,
-                "ruleset": self.suite.ruleset,
-                "runtime": self.runtime,
-                "created": self.created,
-                "gp2bm_version": __version__,
-            },
-        )
+        """Write campaign.json at the campaign's first start (never rewritten)."""
+        if not self.layout.meta_file.exists():
+            self.meta.write(self.layout)
 
     # ------------------------------------------------------------------ state
     def finished(self, bench: str) -> set[int]:
-        folder = self.bench_dir(bench)
-        if not folder.is_dir():
-            return set()
-        out = set()
-        for p in folder.iterdir():
-            m = re.fullmatch(r"result_(\d+)\.txt", p.name)
-            if m:
-                out.add(int(m.group(1)))
-        return out
-
-    def partials(self, bench: str) -> list[int]:
-        folder = self.records_dir(bench)
-        if not folder.is_dir():
-            return []
-        found = []
-        for p in folder.iterdir():
-            m = re.fullmatch(r"result_(\d+)\.txt\.partial", p.name)
-            if m:
-                found.append(int(m.group(1)))
-        return sorted(found)
+        return self.layout.finished(bench)
 
     def plan(self, benchmarks: list[str] | None = None) -> list[PlannedRun]:
         names = benchmarks or list(self.suite.benchmarks)
@@ -226,7 +169,7 @@ class Campaign:
         """
         kept = []
         for bench in self.suite.benchmarks:
-            for n in self.partials(bench):
+            for n in self.layout.partials(bench):
                 try:
                     with self.run_lock(bench, n):
                         dest = self.archive_partial(bench, n)
@@ -238,59 +181,53 @@ class Campaign:
 
     def archive_partial(self, bench: str, n: int) -> Path | None:
         """Move run n's partial log (and its record) to attempts/; call with its run lock."""
-        partial = self.partial_path(bench, n)
+        layout = self.layout
+        partial = layout.partial_path(bench, n)
         if not partial.exists():
             return None
-        attempts = self.attempts_dir(bench)
-        attempts.mkdir(parents=True, exist_ok=True)
-        k = 1
-        while (attempts / f"result_{n}.attempt{k}.txt").exists():
-            k += 1
-        dest = attempts / f"result_{n}.attempt{k}.txt"
-        os.replace(partial, dest)
-        telemetry = self.telemetry_path(bench, n)
-        if telemetry.exists() and not self.result_path(bench, n).exists():
-            os.replace(telemetry, attempts / f"telemetry_{n}.attempt{k}.csv")
-        for other in sorted(self.records_dir(bench).glob(f"telemetry_{n}.*.csv")):
-            if not self.result_path(bench, n).exists():
-                node = other.name[len(f"telemetry_{n}.") : -len(".csv")]
-                os.replace(other, attempts / f"telemetry_{n}.attempt{k}.{node}.csv")
-        record_path = self.record_path(bench, n)
-        if record_path.exists() and not self.result_path(bench, n).exists():
+        attempt = layout.next_attempt(bench, n)
+        attempt.folder.mkdir(parents=True, exist_ok=True)
+        os.replace(partial, attempt.log)
+        finished = layout.result_path(bench, n).exists()
+        telemetry = layout.telemetry_path(bench, n)
+        if telemetry.exists() and not finished:
+            os.replace(telemetry, attempt.telemetry)
+        for node, other in list(layout.node_telemetry_paths(bench, n)):
+            if not finished:
+                os.replace(other, attempt.node_telemetry(node))
+        record_path = layout.record_path(bench, n)
+        if record_path.exists() and not finished:
             record = RunRecord.from_dict(read_json(record_path))
             if record.status in (None, RUNNING):
                 record.status = INTERRUPTED
                 if record.reason is None:
                     record.reason = "gp2bm stopped before the run ended"
-            record.attempt_log = str(dest.relative_to(self.root))
-            record.save(attempts / f"run_{n}.attempt{k}.json")
+            record.attempt_log = layout.relative(attempt.log)
+            record.save(attempt.record)
             record_path.unlink()
-        return dest
+        return attempt.log
 
     def used_seeds(self, bench: str) -> set[int]:
         """The seeds of every run and attempt recorded so far (a record that cannot be read
         names no seed)."""
-        folder = self.records_dir(bench)
-        if not folder.is_dir():
-            return set()
-        paths = list(folder.glob("run_*.json")) + list(folder.glob("attempts/run_*.json"))
+        paths = [*self.layout.record_files(bench).values(), *self.layout.attempt_records(bench)]
         records = (RunRecord.load(p) for p in paths)
         return {r.seed for r in records if r is not None and r.seed is not None}
 
     # ------------------------------------------------------------------ locks
     def lock(self) -> AbstractContextManager[None]:
         """One gp2bm at a time per campaign; a second one is refused, not queued."""
-        return campaign_lock(self.root)
+        return campaign_lock(self.layout)
 
     def run_lock(
         self, bench: str, n: int, wait: float = 0.0, holder: dict | None = None
     ) -> AbstractContextManager[None]:
         """Hold run n's own lock while doing it (RunBusy after ``wait`` s when held)."""
-        return run_lock(self.run_lock_path(bench, n), f"{bench} run {n}", wait, holder)
+        return run_lock(self.layout.run_lock_path(bench, n), f"{bench} run {n}", wait, holder)
 
     def run_holder(self, bench: str, n: int) -> dict | None:
         """Who holds run n's lock (what it wrote there), or None when nobody does."""
-        return lock_holder(self.run_lock_path(bench, n))
+        return lock_holder(self.layout.run_lock_path(bench, n))
 
     @contextmanager
     def claim_run(
@@ -302,7 +239,7 @@ class Campaign:
         meanwhile, done by another gp2bm). Raises RunBusy when another gp2bm is doing it.
         """
         with self.run_lock(bench, n, wait=wait, holder=holder):
-            if self.result_path(bench, n).exists():
+            if self.layout.result_path(bench, n).exists():
                 yield False
                 return
             self.archive_partial(bench, n)

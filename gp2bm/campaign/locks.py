@@ -19,10 +19,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from gp2bm.campaign.layout import CampaignFiles
 from gp2bm.errors import InputError, RunBusy
 from gp2bm.files.timestamps import now_iso
 
-LOCK_FILE = ".gp2bm.lock"
 RUN_LOCK_POLL_S = 0.05
 # flock's answer when another process holds the lock
 _HELD = (errno.EAGAIN, errno.EACCES)
@@ -67,10 +67,11 @@ def _try_flock(fd: int, mode: int) -> bool:
 
 
 @contextlib.contextmanager
-def campaign_lock(root: Path) -> Iterator[None]:
+def campaign_lock(campaign: CampaignFiles) -> Iterator[None]:
     """One gp2bm at a time per campaign; a second one is refused, not queued."""
+    root = campaign.root
     root.mkdir(parents=True, exist_ok=True)
-    with _lock_file(root / LOCK_FILE) as fd:
+    with _lock_file(campaign.lock_file) as fd:
         if not _try_flock(fd, fcntl.LOCK_EX):
             holder = os.pread(fd, 100, 0).decode(errors="replace").strip() or "?"
             raise InputError(f"{root}: campaign is in use by another gp2bm (pid {holder})")

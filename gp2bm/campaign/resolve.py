@@ -14,18 +14,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gp2bm.campaign.folder import CAMPAIGN_FILE, default_campaign_root
+from gp2bm.campaign.layout import CAMPAIGN_FILE, CampaignMeta, default_campaign_root
 from gp2bm.errors import InputError
-from gp2bm.files.jsonfile import read_json
+from gp2bm.files.plaintext import printable
 from gp2bm.spec.suite import DEFAULT_SUITE, MANIFEST_DIR, Suite, load_suite
 
-META_KEYS = ("org", "system", "suite")
 
-
-def recorded_suite_file(root: Path, meta: dict) -> Path:
+def recorded_suite_file(root: Path, meta: CampaignMeta) -> Path:
     """The suite file campaign.json names, found where it can be; the default suite when it
     names none (campaigns of the first gp2bm versions)."""
-    named = meta.get("suite_file")
+    named = meta.suite_file
     if not named:
         return DEFAULT_SUITE
     path = Path(named)
@@ -39,30 +37,15 @@ def recorded_suite_file(root: Path, meta: dict) -> Path:
     raise InputError(f"{root / CAMPAIGN_FILE}: suite_file '{named}' not found (pass --suite FILE)")
 
 
-def read_meta(root: Path) -> dict:
-    """campaign.json of an existing campaign, its org, system and suite checked."""
-    root = Path(root)
-    meta_path = root / CAMPAIGN_FILE
-    if not root.is_dir():
-        raise InputError(f"{root}: no such campaign folder")
-    if not meta_path.is_file():
-        raise InputError(f"{meta_path}: file not found (not a gp2bm campaign: no {CAMPAIGN_FILE})")
-    meta = read_json(meta_path)
-    for key in META_KEYS:
-        if not isinstance(meta.get(key), str) or not meta[key]:
-            raise InputError(f"{meta_path}: '{key}' is missing or not a string")
-    return meta
-
-
-def campaign_suite(root: Path, suite_path: Path | None = None) -> tuple[dict, Suite]:
+def campaign_suite(root: Path, suite_path: Path | None = None) -> tuple[CampaignMeta, Suite]:
     """An existing campaign's campaign.json and the suite it runs (``--suite`` wins over its
     suite_file, but must be the same suite)."""
-    meta = read_meta(root)
+    meta = CampaignMeta.read(root)
     suite = load_suite(suite_path or recorded_suite_file(Path(root), meta))
-    if suite.name != meta["suite"]:
+    if suite.name != meta.suite:
         raise InputError(
-            f"{Path(root) / CAMPAIGN_FILE}: this campaign runs suite '{meta['suite']}', not "
-            f"'{suite.name}' ({suite.path})"
+            f"{Path(root) / CAMPAIGN_FILE}: this campaign runs suite "
+            f"'{printable(meta.suite, 64)}', not '{suite.name}' ({suite.path})"
         )
     return meta, suite
 
@@ -82,4 +65,4 @@ def resolve_campaign_dir(campaign_dir: Path | None, suite_path: Path | None) -> 
     """The campaign folder a command means: given, else results/<suite name>."""
     if campaign_dir is not None:
         return Path(campaign_dir)
-    return default_campaign_root(load_suite(suite_path or DEFAULT_SUITE))
+    return default_campaign_root(load_suite(suite_path or DEFAULT_SUITE).name)

@@ -127,10 +127,8 @@ def score_campaign(
     last line names the next command."""
     if not any(campaign.finished(b) for b in the_suite.benchmarks):
         raise InvalidError(f"{campaign.root}: no run finished (see `gp2bm status`)")
-    types = require_one_node_type(
-        campaign.root / "records", campaign.results_dir, allow_mixed_nodes
-    )
-    result = score_paths([campaign.results_dir], the_suite)
+    types = require_one_node_type(campaign.layout, allow_mixed_nodes)
+    result = score_paths([campaign.layout.results_dir], the_suite)
     if as_json:
         data = result.as_dict()
         data["campaign"] = str(campaign.root)

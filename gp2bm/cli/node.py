@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from gp2bm.campaign.folder import Campaign, default_campaign_root
+from gp2bm.campaign.folder import Campaign
+from gp2bm.campaign.layout import CampaignLayout, default_campaign_root
 from gp2bm.campaign.resolve import campaign_suite, resolve_suite
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import CampaignOpt, JsonOpt, RuntimeOpt, SuiteOpt
@@ -85,7 +86,7 @@ def _write(record: NodeRecord, out_dir: Path | None, campaign: Path | None, meta
         (out_dir, lambda: description.write_node_folder(record, out_dir)),
         (
             campaign,
-            lambda: description.write_node_record(record, campaign, meta["org"], meta["system"]),
+            lambda: description.write_node_record(record, CampaignLayout.of(campaign, meta)),
         ),
     ):
         if folder is None:
@@ -173,7 +174,7 @@ def campaign_preflight(
             cache_drop_command=options.cache_drop_command,
             allow_cache_drop_failure=options.allow_cache_drop_failure,
             allow_unpinned=options.allow_unpinned,
-            checksum_cache=campaign.root / "records" / CHECKSUM_CACHE,
+            checksum_cache=campaign.layout.cache_file(CHECKSUM_CACHE),
         )
     )
 
@@ -236,7 +237,7 @@ def check_node(
             manifests=suite_manifests(the_suite),
             runtime=get_runtime(runtime),  # an unknown runtime is a usage error
             no_gpu=no_gpu,
-            campaign_root=campaign or default_campaign_root(the_suite),
+            campaign_root=campaign or default_campaign_root(the_suite.name),
             cache_drop_command=shlex.split(cache_drop_command) if cache_drop_command else None,
             allow_unpinned=allow_unpinned,
             allow_cache_drop_failure=allow_cache_drop_failure,

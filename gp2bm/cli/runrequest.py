@@ -7,7 +7,8 @@ import shlex
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from gp2bm.campaign.folder import Campaign, default_campaign_root
+from gp2bm.campaign.folder import Campaign
+from gp2bm.campaign.layout import default_campaign_root
 from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.run.options import RunOptions
 from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests
@@ -77,6 +78,6 @@ def open_campaign(req: RunRequest) -> tuple[Suite, dict[str, BenchmarkManifest],
     campaign folder (given, else results/<suite name>; a new one when there is none)."""
     the_suite = resolve_suite(req.suite, req.campaign_dir)
     manifests = suite_manifests(the_suite)
-    root = req.campaign_dir or default_campaign_root(the_suite)
+    root = req.campaign_dir or default_campaign_root(the_suite.name)
     campaign = Campaign.open(root, the_suite, org=req.org, system=req.system, runtime=req.runtime)
     return the_suite, manifests, campaign

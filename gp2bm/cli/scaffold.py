@@ -53,7 +53,7 @@ def init(folder: FolderArg = Path("."), suite: InitSuiteOpt = None):
     done = scaffold(the_suite, folder, template, detected, node_name())
     for path in done.written:
         err.print(f"wrote {path}", highlight=False, markup=False)
-    system_yaml = done.folder / "manifests" / SYSTEM_YAML
+    system_yaml = done.system_yaml
     out.print(
         f"{len(detected)} system field(s) detected on this node, {len(done.to_fill)} to fill "
         f"in {system_yaml}: {', '.join(done.to_fill) or 'none'}",

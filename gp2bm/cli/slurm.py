@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from gp2bm.campaign.folder import Campaign, default_campaign_root
+from gp2bm.campaign.folder import Campaign
+from gp2bm.campaign.layout import default_campaign_root
 from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import JsonOpt, SuiteOpt
@@ -195,13 +196,13 @@ def status(
         raise InputError(f"two campaigns given: {campaign_arg} and --campaign {campaign_opt}")
     campaign = campaign_arg or campaign_opt
     the_suite = resolve_suite(suite, campaign)
-    root = campaign or default_campaign_root(the_suite)
+    root = campaign or default_campaign_root(the_suite.name)
     c = Campaign.open(root, the_suite, create=False)
     scheduler = get_scheduler("slurm")
     if not JobBook(c, scheduler).job_ids():
         scheduler = None  # never fanned out: the folder says everything
     states, notes = run_states(c, scheduler, ask_finished=True)
-    types = node_types(c.root / "records", c.results_dir)
+    types = node_types(c.layout)
     score = _score_so_far(c, the_suite, notes)
     if as_json:
         data = {
@@ -227,7 +228,9 @@ def _score_so_far(c: Campaign, the_suite: Suite, notes: list[str]) -> SuiteScore
     if not any(c.finished(b) for b in the_suite.benchmarks):
         return None
     try:
-        return score_paths([c.results_dir], the_suite, cache=VerdictCache(default_cache_dir()))
+        return score_paths(
+            [c.layout.results_dir], the_suite, cache=VerdictCache(default_cache_dir())
+        )
     except InputError as exc:
         notes.append(f"not scored: {exc}")
         return None

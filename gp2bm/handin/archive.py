@@ -6,13 +6,14 @@ import os
 import tarfile
 from pathlib import Path
 
+from gp2bm.campaign.layout import SUMS_FILE, BundleLayout
 from gp2bm.files.checksums import sha256sum_text
-from gp2bm.handin.layout import SUMS_FILE
 
 
-def write_sums(top: Path) -> int:
-    text, count = sha256sum_text(top, exclude=(SUMS_FILE,))
-    (top / SUMS_FILE).write_text(text, encoding="utf-8")
+def write_sums(bundle: BundleLayout) -> int:
+    """SHA256SUMS of every file of the bundle; returns how many it lists."""
+    text, count = sha256sum_text(bundle.root, exclude=(SUMS_FILE,))
+    bundle.files.sums_file.write_text(text, encoding="utf-8")
     return count
 
 

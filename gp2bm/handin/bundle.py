@@ -42,10 +42,11 @@ from pathlib import Path
 
 from gp2bm import __version__
 from gp2bm.campaign.folder import Campaign
+from gp2bm.campaign.layout import BundleLayout, CampaignLayout, CampaignMeta
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import Gp2bmError, InputError, InvalidError, UnsafeMember
 from gp2bm.handin.archive import write_sums, write_tar
-from gp2bm.handin.layout import BUNDLE_FILE, BUNDLE_FORMAT, CLAIMS_FILE, README_FILE
+from gp2bm.handin.format import BUNDLE_FORMAT
 from gp2bm.handin.limits import check_sizes
 from gp2bm.handin.package_check import (
     PackageCheck,
@@ -64,7 +65,7 @@ from gp2bm.reports.claims import claims
 from gp2bm.reports.official import official_summary
 from gp2bm.reports.rfp_workbook import RfpAnswers
 from gp2bm.reports.view import CampaignView, ImageUse, images_used, load_campaign
-from gp2bm.reports.writer import REPORT_NAMES, ReportTargets, write_reports
+from gp2bm.reports.writer import ReportTargets, write_reports
 from gp2bm.results.checkpool import Progress
 from gp2bm.results.verdictcache import VerdictCache, default_cache_dir
 from gp2bm.runtimes import DEFAULT
@@ -121,10 +122,10 @@ class PackageResult:
 class _Bundle:
     """A bundle being made: its checked inputs, its folder, what is learnt on the way."""
 
-    root: Path
+    source: CampaignLayout
     output: Path
     top: str
-    meta: dict
+    meta: CampaignMeta
     suite: Suite
     manifests: dict[str, BenchmarkManifest]
     options: PackageOptions
@@ -148,24 +149,17 @@ class _Bundle:
         return self.scratch
 
     @property
-    def org(self) -> str:
-        return self.meta["org"]
-
-    @property
-    def system(self) -> str:
-        return self.meta["system"]
-
-    @property
-    def sys_json(self) -> Path:
-        return self.root / self.org / "systems" / f"{self.system}.json"
+    def root(self) -> Path:
+        return self.source.root
 
     @property
     def staging(self) -> Path:
         return self.work / "stage"
 
     @property
-    def dest(self) -> Path:
-        return self.staging / self.top
+    def dest(self) -> BundleLayout:
+        """The bundle's folder while it is staged."""
+        return BundleLayout.of_campaign(self.source, self.staging / self.top)
 
 
 # The steps of a bundle, as the progress display counts them.
@@ -199,19 +193,18 @@ def _check_inputs(
 ) -> _Bundle:
     """Everything that can be wrong with the campaign or the options, before any work."""
     meta, suite = campaign_suite(root, suite_path)
+    source = CampaignLayout.of(root, meta)
     manifests = suite_manifests(suite)
     _check_upstreams(suite, options.upstreams)
-    results = root / meta["org"] / "results" / meta["system"]
-    if not results.is_dir():
-        raise InputError(f"{root}: no results yet ({results} is absent)")
-    sys_json = root / meta["org"] / "systems" / f"{meta['system']}.json"
+    if not source.results_dir.is_dir():
+        raise InputError(f"{root}: no results yet ({source.results_dir} is absent)")
     incomplete: list[str] = []
-    for text, short in system_problems(sys_json, root):
+    for text, short in system_problems(source.system_file, root):
         if not options.allow_incomplete:
             raise InvalidError(f"{text}, or pass --allow-incomplete")
         incomplete.append(short)
     top = _bundle_top(output)
-    return _Bundle(root, output, top, meta, suite, manifests, options, incomplete)
+    return _Bundle(source, output, top, meta, suite, manifests, options, incomplete)
 
 
 # ---------------------------------------------------------------------------- staging
@@ -220,34 +213,37 @@ def _check_inputs(
 def _stage_evidence(bundle: _Bundle) -> tuple[str, CampaignView, dict[str, list[ImageUse]]]:
     """Copy the evidence, then score the copy once: the claims, the reports and the images
     that ran all come from the bundled logs. Returns the bundled suite's path too."""
+    dest = bundle.dest
     suite_rel, manifest_files = stage_campaign(
-        bundle.root, bundle.dest, bundle.meta, bundle.suite, bundle.manifests, bundle.notes
+        bundle.source, dest, bundle.meta, bundle.suite, bundle.manifests, bundle.notes
     )
-    bundle.secrets = secrets_in_logs(bundle.dest, bundle.meta, bundle.manifests)
+    bundle.secrets = secrets_in_logs(dest, bundle.manifests)
     bundle.notes += [f"{s} (the log is kept as it is: it is the evidence)" for s in bundle.secrets]
     load_checker()  # before the checker processes fork: they share its imports
     view = load_campaign(
-        bundle.dest, bundle.dest / suite_rel, cache=bundle.verdicts, progress=bundle.progress
+        dest.root, dest.root / suite_rel, cache=bundle.verdicts, progress=bundle.progress
     )
     used = images_used(view)
     write_images(bundle.dest, bundle.manifests, manifest_files, used)
     return suite_rel, view, used
 
 
-def _stage_one_source(bundle: _Bundle, bench: str, rel: str, ran: list[ImageUse]) -> dict:
+def _stage_one_source(bundle: _Bundle, bench: str, ran: list[ImageUse]) -> dict:
     """One benchmark's implementation source and its diff: where it came from, how many files."""
     manifest = bundle.manifests[bench]
-    runtime = ran[0].runtime if ran else bundle.meta.get("runtime", DEFAULT)
+    runtime = ran[0].runtime if ran else bundle.meta.runtime or DEFAULT
+    folder = bundle.dest.implementation_dir(bench, manifest.implementation_name)
+    rel = bundle.dest.relative(folder)
     try:
         origin, count = stage_source(
             bench,
             manifest,
             [image.as_dict() for image in ran],
             runtime,
-            bundle.dest / rel,
+            folder,
             bundle.work / f"image-{bench}",
             bundle.notes,
-            campaign_root=bundle.root,  # where a runtime keeps per-campaign images
+            images_dir=bundle.source.images_dir,  # a runtime's per-campaign images
         )
     except Gp2bmError as exc:
         if not bundle.options.allow_incomplete:
@@ -255,18 +251,17 @@ def _stage_one_source(bundle: _Bundle, bench: str, rel: str, ran: list[ImageUse]
         bundle.incomplete.append(f"{bench}: implementation source missing: {exc}")
         origin, count = f"missing: {exc}", 0
     upstream = bundle.options.upstreams.get(bench)
-    diff = write_changes(bench, manifest, upstream, bundle.dest / rel, rel, bundle.dest / "changes")
+    diff = write_changes(bench, manifest, upstream, folder, rel, bundle.dest.files.changes_dir)
     return {"path": rel, "origin": origin, "files": count, "diff": diff}
 
 
 def _stage_sources(bundle: _Bundle, used: dict[str, list[ImageUse]]) -> dict[str, dict]:
     """Every benchmark's source, its diff, and the vendor's description of changes."""
     implementations = {}
-    for bench, manifest in bundle.manifests.items():
-        rel = f"{bundle.org}/benchmarks/{bench}/implementations/{manifest.implementation_name}"
-        implementations[bench] = _stage_one_source(bundle, bench, rel, used.get(bench, []))
+    for bench in bundle.manifests:
+        implementations[bench] = _stage_one_source(bundle, bench, used.get(bench, []))
     if bundle.options.changes is not None:
-        (bundle.dest / "changes" / "DESCRIPTION.txt").write_text(bundle.options.changes + "\n")
+        bundle.dest.files.description_of_changes.write_text(bundle.options.changes + "\n")
     return implementations
 
 
@@ -294,16 +289,16 @@ def _run_package_checker(bundle: _Bundle, view: CampaignView) -> tuple[PackageCh
     """MLCommons' package checker on the staged tree (after the suite's RCP bypass files);
     its log goes to checks/. Returns its verdict and the bypassed benchmarks."""
     dest = bundle.dest
-    bypass = rcp_bypass(bundle.suite, dest / bundle.org / "results" / bundle.system)
-    if bundle.sys_json.is_file():
+    bypass = rcp_bypass(bundle.suite, dest)
+    if bundle.source.system_file.is_file():
         check = check_package(
-            dest / bundle.org, bundle.suite.ruleset, bundle.work / "checker", bundle.verdicts
+            dest.org_dir, bundle.suite.ruleset, bundle.work / "checker", bundle.verdicts
         )
     else:
         check = PackageCheck(False, False, reason="no system description")
     bundle.notes += _scaling_notes(check, view)
-    (dest / "checks").mkdir()
-    (dest / "checks" / "package_checker.log").write_text(check.log or f"not run: {check.reason}\n")
+    dest.files.checks_dir.mkdir()
+    dest.files.checker_log.write_text(check.log or f"not run: {check.reason}\n")
     return check, bypass
 
 
@@ -322,24 +317,20 @@ def _problems(view: CampaignView, check: PackageCheck) -> list[str]:
 def _write_claims_and_reports(bundle: _Bundle, view: CampaignView) -> list[str]:
     """The claims and the reports, all computed from the bundled logs; returns the reports'
     paths in the bundle."""
-    (bundle.dest / CLAIMS_FILE).write_text(json.dumps(claims(view), indent=2) + "\n")
-    folder = bundle.dest / "reports"
+    dest = bundle.dest
+    dest.files.claims_file.write_text(json.dumps(claims(view), indent=2) + "\n")
     targets = ReportTargets(
-        csv=folder / REPORT_NAMES["csv"],
-        xlsx=folder / REPORT_NAMES["xlsx"],
-        html=folder / REPORT_NAMES["html"],
+        csv=dest.report_file("csv"), xlsx=dest.report_file("xlsx"), html=dest.report_file("html")
     )
-    reports = [f"reports/{name}" for name in REPORT_NAMES.values()]
     options = bundle.options
     if options.template is not None:
-        name = Path(options.template).name
-        targets.rfp = folder / name
+        targets.rfp = dest.reports_dir / Path(options.template).name
         targets.answers = RfpAnswers(
             options.template, options.changes, options.proposed, options.test
         )
-        reports.append(f"reports/{name}")
     write_reports(view, targets)
-    return reports
+    written = [targets.csv, targets.xlsx, targets.html, targets.rfp]
+    return [dest.relative(path) for path in written if path is not None]
 
 
 def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -> dict:
@@ -352,8 +343,8 @@ def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -
         # the campaign folder's name: no path of the vendor's machine
         "campaign": bundle.root.resolve().name,
         "suite_file": suite_rel,
-        "org": bundle.org,
-        "system": bundle.system,
+        "org": bundle.source.org,
+        "system": bundle.source.system,
         "ruleset": bundle.suite.ruleset,
         "score": view.score.score,
         "package_checker": parts["package_checker"],
@@ -372,7 +363,7 @@ def _within_verify_limits(bundle: _Bundle) -> None:
     """Refuse to write a bundle that ``gp2bm verify`` would refuse (a log past the size
     MLCommons' checkers are run on, too many logs or files too large to read)."""
     try:
-        check_sizes(bundle.dest, bundle.output)
+        check_sizes(bundle.dest.root, bundle.output)
     except UnsafeMember as exc:
         raise InvalidError(
             f"{exc} (gp2bm verify refuses a bundle past its limits: nothing was written)"
@@ -381,7 +372,7 @@ def _within_verify_limits(bundle: _Bundle) -> None:
 
 def _make(bundle: _Bundle) -> PackageResult:
     """Stage, score, check and write the bundle in its temporary folder; then tar it."""
-    bundle.dest.mkdir(parents=True)
+    bundle.dest.root.mkdir(parents=True)
     bundle.step("copying and scoring the logs", 1)
     suite_rel, view, used = _stage_evidence(bundle)
     check_stopped()
@@ -401,12 +392,13 @@ def _make(bundle: _Bundle) -> PackageResult:
         implementations=implementations,
         reports=reports,
     )
-    (bundle.dest / BUNDLE_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    present = {p.name for p in bundle.dest.iterdir()}
-    (bundle.dest / README_FILE).write_text(render_readme(view, meta, check, bypass, present))
+    dest = bundle.dest
+    dest.files.bundle_file.write_text(json.dumps(meta, indent=2) + "\n")
+    present = {p.name for p in dest.root.iterdir()}
+    dest.files.readme_file.write_text(render_readme(view, meta, check, bypass, present))
     bundle.step("SHA256SUMS and the archive", 5)
     _within_verify_limits(bundle)
-    files = write_sums(bundle.dest)
+    files = write_sums(dest)
     check_stopped()
     write_tar(bundle.staging, bundle.top, bundle.output)
     bundle.step("done", STEPS + 1)

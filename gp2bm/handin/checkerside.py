@@ -88,9 +88,7 @@ class CheckerSide:
         """MLCommons' package checker on ``org_dir``, handed ``verdicts``, started now."""
         return self.start(check_package, org_dir, ruleset, scratch, verdicts)
 
-    def workbooks(
-        self, reports: Path, view: CampaignView, bundle: Path
-    ) -> Callable[[], Verification]:
+    def workbooks(self, view: CampaignView, bundle: Path) -> Callable[[], Verification]:
         """The findings of ``reportcheck.check_workbooks``, started now (handed the view
         without its telemetry samples, which the workbooks only summarise)."""
-        return self.start(check_workbooks, reports, summarized(view), bundle)
+        return self.start(check_workbooks, summarized(view), bundle)

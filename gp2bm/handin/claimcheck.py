@@ -10,9 +10,8 @@ used): never silently believed.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from gp2bm.handin.layout import BUNDLE_FILE, BUNDLE_FORMAT, PARAMS_FILE, RCP_BYPASS
+from gp2bm.campaign.layout import BUNDLE_FILE, INVENTORY_FILE, BundleFiles
+from gp2bm.handin.format import BUNDLE_FORMAT, RCP_BYPASS
 from gp2bm.handin.package_check import PackageCheck
 from gp2bm.handin.verification import Verification, close
 from gp2bm.node.systemdesc import detected_fields
@@ -42,32 +41,32 @@ def _differ(result: Verification, where: str, what: str, claimed, actual) -> Non
         result.differences.append(f"{where}: {what}: claimed {claimed!r}, recomputed {actual!r}")
 
 
-def _bypassed(view: CampaignView, top: Path) -> list[str]:
+def _bypassed(view: CampaignView) -> list[str]:
     """The benchmarks whose result folder holds the package checker's RCP bypass file."""
-    results = top / view.org / "results" / view.system
+    params = {bench: view.layout.params_file(bench) for bench in view.suite.benchmarks}
     return [
         bench
-        for bench in view.suite.benchmarks
-        if (results / bench / PARAMS_FILE).is_file()
-        and (results / bench / PARAMS_FILE).read_bytes()[:64] == RCP_BYPASS.encode()
+        for bench, path in params.items()
+        if path.is_file() and path.read_bytes()[:64] == RCP_BYPASS.encode()
     ]
 
 
-def _implementations(meta: dict, top: Path, result: Verification) -> None:
+def _implementations(meta: dict, bundle: BundleFiles, result: Verification) -> None:
     for bench, info in (meta.get("implementations") or {}).items():
         where = f"{BUNDLE_FILE}: implementations.{bench}"
         if not isinstance(info, dict) or not isinstance(info.get("path"), str):
             result.differences.append(f"{where}: not an object with a path")
             continue
-        folder = top / info["path"]
+        folder = bundle.member(info["path"])
+        if folder is None:
+            result.differences.append(f"{where}: path {info['path']!r} leads out of the bundle")
+            continue
         count = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
         _differ(result, where, "files", info.get("files"), count)
         result.unverifiable.append(f"{where}.origin: {info.get('origin')}")
 
 
-def check_meta(
-    meta: dict, view: CampaignView, check: PackageCheck, top: Path, result: Verification
-) -> None:
+def check_meta(meta: dict, view: CampaignView, check: PackageCheck, result: Verification) -> None:
     """gp2bm-bundle.json: every claim against the logs, the tree and the checker's verdict."""
     if meta.get("bundle_format") != BUNDLE_FORMAT:
         result.differences.append(
@@ -85,15 +84,17 @@ def check_meta(
             _differ(result, BUNDLE_FILE, f"package_checker.{key}", claimed.get(key), actual)
         written = claimed.get("scaling_written_by_checker")
         _differ(result, BUNDLE_FILE, "package_checker.scaling", written, check.scaling)
-    bypass = _bypassed(view, top)
+    bypass = _bypassed(view)
     _differ(result, BUNDLE_FILE, "rcp_bypass", meta.get("rcp_bypass"), bypass)
     if bypass and view.suite.rcp:
         result.differences.append(
             f"{BUNDLE_FILE}: rcp_bypass {bypass}, yet the suite checks RCP (checks.rcp: true)"
         )
-    _implementations(meta, top, result)
+    bundle = BundleFiles(view.root)
+    _implementations(meta, bundle, result)
     for rel in meta.get("reports") or []:
-        if not isinstance(rel, str) or not (top / rel).is_file():
+        member = bundle.member(rel) if isinstance(rel, str) else None
+        if member is None or not member.is_file():
             result.differences.append(f"{BUNDLE_FILE}: reports: {rel!r} is not in the bundle")
     known = {"bundle_format", "score", "ruleset", "org", "system", "package_checker"}
     known |= {"rcp_bypass", "implementations", "reports", "incomplete", "suite_file"}
@@ -109,10 +110,10 @@ def check_records(view: CampaignView, result: Verification) -> None:
     for bench, runs in view.runs.items():
         for run in runs:
             rec, log = run.record, run.score.log
-            if rec is None or log is None:
+            if rec is None or log is None or run.index is None:
                 continue
             records += 1
-            where = f"records/{bench}/run_{run.index}.json"
+            where = view.relative(view.layout.record_path(bench, run.index))
             if rec.benchmark != bench or rec.run != run.index:
                 result.differences.append(
                     f"{where}: names {rec.benchmark} run {rec.run}, lies beside {bench} "
@@ -144,7 +145,7 @@ def check_system(view: CampaignView, result: Verification) -> None:
     if desc is None:
         return
     if view.inventory is None:
-        result.unverifiable.append(f"{where}: every field (the bundle holds no inventory.json)")
+        result.unverifiable.append(f"{where}: every field (the bundle holds no {INVENTORY_FILE})")
         return
     found = detected_fields(view.inventory, view.suite.nodes)
     compared = []
@@ -155,7 +156,7 @@ def check_system(view: CampaignView, result: Verification) -> None:
         compared.append(key)
         if claimed != actual:
             result.differences.append(
-                f"{where}: {key}: claimed {desc.get(key)!r}, the inventory (inventory.json) "
+                f"{where}: {key}: claimed {desc.get(key)!r}, the inventory ({INVENTORY_FILE}) "
                 f"gives {found.get(key)!r}"
             )
     words = sorted(k for k in desc if k not in compared)

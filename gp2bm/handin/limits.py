@@ -22,9 +22,9 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from gp2bm.campaign.layout import hashed_only, is_submitted_log
 from gp2bm.errors import UnsafeMember
 from gp2bm.files.safetar import MIB, Limits
-from gp2bm.results.resultset import is_result_log
 
 BUNDLE = Limits(members=50_000, member_bytes=256 * MIB, total_bytes=1024 * MIB)
 # What MLCommons' checkers are given in a hand-in (``package`` applies these same limits to
@@ -35,17 +35,6 @@ LOGS = 200
 READ_BYTES = 16 * MIB
 READ_TOTAL = 64 * MIB
 WORKBOOK_INFLATED = 64 * MIB
-# Top folders whose files verify only hashes (in chunks); and <org>/benchmarks/.
-HASHED_ONLY = ("changes", "checks")
-
-
-def _hashed_only(top: Path, rel: Path) -> bool:
-    parts = rel.parts
-    return parts[0] in HASHED_ONLY or (
-        len(parts) > 2 and parts[1] == "benchmarks" and (top / parts[0] / "results").is_dir()
-    )
-
-
 def _refuse(bundle: Path, rel: str, size: int, what: str, limit: int) -> UnsafeMember:
     return UnsafeMember(
         f"{bundle}: {rel}: {size} bytes; {what} may hold at most {limit // MIB} MiB, refused"
@@ -60,7 +49,7 @@ def check_sizes(top: Path, bundle: Path) -> None:
             continue
         rel = path.relative_to(top)
         size = path.stat().st_size
-        if is_result_log(path.name) and "results" in rel.parts:
+        if is_submitted_log(rel):
             logs += 1
             logs_total += size
             if size > LOG_BYTES:
@@ -69,7 +58,7 @@ def check_sizes(top: Path, bundle: Path) -> None:
                 raise _refuse(bundle, rel.as_posix(), logs_total, "the result logs", LOGS_BYTES)
             if logs > LOGS:
                 raise UnsafeMember(f"{bundle}: more than {LOGS} result logs, refused")
-        elif not _hashed_only(top, rel) and path.suffix != ".xlsx":
+        elif not hashed_only(top, rel) and path.suffix != ".xlsx":
             read_total += size
             if size > READ_BYTES:
                 raise _refuse(bundle, rel.as_posix(), size, "a file verify reads", READ_BYTES)

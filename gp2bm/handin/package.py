@@ -48,7 +48,7 @@ def package_options(request: PackageRequest) -> PackageOptions:
 def default_output(root: Path, suite_path: Path | None) -> Path:
     """<suite>-<org>-<system>.tar.gz in the working folder."""
     meta, suite = campaign_suite(root, suite_path)
-    return Path(f"{suite.name}-{meta['org']}-{meta['system']}.tar.gz")
+    return Path(f"{suite.name}-{meta.org}-{meta.system}.tar.gz")
 
 
 def package_campaign(

@@ -25,10 +25,11 @@ from pathlib import Path
 from mlperf_logging.compliance_checker import mlp_compliance
 from mlperf_logging.package_checker.seed_checker import SeedChecker
 
+from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.jsonfile import read_json
-from gp2bm.handin.layout import PARAMS_FILE, RCP_BYPASS
+from gp2bm.handin.format import RCP_BYPASS
 from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.node.systemdesc import problems
 from gp2bm.results import rules
@@ -289,15 +290,15 @@ def system_problems(path: Path, root: Path) -> list[tuple[str, str]]:
     return out
 
 
-def rcp_bypass(suite: Suite, results: Path) -> list[str]:
+def rcp_bypass(suite: Suite, layout: CampaignLayout) -> list[str]:
     """Where the suite turns RCP off and a benchmark's RCP check fails, the package checker's
     per-folder bypass file; returns those benchmarks."""
-    bypass = []
+    bypass: list[str] = []
     if suite.rcp:
         return bypass
     for bench in suite.benchmarks:
-        folder = results / bench
+        folder = layout.benchmark_dir(bench)
         if folder.is_dir() and not rules.check_rcp(folder, suite.ruleset).passed:
-            (folder / PARAMS_FILE).write_text(RCP_BYPASS)
+            layout.params_file(bench).write_text(RCP_BYPASS)
             bypass.append(bench)
     return bypass

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gp2bm.handin.layout import BUNDLE_FILE, CLAIMS_FILE, PARAMS_FILE, RCP_BYPASS, SUMS_FILE
+from gp2bm.campaign.layout import (
+    BUNDLE_FILE,
+    CHANGES,
+    CHECKS,
+    CLAIMS_FILE,
+    INVENTORY_FILE,
+    MANIFESTS,
+    PARAMS_FILE,
+    RECORDS,
+    REPORTS,
+    SUMS_FILE,
+)
+from gp2bm.handin.format import RCP_BYPASS
 from gp2bm.handin.package_check import PackageCheck
 from gp2bm.reports.official import factor_text
 from gp2bm.reports.view import CampaignView
@@ -71,30 +83,33 @@ def _result(view: CampaignView) -> list[str]:
 
 def _contents(view: CampaignView, meta: dict, present: set[str]) -> list[str]:
     """What is where in the bundle; records/ and inventory.json only when there."""
+    layout = view.layout
+    logs = layout.relative(layout.result_path("<benchmark>", "N"))
+    source = layout.relative(layout.implementation_dir("<benchmark>", "<name>"))
     lines = [
         "## What is here",
         "",
         "| path | what |",
         "|---|---|",
-        f"| `{view.org}/results/{view.system}/<benchmark>/result_N.txt` | the MLPerf result "
-        "logs, byte for byte as the runs wrote them |",
-        f"| `{view.org}/systems/{view.system}.json` | the MLPerf system description |",
-        f"| `{view.org}/benchmarks/<benchmark>/implementations/<name>/` | the implementation "
-        "source that ran (see below) |",
-        "| `changes/` | diffs against the upstream implementation, the description of changes |",
-        "| `manifests/` | the suite and benchmark manifests; `images.json`: images and digests |",
+        f"| `{logs}` | the MLPerf result logs, byte for byte as the runs wrote them |",
+        f"| `{layout.relative(layout.system_file)}` | the MLPerf system description |",
+        f"| `{source}/` | the implementation source that ran (see below) |",
+        f"| `{CHANGES}/` | diffs against the upstream implementation, the description of "
+        "changes |",
+        f"| `{MANIFESTS}/` | the suite and benchmark manifests; `images.json`: images and "
+        "digests |",
     ]
-    if "records" in present:
+    if RECORDS in present:
         lines.append(
-            "| `records/` | one record per run (seed, image id, cache drop, start, stop, exit "
+            f"| `{RECORDS}/` | one record per run (seed, image id, cache drop, start, stop, exit "
             "code), its telemetry when sampled, interrupted attempts |"
         )
-    if "inventory.json" in present:
-        lines.append("| `inventory.json` | the hardware and software inventory of the node |")
+    if INVENTORY_FILE in present:
+        lines.append(f"| `{INVENTORY_FILE}` | the hardware and software inventory of the node |")
     reports = ", ".join(f"`{Path(r).name}`" for r in meta["reports"])
     return lines + [
-        f"| `reports/` | {reports} (the HTML page works offline) |",
-        "| `checks/` | MLCommons' package checker output on this tree |",
+        f"| `{REPORTS}/` | {reports} (the HTML page works offline) |",
+        f"| `{CHECKS}/` | MLCommons' package checker output on this tree |",
         f"| `{CLAIMS_FILE}` | what `gp2bm score --json` computes from these logs |",
         f"| `{BUNDLE_FILE}` | how this bundle was made |",
         f"| `{SUMS_FILE}` | SHA-256 of every other file |",

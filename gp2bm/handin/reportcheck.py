@@ -17,7 +17,7 @@ import dataclasses
 import io
 from pathlib import Path
 
-from gp2bm.handin.layout import README_FILE
+from gp2bm.campaign.layout import README_FILE, REPORT_NAMES, BundleFiles
 from gp2bm.handin.limits import check_workbook
 from gp2bm.handin.package_check import PackageCheck
 from gp2bm.handin.readme import render_readme
@@ -32,7 +32,6 @@ from gp2bm.reports import html_report, rfp_workbook, xlsx_report
 from gp2bm.reports.csv_report import render_csv
 from gp2bm.reports.official import typed_minutes, typed_score, typed_seconds
 from gp2bm.reports.view import CampaignView
-from gp2bm.reports.writer import REPORT_NAMES
 
 MAX_CELL_DIFFERENCES = 5
 
@@ -96,10 +95,10 @@ def _csv_rows(name: str, rows: list[dict], recomputed: dict, result: Verificatio
             result.differences.append(f"{name}: run {key[0]}/{key[1]} missing")
 
 
-def check_csv(reports: Path, view: CampaignView, recomputed: dict, result: Verification) -> None:
+def check_csv(view: CampaignView, recomputed: dict, result: Verification) -> None:
     """The CSV row by row (naming what differs), then character for character."""
-    name = f"reports/{REPORT_NAMES['csv']}"
-    path = reports / REPORT_NAMES["csv"]
+    path = view.layout.report_file("csv")
+    name = view.relative(path)
     if not path.is_file():
         result.differences.append(f"{name}: missing")
         return
@@ -137,12 +136,12 @@ def _cell_differences(claimed: dict, actual: dict) -> list[str]:
     return out
 
 
-def check_xlsx(reports: Path, view: CampaignView, bundle: Path, result: Verification) -> None:
+def check_xlsx(view: CampaignView, bundle: Path, result: Verification) -> None:
     """Every cell of gp2bm's workbook against the workbook its logs give."""
     from openpyxl import load_workbook  # heavy: openpyxl
 
-    name = f"reports/{REPORT_NAMES['xlsx']}"
-    path = reports / REPORT_NAMES["xlsx"]
+    path = view.layout.report_file("xlsx")
+    name = view.relative(path)
     if not path.is_file():
         result.differences.append(f"{name}: missing")
         return
@@ -163,19 +162,20 @@ def check_xlsx(reports: Path, view: CampaignView, bundle: Path, result: Verifica
     result.unverifiable.append(f"{name}: when it was generated ({generated}), by gp2bm {version}")
 
 
-def check_workbooks(reports: Path, view: CampaignView, bundle: Path) -> Verification:
+def check_workbooks(view: CampaignView, bundle: Path) -> Verification:
     """``check_xlsx`` and ``check_rfp``, the checks that need openpyxl, their findings in a
     Verification of their own (verify's side process runs them)."""
     result = Verification(bundle=bundle)
-    check_xlsx(reports, view, bundle, result)
-    check_rfp(reports, view, bundle, result)
+    check_xlsx(view, bundle, result)
+    check_rfp(view, bundle, result)
     return result
 
 
-def check_html(reports: Path, view: CampaignView, recomputed: dict, result: Verification) -> None:
+def check_html(view: CampaignView, recomputed: dict, result: Verification) -> None:
     """The page's embedded claims, then every character of the page but the plots' pixels."""
-    name = f"reports/{REPORT_NAMES['html']}"
-    page = _read(reports / REPORT_NAMES["html"], name, result)
+    path = view.layout.report_file("html")
+    name = view.relative(path)
+    page = _read(path, name, result)
     if page is None:
         return
     embedded = html_report.claims_of(page)
@@ -194,14 +194,15 @@ def check_html(reports: Path, view: CampaignView, recomputed: dict, result: Veri
     result.unverifiable.append(f"{name}: when it was generated ({when}) and its plots' pixels")
 
 
-def check_readme(top: Path, view: CampaignView, meta: dict | None, result: Verification) -> None:
+def check_readme(view: CampaignView, meta: dict | None, result: Verification) -> None:
     """The README as its logs, gp2bm-bundle.json and the checker's claimed verdict render it."""
-    text = _read(top / README_FILE, README_FILE, result)
+    bundle = BundleFiles(view.root)
+    text = _read(bundle.readme_file, README_FILE, result)
     if text is None or meta is None:
         return
     try:
         check = PackageCheck.from_dict(meta["package_checker"])
-        present = {p.name for p in top.iterdir()}
+        present = {p.name for p in bundle.root.iterdir()}
         expected = render_readme(view, meta, check, list(meta["rcp_bypass"]), present)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         result.differences.append(f"{README_FILE}: cannot be rendered again ({exc})")
@@ -213,15 +214,15 @@ def check_readme(top: Path, view: CampaignView, meta: dict | None, result: Verif
         )
 
 
-def check_rfp(reports: Path, view: CampaignView, bundle: Path, result: Verification) -> None:
+def check_rfp(view: CampaignView, bundle: Path, result: Verification) -> None:
     """A filled RFP workbook in reports/: each benchmark's result cell against the logs; the
     vendor's own answers (Proposed column, software lines, changes) are unverifiable."""
     from openpyxl import load_workbook  # heavy: openpyxl
 
-    for path in sorted(reports.glob("*.xlsx")):
+    for path in sorted(view.layout.reports_dir.glob("*.xlsx")):
         if path.name == REPORT_NAMES["xlsx"]:
             continue
-        name = f"reports/{path.name}"
+        name = view.relative(path)
         check_workbook(path, bundle, name)
         try:
             wb = load_workbook(path, data_only=True)

@@ -9,10 +9,8 @@ name and line, never by its value, so that the vendor can decide before handing 
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from gp2bm.campaign.layout import CampaignLayout, is_result_log
 from gp2bm.files.redact import find_secrets, secret_values
-from gp2bm.results.resultset import is_result_log
 from gp2bm.spec.manifest import BenchmarkManifest
 
 
@@ -24,17 +22,18 @@ def manifest_secrets(manifest: BenchmarkManifest) -> dict[str, str]:
     return secret_values(env)
 
 
-def secrets_in_logs(dest: Path, meta: dict, manifests: dict[str, BenchmarkManifest]) -> list[str]:
+def secrets_in_logs(
+    layout: CampaignLayout, manifests: dict[str, BenchmarkManifest]
+) -> list[str]:
     """One line per result log that shows a secret of its benchmark's manifest: where, and
     whose value (never the value)."""
-    results = dest / meta["org"] / "results" / meta["system"]
     found = []
     for bench, manifest in manifests.items():
         values = manifest_secrets(manifest)
-        folder = results / bench
+        folder = layout.benchmark_dir(bench)
         if not values or not folder.is_dir():
             continue
         for log in sorted(p for p in folder.iterdir() if is_result_log(p.name)):
-            rel = log.relative_to(dest).as_posix()
+            rel = layout.relative(log)
             found += [f"{rel}: {hit}" for hit in find_secrets(log, values)]
     return found

@@ -144,19 +144,20 @@ def stage_source(
     target: Path,
     scratch: Path,
     notes: list[str],
-    campaign_root: Path | None = None,
+    images_dir: Path | None = None,
 ) -> tuple[str, int]:
     """Copy one benchmark's implementation source, as the runtime that ran it exports it;
-    return where it came from and how many files. ``campaign_root``: where the runtime kept
-    per-campaign images (apptainer's SIFs). Raises Gp2bmError when it cannot be had."""
+    return where it came from and how many files. ``images_dir``: where the campaign kept
+    the runtime's per-campaign images (apptainer's SIFs). Raises Gp2bmError when it cannot
+    be had."""
     what = f"{bench} source"
     ids = [i["image_id"] for i in ran if i["image_id"]]
     image = ids[0] if ids else manifest.image
     if len(set(ids)) > 1:
         notes.append(f"{bench}: runs used {len(set(ids))} images; source of {image}")
     rt = get_runtime(runtime)
-    if campaign_root is not None:
-        rt.use_campaign(Path(campaign_root))
+    if images_dir is not None:
+        rt.use_images_dir(images_dir)
     try:
         export = rt.export_source(manifest, image, scratch, notes, what)
         count = copy_tree(export.folder, target, notes, what, export.max_files)

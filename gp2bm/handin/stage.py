@@ -10,17 +10,24 @@ written; a link to another file of the campaign is staged as that file's content
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
-from gp2bm.campaign.folder import CAMPAIGN_FILE
+from gp2bm.campaign.layout import (
+    CAMPAIGN_FILE,
+    SCALING_FILE,
+    BundleLayout,
+    CampaignLayout,
+    CampaignMeta,
+    is_result_log,
+)
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.redact import redact_document
 from gp2bm.handin.source import copy_file
 from gp2bm.reports.view import ImageUse
-from gp2bm.results.resultset import is_result_log
 from gp2bm.spec.suite import Suite
 
 
@@ -62,26 +69,21 @@ def copy_manifest(src: Path, dest: Path) -> list[str]:
     return where
 
 
-def _copy_submission(root: Path, dest: Path, meta: dict, suite: Suite) -> None:
+def _copy_submission(src: CampaignLayout, dest: BundleLayout, suite: Suite) -> None:
     """The submission tree: result logs byte for byte, scaling.json, the system description."""
-    org, system = meta["org"], meta["system"]
-    results = root / org / "results" / system
     for bench in suite.benchmarks:
-        folder = results / bench
+        folder = src.benchmark_dir(bench)
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
-                if (is_result_log(path.name) and path.is_file()) or path.name == "scaling.json":
-                    copy_file(
-                        inside(path, root), dest / org / "results" / system / bench / path.name
-                    )
-    sys_json = root / org / "systems" / f"{system}.json"
-    if sys_json.is_file() or sys_json.is_symlink():
-        copy_file(inside(sys_json, root), dest / org / "systems" / sys_json.name)
+                if (is_result_log(path.name) and path.is_file()) or path.name == SCALING_FILE:
+                    copy_file(inside(path, src.root), dest.benchmark_dir(bench) / path.name)
+    if src.system_file.is_file() or src.system_file.is_symlink():
+        copy_file(inside(src.system_file, src.root), dest.system_file)
 
 
-def _copy_records(root: Path, dest: Path, notes: list[str]) -> None:
+def _copy_records(src: CampaignLayout, dest: BundleLayout, notes: list[str]) -> None:
     """Run records and telemetry; a run still in progress (.partial) is left out."""
-    records = root / "records"
+    records = src.records_root
     if not records.is_dir():
         return
     for path in sorted(records.rglob("*")):
@@ -89,30 +91,33 @@ def _copy_records(root: Path, dest: Path, notes: list[str]) -> None:
         if not path.is_file() or path.name.startswith(".") or path.suffix == ".lock":
             continue
         if path.name.endswith(".partial"):
-            notes.append(f"records/{rel}: a run in progress, left out")
+            notes.append(f"{src.relative(path)}: a run in progress, left out")
             continue
-        copy_file(inside(path, root), dest / "records" / rel)
+        copy_file(inside(path, src.root), dest.records_root / rel)
 
 
-def _copy_top_files(root: Path, dest: Path) -> None:
+def _copy_top_files(src: CampaignLayout, dest: BundleLayout) -> None:
     """inventory.json, nvidia-smi output...: the campaign's own JSON and text files."""
-    for path in sorted(root.iterdir()):
+    for path in sorted(src.root.iterdir()):
         if (
             path.is_file()
             and not path.name.startswith(".")
             and path.name != CAMPAIGN_FILE
             and path.suffix in (".json", ".txt")
         ):
-            copy_file(inside(path, root), dest / path.name)
+            copy_file(inside(path, src.root), dest.root / path.name)
 
 
-def _copy_manifests(dest: Path, suite: Suite, manifests: dict, notes: list[str]) -> dict[str, str]:
+def _copy_manifests(
+    dest: BundleLayout, suite: Suite, manifests: dict, notes: list[str]
+) -> dict[str, str]:
     """Each benchmark manifest under manifests/, secrets redacted; returns their paths."""
     manifest_files = {}
     for bench, manifest in manifests.items():
         rel = suite.benchmarks[bench].manifest
-        manifest_files[bench] = f"manifests/{rel if _safe_relative(rel) else manifest.path.name}"
-        redacted = copy_manifest(manifest.path, dest / manifest_files[bench])
+        target = dest.files.manifests_dir / (rel if _safe_relative(rel) else manifest.path.name)
+        manifest_files[bench] = dest.relative(target)
+        redacted = copy_manifest(manifest.path, target)
         if redacted:
             notes.append(
                 f"{manifest_files[bench]}: secret values redacted ({', '.join(redacted)}); "
@@ -122,25 +127,30 @@ def _copy_manifests(dest: Path, suite: Suite, manifests: dict, notes: list[str])
 
 
 def stage_campaign(
-    root: Path, dest: Path, meta: dict, suite: Suite, manifests: dict, notes: list[str]
+    src: CampaignLayout,
+    dest: BundleLayout,
+    meta: CampaignMeta,
+    suite: Suite,
+    manifests: dict,
+    notes: list[str],
 ) -> tuple[str, dict[str, str]]:
     """Copy the evidence: the submission tree (logs byte for byte, scaling.json, the system
     description), campaign.json pointing at the bundled suite, run records, the inventory
     and the manifests. Returns the bundled suite's path and each manifest's."""
-    _copy_submission(root, dest, meta, suite)
-    suite_rel = f"manifests/{Path(suite.path).name}"
-    bundled_meta = dict(
-        meta, suite_file=suite_rel, suite_file_original=portable(meta.get("suite_file"))
-    )
-    (dest / CAMPAIGN_FILE).write_text(json.dumps(bundled_meta, indent=2, sort_keys=True) + "\n")
-    _copy_records(root, dest, notes)
-    _copy_top_files(root, dest)
-    copy_file(Path(suite.path), dest / suite_rel)
+    _copy_submission(src, dest, suite)
+    suite_file = dest.files.manifests_dir / Path(suite.path).name
+    suite_rel = dest.relative(suite_file)
+    extra = dict(meta.extra, suite_file_original=portable(meta.suite_file))
+    bundled = replace(meta, suite_file=suite_rel, extra=extra)
+    dest.meta_file.write_text(json.dumps(bundled.to_dict(), indent=2, sort_keys=True) + "\n")
+    _copy_records(src, dest, notes)
+    _copy_top_files(src, dest)
+    copy_file(Path(suite.path), suite_file)
     return suite_rel, _copy_manifests(dest, suite, manifests, notes)
 
 
 def write_images(
-    dest: Path, manifests: dict, manifest_files: dict, used: dict[str, list[ImageUse]]
+    dest: BundleLayout, manifests: dict, manifest_files: dict, used: dict[str, list[ImageUse]]
 ) -> None:
     """manifests/images.json: per benchmark, the image the manifest names and those that ran."""
     images = {
@@ -157,4 +167,4 @@ def write_images(
         }
         for bench, m in manifests.items()
     }
-    (dest / "manifests" / "images.json").write_text(json.dumps(images, indent=2) + "\n")
+    dest.files.images_file.write_text(json.dumps(images, indent=2) + "\n")

@@ -26,6 +26,13 @@ from __future__ import annotations
 from contextlib import closing
 from pathlib import Path
 
+from gp2bm.campaign.layout import (
+    BUNDLE_FILE,
+    CLAIMS_FILE,
+    SUMS_FILE,
+    BundleFiles,
+    CampaignLayout,
+)
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import Gp2bmError, InputError
 from gp2bm.files import safetar
@@ -33,7 +40,6 @@ from gp2bm.files.checksums import sha256_file
 from gp2bm.files.jsonfile import read_json
 from gp2bm.handin import claimcheck, reportcheck
 from gp2bm.handin.checkerside import CheckerSide
-from gp2bm.handin.layout import BUNDLE_FILE, CLAIMS_FILE, SUMS_FILE
 from gp2bm.handin.limits import BUNDLE, check_sizes
 from gp2bm.handin.scratch import check_stopped, scratch
 from gp2bm.handin.verdicts import RunVerdicts
@@ -43,12 +49,7 @@ from gp2bm.reports.official import official_summary
 from gp2bm.reports.view import CampaignView, load_campaign
 from gp2bm.results import rules
 from gp2bm.results.checkpool import RCP, CheckPlan, PendingChecks
-from gp2bm.results.resultset import (
-    CampaignLayout,
-    find_benchmark_folders,
-    result_files,
-    scoring_options,
-)
+from gp2bm.results.resultset import find_benchmark_folders, result_files, scoring_options
 from gp2bm.results.verdictcache import folder_digest
 from gp2bm.spec.suite import load_suite
 
@@ -56,16 +57,16 @@ __all__ = ["Verification", "compare", "verify_bundle", "verify_tree"]
 
 
 def _top(root: Path) -> Path:
-    if (root / SUMS_FILE).is_file():
+    if BundleFiles(root).sums_file.is_file():
         return root
     entries = list(root.iterdir())
-    if len(entries) == 1 and entries[0].is_dir() and (entries[0] / SUMS_FILE).is_file():
+    if len(entries) == 1 and entries[0].is_dir() and BundleFiles(entries[0]).sums_file.is_file():
         return entries[0]
     return root
 
 
 def check_sums(top: Path, result: Verification) -> None:
-    sums = top / SUMS_FILE
+    sums = BundleFiles(top).sums_file
     if not sums.is_file():
         result.differences.append(f"{SUMS_FILE}: missing")
         return
@@ -99,8 +100,8 @@ def check_sums(top: Path, result: Verification) -> None:
     result.checked["files"] = len(present)
 
 
-def _load_json(top: Path, name: str, result: Verification) -> dict | None:
-    path = top / name
+def _load_json(top: Path, path: Path, result: Verification) -> dict | None:
+    name = path.relative_to(top).as_posix()
     if not path.is_file():
         result.differences.append(f"{name}: missing")
         return None
@@ -113,10 +114,10 @@ def _load_json(top: Path, name: str, result: Verification) -> dict | None:
 
 def _bundled_suite(top: Path, meta: dict | None, result: Verification) -> Path | None:
     name = (meta or {}).get("suite_file")
-    if not isinstance(name, str) or name.startswith("/") or ".." in Path(name).parts:
+    path = BundleFiles(top).member(name) if isinstance(name, str) else None
+    if path is None:
         result.differences.append(f"{BUNDLE_FILE}: no usable suite_file")
         return None
-    path = top / name
     if not path.is_file():
         result.differences.append(f"{name}: the bundle's suite file is missing")
         return None
@@ -175,7 +176,7 @@ def _check_logs(top: Path, suite: Path, verdicts: RunVerdicts, side: CheckerSide
     to say."""
     try:
         meta, the_suite = campaign_suite(top, suite)
-        layout = CampaignLayout(top, meta["org"], meta["system"])
+        layout = CampaignLayout.of(top, meta)
         options = scoring_options(the_suite, None, None, None, campaign=True)
         rules.require_ruleset(options.ruleset)
         folders = find_benchmark_folders(layout.results_dir, layout)
@@ -219,13 +220,12 @@ def _recompute(
 def _check_claims(top: Path, view: CampaignView, meta: dict | None, result: Verification) -> None:
     """gp2bm-claims.json and every report but the workbooks against what the logs give."""
     recomputed = claims(view)
-    claimed = _load_json(top, CLAIMS_FILE, result)
+    claimed = _load_json(top, BundleFiles(top).claims_file, result)
     if claimed is not None:
         result.differences += [f"{CLAIMS_FILE}: {d}" for d in compare(claimed, recomputed)]
-    reports = top / "reports"
-    reportcheck.check_csv(reports, view, recomputed, result)
-    reportcheck.check_html(reports, view, recomputed, result)
-    reportcheck.check_readme(top, view, meta, result)
+    reportcheck.check_csv(view, recomputed, result)
+    reportcheck.check_html(view, recomputed, result)
+    reportcheck.check_readme(view, meta, result)
 
 
 def verify_tree(
@@ -239,7 +239,7 @@ def verify_tree(
     result = Verification(bundle=bundle)
     check_sizes(top, bundle)
     check_sums(top, result)
-    meta = _load_json(top, BUNDLE_FILE, result)
+    meta = _load_json(top, BundleFiles(top).bundle_file, result)
     suite = _suite_to_score(top, meta, suite_path, result)
     recomputed = None if suite is None else _recompute(top, suite, side, result)
     check_stopped()
@@ -251,8 +251,8 @@ def verify_tree(
     with scratch("check") as tmp, closing(side):
         # the side: the package checker (it reads, never writes, the tree), then the
         # workbooks (openpyxl is imported there), while the other claims are checked here
-        package_checked = side.package(top / view.org, view.score.ruleset, tmp, verdicts)
-        workbooks_checked = side.workbooks(top / "reports", view, bundle)
+        package_checked = side.package(view.layout.org_dir, view.score.ruleset, tmp, verdicts)
+        workbooks_checked = side.workbooks(view, bundle)
         _check_claims(top, view, meta, result)
         result.add(workbooks_checked())
         _validity(view, result)
@@ -264,7 +264,7 @@ def verify_tree(
             "MLCommons' package checker fails: " + ("; ".join(check.errors[:5]) or "see its log")
         )
     if meta is not None:
-        claimcheck.check_meta(meta, view, check, top, result)
+        claimcheck.check_meta(meta, view, check, result)
     claimcheck.check_records(view, result)
     claimcheck.check_system(view, result)
     for item in (meta or {}).get("incomplete") or []:

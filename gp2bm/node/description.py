@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gp2bm.campaign.folder import Campaign
+from gp2bm.campaign.layout import INVENTORY_FILE, CampaignLayout
 from gp2bm.errors import InputError
 from gp2bm.files.jsonfile import write_json_atomic
 from gp2bm.node.inventory import collect, data_paths_of, default_probes, write_inventory
@@ -21,7 +22,6 @@ from gp2bm.node.systemdesc import (
     build,
     default_system_yaml,
     load_vendor_fields,
-    system_json_path,
 )
 from gp2bm.results.rules import CheckResult
 from gp2bm.spec.suite import Suite
@@ -46,12 +46,12 @@ def describe_node(suite: Suite, manifests: dict, system_yaml: Path | None) -> No
 
 
 def write_node_record(
-    record: NodeRecord, root: Path, org: str, system: str, replace: bool = True
+    record: NodeRecord, layout: CampaignLayout, replace: bool = True
 ) -> list[Path]:
-    """``<root>/inventory.json`` (+ nvidia-smi text) and ``<root>/<org>/systems/<system>.json``
+    """The campaign's inventory.json (+ nvidia-smi text) and its system description
     (kept when it exists and ``replace`` is false: the vendor may have written it already)."""
-    written = write_inventory(record.inventory, root)
-    path = system_json_path(root, org, system)
+    written = write_inventory(record.inventory, layout.inventory_file)
+    path = layout.system_file
     if replace or not path.exists():
         write_json_atomic(path, record.description.fields)
         written.append(path)
@@ -60,7 +60,7 @@ def write_node_record(
 
 def write_node_folder(record: NodeRecord, folder: Path) -> list[Path]:
     """``inventory --out FOLDER``: the inventory files and ``system.json``, side by side."""
-    written = write_inventory(record.inventory, folder)
+    written = write_inventory(record.inventory, folder / INVENTORY_FILE)
     write_json_atomic(folder / SYSTEM_JSON, record.description.fields)
     return written + [folder / SYSTEM_JSON]
 
@@ -73,7 +73,7 @@ def record_node_once(
     The vendor's system.yaml is optional here, and a broken one is reported through ``warn``,
     not fatal: `gp2bm inventory --campaign DIR` rewrites the description once it is fixed.
     """
-    if (campaign.root / "inventory.json").exists():
+    if campaign.layout.inventory_file.exists():
         return []
     system_yaml = default_system_yaml(campaign.suite.path)
     try:
@@ -81,7 +81,7 @@ def record_node_once(
     except InputError as exc:
         warn(f"{exc}; the system description keeps placeholders")
         record = describe_node(campaign.suite, manifests, None)
-    return write_node_record(record, campaign.root, campaign.org, campaign.system, replace=False)
+    return write_node_record(record, campaign.layout, replace=False)
 
 
 def description_summary(

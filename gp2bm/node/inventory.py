@@ -415,10 +415,12 @@ def data_paths_of(manifests: dict) -> list[DataPath]:
     ]
 
 
-def write_inventory(inventory: dict, folder: Path) -> list[Path]:
-    """inventory.json into ``folder``, and nvidia-smi's own text beside it when there is any."""
+def write_inventory(inventory: dict, path: Path) -> list[Path]:
+    """The inventory at ``path`` (a campaign's inventory.json, one node's, or a folder of the
+    user's), and nvidia-smi's own text beside it when there is any."""
+    folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "inventory.json"]
+    written = [path]
     write_json_atomic(written[0], inventory)
     smi = inventory.get("nvidia_smi") or {}
     for key, filename in NVIDIA_SMI_FILES.items():

@@ -10,22 +10,22 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from gp2bm.campaign.layout import CampaignFiles
 from gp2bm.files.jsonfile import read_json_or_empty
 from gp2bm.node.cachedrop import drop_page_cache
 from gp2bm.node.fingerprint import fingerprint, hardware_facts, node_name
 from gp2bm.node.inventory import collect, data_paths_of, default_probes, write_inventory
 from gp2bm.node.preflight import Preflight, node_checks
 
-# Where each node's inventory goes in a campaign: records/nodes/<node>/inventory.json.
-NODES_FOLDER = Path("records") / "nodes"
-
 
 def node_inventory(campaign_root: Path, node: str, manifests: dict) -> str:
-    """The node's inventory in the campaign, written the first time the node is used."""
-    folder = Path(campaign_root) / NODES_FOLDER / node
-    if not read_json_or_empty(folder / "inventory.json"):
-        write_inventory(collect(default_probes(data_paths_of(manifests))), folder)
-    return str((NODES_FOLDER / node / "inventory.json").as_posix())
+    """The node's inventory in the campaign, written the first time the node is used;
+    returns where, relative to the campaign."""
+    files = CampaignFiles(Path(campaign_root))
+    path = files.node_inventory_file(node)
+    if not read_json_or_empty(path):
+        write_inventory(collect(default_probes(data_paths_of(manifests))), path)
+    return files.relative(path)
 
 
 def node_step(p: Preflight, drop: bool, drop_command: list[str] | None) -> dict:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gp2bm.campaign.layout import CampaignFiles
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import parse_sha256sum, sha256_file
 from gp2bm.files.units import human_bytes
@@ -84,7 +85,7 @@ class Preflight:
             return self.datasets_cache
         if self.campaign_root is None:
             return None
-        return Path(self.campaign_root) / "records" / DATASET_CACHE
+        return CampaignFiles(Path(self.campaign_root)).cache_file(DATASET_CACHE)
 
     def runtime_context(self) -> CheckContext:
         """What the runtime's own checks are told of the campaign."""
@@ -92,7 +93,9 @@ class Preflight:
             manifests=self.manifests,
             gpus=0 if self.no_gpu else self.gpus_needed(),
             allow_unpinned=self.allow_unpinned,
-            campaign_root=self.campaign_root,
+            images_dir=None
+            if self.campaign_root is None
+            else CampaignFiles(Path(self.campaign_root)).images_dir,
             suite_path=self.suite.path,
         )
 

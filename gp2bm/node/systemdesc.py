@@ -313,6 +313,3 @@ def mlperf_check(fields: dict[str, str], ruleset: str, usage: str = USAGE) -> Ch
     )
     return CheckResult("system_description", bool(valid), messages)
 
-
-def system_json_path(campaign_root: Path, org: str, system: str) -> Path:
-    return Path(campaign_root) / org / "systems" / f"{system}.json"

@@ -91,7 +91,7 @@ class JobBook:
     """``<campaign>/<scheduler>/jobs.json``: the arrays submitted for this campaign."""
 
     def __init__(self, campaign: Campaign, scheduler: Scheduler):
-        self.dir = campaign.root / scheduler.name
+        self.dir = campaign.layout.scheduler_dir(scheduler.name)
         self.path = self.dir / JOBS_FILE
 
     def jobs(self) -> list[dict]:

@@ -39,8 +39,7 @@ class RunState:
 
 
 def _attempts(campaign: Campaign, bench: str, n: int) -> int:
-    folder = campaign.attempts_dir(bench)
-    return len(list(folder.glob(f"result_{n}.attempt*.txt"))) if folder.is_dir() else 0
+    return campaign.layout.attempt_count(bench, n)
 
 
 class _EndedTasks:
@@ -93,9 +92,9 @@ def run_states(
 def _state(campaign: Campaign, bench: str, n: int, task: TaskState | None) -> RunState:
     """A run's state from the campaign folder, its lock, and its task in the queue."""
     rs = RunState(bench, n, "missing", attempts=_attempts(campaign, bench, n))
-    record = RunRecord.load(campaign.record_path(bench, n))
+    record = RunRecord.load(campaign.layout.record_path(bench, n))
     holder = campaign.run_holder(bench, n)
-    if campaign.result_path(bench, n).exists():
+    if campaign.layout.result_path(bench, n).exists():
         ok = record is not None and record.succeeded
         rs.state = "done" if ok else "failed"
         if record is not None:
@@ -112,7 +111,7 @@ def _state(campaign: Campaign, bench: str, n: int, task: TaskState | None) -> Ru
     elif task is not None:
         rs.state, rs.job, rs.node = "running", task.ident, task.node
         rs.detail = f"task {task.state.lower()}, the run not started yet"
-    elif campaign.partial_path(bench, n).exists() or rs.attempts or record is not None:
+    elif campaign.layout.partial_path(bench, n).exists() or rs.attempts or record is not None:
         rs.state = "interrupted"
         rs.node = record.where if record is not None else None
         reason = record.reason if record is not None else None

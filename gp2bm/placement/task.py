@@ -68,7 +68,7 @@ def run_task(
             with campaign.claim_run(bench, index, wait=RUN_LOCK_WAIT_S, holder=holder) as todo:
                 if not todo:
                     return TaskResult(bench, index, "already done", message="result already there")
-                runtime.use_campaign(campaign.root)
+                runtime.use_images_dir(campaign.layout.images_dir)
                 image = runtime.prepare(manifest)
                 total = campaign.suite.benchmarks[bench].runs
                 planned = PlannedRun(bench, index, index + 1, total)

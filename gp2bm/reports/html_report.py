@@ -577,8 +577,8 @@ def render_html(view: CampaignView, draw: bool = True) -> str:
         f'<div class="meta">suite {escape(score.suite.name)} &middot; organisation '
         f"{escape(view.org)} &middot; system {escape(view.system)} &middot; "
         f"{score.suite.nodes} node(s) &middot; ruleset {escape(score.ruleset)} &middot; "
-        f"runtime {escape(str(view.meta.get('runtime', '?')))} &middot; campaign created "
-        f"{escape(str(view.meta.get('created', '?')))} &middot; report generated "
+        f"runtime {escape(view.meta.runtime or '?')} &middot; campaign created "
+        f"{escape(view.meta.created or '?')} &middot; report generated "
         f"{escape(view.generated)} by gp2bm {escape(view.gp2bm_version)}</div>"
     )
     body = [head, _banner(incomplete(view)), "<h2>Score</h2>", _summary_section(view)]

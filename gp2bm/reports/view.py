@@ -11,24 +11,23 @@ bundle reads as a campaign too.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gp2bm import __version__
+from gp2bm.campaign.layout import CampaignLayout, CampaignMeta, run_number
 from gp2bm.campaign.record import RunRecord
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import InputError
 from gp2bm.reports.telemetry import Telemetry, TelemetrySummary, read_telemetry
 from gp2bm.results.checkpool import Progress
-from gp2bm.results.resultset import run_number, score_paths
+from gp2bm.results.resultset import score_paths
 from gp2bm.results.scoring import RunScore, SuiteScore
 from gp2bm.results.verdictcache import VerdictCache
 from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests
 from gp2bm.spec.suite import Suite
 
-RUN_RE = re.compile(r"run_(\d+)\.json")
 # The runtime that runs a benchmark as a plain process of the host: it has no image.
 LOCAL_RUNTIME = "local"
 
@@ -70,27 +69,37 @@ class ImageUse:
 
 @dataclass
 class CampaignView:
-    root: Path
-    meta: dict
+    layout: CampaignLayout
+    meta: CampaignMeta
     suite: Suite
     score: SuiteScore
-    org: str
-    system: str
     runs: dict[str, list[RunView]]
     attempts: dict[str, list[Attempt]] = field(default_factory=dict)
     inventory: dict | None = None
     system_desc: dict | None = None
-    system_desc_path: Path | None = None
     manifests: dict[str, BenchmarkManifest] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     generated: str = ""
     gp2bm_version: str = __version__
 
+    @property
+    def root(self) -> Path:
+        return self.layout.root
+
+    @property
+    def org(self) -> str:
+        return self.layout.org
+
+    @property
+    def system(self) -> str:
+        return self.layout.system
+
+    @property
+    def system_desc_path(self) -> Path:
+        return self.layout.system_file
+
     def relative(self, path: Path) -> str:
-        try:
-            return str(Path(path).resolve().relative_to(self.root.resolve()))
-        except ValueError:
-            return str(path)
+        return self.layout.relative(path)
 
 
 def _optional_json(path: Path, notes: list[str]) -> dict | None:
@@ -108,26 +117,19 @@ def _optional_json(path: Path, notes: list[str]) -> dict | None:
 
 
 def _records(
-    root: Path, bench: str, notes: list[str]
+    layout: CampaignLayout, bench: str, notes: list[str]
 ) -> tuple[dict[int, RunRecord], list[Attempt]]:
     """A benchmark's run records by run number, and the records of interrupted attempts."""
-    folder = root / "records" / bench
     records: dict[int, RunRecord] = {}
     attempts: list[Attempt] = []
-    if not folder.is_dir():
-        return records, attempts
-    for path in sorted(folder.iterdir()):
-        m = RUN_RE.fullmatch(path.name)
-        if m:
-            data = _optional_json(path, notes)
-            if data is not None:
-                records[int(m.group(1))] = RunRecord.from_dict(data)
-    attempt_dir = folder / "attempts"
-    if attempt_dir.is_dir():
-        for path in sorted(attempt_dir.glob("run_*.json")):
-            data = _optional_json(path, notes)
-            if data is not None:
-                attempts.append(Attempt(path.name, RunRecord.from_dict(data)))
+    for n, path in layout.record_files(bench).items():
+        data = _optional_json(path, notes)
+        if data is not None:
+            records[n] = RunRecord.from_dict(data)
+    for path in layout.attempt_records(bench):
+        data = _optional_json(path, notes)
+        if data is not None:
+            attempts.append(Attempt(path.name, RunRecord.from_dict(data)))
     return records, attempts
 
 
@@ -136,19 +138,22 @@ def _run_index(run: RunScore) -> int | None:
 
 
 def _run_views(
-    root: Path, score: SuiteScore, notes: list[str]
+    layout: CampaignLayout, score: SuiteScore, notes: list[str]
 ) -> tuple[dict[str, list[RunView]], dict[str, list[Attempt]]]:
     """Each scored run with its record and telemetry; the attempts of each benchmark."""
     runs: dict[str, list[RunView]] = {}
     attempts: dict[str, list[Attempt]] = {}
     for name, bench in score.benchmarks.items():
-        records, attempts[name] = _records(root, name, notes)
+        records, attempts[name] = _records(layout, name, notes)
         views = []
         for run in bench.runs:
             n = _run_index(run)
-            tele_path = root / "records" / name / f"telemetry_{n}.csv"
-            telemetry = read_telemetry(tele_path) if tele_path.is_file() else None
-            views.append(RunView(name, n, run, records.get(n), telemetry))
+            telemetry = None
+            if n is not None and layout.telemetry_path(name, n).is_file():
+                telemetry = read_telemetry(layout.telemetry_path(name, n))
+            views.append(
+                RunView(name, n, run, records.get(n) if n is not None else None, telemetry)
+            )
         runs[name] = views
     return runs, attempts
 
@@ -172,30 +177,24 @@ def load_campaign(
     """Read a campaign (or an extracted hand-in bundle) into a CampaignView. ``cache``: the
     checkers' verdicts of unchanged logs (``report``, ``package``; never ``verify``);
     ``progress``: told how the scoring goes."""
-    root = Path(root)
     meta, suite = campaign_suite(root, suite_path)
-    org, system = meta["org"], meta["system"]
-    results = root / org / "results" / system
+    layout = CampaignLayout.of(root, meta)
     if score is None:
-        if not results.is_dir():
-            raise InputError(f"{root}: no results yet ({results} is absent)")
-        score = score_paths([results], suite, cache=cache, progress=progress)
+        if not layout.results_dir.is_dir():
+            raise InputError(f"{root}: no results yet ({layout.results_dir} is absent)")
+        score = score_paths([layout.results_dir], suite, cache=cache, progress=progress)
     notes: list[str] = []
-    runs, attempts = _run_views(root, score, notes)
-    sys_path = root / org / "systems" / f"{system}.json"
+    runs, attempts = _run_views(layout, score, notes)
     manifests = _manifests(suite, notes)
     return CampaignView(
-        root=root,
+        layout=layout,
         meta=meta,
         suite=suite,
         score=score,
-        org=org,
-        system=system,
         runs=runs,
         attempts=attempts,
-        inventory=_optional_json(root / "inventory.json", notes),
-        system_desc=_optional_json(sys_path, notes),
-        system_desc_path=sys_path,
+        inventory=_optional_json(layout.inventory_file, notes),
+        system_desc=_optional_json(layout.system_file, notes),
         manifests=manifests,
         notes=notes,
         generated=datetime.now(UTC).isoformat(timespec="seconds"),

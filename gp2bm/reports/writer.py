@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.resolve import resolve_campaign_dir
 from gp2bm.errors import InputError
 from gp2bm.reports.completeness import incomplete
@@ -23,9 +24,6 @@ from gp2bm.reports.view import CampaignView, load_campaign
 from gp2bm.reports.xlsx_report import write_xlsx
 from gp2bm.results.checkpool import Progress
 from gp2bm.results.verdictcache import VerdictCache, default_cache_dir
-
-# The file names of the reports in a campaign's (and a bundle's) reports/ folder.
-REPORT_NAMES = {"csv": "results.csv", "xlsx": "results.xlsx", "html": "report.html"}
 
 
 @dataclass
@@ -107,17 +105,18 @@ def _naming(path: Path) -> Iterator[None]:
         raise InputError(f"{exc.filename or path}: {exc.strerror or exc}") from None
 
 
-def report_targets(root: Path, request: ReportRequest, answers: RfpAnswers) -> ReportTargets:
+def report_targets(
+    layout: CampaignLayout, request: ReportRequest, answers: RfpAnswers
+) -> ReportTargets:
     """Where ``gp2bm report`` writes: what was asked; with nothing asked, every report in
     <campaign>/reports/. A filled RFP workbook takes the place of gp2bm's own workbook."""
     csv, xlsx, html = request.csv, request.xlsx, request.html
     template = answers.template
     if not (csv or xlsx or html):
-        folder = root / "reports"
-        csv, html = folder / REPORT_NAMES["csv"], folder / REPORT_NAMES["html"]
-        xlsx = folder / (template.name if template else REPORT_NAMES["xlsx"])
+        csv, html = layout.report_file("csv"), layout.report_file("html")
+        xlsx = layout.reports_dir / template.name if template else layout.report_file("xlsx")
     elif template is not None and xlsx is None:
-        xlsx = root / "reports" / template.name
+        xlsx = layout.reports_dir / template.name
     if template is None:
         return ReportTargets(csv=csv, xlsx=xlsx, html=html)
     return ReportTargets(csv=csv, html=html, rfp=xlsx, answers=answers)
@@ -144,7 +143,7 @@ def make_reports(
     root = resolve_campaign_dir(campaign, suite_path)
     cache = VerdictCache(default_cache_dir())
     view = load_campaign(root, suite_path, cache=cache, progress=progress)
-    written, filled = write_reports(view, report_targets(root, request, answers))
+    written, filled = write_reports(view, report_targets(view.layout, request, answers))
     return WrittenReports(
         campaign=root,
         score=view.score.score,

@@ -85,8 +85,8 @@ def _summary(wb, view: CampaignView) -> None:
         ("organisation", view.org),
         ("system", view.system),
         ("nodes", score.suite.nodes),
-        ("runtime", view.meta.get("runtime")),
-        ("campaign created", view.meta.get("created")),
+        ("runtime", view.meta.runtime),
+        ("campaign created", view.meta.created or None),
         ("report generated", view.generated),
         ("gp2bm", view.gp2bm_version),
     ]

@@ -8,14 +8,11 @@ different fingerprints (across runs, or within one run) unless the user allows i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.record import RunRecord
 from gp2bm.errors import InvalidError
-
-RUN_RECORD_RE = re.compile(r"run_(\d+)\.json")
 
 
 @dataclass
@@ -91,29 +88,22 @@ def _gpu_text(facts: dict) -> str | None:
     return ", ".join(f"{models.count(m)}x {m}" for m in sorted(set(models)))
 
 
-def node_types(records_root: Path, results_dir: Path) -> NodeTypes:
-    """Group the campaign's finished runs (those with a result_N.txt) by node fingerprint.
-
-    ``records_root`` is ``<campaign>/records``; ``results_dir`` the system's results folder.
-    """
+def node_types(layout: CampaignLayout) -> NodeTypes:
+    """Group the campaign's finished runs (those with a result_N.txt) by node fingerprint."""
     out = NodeTypes()
-    if not records_root.is_dir():
-        return out
-    for bench_dir in sorted(p for p in records_root.iterdir() if p.is_dir()):
-        for path in sorted(bench_dir.iterdir()):
-            m = RUN_RECORD_RE.fullmatch(path.name)
-            if not m or not (results_dir / bench_dir.name / f"result_{m.group(1)}.txt").exists():
-                continue
-            out.add(f"{bench_dir.name}/{m.group(1)}", RunRecord.load(path))
+    for bench in layout.benchmarks_recorded():
+        for n, path in layout.record_files(bench).items():
+            if layout.result_path(bench, n).exists():
+                out.add(f"{bench}/{n}", RunRecord.load(path))
     return out
 
 
-def require_one_node_type(records_root: Path, results_dir: Path, allow_mixed: bool) -> NodeTypes:
+def require_one_node_type(layout: CampaignLayout, allow_mixed: bool) -> NodeTypes:
     """Raise InvalidError when the finished runs come from nodes of different kinds."""
-    types = node_types(records_root, results_dir)
+    types = node_types(layout)
     if types.mixed and not allow_mixed:
         raise InvalidError(
-            f"{records_root}: the runs come from {len(types.groups)} different node types, "
+            f"{layout.records_root}: the runs come from {len(types.groups)} different node types, "
             f"the RFP asks for one: {types.describe()} (pass --allow-mixed-nodes to score "
             "them anyway)"
         )

@@ -12,16 +12,19 @@ died before logging is still reported.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
-from gp2bm.campaign.folder import CAMPAIGN_FILE
+from gp2bm.campaign.layout import (
+    CAMPAIGN_FILE,
+    EVIDENCE_DIRS,
+    CampaignLayout,
+    is_result_log,
+    run_number,
+)
 from gp2bm.campaign.record import RunRecord
-from gp2bm.campaign.resolve import read_meta
 from gp2bm.errors import InputError
 from gp2bm.files.plaintext import printable
 from gp2bm.files.regular import not_regular
@@ -39,24 +42,8 @@ from gp2bm.results.timing import observed_number
 from gp2bm.results.verdictcache import VerdictCache
 from gp2bm.spec.suite import Suite
 
-RESULT_GLOB = "result_*.txt"
-# The run number of the logs gp2bm writes (result_N.txt): run records and telemetry match it.
-RESULT_RE = re.compile(r"result_(\d+)\.txt")
-# Sub-folders that hold evidence but no counted runs (interrupted attempts, telemetry).
-SKIP_DIRS = {"attempts", "telemetry", "records"}
 # How far above a benchmark folder campaign.json may sit: <root>/<org>/results/<system>/<b>.
 CAMPAIGN_DEPTH = 4
-
-
-def is_result_log(name: str) -> bool:
-    """A result log's name, as MLCommons' tools glob it (``result_*.txt``)."""
-    return fnmatch.fnmatchcase(name, RESULT_GLOB)
-
-
-def run_number(name: str) -> int | None:
-    """N of a ``result_N.txt``; None for other result log names."""
-    m = RESULT_RE.fullmatch(name)
-    return int(m.group(1)) if m else None
 
 
 def _name_key(name: str) -> tuple:
@@ -96,7 +83,7 @@ def find_benchmark_folders(path: Path, layout: CampaignLayout | None = None) -> 
             folders.append(Path(root))
             dirs[:] = []  # a benchmark folder's sub-folders are not result sets
             continue
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in EVIDENCE_DIRS)
     if not folders:
         raise InputError(
             f"{path}: no result_*.txt logs found (give a benchmark, system or campaign folder)"
@@ -109,32 +96,15 @@ def _above(path: Path, inner: Path) -> bool:
     return Path(path).resolve() in Path(inner).resolve().parents
 
 
-@dataclass(frozen=True)
-class CampaignLayout:
-    """Where a gp2bm campaign keeps its logs and run records."""
-
-    root: Path
-    org: str
-    system: str
-
-    @property
-    def results_dir(self) -> Path:
-        return self.root / self.org / "results" / self.system
-
-    def benchmark_of(self, folder: Path) -> str | None:
-        """The benchmark a folder holds by its place in the layout, or None."""
-        folder = Path(folder).resolve()
-        return folder.name if folder.parent == self.results_dir.resolve() else None
-
-    def observed_seconds(self, benchmark: str, log: Path) -> float | None:
-        """gp2bm's own monotonic timing of the run that wrote ``log`` (its run record)."""
-        n = run_number(log.name)
-        if n is None:
-            return None
-        record = RunRecord.load(self.root / "records" / benchmark / f"run_{n}.json")
-        if record is None:
-            return None
-        return observed_number(record.observed_seconds)
+def observed_seconds(layout: CampaignLayout, benchmark: str, log: Path) -> float | None:
+    """gp2bm's own monotonic timing of the run that wrote ``log`` (its run record)."""
+    n = run_number(log.name)
+    if n is None:
+        return None
+    record = RunRecord.load(layout.record_path(benchmark, n))
+    if record is None:
+        return None
+    return observed_number(record.observed_seconds)
 
 
 def campaign_root(path: Path) -> Path | None:
@@ -150,8 +120,7 @@ def campaign_layout(path: Path) -> CampaignLayout | None:
     root = campaign_root(path)
     if root is None:
         return None
-    meta = read_meta(root)
-    return CampaignLayout(root, meta["org"], meta["system"])
+    return CampaignLayout.read(root)
 
 
 def _one_campaign(paths: list[Path]) -> CampaignLayout | None:
@@ -284,7 +253,7 @@ def score_paths(
         folder, logs = loaded[name]
         observed = {}
         if layout is not None:
-            observed = {log.path: layout.observed_seconds(name, log.path) for log in logs}
+            observed = {log.path: observed_seconds(layout, name, log.path) for log in logs}
         results[name] = score_benchmark(
             name, folder, logs, suite.benchmarks[name], options, verdicts, observed
         )

@@ -23,7 +23,6 @@ from gp2bm.node.systemdesc import (
     default_system_yaml,
     is_placeholder,
     load_vendor_fields,
-    system_json_path,
 )
 from gp2bm.run.launch import Placement, RunLaunch, plan_launch
 from gp2bm.run.submission import SubmissionInfo, submission_info, submission_lines
@@ -89,7 +88,7 @@ def node_gpu_count(manifest: BenchmarkManifest) -> int | None:
 def system_status(campaign: Campaign) -> tuple[str, str]:
     """The status of the campaign's system description, and the file it was read from:
     the description written into the campaign (what is handed in), else system.yaml."""
-    path = system_json_path(campaign.root, campaign.org, campaign.system)
+    path = campaign.layout.system_file
     described = read_json_or_empty(path)
     if described:
         return str(described.get("status", "")), str(path)

@@ -121,8 +121,8 @@ def execute_run(
     once per benchmark); without it, it is resolved here (a Slurm array task's one run)."""
     if setup is None:
         setup = benchmark_setup(campaign, manifest, runtime)
-    campaign.records_dir(planned.benchmark).mkdir(parents=True, exist_ok=True)
-    campaign.bench_dir(planned.benchmark).mkdir(parents=True, exist_ok=True)
+    campaign.layout.records_dir(planned.benchmark).mkdir(parents=True, exist_ok=True)
+    campaign.layout.benchmark_dir(planned.benchmark).mkdir(parents=True, exist_ok=True)
     span_run = None
     if setup.spans:
         span_run = open_span(campaign, setup.manifest, runtime, options, setup.nodes)
@@ -134,7 +134,7 @@ def execute_run(
         ended = _supervise(run, runtime, sink, options, status, tick)
         _close_log(sink, run, ended)
     run.record.secrets_in_log = _secrets_shown(run) or None
-    os.replace(run.partial, campaign.result_path(run.bench, run.n))
+    os.replace(run.partial, campaign.layout.result_path(run.bench, run.n))
     run.record.stop = now_iso()
     save_record(run.record_path, run.record)
     return RunOutcome(planned, run.record)
@@ -170,7 +170,7 @@ def _drop_cache(
         cache_drop=_drop_record(drop, span_run),
         start=now_iso(),
     )
-    save_record(campaign.records_dir(bench) / f"cache_drop_failure_{n}.json", failed)
+    save_record(campaign.layout.cache_drop_failure_path(bench, n), failed)
     raise CampaignStopped(
         f"cache drop before {bench} run {n} failed: {drop.error} "
         "(run as root, pass --cache-drop-command, or --allow-cache-drop-failure)"
@@ -219,9 +219,9 @@ def _prepare(
         spec=spec,
         setup=setup,
         record=record,
-        record_path=campaign.record_path(bench, n),
-        partial=campaign.partial_path(bench, n),
-        telemetry_path=campaign.telemetry_path(bench, n),
+        record_path=campaign.layout.record_path(bench, n),
+        partial=campaign.layout.partial_path(bench, n),
+        telemetry_path=campaign.layout.telemetry_path(bench, n),
         timeout=timeout,
         span_run=span_run,
         span=span,
@@ -247,7 +247,7 @@ def _new_record(
     record = RunRecord(
         benchmark=bench,
         run=n,
-        log=str(campaign.result_path(bench, n).relative_to(campaign.root)),
+        log=campaign.layout.relative(campaign.layout.result_path(bench, n)),
         status=RUNNING,
         runtime=runtime.name,
         container=spec.name,

@@ -77,7 +77,7 @@ def _run_campaign(
         campaign.save()
         _clean_up(campaign, runtime, progress)
         plan = campaign.plan(names)
-        runtime.use_campaign(campaign.root)
+        runtime.use_images_dir(campaign.layout.images_dir)
         benches = list(dict.fromkeys(p.benchmark for p in plan))
         for b in benches:  # runs across nodes: inside an allocation, or nothing is prepared
             if spans(manifests[b]):

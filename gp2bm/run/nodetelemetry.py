@@ -143,8 +143,8 @@ def combine_telemetry(
 def telemetry_paths(campaign: Campaign, bench: str, n: int, nodes: tuple[str, ...]) -> dict:
     """Rank 0's node samples into the run's own telemetry_N.csv, each other node beside it."""
     return {
-        node: campaign.telemetry_path(bench, n)
+        node: campaign.layout.telemetry_path(bench, n)
         if i == 0
-        else campaign.node_telemetry_path(bench, n, node)
+        else campaign.layout.node_telemetry_path(bench, n, node)
         for i, node in enumerate(nodes)
     }

@@ -71,7 +71,7 @@ def plan_commands(
         name = container_name(campaign, p.benchmark, p.index)
         launch = setups[p.benchmark].launch(SEED_PLACEHOLDER, env)
         spec = run_spec(manifests[p.benchmark], name, SEED_PLACEHOLDER, {}, {}, launch=launch)
-        result = str(campaign.result_path(p.benchmark, p.index))
+        result = str(campaign.layout.result_path(p.benchmark, p.index))
         argv = redact_argv(_render(campaign, runtime, setups[p.benchmark], spec, launch))
         out.rows.append(PlannedCommand(p.benchmark, p.index, result, argv))
     return out

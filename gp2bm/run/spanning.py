@@ -221,7 +221,7 @@ def open_span(
             f"{tail or f'exit status {code}'}"
         )
     command = _node_step_argv(campaign, manifest.benchmark, runtime, options)
-    outputs = campaign.records_dir(manifest.benchmark) / f".node-step.{run.job}"
+    outputs = campaign.layout.node_step_outputs(manifest.benchmark, run.job)
     run.reports = run_each(
         list(run.each_node), command, run.nodes, "the node step", STEP_TIMEOUT_S, outputs
     )

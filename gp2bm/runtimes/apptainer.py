@@ -79,11 +79,6 @@ PROBE_TIMEOUT_S = 600  # a first `exec docker://IMAGE` converts the image
 NOT_FOUND_FIX = "install Apptainer, or set GP2BM_APPTAINER to its path"
 
 
-def images_folder(campaign_root: str | os.PathLike) -> Path:
-    """Where a campaign keeps its SIF images."""
-    return Path(campaign_root) / "images"
-
-
 def registry_of(image: str) -> str | None:
     """The registry host[:port] of an image reference, None for Docker Hub shorthand."""
     first, sep, _ = image.partition("/")
@@ -151,8 +146,8 @@ class ApptainerRuntime(Runtime):
         self.sifs: dict[str, Path] = {}  # benchmark -> its prepared SIF
         self.sif_of_image: dict[str, Path] = {}  # image reference -> its prepared SIF
 
-    def use_campaign(self, root: Path) -> None:
-        self.image_dir = images_folder(root)
+    def use_images_dir(self, folder: Path) -> None:
+        self.image_dir = Path(folder)
 
     # ----------------------------------------------------------------- rendering
     def sif_path(self, benchmark: str) -> Path | None:
@@ -355,9 +350,7 @@ class ApptainerRuntime(Runtime):
         items = [self._check_binary()]
         if context.gpus:
             items.append(check_nv())
-        folder = self.image_dir
-        if folder is None and context.campaign_root is not None:
-            folder = images_folder(context.campaign_root)
+        folder = self.image_dir or context.images_dir
         return items + image_checks(context, lambda b, m: self._check_sif(folder, b, m))
 
     def _check_binary(self) -> CheckItem:

@@ -129,7 +129,8 @@ class CheckContext:
     manifests: dict[str, BenchmarkManifest]
     gpus: int = 0  # GPUs one run needs; 0 when none is needed or the check is off (--no-gpu)
     allow_unpinned: bool = False
-    campaign_root: Path | None = None
+    # where the campaign keeps a runtime's per-campaign images (Apptainer's SIF), if any
+    images_dir: Path | None = None
     suite_path: Path | None = None  # named in the pin command a check suggests
 
 
@@ -279,8 +280,9 @@ class Runtime(ABC):
         """Raise InputError naming the first container option (seccomp, capabilities, init,
         namespaces, devices) this runtime cannot honour; ``where`` is the manifest."""
 
-    def use_campaign(self, root: Path) -> None:  # noqa: B027 - most runtimes keep nothing
-        """Where per-campaign files of the runtime go (apptainer's SIF images); before prepare."""
+    def use_images_dir(self, folder: Path) -> None:  # noqa: B027 - most runtimes keep nothing
+        """Where the campaign keeps the runtime's per-campaign images (Apptainer's SIF);
+        told before prepare."""
 
     def close(self) -> None:  # noqa: B027 - most runtimes hold no connection
         """Release a connection to the engine; the runtime opens a new one when used again."""

@@ -38,6 +38,11 @@ class Scaffold:
     written: list[Path] = field(default_factory=list)
     to_fill: list[str] = field(default_factory=list)
 
+    @property
+    def system_yaml(self) -> Path:
+        """The vendor's system fields in the working folder."""
+        return self.folder / MANIFESTS / SYSTEM_YAML
+
 
 def suite_path(given: Path | None) -> Path | None:
     """A suite file as given, or one of gp2bm's default suites by name (``smoke``,

@@ -1,0 +1,16 @@
+"""The bundle format: its number, and the bytes of the files whose content is fixed.
+
+A bundle's file names and folders are the campaign's layout (``gp2bm.campaign.layout``,
+``BundleLayout``). What a bundle's reports and README say is part of its format too: verify
+renders them again and compares them character for character, so a change to their text
+is a new format (``tests/test_golden_reports.py`` fails until the number goes up).
+"""
+
+from __future__ import annotations
+
+# 2: reports and README that verify renders again and compares character for character.
+BUNDLE_FORMAT = 2
+
+# The package checker compares each line with readlines() output, newline included: only a
+# last line without a newline ever matches. So the file holds exactly this, no newline.
+RCP_BYPASS = "rcp-bypass"
