@@ -16,8 +16,8 @@ the function (or class) and the rule broken.
 from __future__ import annotations
 
 import ast
-import re
 import builtins
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -284,6 +284,36 @@ def test_no_import_cycle():
     assert not found, "\n".join(found)
 
 
+def package_of(module: str) -> str:
+    """The stage package a module belongs to (gp2bm.node.inventory -> gp2bm.node)."""
+    return ".".join(module.split(".")[:2])
+
+
+def package_graph(graph: dict[str, dict[str, Import]]) -> dict[str, dict[str, Import]]:
+    """package -> imported package -> the first import statement making that edge."""
+    packages: dict[str, dict[str, Import]] = {package_of(m): {} for m in graph}
+    for module, edges in graph.items():
+        for dest, imp in edges.items():
+            a, b = package_of(module), package_of(dest)
+            if a != b:
+                packages[a].setdefault(b, imp)
+    return packages
+
+
+def test_no_package_cycle():
+    """The stages form a line, not a web: no package imports one that imports it back,
+    through any chain of packages (docs/ARCHITECTURE.md draws the order)."""
+    graph = package_graph(import_graph())
+    found = []
+    for component in strongly_connected(graph):
+        cycle = a_cycle(graph, component)
+        steps = "; ".join(
+            f"{graph[a][b].where} imports {b}" for a, b in zip(cycle, cycle[1:], strict=False)
+        )
+        found.append(f"package cycle {' -> '.join(cycle)}: {steps} (rule: no package cycle)")
+    assert not found, "\n".join(found)
+
+
 def test_every_module_lives_in_a_stage_package():
     found = [
         f"{m.rel}: module {m.name} (rule: every module lives in a stage package; only "
@@ -399,6 +429,10 @@ def test_the_rules_see_what_they_check():
     ]
     assert [i.function for i in found] == [None, None, "f", "f", "f", "f"]
     assert [_allowed_in_function(i) for i in found[2:]] == [True, False, True, False]
+    assert package_of("gp2bm.node.inventory") == "gp2bm.node"
+    assert package_of("gp2bm.errors") == "gp2bm.errors"
+    modular = {"gp2bm.a.x": {"gp2bm.b.y": None}, "gp2bm.b.y": {"gp2bm.a.z": None}, "gp2bm.a.z": {}}
+    assert strongly_connected(package_graph(modular)) == [["gp2bm.a", "gp2bm.b"]]
     cyclic = {"a": {"b": None}, "b": {"c": None}, "c": {"a": None}, "d": {"a": None}}
     assert strongly_connected(cyclic) == [["a", "b", "c"]]
     assert a_cycle(cyclic, ["a", "b", "c"]) == ["a", "b", "c", "a"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gp2bm.files.findings import FAIL, PASS, WARN
 from gp2bm.node import datasets
-from gp2bm.node.checks import FAIL, PASS, WARN
 from gp2bm.node.datasets import (
     VerifiedCache,
     article_md5s,

@@ -15,8 +15,8 @@ from campaign_helpers import NO_DROP, SYSTEM, TRAIN, bench_dir, write_suite
 
 from gp2bm.campaign.folder import Campaign
 from gp2bm.errors import InputError
+from gp2bm.files.findings import FAIL, PASS, WARN
 from gp2bm.node import datasets
-from gp2bm.node.checks import FAIL, PASS, WARN
 from gp2bm.node.launchcheck import launch_items
 from gp2bm.results.rules import check_compliance
 from gp2bm.run.benchsetup import benchmark_setup

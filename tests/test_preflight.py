@@ -14,9 +14,9 @@ from campaign_helpers import NO_DROP, run_all_local, write_suite
 from fake_pynvml import install
 from rich.console import Console
 
+from gp2bm.files.findings import PASS, SKIPPED, WARN
 from gp2bm.node import gpus, preflight
 from gp2bm.node.cachedrop import DROP_CACHES
-from gp2bm.node.checks import PASS, SKIPPED, WARN
 from gp2bm.reports.node_text import preflight_table
 from gp2bm.runtimes.docker import DockerRuntime
 from gp2bm.spec.manifest import suite_manifests

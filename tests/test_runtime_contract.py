@@ -33,8 +33,8 @@ from test_runtime_apptainer import apptainer_binary  # noqa: F401
 from test_runtime_podman import podman_service  # noqa: F401
 
 from gp2bm.errors import InputError
+from gp2bm.files.findings import FAIL, PASS, CheckItem
 from gp2bm.files.redact import REDACTED, redact_argv
-from gp2bm.node.checks import FAIL, PASS, CheckItem
 from gp2bm.run.images import registry_runtime
 from gp2bm.runtimes import NAMES, CheckContext, Runtime, get_runtime, runtime_class
 from gp2bm.runtimes.base import LABEL_CAMPAIGN, run_spec

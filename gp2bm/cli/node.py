@@ -17,8 +17,8 @@ from gp2bm.campaign.resolve import campaign_suite, resolve_suite
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import CampaignOpt, JsonOpt, RuntimeOpt, SuiteOpt
 from gp2bm.errors import InputError
+from gp2bm.files.findings import FAIL, WARN, CheckItem, blocking
 from gp2bm.node import description
-from gp2bm.node.checks import FAIL, WARN, CheckItem, blocking
 from gp2bm.node.description import NodeRecord
 from gp2bm.node.fingerprint import node_name
 from gp2bm.node.nodestep import node_step

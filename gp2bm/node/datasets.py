@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm.files.checksums import sha256_file
-from gp2bm.node.checks import CheckItem, fail, ok, warn
+from gp2bm.files.findings import CheckItem, fail, ok, warn
 from gp2bm.spec.manifest import ChecksumList, Mount, RequiredFile
 
 CHUNK = 1 << 22

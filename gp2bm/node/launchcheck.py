@@ -13,8 +13,8 @@ import shutil
 from collections.abc import Callable
 
 from gp2bm.errors import InputError
+from gp2bm.files.findings import CheckItem, fail, ok, warn
 from gp2bm.launchers import get_launcher, gpu_count_problem, launch_plan, visible_gpus
-from gp2bm.node.checks import CheckItem, fail, ok, warn
 from gp2bm.runtimes.base import Runtime
 from gp2bm.spec.configenv import ConfigEnvironment, resolve_manifest_config
 from gp2bm.spec.container import ContainerOptions, container_options

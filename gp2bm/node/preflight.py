@@ -19,9 +19,9 @@ from pathlib import Path
 from gp2bm.campaign.layout import CampaignFiles
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import parse_sha256sum, sha256_file
+from gp2bm.files.findings import CheckItem, fail, ok, skipped, warn
 from gp2bm.files.units import human_bytes
 from gp2bm.node.cachedrop import DROP_CACHES
-from gp2bm.node.checks import CheckItem, fail, ok, skipped, warn
 from gp2bm.node.datasets import ImageFileReader, VerifiedCache, check_mount
 from gp2bm.node.gpus import describe_gpus
 from gp2bm.node.launchcheck import launch_items

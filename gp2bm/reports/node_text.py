@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
+from gp2bm.files.findings import FAIL, PASS, SKIPPED, WARN, CheckItem
 from gp2bm.files.units import human_bytes
-from gp2bm.node.checks import FAIL, PASS, SKIPPED, WARN, CheckItem
 from gp2bm.node.systemdesc import FieldProblem
 from gp2bm.reports.humanize import readable_error
 from gp2bm.results.rules import CheckResult

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from gp2bm.campaign.folder import Campaign
 from gp2bm.errors import CampaignStopped, InputError
+from gp2bm.files.findings import CheckItem, blocking
 from gp2bm.launchers import get_launcher
 from gp2bm.launchers.srun import DEFAULT_MASTER_PORT, SLURM_TO_PYTORCH, lost_nodes
 from gp2bm.node.allocation import (
@@ -39,7 +40,6 @@ from gp2bm.node.allocation import (
     run_each,
 )
 from gp2bm.node.cachedrop import CacheDrop
-from gp2bm.node.checks import CheckItem, blocking
 from gp2bm.run.launch import Placement, RunLaunch
 from gp2bm.run.options import RunOptions
 from gp2bm.runtimes.base import Runtime

@@ -47,9 +47,9 @@ from typing import BinaryIO
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.command import run_short
+from gp2bm.files.findings import CheckItem, fail, ok
 from gp2bm.files.jsonfile import write_json_atomic
 from gp2bm.files.safetar import extract_stream
-from gp2bm.node.checks import CheckItem, fail, ok
 from gp2bm.runtimes.base import (
     ENGINE_CHECK,
     GPU_CHECK,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol
 
 from gp2bm.errors import InputError
-from gp2bm.node.checks import CheckItem, fail, warn
+from gp2bm.files.findings import CheckItem, fail, warn
 from gp2bm.runtimes.output import OutputPump
 from gp2bm.spec.container import ContainerOptions, container_options
 from gp2bm.spec.manifest import BenchmarkManifest, Mount, pin_command

@@ -25,8 +25,8 @@ import docker.types
 import requests.exceptions
 
 from gp2bm.errors import InputError
+from gp2bm.files.findings import CheckItem, fail, ok
 from gp2bm.files.safetar import extract_stream
-from gp2bm.node.checks import CheckItem, fail, ok
 from gp2bm.runtimes.base import (
     ENGINE_CHECK,
     GPU_CHECK,

@@ -45,7 +45,7 @@ from typing import BinaryIO
 
 from gp2bm.errors import InputError
 from gp2bm.files.command import run_short
-from gp2bm.node.checks import CheckItem, fail, ok, warn
+from gp2bm.files.findings import CheckItem, fail, ok, warn
 from gp2bm.runtimes.base import (
     ENGINE_CHECK,
     GPU_CHECK,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gp2bm.errors import InputError
-from gp2bm.node.checks import CheckItem, fail, ok
+from gp2bm.files.findings import CheckItem, fail, ok
 from gp2bm.runtimes.base import (
     ENGINE_CHECK,
     CheckContext,

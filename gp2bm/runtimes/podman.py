@@ -23,7 +23,7 @@ import os
 import docker.types
 
 from gp2bm.errors import InputError
-from gp2bm.node.checks import CheckItem, fail, ok
+from gp2bm.files.findings import CheckItem, fail, ok
 from gp2bm.runtimes.base import GPU_CHECK, RunSpec, register
 
 # The one plugin that imports another: Podman is driven through Docker's API, so the Docker
