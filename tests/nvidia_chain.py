@@ -109,7 +109,7 @@ def resolve_config(m: BenchmarkManifest, docker_host: str) -> ConfigEnvironment 
 def docker_argv(m: BenchmarkManifest, launch: RunLaunch, name: str, seed: int) -> list[str]:
     """DockerRuntime's command line of the run: the launch's command, environment and
     container options (inserted before the image), as gp2bm's runner renders it."""
-    argv = DockerRuntime().render(run_spec(m, name, seed, {}, {}, launch=launch))
+    argv = DockerRuntime().render(run_spec(m, launch, name, {}))
     cut = argv.index(m.image)
     assert argv[cut - len(docker_flags(launch.options)) : cut] == docker_flags(launch.options)
     return argv

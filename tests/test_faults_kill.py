@@ -14,6 +14,7 @@ import pytest
 from freeze import ATTEMPTS, frozen_when, live_children
 from test_report_campaign import synthetic_campaign
 
+from gp2bm.campaign.layout import CampaignFiles
 from gp2bm.campaign.locks import campaign_lock, lock_holder, run_lock
 from gp2bm.files import safetar
 
@@ -114,9 +115,10 @@ def test_sigkill_during_packaging_leaves_no_bundle(tmp_path):
 LOCK_THEN_FORK = """
 import os, signal, sys, time
 from pathlib import Path
+from gp2bm.campaign.layout import CampaignFiles
 from gp2bm.campaign.locks import campaign_lock, run_lock
 root = Path(sys.argv[1])
-with campaign_lock(root), run_lock(root / "run_0.lock", "resnet run 0"):
+with campaign_lock(CampaignFiles(root)), run_lock(root / "run_0.lock", "resnet run 0"):
     child = os.fork()
     if child == 0:
         time.sleep(60)
@@ -135,7 +137,7 @@ def test_a_forked_child_keeps_no_lock_once_gp2bm_is_killed(tmp_path):
     try:
         assert Path(f"/proc/{child}").exists(), "the forked child ended too early"
         assert lock_holder(tmp_path / "run_0.lock") is None
-        with campaign_lock(tmp_path), run_lock(tmp_path / "run_0.lock", "resnet run 0"):
+        with campaign_lock(CampaignFiles(tmp_path)), run_lock(tmp_path / "run_0.lock", "resnet run 0"):
             pass
     finally:
         os.kill(child, signal.SIGKILL)

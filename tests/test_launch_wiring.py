@@ -36,7 +36,7 @@ DIGEST = "sha256:" + "b" * 64
 
 def spec_of(m, gpus=8, config=CONFIG, seed=7):
     launch = plan_launch(m, seed, gpus, config, {"MLPERF_SUBMISSION_ORG": "Acme"})
-    return run_spec(m, "gp2bm-x-resnet-0", seed, {}, {"io.gp2bm.run": "resnet/0"}, launch)
+    return run_spec(m, launch, "gp2bm-x-resnet-0", {"io.gp2bm.run": "resnet/0"})
 
 
 def test_run_spec_takes_the_launch():
@@ -72,7 +72,7 @@ def test_docker_and_podman_put_the_options_before_the_image(name):
 def test_a_manifest_without_launch_fields_renders_no_new_option():
     m = dataclasses.replace(RESNET, config=None, launcher=LauncherSpec("none"), security_opt=[],
                             init=False, uts=None)
-    argv = get_runtime("docker").render(run_spec(m, "n", 1, {}, {}))
+    argv = get_runtime("docker").render(run_spec(m, plan_launch(m, 1, None), "n", {}))
     for option in ("--security-opt", "--init", "--uts", "--cap-add", "--device"):
         assert option not in argv
     assert argv[argv.index(m.image) + 1 :] == ["./run_and_time.sh"]

@@ -23,7 +23,6 @@ from gp2bm.campaign.record import RunRecord
 from gp2bm.errors import CampaignStopped, InputError
 from gp2bm.launchers.srun import SLURM_TO_PYTORCH
 from gp2bm.node.allocation import Allocation, each_node_argv, parse_each, parse_node_address
-from gp2bm.node.spanning import spanning_problem
 from gp2bm.placement.base import ArrayJob, Scheduler
 from gp2bm.placement.fanout import FanoutOptions, runs_at_once, submit_missing
 from gp2bm.placement.slurm import parse_sinfo_nodes, sbatch_argv, sinfo_argv
@@ -32,8 +31,8 @@ from gp2bm.run.launch import Placement, plan_launch
 from gp2bm.run.nodetelemetry import combine_telemetry
 from gp2bm.run.spanning import SpanRun, master_port, require_node_checks, require_one_hardware
 from gp2bm.runtimes import get_runtime
-from gp2bm.runtimes.base import RunSpec
-from gp2bm.runtimes.span import Span, SpansNodes
+from gp2bm.runtimes.base import RunSpec, Span
+from gp2bm.runtimes.span import spanning_problem
 from gp2bm.runtimes.taskenv import task_environment
 from gp2bm.spec.manifest import load_manifest, suite_manifests
 from gp2bm.spec.suite import load_suite
@@ -80,7 +79,7 @@ def span_run(reports: dict) -> SpanRun:
 
 def test_apptainer_runs_each_task_through_taskenv(tmp_path):
     rt = get_runtime("apptainer", apptainer="apptainer", image_dir=tmp_path / "images")
-    assert isinstance(rt, SpansNodes)
+    assert rt.spans_nodes
     argv = rt.render_span(spec(), SPAN)
     assert argv[:3] == ["env", "APPTAINERENV_MASTER_ADDR=127.0.0.1", "APPTAINERENV_WORLD_SIZE=4"]
     srun = argv.index("srun")
@@ -115,7 +114,7 @@ def test_enroot_is_srun_with_the_launchers_words_and_a_named_image():
 
 def test_docker_podman_and_local_do_not_span_nodes():
     for name in ("docker", "podman", "local"):
-        assert not isinstance(get_runtime(name), SpansNodes)
+        assert not get_runtime(name).spans_nodes
 
 
 def test_taskenv_hands_slurms_variables_to_the_container():

@@ -102,7 +102,7 @@ def rendered(bench: str) -> tuple[list[str], str, dict]:
     config = resolve_host_config(NVIDIA_FIXTURES / folder / "implementation" / name)
     env = {"MLPERF_SUBMISSION_ORG": "Acme", "MLPERF_SUBMISSION_PLATFORM": "X9000"}
     launch = plan_launch(m, 123456789, 8, config, env)
-    argv = DockerRuntime().render(run_spec(m, f"gp2bm-c-{bench}-1", 123456789, {}, {}, launch))
+    argv = DockerRuntime().render(run_spec(m, launch, f"gp2bm-c-{bench}-1", {}))
     return argv, m.image, config.exported
 
 
@@ -177,4 +177,30 @@ def test_dry_run_without_gpus_starts_the_configs_dgxngpu(cli, tmp_path, monkeypa
                          "./run_and_time.sh"]
     assert "BATCHSIZE=400" in argv and "SEED=<fresh seed>" in argv
     assert any("processes per node from" in n and "DGXNGPU" in n for n in data["notes"])
+    assert not (tmp_path / "c").exists()  # a dry run writes nothing
+
+
+def test_dry_run_of_the_shipped_suite_needs_no_engine_and_no_image(cli, tmp_path, monkeypatch):
+    """``run-all --dry-run`` of manifests/nvidia-v4.0.yaml on a planning machine: no Docker
+    Engine answers, no image is here, no GPU. What only the image or the node can tell (the
+    config file's variables, the GPUs per node) is said to be read at run time, and the
+    command lines are NVIDIA's launch all the same."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    monkeypatch.setattr(benchsetup, "describe_gpus", lambda: GpuReport(error="no NVML here"))
+    res = cli("run-all", "--suite", REPO / "manifests" / "nvidia-v4.0.yaml",
+              "--campaign", tmp_path / "c", "--dry-run", "--json")
+    assert res.code == 0, res.err
+    data = res.json()
+    assert [row["benchmark"] for row in data["plan"]] == ["resnet"] * 5 + ["bert"] * 10
+    for bench in ("resnet", "bert"):
+        said = [n for n in data["notes"] if n.startswith(f"{bench}: ")]
+        assert any("read from the image at run time" in n for n in said), said
+        assert any("counted at run time" in n for n in said), said
+    resnet = data["plan"][0]["command"]
+    assert resnet[:2] == ["docker", "run"]
+    assert resnet[-7:] == ["mpirun", "--allow-run-as-root", "--bind-to", "none", "--np",
+                           benchsetup.GPUS_AT_RUN_TIME, "./run_and_time.sh"]
+    assert "--security-opt" in resnet and "seccomp=unconfined" in resnet
+    bert = data["plan"][5]["command"]
+    assert f"--nproc_per_node={benchsetup.GPUS_AT_RUN_TIME}" in bert
     assert not (tmp_path / "c").exists()  # a dry run writes nothing

@@ -95,6 +95,7 @@ def test_every_runtime_renders_no_secret(tmp_path):
     """The dry-run lines and the run records' command come from render + redact_argv."""
     from campaign_helpers import write_suite
 
+    from gp2bm.run.launch import plan_launch
     from gp2bm.runtimes import NAMES, get_runtime
     from gp2bm.runtimes.base import run_spec
     from gp2bm.spec.manifest import load_manifest
@@ -103,7 +104,7 @@ def test_every_runtime_renders_no_secret(tmp_path):
     extra = [f"--api-key={SECRET}", "--password", SECRET, f"--token={SECRET}"]
     write_suite(tmp_path, {"resnet": 3}, env=env, local_env=env, extra_args=extra)
     manifest = load_manifest(tmp_path / "resnet.yaml")
-    spec = run_spec(manifest, "run", 1, {}, {})
+    spec = run_spec(manifest, plan_launch(manifest, 1, None), "run", {})
     for name in NAMES:
         runtime = get_runtime(name)
         if name == "local":

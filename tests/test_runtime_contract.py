@@ -32,14 +32,20 @@ from campaign_helpers import TRAIN, write_suite
 from test_runtime_apptainer import apptainer_binary  # noqa: F401
 from test_runtime_podman import podman_service  # noqa: F401
 
+from gp2bm.campaign.folder import Campaign
 from gp2bm.errors import InputError
 from gp2bm.files.findings import FAIL, PASS, CheckItem
 from gp2bm.files.redact import REDACTED, redact_argv
 from gp2bm.run.images import registry_runtime
+from gp2bm.run.launch import plan_launch
+from gp2bm.run.loop import run_campaign
+from gp2bm.run.options import RunOptions
+from gp2bm.run.plan import SEED_PLACEHOLDER, container_name, plan_campaign
 from gp2bm.runtimes import NAMES, CheckContext, Runtime, get_runtime, runtime_class
 from gp2bm.runtimes.base import LABEL_CAMPAIGN, run_spec
 from gp2bm.spec.container import ContainerOptions
 from gp2bm.spec.manifest import load_manifest
+from gp2bm.spec.suite import load_suite
 
 DIGEST = "sha256:" + "e" * 64
 OFFLINE_IMAGE = f"127.0.0.1:5000/gp2bm/smoke@{DIGEST}"  # never pulled: no services needed
@@ -169,9 +175,8 @@ class Case:
         """The run's spec, as the runner makes it, with the container command's extra args."""
         env = {"MLPERF_SUBMISSION_ORG": "contract"}
         labels = {LABEL_CAMPAIGN: f"contract-{self.name}"}
-        spec = run_spec(
-            self.manifest, f"gp2bm-contract-{uuid.uuid4().hex[:8]}", SEED, env, labels
-        )
+        launch = plan_launch(self.manifest, SEED, None, None, env)
+        spec = run_spec(self.manifest, launch, f"gp2bm-contract-{uuid.uuid4().hex[:8]}", labels)
         return replace(spec, command=[*spec.command, *extra])
 
     def rendered(self, part: list[str]) -> list[str]:
@@ -368,6 +373,33 @@ def test_start_runs_to_completion(live, tmp_path):
     assert [r["value"] for r in records if r["key"] == "seed"] == [SEED]
     assert [r["metadata"]["status"] for r in records if r["key"] == "run_stop"] == ["success"]
     assert execution.lost is None and execution.output_error is None
+
+
+@pytest.mark.parametrize("live", runtimes(), indirect=True)
+def test_the_dry_run_prints_the_command_the_run_executes(live, tmp_path):
+    """The dry run and the run are planned by one function: the command line a dry run
+    prints is the one the run record says was started, but for the seed the run drew and
+    the container name's random suffix."""
+    rt, case = live
+    suite = load_suite(case.tmp / "s" / "suite.yaml")
+    manifests = {"resnet": case.manifest}
+    campaign = Campaign.open(tmp_path / "c", suite, org="Contract", system="X1", runtime=rt.name)
+    options = RunOptions(cache_drop_command=["true"])
+    dry = plan_campaign(campaign, manifests, rt, ["resnet"])
+    assert [row.run for row in dry.rows] == [0]
+    assert not (tmp_path / "c").exists()  # a dry run writes nothing
+    (outcome,) = run_campaign(campaign, manifests, rt, options, ["resnet"])
+    record = outcome.record
+    assert record.succeeded, record.reason
+    shown = [
+        word.replace(SEED_PLACEHOLDER, str(record.seed)).replace(
+            container_name(campaign, "resnet", 0), record.container
+        )
+        for word in dry.rows[0].command
+    ]
+    assert shown == record.command
+    assert any(REDACTED in word for word in shown)  # the secret, redacted in both
+    assert SECRET not in " ".join(shown)
 
 
 @pytest.mark.parametrize("live", runtimes(), indirect=True)

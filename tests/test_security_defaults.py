@@ -17,6 +17,7 @@ from test_report_campaign import synthetic_campaign
 from gp2bm.reports.csv_report import rows as csv_rows
 from gp2bm.reports.html_report import render_html
 from gp2bm.reports.view import load_campaign
+from gp2bm.run.launch import plan_launch
 from gp2bm.runtimes.base import run_spec
 from gp2bm.runtimes.docker import DockerRuntime
 from gp2bm.runtimes.podman import PodmanRuntime
@@ -32,7 +33,8 @@ def _spec(tmp_path: Path, **manifest_changes):
     doc = yaml.safe_load(path.read_text())
     doc.update(manifest_changes)
     path.write_text(yaml.safe_dump(doc))
-    return run_spec(load_manifest(path), "gp2bm-x-resnet-0", 1, {}, {})
+    manifest = load_manifest(path)
+    return run_spec(manifest, plan_launch(manifest, 1, None), "gp2bm-x-resnet-0", {})
 
 
 @pytest.mark.reliability("security-no-elevation")

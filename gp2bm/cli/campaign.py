@@ -21,7 +21,7 @@ from gp2bm.results.nodetypes import require_one_node_type
 from gp2bm.results.resultset import score_paths
 from gp2bm.run.images import pin_image, pull_images
 from gp2bm.run.loop import run_campaign
-from gp2bm.run.plan import CampaignPlan, plan_commands
+from gp2bm.run.plan import CampaignPlan, plan_campaign
 from gp2bm.run.progress import CampaignProgress
 from gp2bm.runtimes import DEFAULT, Runtime, get_runtime
 from gp2bm.spec.manifest import BenchmarkManifest
@@ -155,7 +155,10 @@ def _run(req: RunRequest, benchmarks: list[str] | None, score_after: bool):
     names = benchmarks or list(the_suite.benchmarks)
     if req.dry_run:
         _print_plan(
-            campaign, rt.name, plan_commands(campaign, manifests, rt, benchmarks), req.as_json
+            campaign,
+            rt.name,
+            plan_campaign(campaign, manifests, rt, benchmarks, req.timeout),
+            req.as_json,
         )
         _dry_run_footer(req, {b: manifests[b] for b in names}, rt)
         raise typer.Exit(0)

@@ -21,7 +21,9 @@ class LaunchPlan:
     ``master_port`` None: the launcher picks a free port itself (torchrun --standalone).
     ``hosts``: the nodes of a run across several nodes, rank 0's first (empty: not known
     yet, e.g. a dry run outside an allocation); ``mpi``: Slurm's MPI plugin for srun's
-    ``--mpi`` (None: Slurm's default).
+    ``--mpi`` (None: Slurm's default). ``count_text``: what stands for the number of
+    processes per node where it is not known yet (a dry run on a machine without the GPUs
+    and without the config file that would say it); ``processes_per_node`` is then 0.
     """
 
     processes_per_node: int
@@ -31,10 +33,23 @@ class LaunchPlan:
     master_port: int | None = None
     hosts: tuple[str, ...] = ()
     mpi: str | None = None
+    count_text: str | None = None
 
     @property
     def world_size(self) -> int:
         return self.processes_per_node * self.nodes
+
+    @property
+    def per_node_text(self) -> str:
+        """The processes per node as a command line says it."""
+        return self.count_text or str(self.processes_per_node)
+
+    @property
+    def world_text(self) -> str:
+        """The processes of the whole run as a command line says it."""
+        if self.count_text is None:
+            return str(self.world_size)
+        return self.count_text if self.nodes == 1 else f"{self.nodes} x {self.count_text}"
 
 
 class Launcher(ABC):

@@ -36,7 +36,7 @@ class MpirunLauncher(Launcher):
             "--bind-to",
             "none",
             "--np",
-            str(plan.processes_per_node),
+            plan.per_node_text,
             *command,
         ]
 

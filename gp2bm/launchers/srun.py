@@ -70,8 +70,8 @@ class SrunLauncher(Launcher):
         argv = [
             self.srun,
             f"--nodes={plan.nodes}",
-            f"--ntasks={plan.world_size}",
-            f"--ntasks-per-node={plan.processes_per_node}",
+            f"--ntasks={plan.world_text}",
+            f"--ntasks-per-node={plan.per_node_text}",
         ]
         if plan.hosts:
             argv.append(f"--nodelist={','.join(plan.hosts)}")
@@ -83,7 +83,7 @@ class SrunLauncher(Launcher):
         env = {
             "MASTER_ADDR": plan.master_addr,
             "MASTER_PORT": str(plan.master_port or DEFAULT_MASTER_PORT),
-            "WORLD_SIZE": str(plan.world_size),
+            "WORLD_SIZE": plan.world_text,
             "MLPERF_SLURM_FIRSTNODE": plan.hosts[0] if plan.hosts else plan.master_addr,
         }
         if plan.processes_per_node > 1:

@@ -53,7 +53,7 @@ class TorchrunLauncher(Launcher):
                 f"--master_addr={plan.master_addr}",
                 f"--master_port={plan.master_port or 29500}",
             ]
-        return [*argv, "--no_python", f"--nproc_per_node={plan.processes_per_node}", *command]
+        return [*argv, "--no_python", f"--nproc_per_node={plan.per_node_text}", *command]
 
     def rank_environment(self, plan: LaunchPlan, local_rank: int) -> dict[str, str]:
         rank = plan.node_rank * plan.processes_per_node + local_rank

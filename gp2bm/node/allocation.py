@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,11 @@ class Allocation:
                 f"(salloc -N {count}), or use run-all --slurm"
             )
         return self.nodes[:count]
+
+
+def gp2bm_argv(*args: str) -> list[str]:
+    """This gp2bm, as every node of an allocation runs it (the shared installation)."""
+    return [sys.executable, "-P", "-m", "gp2bm", *args]
 
 
 def hostnames_argv(nodelist: str, scontrol: str = "scontrol") -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from gp2bm.errors import InputError
 from gp2bm.files.findings import CheckItem, fail, ok, warn
 from gp2bm.launchers import get_launcher, gpu_count_problem, launch_plan, visible_gpus
-from gp2bm.runtimes.base import Runtime
+from gp2bm.runtimes.base import Runtime, image_here
 from gp2bm.spec.configenv import ConfigEnvironment, resolve_manifest_config
 from gp2bm.spec.container import ContainerOptions, container_options
 from gp2bm.spec.manifest import BenchmarkManifest
@@ -40,15 +40,6 @@ def options_items(runtime: Runtime, bench: str, m: BenchmarkManifest) -> list[Ch
     return [ok(name, f"{runtime.name} honours {shown}")]
 
 
-def _image_here(runtime: Runtime, image: str) -> bool:
-    if not runtime.uses_images:
-        return True
-    try:
-        return runtime.image_present(image)
-    except InputError:
-        return False  # the engine does not answer: the runtime's own check says so
-
-
 def config_items(
     runtime: Runtime, bench: str, m: BenchmarkManifest
 ) -> tuple[list[CheckItem], ConfigEnvironment | None]:
@@ -56,7 +47,7 @@ def config_items(
     if m.config is None:
         return [], None
     name = f"{bench} config"
-    if m.config.location == "image" and not _image_here(runtime, m.image):
+    if m.config.location == "image" and not image_here(runtime, m.image):
         return [
             warn(
                 name,
@@ -106,7 +97,7 @@ def executable_items(runtime: Runtime, bench: str, m: BenchmarkManifest) -> list
         if found is None:
             return [warn(name, f"{needs} not found on this host", fix)]
         return [ok(name, f"{m.launcher.name}: {found}")]
-    if not _image_here(runtime, m.image):
+    if not image_here(runtime, m.image):
         detail = f"{needs} not looked for: image {m.image} is not here yet"
         return [warn(name, detail, "gp2bm pull")]
     try:

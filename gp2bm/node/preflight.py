@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm.campaign.layout import CampaignFiles
-from gp2bm.errors import InputError
 from gp2bm.files.checksums import parse_sha256sum, sha256_file
 from gp2bm.files.findings import CheckItem, fail, ok, skipped, warn
 from gp2bm.files.units import human_bytes
@@ -25,8 +24,9 @@ from gp2bm.node.cachedrop import DROP_CACHES
 from gp2bm.node.datasets import ImageFileReader, VerifiedCache, check_mount
 from gp2bm.node.gpus import describe_gpus
 from gp2bm.node.launchcheck import launch_items
-from gp2bm.node.spanning import spanning_problem, spans
 from gp2bm.runtimes import DEFAULT, CheckContext, Runtime, get_runtime
+from gp2bm.runtimes.base import image_here
+from gp2bm.runtimes.span import spanning_problem, spans
 from gp2bm.spec.manifest import BenchmarkManifest, Mount
 from gp2bm.spec.suite import Suite
 
@@ -297,7 +297,7 @@ def _image_reader(runtime: Runtime, m: BenchmarkManifest) -> ImageFileReader | N
     container); None when the image is not here yet (the list is then not verified)."""
     if not any(v.location == "image" for mount in m.mounts for v in mount.verify):
         return None
-    if runtime.uses_images and not _present(runtime, m.image):
+    if not image_here(runtime, m.image):
         return None
 
     def read(path: str) -> bytes:
@@ -308,13 +308,6 @@ def _image_reader(runtime: Runtime, m: BenchmarkManifest) -> ImageFileReader | N
         return out
 
     return read
-
-
-def _present(runtime: Runtime, image: str) -> bool:
-    try:
-        return runtime.image_present(image)
-    except InputError:
-        return False  # the engine does not answer: the runtime's own check says so
 
 
 def _load_cache(path: Path | None) -> dict:

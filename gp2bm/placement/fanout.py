@@ -34,9 +34,9 @@ from gp2bm.campaign.folder import Campaign
 from gp2bm.errors import InputError, SchedulerError
 from gp2bm.files.jsonfile import write_json_atomic
 from gp2bm.files.timestamps import now_iso
-from gp2bm.node.spanning import spanning_problem
 from gp2bm.placement.base import ArrayJob, Scheduler, TaskState
 from gp2bm.runtimes import get_runtime
+from gp2bm.runtimes.span import spanning_problem
 from gp2bm.spec.manifest import suite_manifests
 from gp2bm.spec.suite import Suite
 

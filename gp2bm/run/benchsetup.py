@@ -7,6 +7,11 @@ campaign, not once per run; and whatever would make every run of the benchmark f
 file that does not source, a launcher with no GPU to count, a system description whose status
 is still a placeholder while gp2bm must write it into the log) stops the campaign before a
 single run starts, with one line naming the file and the fix.
+
+A dry run resolves the same way on a planning machine, where the images, the GPUs and the
+container engine may be absent: a config file inside an image that is not here is read from
+the image at run time (said in a note), and processes per node that only the node's GPUs
+would give are shown as such (``GPUS_AT_RUN_TIME``).
 """
 
 from __future__ import annotations
@@ -14,11 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from gp2bm.campaign.folder import Campaign
-from gp2bm.errors import InputError
+from gp2bm.errors import Gp2bmError, InputError
 from gp2bm.files.jsonfile import read_json_or_empty
 from gp2bm.launchers import config_gpu_count, visible_gpus
 from gp2bm.node.gpus import describe_gpus
-from gp2bm.node.spanning import spanning_problem, spans
 from gp2bm.node.systemdesc import (
     default_system_yaml,
     is_placeholder,
@@ -26,10 +30,13 @@ from gp2bm.node.systemdesc import (
 )
 from gp2bm.run.launch import Placement, RunLaunch, plan_launch
 from gp2bm.run.submission import SubmissionInfo, submission_info, submission_lines
-from gp2bm.runtimes.base import Runtime
+from gp2bm.runtimes.base import Runtime, image_here
+from gp2bm.runtimes.span import spanning_problem, spans
 from gp2bm.spec.configenv import ConfigEnvironment, resolve_manifest_config
 from gp2bm.spec.manifest import BenchmarkManifest
 
+# What a dry run shows for the processes per node that only the node's GPUs would give.
+GPUS_AT_RUN_TIME = "<the node's GPUs>"
 # What gp2bm tells every run about its submission (mlperf_common's variable names).
 SUBMISSION_ORG = "MLPERF_SUBMISSION_ORG"
 SUBMISSION_PLATFORM = "MLPERF_SUBMISSION_PLATFORM"
@@ -48,6 +55,8 @@ class BenchmarkSetup:
     notes: list[str] = field(default_factory=list)
     # where a run across nodes (launcher srun) runs; None: not known yet (placeholders)
     place: Placement | None = None
+    # a dry run's stand-in for processes per node no source here gives (GPUS_AT_RUN_TIME)
+    count_text: str | None = None
 
     @property
     def spans(self) -> bool:
@@ -63,7 +72,12 @@ class BenchmarkSetup:
             extra_env,
             nodes=self.nodes,
             place=self.place,
+            count_text=self.count_text,
         )
+
+    def placed(self, place: Placement | None) -> BenchmarkSetup:
+        """The same setup, its runs placed there (a run across nodes: its allocation)."""
+        return replace(self, place=place) if place is not None else self
 
     def header(self, time_ms: int) -> bytes:
         """The submission lines gp2bm writes before the run (nothing when the
@@ -118,6 +132,28 @@ def _submission(campaign: Campaign, manifest: BenchmarkManifest) -> SubmissionIn
     )
 
 
+def _config(
+    manifest: BenchmarkManifest, runtime: Runtime, dry_run: bool, notes: list[str]
+) -> ConfigEnvironment | None:
+    """The manifest's config file, sourced; in a dry run, one inside an image that cannot
+    be read here (not pulled, no engine) is read from the image at run time instead."""
+    config = manifest.config
+    if not dry_run or config is None or config.location != "image":
+        return resolve_manifest_config(manifest, runtime)
+    why = "the image is not here"
+    if image_here(runtime, manifest.image):
+        try:
+            return resolve_manifest_config(manifest, runtime)
+        except Gp2bmError as exc:
+            why = f"not read here: {exc}"
+    deferred = ConfigEnvironment.read_at_run_time(manifest)
+    notes.append(
+        f"{manifest.benchmark}: {deferred.source}: read from the image at run time ({why}; "
+        "its variables are not shown)"
+    )
+    return deferred
+
+
 def benchmark_setup(
     campaign: Campaign,
     manifest: BenchmarkManifest,
@@ -132,15 +168,23 @@ def benchmark_setup(
     problem = spanning_problem(campaign.suite.nodes, {manifest.benchmark: manifest}, runtime)
     if problem:
         raise InputError(problem)
-    config = resolve_manifest_config(manifest, runtime)
-    gpus, gpus_from, notes = node_gpu_count(manifest), "the node", []
-    if dry_run and gpus is None and manifest.launcher.name != "none":
+    notes: list[str] = []
+    config = _config(manifest, runtime, dry_run, notes)
+    gpus, gpus_from, count_text = node_gpu_count(manifest), "the node", None
+    counted = manifest.launcher.name == "none" or manifest.launcher.processes_per_node
+    if dry_run and gpus is None and not counted:
         fallback = config_gpu_count(config.exported if config else {})
-        if fallback is not None and not manifest.launcher.processes_per_node:
+        if fallback is not None and config is not None:
             gpus, gpus_from = fallback, f"{config.source} (DGXNGPU)"
             notes.append(
                 f"{manifest.benchmark}: no GPU on this machine; processes per node from "
                 f"{gpus_from}: {fallback}"
+            )
+        else:
+            count_text, gpus_from = GPUS_AT_RUN_TIME, "the node's GPUs, counted at run time"
+            notes.append(
+                f"{manifest.benchmark}: no GPU on this machine: processes per node are "
+                f"{gpus_from} (shown as {GPUS_AT_RUN_TIME})"
             )
     setup = BenchmarkSetup(
         manifest=manifest,
@@ -150,6 +194,7 @@ def benchmark_setup(
         submission=None if dry_run else _submission(campaign, manifest),
         nodes=campaign.suite.nodes,
         notes=notes,
+        count_text=count_text,
     )
     trial = setup.launch("0", submission_env(campaign))  # raises what every run would
     runtime.check_options(trial.options, str(manifest.path))

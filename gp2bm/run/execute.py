@@ -24,12 +24,12 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from gp2bm import __version__
 from gp2bm.campaign.folder import Campaign, PlannedRun
+from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.record import (
     ABORTED,
     INTERRUPTED,
@@ -39,33 +39,23 @@ from gp2bm.campaign.record import (
     RunRecord,
 )
 from gp2bm.errors import CampaignStopped, EngineLost, Interrupted
-from gp2bm.files.redact import find_secrets, redact_argv, secret_values
+from gp2bm.files.redact import find_secrets, secret_values
 from gp2bm.files.timestamps import now_iso
-from gp2bm.node.cachedrop import CacheDrop, drop_page_cache
+from gp2bm.node.cachedrop import CacheDrop
 from gp2bm.node.fingerprint import node_identity
 from gp2bm.results.runlog import RunLog, parse_run_log
-from gp2bm.run.benchsetup import BenchmarkSetup, benchmark_setup, submission_env
+from gp2bm.run.benchsetup import BenchmarkSetup, benchmark_setup
 from gp2bm.run.mllog import KEY_END, KEY_TRACE, mllog_line
-from gp2bm.run.nodetelemetry import NodesTelemetry, telemetry_paths
 from gp2bm.run.options import RunOptions
-from gp2bm.run.plan import container_name
+from gp2bm.run.placement import RunPlacement, Sampler
+from gp2bm.run.plan import RunPlan, container_name, plan_run
 from gp2bm.run.progress import LiveStatus
 from gp2bm.run.seeds import fresh_seed
-from gp2bm.run.spanning import SpanRun, open_span
+from gp2bm.run.spanning import placement_for
 from gp2bm.run.submission import writer_problem
-from gp2bm.run.telemetry import TelemetrySampler, start_telemetry
 from gp2bm.run.timer import RunTimer
 from gp2bm.run.writing import disk_full, is_disk_full, save_record, writing
-from gp2bm.runtimes.base import (
-    LABEL_CAMPAIGN,
-    LABEL_RUN,
-    Execution,
-    ImageInfo,
-    RunSpec,
-    Runtime,
-    run_spec,
-)
-from gp2bm.runtimes.span import Span
+from gp2bm.runtimes.base import Execution, ImageInfo, Runtime
 from gp2bm.spec.manifest import BenchmarkManifest
 
 POLL_S = 0.2  # how often a running run is looked at (exit, output, timeout, progress)
@@ -80,21 +70,22 @@ class RunOutcome:
 
 @dataclass
 class _Prepared:
-    """A run about to start: what it runs, its record (saved as running) and its files."""
+    """A run about to start: its plan, where it runs, its resolved setup and its record
+    (saved as running)."""
 
-    bench: str
-    n: int
-    spec: RunSpec
+    plan: RunPlan
     setup: BenchmarkSetup
+    placement: RunPlacement
     record: RunRecord
-    record_path: Path
-    partial: Path  # its log while it runs
-    telemetry_path: Path
-    timeout: float | None
-    # a run across nodes: where it runs and what its nodes said; how srun starts it
-    span_run: SpanRun | None = None
-    span: Span | None = None
-    node_telemetry: dict[str, Path] = field(default_factory=dict)  # each node's CSV
+    layout: CampaignLayout
+
+    @property
+    def bench(self) -> str:
+        return self.plan.benchmark
+
+    @property
+    def n(self) -> int:
+        return self.plan.index
 
 
 @dataclass
@@ -121,53 +112,52 @@ def execute_run(
     once per benchmark); without it, it is resolved here (a Slurm array task's one run)."""
     if setup is None:
         setup = benchmark_setup(campaign, manifest, runtime)
-    campaign.layout.records_dir(planned.benchmark).mkdir(parents=True, exist_ok=True)
-    campaign.layout.benchmark_dir(planned.benchmark).mkdir(parents=True, exist_ok=True)
-    span_run = None
-    if setup.spans:
-        span_run = open_span(campaign, setup.manifest, runtime, options, setup.nodes)
-        setup = replace(setup, place=span_run.place)
-    drop = _drop_cache(campaign, planned.benchmark, planned.index, options, span_run)
-    run = _prepare(campaign, planned, setup, runtime, image, options, drop, span_run)
-    with writing(run.partial), open(run.partial, "wb") as sink:
+    layout = campaign.layout
+    layout.records_dir(planned.benchmark).mkdir(parents=True, exist_ok=True)
+    layout.benchmark_dir(planned.benchmark).mkdir(parents=True, exist_ok=True)
+    where = placement_for(campaign, setup, runtime, options)
+    drop = _drop_cache(campaign, planned, options, where)
+    run = _prepare(campaign, planned, setup, runtime, image, options, drop, where)
+    with writing(run.plan.partial), open(run.plan.partial, "wb") as sink:
         _write_header(sink, run, drop)
         ended = _supervise(run, runtime, sink, options, status, tick)
         _close_log(sink, run, ended)
     run.record.secrets_in_log = _secrets_shown(run) or None
-    os.replace(run.partial, campaign.layout.result_path(run.bench, run.n))
+    os.replace(run.plan.partial, run.plan.result)
     run.record.stop = now_iso()
-    save_record(run.record_path, run.record)
+    save_record(run.plan.record, run.record)
     return RunOutcome(planned, run.record)
 
 
 def _secrets_shown(run: _Prepared) -> list[str]:
     """Where the log shows a secret value the run was given (never the value). The log is
     evidence and stays as written; the record and the campaign's output say it."""
-    env = dict(run.spec.env)
+    env = dict(run.plan.spec.env)
     if run.setup.manifest.local is not None:  # the local runtime's own variables
         env.update(run.setup.manifest.local.environment)
-    return [str(found) for found in find_secrets(run.partial, secret_values(env))]
+    return [str(found) for found in find_secrets(run.plan.partial, secret_values(env))]
 
 
 # ---------------------------------------------------------------------------- prepare
 
 
 def _drop_cache(
-    campaign: Campaign, bench: str, n: int, options: RunOptions, span_run: SpanRun | None
+    campaign: Campaign, planned: PlannedRun, options: RunOptions, where: RunPlacement
 ) -> CacheDrop:
-    """Drop the page cache (a run across nodes: every node's, dropped by its node step); a
-    failure stops the campaign (recorded) unless allowed."""
+    """Drop the page cache (on every node of the run); a failure stops the campaign
+    (recorded) unless allowed."""
     if not options.cache_drop:
         return CacheDrop(False, "disabled (--no-cache-drop)", 0.0, "not attempted")
-    drop = span_run.cache_drop() if span_run else drop_page_cache(options.cache_drop_command)
+    drop = where.drop_cache(options)
     if drop.ok or options.allow_cache_drop_failure:
         return drop
+    bench, n = planned.benchmark, planned.index
     failed = RunRecord(
         benchmark=bench,
         run=n,
         status=NOT_STARTED,
         reason=f"cache drop failed: {drop.error}",
-        cache_drop=_drop_record(drop, span_run),
+        cache_drop=where.drop_record(drop),
         start=now_iso(),
     )
     save_record(campaign.layout.cache_drop_failure_path(bench, n), failed)
@@ -175,11 +165,6 @@ def _drop_cache(
         f"cache drop before {bench} run {n} failed: {drop.error} "
         "(run as root, pass --cache-drop-command, or --allow-cache-drop-failure)"
     )
-
-
-def _drop_record(drop: CacheDrop, span_run: SpanRun | None) -> dict:
-    """The record's cache drop: the run's, and each node's for a run across nodes."""
-    return {**drop.as_dict(), "nodes": span_run.drops()} if span_run else drop.as_dict()
 
 
 def _prepare(
@@ -190,76 +175,52 @@ def _prepare(
     image: ImageInfo,
     options: RunOptions,
     drop: CacheDrop,
-    span_run: SpanRun | None = None,
+    where: RunPlacement,
 ) -> _Prepared:
-    """Draw the seed, plan the launch, render the run and save its record (status running)."""
-    bench, n, manifest = planned.benchmark, planned.index, setup.manifest
+    """Draw the seed, plan the run where it runs and save its record (status running)."""
+    bench, n = planned.benchmark, planned.index
     seed = fresh_seed(campaign.used_seeds(bench))
     name = f"{container_name(campaign, bench, n)}-{secrets.token_hex(3)}"
-    labels = {LABEL_CAMPAIGN: campaign.ident, LABEL_RUN: f"{bench}/{n}"}
-    launch = setup.launch(seed, {**submission_env(campaign), **options.extra_env})
-    spec = run_spec(manifest, name, seed, {}, labels, launch=launch)
-    span = span_run.span(launch) if span_run else None
-    timeout = options.timeout_seconds
-    if timeout is None and manifest.timeout_minutes:
-        timeout = manifest.timeout_minutes * 60
-    record = _new_record(campaign, planned, manifest, runtime, image, options, spec, span)
+    plan = plan_run(campaign, planned, setup, runtime, where, seed, name, options.timeout_seconds)
+    record = _new_record(campaign, plan, setup.manifest, runtime, image, options)
+    launch = plan.launch
     record.update(
         seed=seed,
-        timeout_seconds=timeout,
-        cache_drop=_drop_record(drop, span_run),
+        timeout_seconds=plan.timeout,
+        cache_drop=where.drop_record(drop),
         relaxed=launch.options.relaxed(),
-        launch=launch.as_record() | ({"notes": span_run.notes} if span_run else {}),
+        launch=launch.as_record() | {"notes": where.notes},
+        **where.record_fields(),
     )
-    if span_run:
-        record.update(**span_run.record_fields())
-    run = _Prepared(
-        bench=bench,
-        n=n,
-        spec=spec,
-        setup=setup,
-        record=record,
-        record_path=campaign.layout.record_path(bench, n),
-        partial=campaign.layout.partial_path(bench, n),
-        telemetry_path=campaign.layout.telemetry_path(bench, n),
-        timeout=timeout,
-        span_run=span_run,
-        span=span,
-        node_telemetry=telemetry_paths(campaign, bench, n, span_run.nodes) if span_run else {},
-    )
-    save_record(run.record_path, record)
-    return run
+    save_record(plan.record, record)
+    return _Prepared(plan, setup.placed(where.place), where, record, campaign.layout)
 
 
 def _new_record(
     campaign: Campaign,
-    planned: PlannedRun,
+    plan: RunPlan,
     manifest: BenchmarkManifest,
     runtime: Runtime,
     image: ImageInfo,
     options: RunOptions,
-    spec: RunSpec,
-    span: Span | None = None,
 ) -> RunRecord:
     """The record of a run about to start: what runs, how, and where."""
-    bench, n = planned.benchmark, planned.index
-    command = runtime.render_span(spec, span) if span else runtime.render(spec)
     record = RunRecord(
-        benchmark=bench,
-        run=n,
-        log=campaign.layout.relative(campaign.layout.result_path(bench, n)),
+        benchmark=plan.benchmark,
+        run=plan.index,
+        log=campaign.layout.relative(plan.result),
         status=RUNNING,
         runtime=runtime.name,
-        container=spec.name,
-        command=redact_argv(command),
+        container=plan.spec.name,
+        command=plan.shown,
         image=manifest.image,
         image_pinned=manifest.pinned,
         image_id=image.id,
         image_repo_digests=list(image.repo_digests),
         allow_unpinned=options.allow_unpinned,
         manifest=str(manifest.path),
-        privileged=spec.privileged,
-        network=spec.network,
+        privileged=plan.spec.privileged,
+        network=plan.spec.network,
         host=socket.gethostname(),
         gp2bm_version=__version__,
         gp2bm_pid=os.getpid(),
@@ -270,17 +231,12 @@ def _new_record(
 
 
 def _write_header(sink: BinaryIO, run: _Prepared, drop: CacheDrop) -> None:
-    """gp2bm's own first lines: the cache drop, what runs where (traceability), and the
-    submission lines when the manifest says gp2bm writes them (NVIDIA's ResNet)."""
+    """gp2bm's own first lines: the cache drop (every node's), what runs where
+    (traceability), and the submission lines when the manifest says gp2bm writes them
+    (NVIDIA's ResNet)."""
     record = run.record
-    if run.span_run is None:
-        sink.write(mllog_line("cache_clear", drop.ok, {"method": drop.method}))
-    else:  # one line per node, as NVIDIA's run.sub has every node's task write it
-        for node in run.span_run.nodes:
-            each = run.span_run.drops().get(node) or drop.as_dict()
-            sink.write(
-                mllog_line("cache_clear", each["ok"], {"method": each["method"], "node": node})
-            )
+    for line in run.placement.cache_clear_lines(drop):
+        sink.write(line)
     trace = {
         "gp2bm_version": record.gp2bm_version,
         "image": record.image,
@@ -312,7 +268,7 @@ def _supervise(
     t0 = time.monotonic()
     execution, telemetry = _start(run, runtime, sink, timer)
     try:
-        code, reason = _follow(execution, run.timeout, options.stop_grace_seconds, tick, t0)
+        code, reason = _follow(execution, run.plan.timeout, options.stop_grace_seconds, tick, t0)
     except KeyboardInterrupt:
         raise _interrupted(run, execution, telemetry, options, t0) from None
     finally:
@@ -326,18 +282,16 @@ def _supervise(
 
 def _start(
     run: _Prepared, runtime: Runtime, sink: BinaryIO, timer: RunTimer
-) -> tuple[Execution, TelemetrySampler | NodesTelemetry]:
-    """The run's processes, and its telemetry: this node's, or every node's."""
-    span_run = run.span_run
-    if span_run is None:
-        return runtime.start(run.spec, sink, timer.on_line), start_telemetry(run.telemetry_path)
+) -> tuple[Execution, Sampler]:
+    """The run's processes where it runs, and its telemetry (every node's)."""
+    where = run.placement
 
     def on_line(line: bytes) -> None:
         timer.on_line(line)
-        span_run.on_line(line)
+        where.on_line(line)
 
-    execution = runtime.start_span(run.spec, run.span, sink, on_line)
-    return execution, NodesTelemetry(span_run, run.node_telemetry)
+    execution = where.start(runtime, run.plan.spec, run.plan.launch, sink, on_line)
+    return execution, where.telemetry(run.layout, run.bench, run.n)
 
 
 def _follow(
@@ -368,7 +322,7 @@ def _follow(
 def _interrupted(
     run: _Prepared,
     execution: Execution,
-    telemetry: TelemetrySampler,
+    telemetry: Sampler,
     options: RunOptions,
     t0: float,
 ) -> Interrupted:
@@ -382,7 +336,7 @@ def _interrupted(
         seconds=time.monotonic() - t0,
         telemetry=telemetry.stop(),
     )
-    save_record(run.record_path, run.record)
+    save_record(run.plan.record, run.record)
     return Interrupted(
         f"interrupted during {run.bench} run {run.n}; its log is kept as an attempt and the "
         "run is redone by the next run-all"
@@ -395,8 +349,8 @@ def _stop_unless_the_workload_ended(
     """A full disk, a lost engine or a lost node is not the workload's failure: the
     campaign stops and the run is kept as an attempt, redone by the next run-all."""
     if is_disk_full(ended.output_error):
-        raise disk_full(run.partial)
-    lost_node = run.span_run.lost() if run.span_run and ended.reason is None else None
+        raise disk_full(run.plan.partial)
+    lost_node = run.placement.lost() if ended.reason is None else None
     if lost_node:
         run.record.update(
             status=ABORTED,
@@ -405,7 +359,7 @@ def _stop_unless_the_workload_ended(
             stop=now_iso(),
             seconds=ended.seconds,
         )
-        save_record(run.record_path, run.record)
+        save_record(run.plan.record, run.record)
         raise CampaignStopped(
             f"{run.bench} run {run.n}: {lost_node}: its log is kept as an attempt and the run "
             "is redone by the next run-all"
@@ -419,7 +373,7 @@ def _stop_unless_the_workload_ended(
         stop=now_iso(),
         seconds=ended.seconds,
     )
-    save_record(run.record_path, run.record)
+    save_record(run.plan.record, run.record)
     raise EngineLost(
         f"{runtime_name}: the container engine stopped answering during {run.bench} run "
         f"{run.n} ({lost}); its log is kept as an attempt and the run is redone by the "
@@ -438,14 +392,14 @@ def _close_log(sink: BinaryIO, run: _Prepared, ended: _Ended) -> None:
     if reason is None and ended.output_error is not None:
         reason = f"output lost: {ended.output_error}"
     sink.flush()
-    log: RunLog = parse_run_log(run.partial)
+    log: RunLog = parse_run_log(run.plan.partial)
     if reason is None and log.status != "success":
         reason = "the log has no successful run_stop"
     verdict = SUCCESS if reason is None else ABORTED
     if verdict == SUCCESS:
         # a run that ended well but whose submission lines break compliance: say why
         run.record.submission_problem = writer_problem(
-            run.setup.manifest.submission_lines, run.partial.read_bytes(), run.record.manifest
+            run.setup.manifest.submission_lines, run.plan.partial.read_bytes(), run.record.manifest
         )
     sink.write(mllog_line(KEY_END, {"status": verdict, "exit_code": ended.code, "reason": reason}))
     sink.flush()

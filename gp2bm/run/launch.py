@@ -88,8 +88,10 @@ def _plan(
     nodes: int,
     node_rank: int,
     place: Placement | None,
+    count_text: str | None = None,
 ) -> LaunchPlan:
-    """The processes of the run: one (launcher none), else one per GPU of each node."""
+    """The processes of the run: one (launcher none), else one per GPU of each node (shown
+    as ``count_text`` where the node's GPUs are not known here)."""
     name = manifest.launcher.name
     if nodes > 1 and not get_launcher(name).spans_nodes:
         raise InputError(
@@ -98,9 +100,11 @@ def _plan(
         )
     if name == "none":
         return LaunchPlan(processes_per_node=1, nodes=nodes, node_rank=node_rank)
-    plan = launch_plan(
-        manifest.launcher.processes_per_node, node_gpus, nodes, node_rank, str(manifest.path)
-    )
+    given = manifest.launcher.processes_per_node
+    if given is None and node_gpus is None and count_text is not None:
+        plan = LaunchPlan(0, nodes=nodes, node_rank=node_rank, count_text=count_text)
+    else:
+        plan = launch_plan(given, node_gpus, nodes, node_rank, str(manifest.path))
     if not get_launcher(name).spans_nodes:
         return plan
     place = place or Placement()
@@ -122,11 +126,14 @@ def plan_launch(
     nodes: int = 1,
     node_rank: int = 0,
     place: Placement | None = None,
+    count_text: str | None = None,
 ) -> RunLaunch:
-    """The launch of one run; ``config`` is the resolved config file (None: no config)."""
+    """The launch of one run; ``config`` is the resolved config file (None: no config).
+    ``count_text``: what the command line shows for the processes per node when neither the
+    manifest, the node nor the config file says it here (a dry run)."""
     if manifest.config is not None and config is None:
         raise ValueError(f"{manifest.path}: its config file must be resolved first")
-    plan = _plan(manifest, node_gpus, nodes, node_rank, place)
+    plan = _plan(manifest, node_gpus, nodes, node_rank, place, count_text)
     launcher = get_launcher(manifest.launcher.name)
     exported = config.exported if config else {}
     env = {**launcher.run_environment(plan), **merge_environment(exported, manifest.environment)}
@@ -135,7 +142,7 @@ def plan_launch(
     if manifest.seed_arg:
         command += [manifest.seed_arg, str(seed)]
     problems = []
-    if config is not None:
+    if config is not None and plan.count_text is None:
         problem = gpu_count_problem(env, plan, config.source)
         if problem and manifest.launcher.name != "none":
             problems.append(problem)

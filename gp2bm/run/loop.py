@@ -13,7 +13,6 @@ from pathlib import Path
 
 from gp2bm.campaign.folder import Campaign, PlannedRun
 from gp2bm.errors import InputError, RunBusy
-from gp2bm.node.spanning import spans
 from gp2bm.run.benchsetup import BenchmarkSetup, benchmark_setup
 from gp2bm.run.execute import RunOutcome, execute_run
 from gp2bm.run.options import RunOptions
@@ -22,6 +21,7 @@ from gp2bm.run.signals import SignalGuard
 from gp2bm.run.spanning import require_allocation
 from gp2bm.run.writing import disk_full, is_disk_full
 from gp2bm.runtimes.base import LABEL_CAMPAIGN, ImageInfo, Runtime
+from gp2bm.runtimes.span import spans
 from gp2bm.spec.manifest import BenchmarkManifest, pin_command
 
 

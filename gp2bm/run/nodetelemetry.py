@@ -20,9 +20,13 @@ from pathlib import Path
 
 import psutil
 
-from gp2bm.campaign.folder import Campaign
-from gp2bm.node.allocation import each_node_argv, read_task_outputs, task_output_option
-from gp2bm.run.spanning import SpanRun, gp2bm_argv
+from gp2bm.campaign.layout import CampaignLayout
+from gp2bm.node.allocation import (
+    each_node_argv,
+    gp2bm_argv,
+    read_task_outputs,
+    task_output_option,
+)
 from gp2bm.runtimes.process import ProcessExecution, start_process
 
 # How long the telemetry tasks may take to start (a gp2bm import on a busy node), and to
@@ -36,11 +40,11 @@ class NodesTelemetry:
     """The telemetry step beside a run: each node sampled into its own CSV. The step's srun
     runs below a keeper (``gp2bm.runtimes.process``): it dies with gp2bm, as the run does."""
 
-    def __init__(self, run: SpanRun, paths: dict[str, Path]):
-        self.paths, self.nodes = paths, run.nodes
+    def __init__(self, srun_binary: str, nodes: tuple[str, ...], paths: dict[str, Path]):
+        self.paths, self.nodes = paths, nodes
         outs = [f"--out={n}={p}" for n, p in paths.items()]
-        srun = each_node_argv(run.each_node[0], run.nodes, overlap=True)
-        first = paths[run.nodes[0]]
+        srun = each_node_argv(srun_binary, nodes, overlap=True)
+        first = paths[nodes[0]]
         self.outputs = first.with_name(f".{first.stem}.tasks")  # each node's summary line
         shutil.rmtree(self.outputs, ignore_errors=True)
         self.outputs.mkdir(parents=True)
@@ -140,11 +144,11 @@ def combine_telemetry(
     }
 
 
-def telemetry_paths(campaign: Campaign, bench: str, n: int, nodes: tuple[str, ...]) -> dict:
+def telemetry_paths(layout: CampaignLayout, bench: str, n: int, nodes: tuple[str, ...]) -> dict:
     """Rank 0's node samples into the run's own telemetry_N.csv, each other node beside it."""
     return {
-        node: campaign.layout.telemetry_path(bench, n)
+        node: layout.telemetry_path(bench, n)
         if i == 0
-        else campaign.layout.node_telemetry_path(bench, n, node)
+        else layout.node_telemetry_path(bench, n, node)
         for i, node in enumerate(nodes)
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -13,6 +13,5 @@ class RunOptions:
     allow_unpinned: bool = False
     timeout_seconds: float | None = None  # None: the manifest's
     stop_grace_seconds: float = 10.0
-    extra_env: dict[str, str] = field(default_factory=dict)
     # a run across nodes on nodes of different hardware goes on (recorded) instead of stopping
     allow_mixed_nodes: bool = False

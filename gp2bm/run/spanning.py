@@ -2,7 +2,7 @@
 
 Before the run, on every node of it (each an srun step of one task per node):
 
-1. the image made ready once (``SpansNodes.ready_command``: Pyxis imports it under the
+1. the image made ready once (``Runtime.ready_command``: Pyxis imports it under the
    run's name; Apptainer starts the campaign's SIF on the node);
 2. gp2bm's node step (``gp2bm node-step``): the node's name and hardware fingerprint, its
    pre-flight items, its inventory (once per campaign), then its page cache dropped.
@@ -11,8 +11,9 @@ The nodes must be of one kind of hardware (else the run is refused in one line, 
 ``--allow-mixed-nodes``) and pass their pre-flight (else the campaign stops). srun gets
 ``--mpi=pmix`` only where Slurm's pmix starts a step on these nodes (asked each time).
 
-During the run: its tasks (``SpansNodes.start_span``, srun's words from the launcher), and
-beside them every node's telemetry (``gp2bm.run.nodetelemetry``).
+During the run: its tasks (``Runtime.start_span``, srun's words from the launcher), and
+beside them every node's telemetry (``gp2bm.run.nodetelemetry``). ``SpanRun`` is the run's
+``RunPlacement`` (``gp2bm.run.placement``); a dry run places it on placeholders.
 
 After it: srun's own error lines say when a node was lost during the run (its tasks killed
 with SIGKILL, or a node failure). Such a run did not end by the workload's doing: it ends
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from gp2bm.campaign.folder import Campaign
+from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.errors import CampaignStopped, InputError
 from gp2bm.files.findings import CheckItem, blocking
 from gp2bm.launchers import get_launcher
@@ -35,15 +38,19 @@ from gp2bm.launchers.srun import DEFAULT_MASTER_PORT, SLURM_TO_PYTORCH, lost_nod
 from gp2bm.node.allocation import (
     current_allocation,
     each_node_argv,
+    gp2bm_argv,
     in_allocation,
     node_address,
     run_each,
 )
 from gp2bm.node.cachedrop import CacheDrop
+from gp2bm.run.benchsetup import BenchmarkSetup
 from gp2bm.run.launch import Placement, RunLaunch
+from gp2bm.run.mllog import mllog_line
+from gp2bm.run.nodetelemetry import NodesTelemetry, telemetry_paths
 from gp2bm.run.options import RunOptions
-from gp2bm.runtimes.base import Runtime
-from gp2bm.runtimes.span import Span, SpansNodes
+from gp2bm.run.placement import RunPlacement, Sampler, ThisNode
+from gp2bm.runtimes.base import Execution, RunSpec, Runtime, Span
 from gp2bm.spec.manifest import BenchmarkManifest
 
 # A first import of a large image on a node, or its first inventory, may take minutes.
@@ -53,11 +60,6 @@ CHECK_FIELDS = ("name", "status", "detail", "fix", "blocking")
 # Rank 0's port moves with the job id (slurm2pytorch's 29500 + job id mod this): runs of
 # one campaign whose rank 0 share a host (nodes emulated on one machine) never share a port.
 MASTER_PORT_SPREAD = 2000
-
-
-def gp2bm_argv(*args: str) -> list[str]:
-    """This gp2bm, as every node runs it (the shared installation of the array tasks)."""
-    return [sys.executable, "-P", "-m", "gp2bm", *args]
 
 
 def master_port(job: str) -> int:
@@ -92,16 +94,31 @@ def working_mpi(each_node: tuple[str, ...]) -> tuple[str | None, str | None]:
 
 @dataclass
 class SpanRun:
-    """A run placed on the nodes of its allocation, and what each node said before it."""
+    """A run placed on the nodes of its allocation, and what each node said before it: the
+    ``RunPlacement`` of a run across nodes."""
 
     job: str
     nodes: tuple[str, ...]
-    place: Placement
+    placed: Placement
     each_node: tuple[str, ...]
     name: str  # the image's name on every node (Pyxis)
     reports: dict[str, dict] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)  # what placing it found (no pmix...)
     errors: list[str] = field(default_factory=list)  # srun's error lines during the run
+
+    @classmethod
+    def unplaced(cls, campaign: Campaign, manifest: BenchmarkManifest) -> SpanRun:
+        """A dry run's: no allocation yet, so its nodes and rank 0's address are
+        placeholders (the launcher's), and nothing was asked of any node."""
+        return cls("", (), Placement(), (), _image_name(campaign, manifest))
+
+    @property
+    def place(self) -> Placement | None:
+        return self.placed
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.found)
 
     def span(self, launch: RunLaunch | None = None) -> Span:
         return Span(
@@ -111,6 +128,43 @@ class SpanRun:
             rank_map=SLURM_TO_PYTORCH,
             name=self.name,
         )
+
+    def drop_cache(self, options: RunOptions) -> CacheDrop:
+        """Every node's cache drop (each dropped by its node step), as one."""
+        return self.cache_drop()
+
+    def drop_record(self, drop: CacheDrop) -> dict:
+        """The record's cache drop: the run's, and each node's."""
+        return {**drop.as_dict(), "nodes": self.drops()}
+
+    def cache_clear_lines(self, drop: CacheDrop) -> list[bytes]:
+        """One line per node, as NVIDIA's run.sub has every node's task write it."""
+        lines = []
+        for node in self.nodes:
+            each = self.drops().get(node) or drop.as_dict()
+            lines.append(
+                mllog_line("cache_clear", each["ok"], {"method": each["method"], "node": node})
+            )
+        return lines
+
+    def render(self, runtime: Runtime, spec: RunSpec, launch: RunLaunch) -> list[str]:
+        """srun's words before the runtime's command line (the runtime's render_span)."""
+        return runtime.render_span(spec, self.span(launch))
+
+    def start(
+        self,
+        runtime: Runtime,
+        spec: RunSpec,
+        launch: RunLaunch,
+        sink: BinaryIO,
+        on_line: Callable[[bytes], None] | None,
+    ) -> Execution:
+        return runtime.start_span(spec, self.span(launch), sink, on_line)
+
+    def telemetry(self, layout: CampaignLayout, bench: str, n: int) -> Sampler:
+        """Every node sampled into its own CSV beside the run."""
+        paths = telemetry_paths(layout, bench, n, self.nodes)
+        return NodesTelemetry(self.each_node[0], self.nodes, paths)
 
     def drops(self) -> dict[str, dict]:
         return {
@@ -199,8 +253,12 @@ def place_run(campaign: Campaign, manifest: BenchmarkManifest, nodes: int) -> Sp
     each = tuple(each_node_argv(get_launcher("srun").srun, hosts))
     mpi, why = working_mpi(each)
     place = Placement(hosts, node_address(hosts[0]), master_port(allocation.job), mpi)
-    name = f"gp2bm-{campaign.ident}-{manifest.benchmark}"
-    return SpanRun(allocation.job, hosts, place, each, name, notes=[why] if why else [])
+    name = _image_name(campaign, manifest)
+    return SpanRun(allocation.job, hosts, place, each, name, found=[why] if why else [])
+
+
+def _image_name(campaign: Campaign, manifest: BenchmarkManifest) -> str:
+    return f"gp2bm-{campaign.ident}-{manifest.benchmark}"
 
 
 def open_span(
@@ -211,7 +269,7 @@ def open_span(
     nodes: int,
 ) -> SpanRun:
     """Place the run, make its image ready on every node, and step onto each node."""
-    if not isinstance(runtime, SpansNodes):
+    if not runtime.spans_nodes:
         raise InputError(f"the {runtime.name} runtime cannot start a run across nodes")
     run = place_run(campaign, manifest, nodes)
     code, _, tail = _step(runtime.ready_command(manifest, run.span()), STEP_TIMEOUT_S)
@@ -262,3 +320,15 @@ def require_node_checks(run: SpanRun) -> None:
                 f"pre-flight on {node}: {first.name}: {first.detail}"
                 + (f" ({first.fix})" if first.fix else "")
             )
+
+
+def placement_for(
+    campaign: Campaign, setup: BenchmarkSetup, runtime: Runtime, options: RunOptions | None
+) -> RunPlacement:
+    """Where a benchmark's run runs: this node, or the nodes of the allocation (each stepped
+    onto first). ``options`` None: a dry run, placed on the launcher's placeholders."""
+    if not setup.spans:
+        return ThisNode()
+    if options is None:
+        return SpanRun.unplaced(campaign, setup.manifest)
+    return open_span(campaign, setup.manifest, runtime, options, setup.nodes)

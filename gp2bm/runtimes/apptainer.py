@@ -21,7 +21,8 @@ A run across the nodes of a Slurm allocation (launcher ``srun``) is the same com
 after srun's words, one task per process on every node, each through ``taskenv.py``, which
 hands the task's Slurm variables and rank to the container (``--cleanenv`` would drop
 them); the SIF, on the campaign's shared folder, is started once on every node before
-(``ready_command``). See ``gp2bm.runtimes.span``.
+(``ready_command``). ``taskenv.py`` hands each task's Slurm variables, and its PyTorch rank
+(slurm2pytorch's mapping), to the container as ``APPTAINERENV_*``.
 
 The pre-flight checks the ``apptainer`` binary, what ``--nv`` takes from the host (the
 driver's libnvidia-ml and nvidia-smi) and each image's pin and SIF. The implementation
@@ -40,6 +41,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -59,12 +61,12 @@ from gp2bm.runtimes.base import (
     RunSpec,
     Runtime,
     SourceExport,
+    Span,
     image_checks,
     register,
     require_source_dir,
 )
 from gp2bm.runtimes.process import start_process
-from gp2bm.runtimes.span import Span, taskenv_argv
 from gp2bm.spec.container import ContainerOptions, apptainer_flags
 from gp2bm.spec.manifest import BenchmarkManifest
 
@@ -76,6 +78,7 @@ BUILD_TIMEOUT_S = 3600
 VERSION_TIMEOUT_S = 30
 EXPORT_TIMEOUT_S = 600
 PROBE_TIMEOUT_S = 600  # a first `exec docker://IMAGE` converts the image
+TASKENV = Path(__file__).with_name("taskenv.py")
 NOT_FOUND_FIX = "install Apptainer, or set GP2BM_APPTAINER to its path"
 
 
@@ -135,9 +138,17 @@ def _check_bind_path(path: str) -> str:
     return path
 
 
+
+def taskenv_argv(span: Span, prefix: str) -> list[str]:
+    """The per-task step on every node that hands Slurm's task variables, under ``prefix``,
+    to the command after it (``taskenv.py``: standard library only, run by path)."""
+    mapped = [f"{name}={source}" for name, source in span.rank_map]
+    return [sys.executable, "-I", str(TASKENV), prefix, *mapped, "--"]
+
 @register
 class ApptainerRuntime(Runtime):
     name = "apptainer"
+    spans_nodes = True
     no_pull_reason = "it builds each campaign's SIF from the pinned digest when the campaign starts"
 
     def __init__(self, *, apptainer: str | None = None, image_dir: str | os.PathLike | None = None):

@@ -10,6 +10,11 @@ checks (``checks``: engine or binary, GPU runtime, images), how it makes an imag
 registries) and how the implementation source of what ran is read back (``export_source``).
 The callers (pre-flight, pin/pull, the hand-in bundle) never ask which runtime they hold.
 
+A runtime may declare that it can start one run's tasks on every node of a Slurm
+allocation (``spans_nodes``): it then renders and starts a run from a ``Span`` (srun's words
+and the nodes) and makes its image ready on every node first; the others refuse a run across
+nodes in one line. ``gp2bm.runtimes.span`` says which runtimes and launchers can span.
+
 Settings are keyword-only constructor arguments whose defaults come from the environment
 (``get_runtime(name, **settings)``); a runtime holds no other state a caller reads.
 """
@@ -25,7 +30,7 @@ from typing import BinaryIO, ClassVar, Protocol
 from gp2bm.errors import InputError
 from gp2bm.files.findings import CheckItem, fail, warn
 from gp2bm.runtimes.output import OutputPump
-from gp2bm.spec.container import ContainerOptions, container_options
+from gp2bm.spec.container import ContainerOptions
 from gp2bm.spec.manifest import BenchmarkManifest, Mount, pin_command
 
 LABEL_CAMPAIGN = "io.gp2bm.campaign"
@@ -72,33 +77,17 @@ class RunLaunchLike(Protocol):
 
 
 def run_spec(
-    manifest: BenchmarkManifest,
-    name: str,
-    seed: int | str,
-    extra_env: dict[str, str],
-    labels: dict[str, str],
-    launch: RunLaunchLike | None = None,
+    manifest: BenchmarkManifest, launch: RunLaunchLike, name: str, labels: dict[str, str]
 ) -> RunSpec:
-    """The spec of one run. With ``launch`` (the config file's environment, the launcher's
-    command, the container options: ``gp2bm.run.launch.plan_launch``), its command and
-    environment are the launch's (the seed is in it already); ``extra_env`` still wins."""
-    if launch is not None:
-        env = {**launch.environment, **extra_env}
-        command, options, prefix = list(launch.command), launch.options, list(launch.prefix)
-    else:
-        env = dict(manifest.environment)
-        env.update(extra_env)
-        command, options, prefix = list(manifest.command), container_options(manifest), []
-        if manifest.seed_env:
-            env[manifest.seed_env] = str(seed)
-        if manifest.seed_arg:
-            command += [manifest.seed_arg, str(seed)]
+    """The spec of one run: the manifest's image, mounts and limits, and the launch's
+    command, environment (the seed is in it already) and container options
+    (``gp2bm.run.launch.plan_launch``)."""
     return RunSpec(
         name=name,
         image=manifest.image,
-        command=command,
+        command=list(launch.command),
         benchmark=manifest.benchmark,
-        env=env,
+        env=dict(launch.environment),
         mounts=list(manifest.mounts),
         workdir=manifest.workdir,
         user=manifest.user,
@@ -109,10 +98,28 @@ def run_spec(
         network=manifest.network,
         privileged=manifest.privileged,
         labels=dict(labels),
-        options=options,
-        launcher=prefix,
+        options=launch.options,
+        launcher=list(launch.prefix),
         manifest=str(manifest.path),
     )
+
+
+@dataclass(frozen=True)
+class Span:
+    """How one run spans the nodes of its allocation (plain data, rendered by the run).
+
+    The launcher ``srun`` starts the run's tasks on every node from outside the container, so
+    a runtime that spans nodes puts srun's words before its own command line (Apptainer:
+    ``srun ... apptainer run ...``), or is srun itself (Enroot through Pyxis: srun's own
+    ``--container-*`` options).
+    """
+
+    launch: tuple[str, ...]  # srun and its options: every task of the run (launcher srun)
+    each_node: tuple[str, ...]  # srun and its options: one task on each node
+    nodes: tuple[str, ...]  # rank 0's node first
+    # per task, the variable the workload reads and the Slurm variable it comes from
+    rank_map: tuple[tuple[str, str], ...] = ()
+    name: str = ""  # the run's image under this name on every node (Pyxis)
 
 
 @dataclass
@@ -213,6 +220,9 @@ class Runtime(ABC):
     no_pull_reason: ClassVar[str] = "it does not talk to image registries"
     # Why ``run_in_image`` is refused (runtimes that cannot run a command in an image).
     no_image_commands_reason: ClassVar[str] = "put the config file on the host (config.in: host)"
+    # Whether it starts one run's tasks on every node of an allocation (``render_span``,
+    # ``start_span``, ``ready_command``); the others start the processes of one node.
+    spans_nodes: ClassVar[bool] = False
 
     @abstractmethod
     def render(self, spec: RunSpec) -> list[str]:
@@ -248,6 +258,23 @@ class Runtime(ABC):
         recorded by the runs) can be read, without running the benchmark. ``scratch`` is an
         empty folder of the caller's; what was left out goes into ``notes``, named ``what``.
         Raises Gp2bmError when it cannot be had (the bundle then calls it missing)."""
+
+    def ready_command(self, manifest: BenchmarkManifest, span: Span) -> list[str]:
+        """One task per node that makes the image ready there (exit 0 on every node)."""
+        raise self._no_span()
+
+    def render_span(self, spec: RunSpec, span: Span) -> list[str]:
+        """The run's command line across the nodes, as an argument list."""
+        raise self._no_span()
+
+    def start_span(
+        self, spec: RunSpec, span: Span, sink: BinaryIO, on_line: Callable[[bytes], None] | None
+    ) -> Execution:
+        """Start the run across the nodes; its output (every task's) goes to ``sink``."""
+        raise self._no_span()
+
+    def _no_span(self) -> InputError:
+        return InputError(f"the {self.name} runtime cannot start a run across nodes")
 
     def resolve_digest(self, image: str) -> str:
         """``repo@sha256:...`` of IMAGE[:TAG] in its registry (``gp2bm pin``)."""
@@ -286,6 +313,18 @@ class Runtime(ABC):
 
     def close(self) -> None:  # noqa: B027 - most runtimes hold no connection
         """Release a connection to the engine; the runtime opens a new one when used again."""
+
+
+def image_here(runtime: Runtime, image: str) -> bool:
+    """Whether ``run_in_image`` can use ``image`` on this machine now, without fetching it
+    (a runtime without images: always); False when the engine does not answer (its own
+    pre-flight check says so)."""
+    if not runtime.uses_images:
+        return True
+    try:
+        return runtime.image_present(image)
+    except InputError:
+        return False
 
 
 REGISTERED: dict[str, type[Runtime]] = {}

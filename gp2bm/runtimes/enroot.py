@@ -55,12 +55,12 @@ from gp2bm.runtimes.base import (
     RunSpec,
     Runtime,
     SourceExport,
+    Span,
     image_checks,
     pinned_only,
     register,
 )
 from gp2bm.runtimes.process import start_process
-from gp2bm.runtimes.span import Span
 from gp2bm.spec.container import ContainerOptions, enroot_flags
 from gp2bm.spec.manifest import BenchmarkManifest
 
@@ -93,6 +93,7 @@ def _imported_at_start(bench: str, m: BenchmarkManifest) -> CheckItem:
 @register
 class EnrootRuntime(Runtime):
     name = "enroot"
+    spans_nodes = True
     no_pull_reason = "Pyxis imports the image by its digest when the step starts"
     no_image_commands_reason = (
         "Pyxis imports the image only when a run's step starts; put a copy of the config "

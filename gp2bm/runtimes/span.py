@@ -1,65 +1,57 @@
-"""One run across the nodes of a Slurm allocation: what a runtime that can span nodes is
-given, and what it must do with it.
+"""Which runs can span the nodes of an allocation, and how a task finds its rank there.
 
-The launcher ``srun`` starts the run's tasks on every node from outside the container, so a
-runtime that spans nodes puts srun's words before its own command line (Apptainer:
-``srun ... apptainer run ...``), or is srun itself (Enroot through Pyxis: srun's own
-``--container-*`` options). Each task must also find its rank in the container:
-Pyxis passes the task's environment (``SLURM_PROCID`` ...) into the container; Apptainer's
-``--cleanenv`` does not, so an Apptainer task goes through ``taskenv.py`` on its node,
-which hands Slurm's task variables (and each task's PyTorch rank, slurm2pytorch's
-mapping) to the container as ``APPTAINERENV_*``. Before the run the runtime makes its
-image ready on every node once (``ready_command``: Pyxis imports it under a name, as
-NVIDIA's run.sub does; Apptainer starts the campaign's SIF once on each node).
+A run across nodes needs a launcher that starts the processes of every node (``srun``) and a
+runtime that declares ``spans_nodes`` (Apptainer, Enroot through Pyxis). Docker, Podman and
+the local runtime start the processes of one node; mpirun, torchrun and none start those of
+the node they run on. ``spanning_problem`` is asked by the pre-flight, before a campaign's
+runs are planned, and before a Slurm array is submitted: a suite that cannot work is one
+line, not N failed runs.
 
-A runtime that spans nodes implements ``SpansNodes``; the others (Docker, Podman, local)
-start the processes of one node only, and a suite of several nodes refuses them.
+What a runtime that spans nodes is given (``base.Span``) and must do with it (``base.Runtime``:
+``ready_command``, ``render_span``, ``start_span``) is the runtime's own; how each task finds
+its rank in the container is too (Pyxis passes the task's environment into the container;
+Apptainer's tasks go through ``taskenv.py``).
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
-
-from gp2bm.runtimes.base import Execution, RunSpec
+from gp2bm.launchers import launcher_class
+from gp2bm.runtimes import NAMES, runtime_class
+from gp2bm.runtimes.base import Runtime
 from gp2bm.spec.manifest import BenchmarkManifest
 
-TASKENV = Path(__file__).with_name("taskenv.py")
+
+def spans(manifest: BenchmarkManifest) -> bool:
+    """Whether the manifest's launcher starts its processes on every node (srun)."""
+    return launcher_class(manifest.launcher.name).spans_nodes
 
 
-@dataclass(frozen=True)
-class Span:
-    """How one run spans the nodes of its allocation (plain data, rendered by the run)."""
-
-    launch: tuple[str, ...]  # srun and its options: every task of the run (launcher srun)
-    each_node: tuple[str, ...]  # srun and its options: one task on each node
-    nodes: tuple[str, ...]  # rank 0's node first
-    # per task, the variable the workload reads and the Slurm variable it comes from
-    rank_map: tuple[tuple[str, str], ...] = ()
-    name: str = ""  # the run's image under this name on every node (Pyxis)
+def spanning_runtimes() -> str:
+    """The runtimes that can span nodes, as a sentence names them ("apptainer or enroot")."""
+    return " or ".join(n for n in NAMES if runtime_class(n).spans_nodes)
 
 
-def taskenv_argv(span: Span, prefix: str) -> list[str]:
-    """The per-task step on every node that hands Slurm's task variables, under ``prefix``,
-    to the command after it (``taskenv.py``: standard library only, run by path)."""
-    mapped = [f"{name}={source}" for name, source in span.rank_map]
-    return [sys.executable, "-I", str(TASKENV), prefix, *mapped, "--"]
-
-
-@runtime_checkable
-class SpansNodes(Protocol):
-    """A runtime that can start one run's tasks on every node of an allocation."""
-
-    def ready_command(self, manifest: BenchmarkManifest, span: Span) -> list[str]:
-        """One task per node that makes the image ready there (exit 0 on every node)."""
-
-    def render_span(self, spec: RunSpec, span: Span) -> list[str]:
-        """The run's command line across the nodes, as an argument list."""
-
-    def start_span(
-        self, spec: RunSpec, span: Span, sink: BinaryIO, on_line: Callable[[bytes], None] | None
-    ) -> Execution:
-        """Start the run across the nodes; its output (every task's) goes to ``sink``."""
+def spanning_problem(
+    nodes: int, manifests: dict[str, BenchmarkManifest], runtime: Runtime
+) -> str | None:
+    """Why these runs cannot be started on ``nodes`` nodes each, or None."""
+    for m in manifests.values():
+        name = m.launcher.name
+        if nodes > 1 and not runtime.spans_nodes:
+            return (
+                f"{m.path}: the suite runs each run on {nodes} nodes, but the {runtime.name} "
+                f"runtime starts a run on one node only: use --runtime {spanning_runtimes()} "
+                "(with launcher: srun)"
+            )
+        if nodes > 1 and not spans(m):
+            return (
+                f"{m.path}: launcher {name} starts the processes of one node, but the suite "
+                f"runs each run on {nodes} nodes: use launcher: srun (NVIDIA's run.sub)"
+            )
+        if spans(m) and not runtime.spans_nodes:
+            return (
+                f"{m.path}: launcher {name} starts the run's tasks on every node of a Slurm "
+                f"allocation, which the {runtime.name} runtime cannot: use --runtime "
+                f"{spanning_runtimes()}"
+            )
+    return None

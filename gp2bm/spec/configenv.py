@@ -62,11 +62,24 @@ def parse_env_dump(data: bytes, source: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ConfigEnvironment:
-    """What a config file exported, and the run's environment once the manifest's win."""
+    """What a config file exported, and the run's environment once the manifest's win.
+
+    ``at_run_time``: the file lives in an image that is not on this machine (a dry run on a
+    planning machine): what it exports is read from the image when the run starts, and is
+    not known here (``exported`` is empty).
+    """
 
     source: str
     exported: dict[str, str]
     overridden: dict[str, str] = field(default_factory=dict)
+    at_run_time: bool = False
+
+    @classmethod
+    def read_at_run_time(cls, manifest: BenchmarkManifest) -> ConfigEnvironment:
+        """The config of ``manifest``'s image, to be read when the run starts."""
+        if manifest.config is None:
+            raise ValueError(f"{manifest.path}: no config file")
+        return cls(f"{manifest.image}:{manifest.config.file}", {}, at_run_time=True)
 
     def merged(self, manifest_env: Mapping[str, str]) -> dict[str, str]:
         return merge_environment(self.exported, manifest_env)
