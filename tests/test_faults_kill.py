@@ -137,7 +137,8 @@ def test_a_forked_child_keeps_no_lock_once_gp2bm_is_killed(tmp_path):
     try:
         assert Path(f"/proc/{child}").exists(), "the forked child ended too early"
         assert lock_holder(tmp_path / "run_0.lock") is None
-        with campaign_lock(CampaignFiles(tmp_path)), run_lock(tmp_path / "run_0.lock", "resnet run 0"):
+        lock = run_lock(tmp_path / "run_0.lock", "resnet run 0")
+        with campaign_lock(CampaignFiles(tmp_path)), lock:
             pass
     finally:
         os.kill(child, signal.SIGKILL)
