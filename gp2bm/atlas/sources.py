@@ -6,9 +6,10 @@ result_*.txt`` (any ``result_*.txt`` is a log, as in MLCommons' summarizer), a
 ``scaling.json`` beside the logs in rounds with RCP normalisation, and ``<Submitter>/
 systems/<system>.json``. Logs in a sub-folder of a benchmark folder (a power measurement's,
 or a set filed one level too deep) are not part of its result set, as for MLCommons' tools:
-they are listed as not read. The system descriptions' fields vary: ``divison`` (v1.x),
-``number of nodes``, counts as strings or numbers ("1", "1.0", 1), the division as
-"close", "Closed" or "Open", and the status as some twenty spellings of three categories.
+they are listed as not read. The system descriptions' fields vary: ``divison`` and
+``number of nodes`` (v0.7), ``framework_name`` beside ``framework`` (v4.0 on), counts as
+strings or numbers ("1", "1.0", 1), the division as "close", "Closed" or "Open", and the
+status as some twenty spellings of three categories.
 """
 
 from __future__ import annotations
