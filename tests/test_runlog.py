@@ -43,6 +43,20 @@ def test_fields(tmp_path):
     assert run.anomalies == []
 
 
+def test_the_first_init_start_is_kept(tmp_path):
+    lines = [
+        rec("init_start", 1000),
+        rec("init_start", 1500),
+        rec("init_stop", 61000),
+        rec("run_start", 62000),
+        rec("submission_benchmark", 62001, "bert"),
+        rec("run_stop", 122000, status="success"),
+    ]
+    run = parse_run_log(write(tmp_path, lines))
+    assert run.init_start_ms == 1000 and run.start_ms == 62000
+    assert parse_run_log(write(tmp_path, lines[2:], "result_1.txt")).init_start_ms is None
+
+
 def test_noise_and_prefixes(tmp_path):
     p = write(
         tmp_path,

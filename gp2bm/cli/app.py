@@ -64,6 +64,8 @@ COMMAND_MODULES = {
     "package": "handin",
     "verify": "handin",
     "score": "score",
+    "atlas": "atlas",
+    "expect": "atlas",
 }
 
 
@@ -126,9 +128,10 @@ def _main(argv: list[str] | None) -> None:
         err.print("gp2bm: interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the one-line contract
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+        exit_code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(exit_code, int):
             exc.show()  # a usage error from the CLI parser: it prints its own message
-            sys.exit(exc.exit_code)
+            sys.exit(exit_code)
         if os.environ.get("GP2BM_DEBUG"):
             raise
         err.print(

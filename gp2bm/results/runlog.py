@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 from gp2bm.errors import InputError
 from gp2bm.files.plaintext import printable
@@ -86,6 +87,7 @@ class RunLog:
     anomalies: list[Anomaly] = field(default_factory=list)
     records: int = 0
     cache_clears: int = 0
+    init_start_ms: int | None = None  # the first init_start: the run's initialisation began
 
     @property
     def minutes(self) -> float | None:
@@ -203,6 +205,7 @@ def parse_run_log(path: Path | str, target: float | None = None) -> RunLog:
         # the clock catches up, but only the first of them (or a further step) counts.
         if (
             last_time is not None
+            and prev_time is not None
             and rec.time_ms < last_time - CLOCK_TOLERANCE_MS
             and rec.time_ms < prev_time - CLOCK_TOLERANCE_MS
         ):
@@ -318,6 +321,8 @@ def _apply_fact(run: RunLog, rec: Record) -> None:
         run.division = printable(value, MAX_NAME_CHARS)
     elif key == "cache_clear":
         run.cache_clears += 1
+    elif key == "init_start" and run.init_start_ms is None:
+        run.init_start_ms = rec.time_ms
     elif key == GP2BM_RUN_END and isinstance(value, dict):
         # gp2bm's own verdict on the process: a non-zero exit or a timeout fails the run
         # even when the workload logged a successful run_stop before dying.
@@ -328,7 +333,7 @@ def _apply_fact(run: RunLog, rec: Record) -> None:
             )
 
 
-def _numeric(value) -> bool:
+def _numeric(value) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -1,0 +1,138 @@
+"""gp2bm atlas, gp2bm expect: the published MLPerf Training ResNet and BERT results."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from gp2bm.atlas import expect as expect_campaign
+from gp2bm.atlas import load_atlas
+from gp2bm.atlas.expectation import RULE
+from gp2bm.campaign.resolve import resolve_suite
+from gp2bm.cli.app import app, err, out
+from gp2bm.cli.options import JsonOpt, SuiteOpt
+from gp2bm.errors import InputError
+from gp2bm.reports.atlas_text import atlas_csv, atlas_table, expectation_view
+
+
+class Benchmark(StrEnum):
+    resnet = "resnet"
+    bert = "bert"
+
+
+class Division(StrEnum):
+    closed = "closed"
+    open = "open"
+
+
+AcceleratorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--accelerator",
+        help='The accelerator, by its one name ("H100-SXM5-80GB") or any published '
+        'spelling ("NVIDIA H100 80GB HBM3").',
+    ),
+]
+CountOpt = Annotated[
+    int | None, typer.Option("--count", min=1, help="Accelerators in all (per node x nodes).")
+]
+NodesOpt = Annotated[int | None, typer.Option("--nodes", min=1, help="Number of nodes.")]
+
+
+def _round(name: str | None, rounds: list[str]) -> str | None:
+    if name is None:
+        return None
+    wanted = name if name.startswith("v") else f"v{name}"
+    if wanted not in rounds:
+        raise InputError(f"--round {name}: the atlas has rounds {', '.join(rounds)}")
+    return wanted
+
+
+@app.command(
+    help="Browse the published MLPerf Training ResNet-50 and BERT results (rounds v0.7 to "
+    "v5.0, closed and open divisions), each scored by gp2bm as MLCommons publishes it: one "
+    "row per round, submitter, system and benchmark. Filters combine; --csv and --json print "
+    "every column.",
+    short_help="Browse the published ResNet and BERT results.",
+)
+def atlas(
+    benchmark: Annotated[Benchmark | None, typer.Option(help="resnet or bert.")] = None,
+    accelerator: AcceleratorOpt = None,
+    count: CountOpt = None,
+    nodes: NodesOpt = None,
+    round_: Annotated[
+        str | None, typer.Option("--round", help="A round, e.g. v4.0 (or 4.0).")
+    ] = None,
+    division: Annotated[Division | None, typer.Option(help="closed or open.")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    as_json: JsonOpt = False,
+):
+    if as_csv and as_json:
+        raise InputError("give --csv or --json, not both")
+    the_atlas = load_atlas()
+    rows = the_atlas.rows(
+        benchmark=benchmark.value if benchmark else None,
+        accelerator=accelerator,
+        count=count,
+        nodes=nodes,
+        round=_round(round_, the_atlas.rounds),
+        division=division.value if division else None,
+    )
+    if as_json:
+        print(json.dumps({"count": len(rows), "rows": [r.as_dict() for r in rows]}, indent=2))
+    elif as_csv:
+        print(atlas_csv(rows), end="")
+    else:
+        out.print(atlas_table(rows, f"{len(rows)} published result set(s)"))
+
+
+@app.command(
+    help="What the published results say a campaign will give: for each benchmark of the "
+    "suite, the expected minutes and their range, the results they rest on (round, "
+    "software), the expected RFP score and the campaign's node time. The rule: "
+    f"{RULE}.\n\nExit 0 when every benchmark has an expectation, 1 when one cannot be told.",
+    short_help="Expect a campaign's results from the published ones.",
+)
+def expect(
+    accelerator: Annotated[
+        str,
+        typer.Option(
+            "--accelerator",
+            help='The accelerator, by its one name ("H100-SXM5-80GB") or any published spelling.',
+        ),
+    ],
+    count: Annotated[int, typer.Option("--count", min=1, help="Accelerators in all.")],
+    nodes: Annotated[
+        int | None,
+        typer.Option("--nodes", min=1, help="Number of nodes (default: the suite's)."),
+    ] = None,
+    round_: Annotated[
+        str | None,
+        typer.Option(
+            "--round",
+            help="Expect as of this round (default: each benchmark's latest).",
+        ),
+    ] = None,
+    suite: SuiteOpt = None,
+    as_json: JsonOpt = False,
+):
+    the_suite = resolve_suite(suite)
+    the_atlas = load_atlas()
+    found = expect_campaign(
+        the_atlas,
+        accelerator,
+        count,
+        nodes if nodes is not None else the_suite.nodes,
+        the_suite,
+        _round(round_, the_atlas.rounds),
+    )
+    if as_json:
+        print(json.dumps(found.as_dict(), indent=2))
+    else:
+        out.print(expectation_view(found, the_suite.formula_text()))
+    if not found.complete:
+        err.print("gp2bm: cannot tell every benchmark of the suite", markup=False)
+    raise typer.Exit(0 if found.complete else 1)
