@@ -490,7 +490,7 @@ def _text_of(node: ast.expr) -> str | None:
 def _layout_name(text: str) -> bool:
     """Whether a path's text starts with a name of the layout (``records/...``,
     ``result_{}.txt``)."""
-    first = text.lstrip("./").split("/", 1)[0]
+    first = text.removeprefix("./").split("/", 1)[0]
     return first in LAYOUT_NAMES or bool(LAYOUT_FILE_RE.match(first))
 
 
