@@ -10,7 +10,9 @@ the function (or class) and the rule broken.
 * every module lives in a stage package; only TOP_LEVEL_FILES sit in gp2bm/ itself, and
   every stage package is described in docs/ARCHITECTURE.md;
 * a runtime plugin imports no sibling plugin (except ALLOWED_PLUGIN_IMPORTS);
-* exception classes are defined in gp2bm/errors.py only.
+* exception classes are defined in gp2bm/errors.py only;
+* no module outside ADAPTER imports MLCommons' library (LIBRARY), by an import statement or
+  by a call naming it (``importlib.import_module("mlperf_logging...")``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ TOP_LEVEL_FILES = {"__init__.py", "__main__.py", "errors.py"}
 ERRORS_MODULE = "gp2bm.errors"
 # podman speaks Docker's API: its runtime is docker's code with another socket.
 ALLOWED_PLUGIN_IMPORTS = {("podman", "docker")}
+# MLCommons' mlperf-logging, and the one package of gp2bm that imports it.
+LIBRARY = "mlperf_logging"
+ADAPTER = "gp2bm.results.mlcommons"
+# Functions that import the module their first argument names.
+IMPORTING_CALLS = {"import_module", "__import__"}
 
 
 # ---------------------------------------------------------------------------- reading gp2bm/
@@ -101,7 +108,10 @@ def module_names() -> set[str]:
     return {m.name for m in modules()}
 
 
-def _walk_scoped(node: ast.AST, scope: list[str]):
+Scope = list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]
+
+
+def _walk_scoped(node: ast.AST, scope: Scope):
     """(node, enclosing function's qualified name or None, enclosing class/function path)."""
     for child in ast.iter_child_nodes(node):
         yield child, scope
@@ -167,7 +177,7 @@ def test_no_function_longer_than_60_lines():
         for node, scope in _walk_scoped(module.tree, []):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
-            length = node.end_lineno - node.lineno + 1
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
             if length > MAX_FUNCTION_LINES:
                 name = ".".join(s.name for s in [*scope, node])
                 found.append(
@@ -561,3 +571,81 @@ def test_the_layout_rule_sees_what_it_checks():
         "4", "5", "6", "7", "8"
     ], found
     assert any(m.name == LAYOUT_MODULE for m in modules())
+
+
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def library_uses(module: Module) -> list[tuple[int, str]]:
+    """(line, name) of each import of MLCommons' library in ``module``: import statements,
+    and calls importing a module named by a literal (``importlib.import_module``,
+    ``__import__``)."""
+    found = [
+        (imp.node.lineno, target)
+        for imp in imports_of(module)
+        for target in imp.targets
+        if _within(target, LIBRARY)
+    ]
+    for node in ast.walk(module.tree):
+        if (
+            isinstance(node, ast.Call)
+            and _base_name(node.func) in IMPORTING_CALLS  # the name a call ends with
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and _within(node.args[0].value, LIBRARY)
+        ):
+            found.append((node.lineno, node.args[0].value))
+    return sorted(found)
+
+
+def library_violations(module: Module) -> list[str]:
+    if _within(module.name, ADAPTER):
+        return []
+    return [
+        f"{module.rel}:{line}: imports {name} (rule: mlperf-logging is imported only by "
+        f"{ADAPTER.replace('.', '/')}/; call its typed functions there)"
+        for line, name in library_uses(module)
+    ]
+
+
+def test_only_the_mlcommons_adapter_imports_mlperf_logging():
+    found = [line for module in modules() for line in library_violations(module)]
+    assert not found, "\n".join(found)
+
+
+def test_the_library_rule_sees_what_it_checks():
+    """The rule finds every way of importing the library outside the adapter, none inside,
+    and the adapter's own imports of it on the real tree (no vacuous pass)."""
+    outside = read_module(
+        PACKAGE / "reports" / "sample.py",
+        "import importlib\n"
+        "import mlperf_logging\n"
+        "import mlperf_logging_extras\n"
+        "from mlperf_logging.compliance_checker import mlp_compliance\n"
+        "from gp2bm.results.mlcommons import rcp\n"
+        "def f(name):\n"
+        "    from mlperf_logging import package_checker  # heavy: slow to import\n"
+        "    importlib.import_module('mlperf_logging.rcp_checker.rcp_checker')\n"
+        "    importlib.import_module(name)\n"
+        "    return __import__('mlperf_logging.mllog')\n",
+    )
+    assert library_uses(outside) == [
+        (2, "mlperf_logging"),
+        (4, "mlperf_logging.compliance_checker.mlp_compliance"),
+        (7, "mlperf_logging.package_checker"),
+        (8, "mlperf_logging.rcp_checker.rcp_checker"),
+        (10, "mlperf_logging.mllog"),
+    ]
+    assert len(library_violations(outside)) == 5
+    assert "gp2bm/reports/sample.py:7: imports mlperf_logging.package_checker" in (
+        library_violations(outside)[2]
+    )
+    inside = read_module(
+        PACKAGE / "results" / "mlcommons" / "sample.py",
+        "from mlperf_logging.compliance_checker import mlp_compliance\n",
+    )
+    assert library_uses(inside) and library_violations(inside) == []
+    adapter = [m for m in modules() if _within(m.name, ADAPTER)]
+    assert len(adapter) > 5 and sum(len(library_uses(m)) for m in adapter) > 5

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_report_campaign import synthetic_campaign
 
-from gp2bm.results import rules
+from gp2bm.results.mlcommons import compliance, rcp, seeds
 
 
 def _entries(cache: Path) -> list[Path]:
@@ -40,8 +40,13 @@ def _no_checker(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a checker ran although its verdict was cached")
 
-    for name in ("check_log", "check_compliance", "seed_records", "check_rcp"):
-        monkeypatch.setattr(rules, name, refuse)
+    for module, name in (
+        (compliance, "check_log"),
+        (compliance, "check_compliance"),
+        (seeds, "seed_records"),
+        (rcp, "check_rcp"),
+    ):
+        monkeypatch.setattr(module, name, refuse)
 
 
 def test_report_and_status_reuse_cached_verdicts(cli, tmp_path, cache, monkeypatch):

@@ -11,7 +11,7 @@ from synth import RESNET_MINUTES, run_log_text, write_benchmark
 
 from gp2bm.errors import InputError
 from gp2bm.files.plaintext import hidden_characters, is_hidden, printable
-from gp2bm.results import rules
+from gp2bm.results.mlcommons import capture
 from gp2bm.results.runlog import parse_run_log
 from gp2bm.spec.suite import load_suite
 
@@ -75,6 +75,7 @@ def test_names_and_reasons_read_from_a_log_are_escaped(tmp_path):
     path = tmp_path / "result_0.txt"
     path.write_text("\n".join(lines + [":::MLLOG " + json.dumps(e) for e in extra]) + "\n")
     run = parse_run_log(path)
+    assert run.org is not None
     assert no_hidden(run.org) and run.org.startswith("\\x1b[2J") and len(run.org) < 300
     assert run.platform == "dgx\\u202ex"
     messages = [a.message for a in run.anomalies]
@@ -86,7 +87,7 @@ def test_names_and_reasons_read_from_a_log_are_escaped(tmp_path):
 
 @pytest.mark.reliability("control-characters")
 def test_checker_messages_are_escaped():
-    short = rules._short(f"CHECK for 'key{ESC}' failed in line 3\nfailed test: {RTL}x > 1")
+    short = capture.short(f"CHECK for 'key{ESC}' failed in line 3\nfailed test: {RTL}x > 1")
     assert no_hidden(short) and "\\x1b" in short
 
 

@@ -18,11 +18,12 @@ from gp2bm.errors import InputError
 from gp2bm.files.findings import FAIL, PASS, WARN
 from gp2bm.node import datasets
 from gp2bm.node.launchcheck import launch_items
-from gp2bm.results.rules import check_compliance
+from gp2bm.results.mlcommons.compliance import check_compliance
 from gp2bm.run.benchsetup import benchmark_setup
 from gp2bm.run.launch import plan_launch
 from gp2bm.runtimes import get_runtime
 from gp2bm.runtimes.base import run_spec
+from gp2bm.runtimes.docker import DockerRuntime
 from gp2bm.spec.configenv import ConfigEnvironment, dump_argv
 from gp2bm.spec.manifest import LauncherSpec, load_manifest
 from gp2bm.spec.suite import load_suite
@@ -52,6 +53,7 @@ def test_run_spec_takes_the_launch():
 @pytest.mark.parametrize("name", ["docker", "podman"])
 def test_docker_and_podman_put_the_options_before_the_image(name):
     runtime = get_runtime(name)
+    assert isinstance(runtime, DockerRuntime)  # podman's too
     spec = spec_of(RESNET)
     argv = runtime.render(spec)
     image = argv.index(RESNET.image)
@@ -306,7 +308,11 @@ def test_check_verifies_declared_data_once_and_remembers_it(cli, tmp_path, monke
     suite = _local_suite(tmp_path, mounts=mounts)
     hashed = []
     real = datasets.DIGESTS["md5"]
-    monkeypatch.setitem(datasets.DIGESTS, "md5", lambda p: hashed.append(p) or real(p))
+    def counted(p):
+        hashed.append(p)
+        return real(p)
+
+    monkeypatch.setitem(datasets.DIGESTS, "md5", counted)
     args = ("check", "--suite", suite, "--runtime", "local", "--no-gpu", "--campaign",
             tmp_path / "c", "--cache-drop-command", "true", "--json")
     first = cli(*args)

@@ -12,7 +12,7 @@ import pytest
 from conftest import SHARED
 from mlperf_logging.compliance_checker import mlp_parser
 
-from gp2bm.results import linestrip, rules  # noqa: F401  # rules installs linestrip
+from gp2bm.results.mlcommons import install, linestrip
 
 TOKENS = (":::MLLOG ", ":::MLL")
 FIXTURES = SHARED / "fixtures"
@@ -21,6 +21,12 @@ FIXTURES = SHARED / "fixtures"
 def regex_strip(lines, token):
     """mlperf-logging's own ``strip_and_dedup``, written out."""
     return [re.sub(".*" + token, token, line) for line in lines if token in line]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def speedups():
+    """gp2bm's speed-ups installed into the library (for the pinned release only)."""
+    assert install(), "the installed mlperf-logging is not the release gp2bm is pinned to"
 
 
 def parser_modules():

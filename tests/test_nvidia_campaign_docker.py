@@ -25,13 +25,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
+import docker  # type: ignore[import-untyped]  # no stubs in the dev extra
 import nvidia_chain as nc
 import pytest
 from services import NVIDIA_FIXTURES, ServicesUnavailable, ensure_nvidia_standin_image
 
 from gp2bm.campaign.record import RunRecord
-from gp2bm.results.rules import check_compliance, check_seeds
+from gp2bm.results.mlcommons.compliance import check_compliance
+from gp2bm.results.mlcommons.seeds import check_seeds
 from gp2bm.run.submission import key_counts
 from gp2bm.runtimes import get_runtime
 from gp2bm.spec.configenv import resolve_image_config
@@ -85,7 +86,9 @@ def result_dir(campaign: Path, bench: str) -> Path:
 
 
 def record(campaign: Path, bench: str, n: int = 0) -> RunRecord:
-    return RunRecord.load(campaign / "records" / bench / f"run_{n}.json")
+    found = RunRecord.load(campaign / "records" / bench / f"run_{n}.json")
+    assert found is not None, f"no run record of {bench} run {n}"
+    return found
 
 
 @dataclass
@@ -128,6 +131,7 @@ def test_each_run_was_launched_as_nvidia_launches_it(campaign, bench, launcher, 
         rec = record(campaign.root, bench, i)
         assert rec.succeeded, rec.reason
         launch = rec.launch
+        assert launch is not None
         assert launch["launcher"] == launcher and launch["processes_per_node"] == 8
         assert launch["config"].endswith(".sh") and not launch["problems"]
         assert launch["environment"]["DGXNGPU"] == "8"
@@ -188,6 +192,7 @@ def test_without_the_config_file(proof):
                                   {"resnet": ["config"], "bert": ["config"]})
     assert proc.returncode == 1
     rec = failed_run(root, "resnet", "--batch-size 1664, but the published run had 400")
+    assert rec.launch is not None
     assert rec.launch["config"] is None and "BATCHSIZE" not in rec.launch["environment"]
     failed_run(root, "bert", "BATCHSIZE: BATCHSIZE not set")
 
@@ -199,6 +204,7 @@ def test_without_the_launcher(proof):
                                   {"resnet": ["launcher"], "bert": ["launcher"]})
     assert proc.returncode == 1
     rec = failed_run(root, "resnet", "ERROR: cannot read LOCAL_RANK from env")
+    assert rec.launch is not None
     assert rec.launch["launcher"] == "none"
     failed_run(root, "bert", "environment variable RANK expected, but not set")
 
@@ -222,6 +228,7 @@ def test_without_gp2bm_submission_lines(proof):
     assert proc.returncode == 1
     rec = record(root, "resnet")
     assert rec.succeeded  # the training itself ended well
+    assert rec.submission_problem is not None
     assert "set submission_lines: gp2bm" in rec.submission_problem
     assert "will fail compliance" in proc.stderr and "submission_lines: gp2bm" in proc.stderr
     run = json.loads(proc.stdout)["benchmarks"]["resnet"]["runs"][0]

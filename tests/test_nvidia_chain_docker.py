@@ -18,7 +18,8 @@ import nvidia_chain
 import pytest
 from services import NVIDIA_FIXTURES, ServicesUnavailable, ensure_nvidia_standin_image
 
-from gp2bm.results.rules import check_compliance, check_seeds
+from gp2bm.results.mlcommons.compliance import check_compliance
+from gp2bm.results.mlcommons.seeds import check_seeds
 from gp2bm.run.submission import writer_problem
 from gp2bm.spec.manifest import LauncherSpec
 
@@ -111,5 +112,5 @@ def test_without_gp2bm_submission_lines(proof, resnet_run, tmp_path):
                     + run.output)
     result = check_compliance(log, "3.1.0")
     assert not result.passed and any("submission_org" in msg for msg in result.messages)
-    assert "set submission_lines: gp2bm" in writer_problem("implementation", log.read_bytes(),
-                                                             "nvidia_resnet.yaml")
+    problem = writer_problem("implementation", log.read_bytes(), "nvidia_resnet.yaml")
+    assert problem is not None and "set submission_lines: gp2bm" in problem

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from gp2bm.launchers import LaunchPlan, get_launcher
-from gp2bm.results.rules import check_compliance, check_seeds
+from gp2bm.results.mlcommons.compliance import check_compliance
+from gp2bm.results.mlcommons.seeds import check_seeds
 from gp2bm.run.submission import key_counts, mllog_record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +34,7 @@ def load_script(name: str):
     """A stand-in script without a .py suffix, as a module."""
     loader = importlib.machinery.SourceFileLoader(name.replace("-", "_"), str(STANDIN / name))
     spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module

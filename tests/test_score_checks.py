@@ -11,7 +11,8 @@ from concurrent.futures.process import BrokenProcessPool
 import pytest
 from synth import BERT_MINUTES, RESNET_MINUTES, write_benchmark
 
-from gp2bm.results import checkpool, rules
+from gp2bm.results import checkpool
+from gp2bm.results.mlcommons import compliance, rcp, seeds
 from gp2bm.results.resultset import score_paths
 from gp2bm.results.verdictcache import VerdictCache, default_cache_dir
 from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
@@ -52,10 +53,10 @@ def test_parallel_and_serial_checks_agree(results, suite):
 def test_seed_records_read_apart_give_the_checkers_verdict(tmp_path):
     folder = tmp_path / "resnet"
     paths = write_benchmark(folder, "resnet", RESNET_MINUTES, seed=7)
-    records = {p: rules.seed_records(p, "3.1.0") for p in paths}
+    records = {p: seeds.seed_records(p, "3.1.0") for p in paths}
     assert all(r.records and r.error is None for r in records.values())
-    apart = rules.check_seeds(paths, "3.1.0", records)
-    direct = rules.check_seeds(paths, "3.1.0")
+    apart = seeds.check_seeds(paths, "3.1.0", records)
+    direct = seeds.check_seeds(paths, "3.1.0")
     assert apart == direct and apart.passed is False
 
 
@@ -71,23 +72,37 @@ def test_one_parse_gives_what_each_checker_gives(tmp_path, mlperf_fixtures):
         *((p, "3.1.0") for p in (good, bad, garbled, cut, empty)),
         (published, "2.1.0"),
     ]:
-        both = rules.check_log(path, ruleset)
-        assert both == (rules.check_compliance(path, ruleset), rules.seed_records(path, ruleset))
-    assert rules.check_log(good, "3.1.0")[0].passed and rules.check_log(good, "3.1.0")[1].records
-    assert not rules.check_log(bad, "3.1.0")[0].passed
-    assert rules.check_log(garbled, "3.1.0")[1].error
-    assert not rules.check_log(published, "2.1.0")[0].passed
+        both = compliance.check_log(path, ruleset)
+        assert both == (
+            compliance.check_compliance(path, ruleset),
+            seeds.seed_records(path, ruleset),
+        )
+    good_log = compliance.check_log(good, "3.1.0")
+    assert good_log[0].passed and good_log[1].records
+    assert not compliance.check_log(bad, "3.1.0")[0].passed
+    assert compliance.check_log(garbled, "3.1.0")[1].error
+    assert not compliance.check_log(published, "2.1.0")[0].passed
+
+
+# Where each checker function lives (the adapter of MLCommons' library).
+CHECKERS = {
+    "check_log": compliance,
+    "check_compliance": compliance,
+    "seed_records": seeds,
+    "check_rcp": rcp,
+}
 
 
 def _count(monkeypatch, name):
     calls = []
-    real = getattr(rules, name)
+    module = CHECKERS[name]
+    real = getattr(module, name)
 
     def counted(*args, **kw):
         calls.append(args[0])
         return real(*args, **kw)
 
-    monkeypatch.setattr(rules, name, counted)
+    monkeypatch.setattr(module, name, counted)
     return calls
 
 
@@ -96,7 +111,7 @@ def test_cache_skips_unchanged_logs_only(results, suite, tmp_path, monkeypatch):
     first = score_paths([results], suite, cache=cache, workers=1).as_dict()
     calls = {
         name: _count(monkeypatch, name)
-        for name in ("check_log", "check_compliance", "seed_records", "check_rcp")
+        for name in CHECKERS
     }
     again = score_paths([results], suite, cache=cache, workers=1).as_dict()
     assert again == first
@@ -163,8 +178,8 @@ def test_rcp_check_on_the_lines_it_reads_is_the_same(mlperf_fixtures, folder, ru
     folder = mlperf_fixtures / folder
     if not folder.is_dir():
         pytest.skip(f"{folder} is absent")
-    trimmed = rules.check_rcp(folder, ruleset)
-    assert trimmed == rules.check_rcp(folder, ruleset, trimmed=False)
+    trimmed = rcp.check_rcp(folder, ruleset)
+    assert trimmed == rcp.check_rcp(folder, ruleset, trimmed=False)
     assert trimmed.message  # a verdict was reached, not a crash
     assert "crashed" not in trimmed.message
 
@@ -179,8 +194,8 @@ def test_rcp_check_on_the_lines_it_reads_synthetic(tmp_path, kw):
     write_benchmark(folder, "resnet", RESNET_MINUTES[:3], **kw)
     write_benchmark(folder, "resnet", RESNET_MINUTES[3:], first=3, epochs=kw.get("epochs"))
     (folder / "result_9.txt").write_text("noise\r:::MLLOG {not json\nrun_stop\n")
-    trimmed = rules.check_rcp(folder, "3.1.0")
-    assert trimmed == rules.check_rcp(folder, "3.1.0", trimmed=False)
+    trimmed = rcp.check_rcp(folder, "3.1.0")
+    assert trimmed == rcp.check_rcp(folder, "3.1.0", trimmed=False)
 
 
 @pytest.mark.reliability("sigkill-scoring-workers")
@@ -216,7 +231,7 @@ def test_seed_messages_name_logs_by_file_name(tmp_path):
 
     folder = tmp_path / "a-rather-long-folder-name-that-would-not-fit" / "resnet"
     paths = [write_run(folder, n, "resnet", RESNET_MINUTES[n], seed=42) for n in range(5)]
-    result = rules.check_seeds(paths, "3.1.0")
+    result = seeds.check_seeds(paths, "3.1.0")
     assert not result.passed and result.messages
     text = " ".join(result.messages)
     assert "result_0.txt" in text
@@ -231,7 +246,7 @@ class _Inline(Executor):
 
     def submit(self, fn, /, *args, **kwargs):
         self.jobs += 1
-        future = Future()
+        future: Future = Future()
         future.set_running_or_notify_cancel()
         if self.fail is not None:
             future.set_exception(self.fail)

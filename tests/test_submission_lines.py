@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gp2bm.errors import InputError
-from gp2bm.results.rules import check_compliance
+from gp2bm.results.mlcommons.compliance import check_compliance
 from gp2bm.run.submission import (
     KEYS,
     key_counts,
@@ -85,6 +85,7 @@ def test_resnet_needs_gp2bm_to_write_them(nvidia, tmp_path):
     assert not result.passed
     assert any("submission_org" in m for m in result.messages)
     problem = writer_problem("implementation", without.read_bytes(), "nvidia_resnet.yaml")
+    assert problem is not None
     assert "set submission_lines: gp2bm in nvidia_resnet.yaml" in problem
 
     with_lines = tmp_path / "with.txt"
@@ -103,6 +104,7 @@ def test_bert_writes_them_itself_and_twice_fails(nvidia, tmp_path):
     twice.write_bytes(cache_clear() + submission_lines("gp2bm", INFO, 1) + output)
     assert not check_compliance(twice, "3.1.0").passed
     problem = writer_problem("gp2bm", twice.read_bytes(), "nvidia_bert.yaml")
+    assert problem is not None
     assert "written twice" in problem and "submission_lines: implementation" in problem
 
 

@@ -14,7 +14,7 @@ from fake_pynvml import install
 
 from gp2bm.campaign.folder import Campaign
 from gp2bm.node import inventory, systemdesc
-from gp2bm.results.rules import captured_logging
+from gp2bm.results.mlcommons.capture import captured_logging
 from gp2bm.spec.suite import load_suite
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,7 +71,9 @@ def test_required_fields_are_the_librarys(tmp_path):
     with captured_logging() as records:
         valid, *_ = system_desc_checker.check_system_desc(str(empty), "training", "3.1.0")
     assert valid is False
-    reasons = [r for r in records if r.levelno == logging.ERROR][0].args[1]
+    args = [r for r in records if r.levelno == logging.ERROR][0].args
+    assert isinstance(args, tuple)
+    reasons = args[1]
     assert reasons == [f"Missing field {f}" for f in systemdesc.REQUIRED_FIELDS]
 
 
@@ -119,7 +121,7 @@ def test_checker_output_does_not_leak(monkeypatch, tmp_path, capsys):
 
 def test_checker_crash_is_a_failed_check():
     # a number where the library joins text makes it raise TypeError: reported, not raised
-    fields = {f: "x" for f in systemdesc.REQUIRED_FIELDS} | {"accelerators_per_node": 8}
+    fields: dict = {f: "x" for f in systemdesc.REQUIRED_FIELDS} | {"accelerators_per_node": 8}
     result = systemdesc.mlperf_check(fields, "3.1.0")
     assert not result.passed and "checker crashed" in result.messages[0]
 

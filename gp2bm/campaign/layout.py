@@ -463,6 +463,14 @@ def hashed_only(top: Path, rel: Path) -> bool:
     )
 
 
+def scaling_files(org_dir: Path) -> list[Path]:
+    """Every scaling.json of an organisation's submission tree
+    (``<org>/results/<system>/<bench>/scaling.json``), as MLCommons' package checker writes
+    them."""
+    results = Path(org_dir) / "results"
+    return sorted(results.glob(f"*/*/{SCALING_FILE}")) if results.is_dir() else []
+
+
 def is_submitted_log(rel: Path) -> bool:
     """A result log of a submission tree (``.../results/.../result_*.txt``), by its path in a
     bundle."""

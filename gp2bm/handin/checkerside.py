@@ -15,22 +15,26 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import TypeVar
 
 from gp2bm.handin import early
 from gp2bm.handin.early import forked_side
-from gp2bm.handin.package_check import PackageCheck, check_package, load_checker
+from gp2bm.handin.package_check import PackageCheck, check_package
 from gp2bm.handin.reportcheck import check_workbooks
 from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.handin.verification import Verification
 from gp2bm.reports.view import CampaignView, summarized
-from gp2bm.results import rules
+from gp2bm.results.mlcommons import package
+from gp2bm.results.mlcommons.rcp import check_rcp
 from gp2bm.results.rules import RcpResult
+
+T = TypeVar("T")
 
 
 def rcp_verdicts(folders: list[Path], ruleset: str) -> list[RcpResult]:
-    """MLCommons' RCP check of each folder (the side's job; ``rules.check_rcp``)."""
-    load_checker()
-    return [rules.check_rcp(folder, ruleset) for folder in folders]
+    """MLCommons' RCP check of each folder (the side's job; ``mlcommons.rcp``)."""
+    package.load_checker()
+    return [check_rcp(folder, ruleset) for folder in folders]
 
 
 class CheckerSide:
@@ -63,12 +67,12 @@ class CheckerSide:
         """The side process, to take a share of other checks (None when there is none)."""
         return self.pool
 
-    def start(self, job, *args) -> Callable[[], object]:
+    def start(self, job: Callable[..., T], *args: object) -> Callable[[], T]:
         """A job given to the side process now; call what is returned for its result (the
         job runs here when there is no side process, or it was lost)."""
         future = None if self.pool is None else self.pool.submit(job, *args)
 
-        def result():
+        def result() -> T:
             if future is not None:
                 try:
                     return future.result()

@@ -15,7 +15,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 from gp2bm.results.checkpool import can_fork, start_worker
-from gp2bm.results.rcpmodule import rcp_checker
+from gp2bm.results.mlcommons import install, package
 
 _forked: list[ProcessPoolExecutor] = []
 # How long ``end_now`` waits for a killed side process to be gone (it takes milliseconds).
@@ -30,20 +30,21 @@ JOBS_MODULE = "gp2bm.handin.checkerside"
 
 def warm() -> None:
     """The side's first job: import MLCommons' package checker (its RCP checker first,
-    through ``rcpmodule``), the t-test's scipy module, openpyxl, and the module of its
-    jobs."""
-    rcp_checker()
+    through ``results.mlcommons``), the t-test's scipy module, openpyxl, and the module of
+    its jobs."""
+    package.load_checker()
     import openpyxl  # noqa: F401  # heavy: for the workbook checks
-    from mlperf_logging.package_checker import package_checker  # noqa: F401  # heavy
     from scipy import special  # noqa: F401  # heavy: the RCP checker's t-test
 
     importlib.import_module(JOBS_MODULE)
 
 
 def start() -> None:
-    """Fork the side process now (where forking is safe) and have it import the checker."""
+    """Fork the side process now (where forking is safe) and have it import the checker;
+    gp2bm's speed-ups installed into MLCommons' library first, for both processes."""
     if _forked or not can_fork():
         return
+    install()
     pool = ProcessPoolExecutor(
         max_workers=1,
         mp_context=multiprocessing.get_context("fork"),

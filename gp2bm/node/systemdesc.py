@@ -11,22 +11,19 @@ own system-description checker for its verdict, as the package checker will.
 from __future__ import annotations
 
 import difflib
-import json
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from mlperf_logging.system_desc_checker import system_desc_checker
 
 from gp2bm.errors import InputError
 from gp2bm.files.units import human_bytes
 from gp2bm.files.yamlfile import load_yaml
-from gp2bm.results.rules import CheckResult, captured_logging
+from gp2bm.results.mlcommons.rulesets import USAGE
+from gp2bm.results.mlcommons.sysdesc import check_system_desc
+from gp2bm.results.rules import CheckResult
 
 PLACEHOLDER = "<FILL IN>"
 SYSTEM_YAML = "system.yaml"
-USAGE = "training"
 
 # The fields mlperf-logging's training system-description checker requires (4.1.68, the
 # same list for every training ruleset); a test keeps this list equal to the library's.
@@ -293,23 +290,7 @@ def problems(fields: dict[str, str]) -> list[FieldProblem]:
 
 
 def mlperf_check(fields: dict[str, str], ruleset: str, usage: str = USAGE) -> CheckResult:
-    """MLCommons' system-description checker on these fields, as the package checker runs it.
-
-    The checker reads a file and reports through the root logger: it gets a temporary file,
-    its log is captured, and its verdict is its return value.
-    """
-    with tempfile.TemporaryDirectory(prefix="gp2bm-system-") as tmp:
-        path = Path(tmp) / "system.json"
-        path.write_text(json.dumps(fields, indent=2), encoding="utf-8")
-        with captured_logging() as records:
-            try:
-                valid, *_ = system_desc_checker.check_system_desc(str(path), usage, ruleset)
-            except Exception as exc:  # noqa: BLE001 - a crash of the checker is a failed check
-                return CheckResult(
-                    "system_description", False, (f"checker crashed: {type(exc).__name__}: {exc}",)
-                )
-    messages = tuple(
-        " ".join(r.getMessage().split()) for r in records if r.levelname in ("ERROR", "WARNING")
-    )
-    return CheckResult("system_description", bool(valid), messages)
+    """MLCommons' system-description checker on these fields, as the package checker runs it
+    (``results.mlcommons.sysdesc``)."""
+    return check_system_desc(fields, ruleset, usage)
 

@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm.files.checksums import sha256_file
-from gp2bm.results import rules
+from gp2bm.results.mlcommons import compliance as compliance_checker
+from gp2bm.results.mlcommons import install
+from gp2bm.results.mlcommons import rcp as rcp_checker
+from gp2bm.results.mlcommons import seeds as seed_checker
 from gp2bm.results.rules import CheckResult, RcpResult, SeedRecords
 from gp2bm.results.verdictcache import VerdictCache, folder_digest
 
@@ -58,19 +61,21 @@ class Verdicts:
     rcp: dict[Path, RcpResult] = field(default_factory=dict)
 
 
-def check_log(path: Path, ruleset: str, compliance: bool, seeds: bool):
+def check_log(
+    path: Path, ruleset: str, compliance: bool, seeds: bool
+) -> tuple[CheckResult | None, SeedRecords | None]:
     """One log's verdicts (a worker's job): both from one parse when both are wanted."""
     if compliance and seeds:
-        return rules.check_log(path, ruleset)
+        return compliance_checker.check_log(path, ruleset)
     return (
-        rules.check_compliance(path, ruleset) if compliance else None,
-        rules.seed_records(path, ruleset) if seeds else None,
+        compliance_checker.check_compliance(path, ruleset) if compliance else None,
+        seed_checker.seed_records(path, ruleset) if seeds else None,
     )
 
 
 def check_folders(folders: list[Path], ruleset: str) -> list[RcpResult]:
     """The RCP checks of several folders (one worker's job)."""
-    return [rules.check_rcp(folder, ruleset) for folder in folders]
+    return [rcp_checker.check_rcp(folder, ruleset) for folder in folders]
 
 
 # The checkers do no linear algebra: BLAS thread pools (started when the RCP checker imports
@@ -144,6 +149,7 @@ class PendingChecks:
         if workers <= 1 and helper is not None:
             self._offer(helper)
         elif workers > 1:
+            install()  # MLCommons' library as the workers will use it, before they fork
             self.pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("fork"),
@@ -187,7 +193,8 @@ class PendingChecks:
             if any(want):
                 self.todo_logs[log] = want
         for folder, logs in plan.folders.items() if plan.rcp else ():
-            hit = None if cache is None else cache.load(RCP, plan.ruleset, self._digest(logs))
+            digest = self._digest(logs)
+            hit = None if cache is None or digest is None else cache.load(RCP, plan.ruleset, digest)
             if hit is not None:
                 found.rcp[folder] = RcpResult.from_dict(hit)
             else:

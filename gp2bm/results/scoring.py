@@ -27,6 +27,9 @@ from pathlib import Path
 
 from gp2bm.results import rules
 from gp2bm.results.checkpool import Verdicts
+from gp2bm.results.mlcommons import compliance as compliance_checker
+from gp2bm.results.mlcommons import rcp as rcp_checker
+from gp2bm.results.mlcommons import seeds as seed_checker
 from gp2bm.results.runlog import RunLog
 from gp2bm.results.timing import timing_mismatch
 from gp2bm.spec.suite import BenchmarkSpec, Suite
@@ -193,9 +196,10 @@ class SuiteScore:
         total = 0.0
         for name, spec in self.suite.benchmarks.items():
             result = self.benchmarks.get(name)
-            if result is None or not result.valid:
+            minutes = result.minutes if result is not None and result.valid else None
+            if minutes is None:
                 return None
-            total += spec.weight / result.minutes
+            total += spec.weight / minutes
         return total
 
     @property
@@ -231,7 +235,7 @@ def score_run(
         reasons.append(f"run_stop status is '{log.status}'" if log.status else "no run_stop")
     reasons.extend(str(a) for a in log.errors if a.kind != "missing_run_stop")
     if compliance_mode != "off":
-        compliance = compliance or rules.check_compliance(log.path, ruleset)
+        compliance = compliance or compliance_checker.check_compliance(log.path, ruleset)
         if compliance_mode == "strict" and not compliance.passed:
             reasons.extend(f"compliance: {m}" for m in compliance.messages)
     else:
@@ -303,11 +307,13 @@ def _olympic(result: BenchmarkScore, spec: BenchmarkSpec | None) -> None:
         result.problems.append(
             f"{len(failed)} failed runs, at most {max_failed} allowed: no valid result"
         )
-    roles = olympic_roles([r.minutes for r in good], failed=len(failed), drop=1)
+    # a run without a time has failed (score_run): every good run has one
+    times = [r.minutes for r in good if r.minutes is not None]
+    roles = olympic_roles(times, failed=len(failed), drop=1)
     if roles is not None:
         for run, role in zip(good, roles, strict=True):
             run.role = role
-        result.mean = olympic_mean([r.minutes for r in good], failed=len(failed), drop=1)
+        result.mean = olympic_mean(times, failed=len(failed), drop=1)
         if result.mean is None:
             result.problems.append("no run left after the olympic drops")
 
@@ -321,14 +327,14 @@ def _seeds(
     readable = [
         log.path for log in logs if not any(a.kind in UNCHECKED_KINDS for a in log.anomalies)
     ]
-    result.seeds = rules.check_seeds(readable, options.ruleset, verdicts.seeds)
+    result.seeds = seed_checker.check_seeds(readable, options.ruleset, verdicts.seeds)
     if not result.seeds.passed:
         where = result.problems if options.compliance == "strict" else result.notes
         where.extend(f"seeds: {m}" for m in result.seeds.messages or ("fail",))
 
 
 def _rcp(result: BenchmarkScore, options: ScoringOptions, verdicts: Verdicts) -> None:
-    rcp = verdicts.rcp.get(result.folder) or rules.check_rcp(result.folder, options.ruleset)
+    rcp = verdicts.rcp.get(result.folder) or rcp_checker.check_rcp(result.folder, options.ruleset)
     result.rcp = rcp
     if not rcp.passed:
         text = f"RCP check failed: {rcp.message}"
@@ -340,8 +346,8 @@ def _rcp(result: BenchmarkScore, options: ScoringOptions, verdicts: Verdicts) ->
 
 def _scaling(result: BenchmarkScore, options: ScoringOptions) -> None:
     scaling = rules.read_scaling(result.folder)
-    if options.rcp == "factor":
-        rcp = result.rcp
+    rcp = result.rcp  # checked (``_rcp``) whenever options.rcp is not "off"
+    if options.rcp == "factor" and rcp is not None:
         result.scaling_factor = rcp.factor
         result.scaling_source = SCALING_RCP
         result.scaling_reason = rcp_reason(rcp)

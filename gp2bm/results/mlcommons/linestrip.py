@@ -12,15 +12,17 @@ matches anything but a newline, and the leftmost match wins), each newline-separ
 of a line that holds the token loses everything before the end of the token's last
 occurrence in it, and parts without the token stay as they are. ``install`` puts it in
 place of the function of every parser module whose code is the known one and whose token
-has no regex metacharacter; a module with other code (another mlperf-logging release) is
-left as it is. ``tests/test_linestrip.py`` compares both on every published log and on
-crafted lines.
+has no regex metacharacter (``gp2bm.results.mlcommons.install`` calls it, for the pinned
+release only); a module with other code (another mlperf-logging release) is left as it is,
+and so is a module already done. ``tests/test_linestrip.py`` compares both on every
+published log and on crafted lines.
 """
 
 from __future__ import annotations
 
 import importlib
 import types
+from collections.abc import Callable, Iterable
 
 PARSERS = "mlperf_logging.compliance_checker.mlp_parser"
 # What a regex reads as other than itself (outside verbose mode): a token holding none of
@@ -43,7 +45,7 @@ def strip_and_dedup(gen):
 """
 
 
-def _known_code():
+def _known_code() -> types.CodeType:
     namespace: dict = {}
     exec(compile(_KNOWN_SOURCE, "<strip_and_dedup>", "exec"), namespace)  # noqa: S102
     return namespace["strip_and_dedup"].__code__
@@ -65,16 +67,16 @@ def stripped(line: str, token: str) -> str:
     return "\n".join(_part(part, token) for part in line.split("\n"))
 
 
-def linear_strip_and_dedup(token: str):
+def linear_strip_and_dedup(token: str) -> Callable[[Iterable[str]], list[str]]:
     """``strip_and_dedup`` of a parser module whose token is ``token``."""
 
-    def strip_and_dedup(gen):
+    def strip_and_dedup(gen: Iterable[str]) -> list[str]:
         return [stripped(line, token) for line in gen if token in line]
 
     return strip_and_dedup
 
 
-def _same_code(function) -> bool:
+def _same_code(function: object) -> bool:
     code = getattr(function, "__code__", None)
     return (
         code is not None
@@ -96,6 +98,6 @@ def install() -> list[str]:
         function = getattr(module, "strip_and_dedup", None)
         if isinstance(token, str) and token and not set(token) & REGEX_SPECIAL:
             if _same_code(function):
-                module.strip_and_dedup = linear_strip_and_dedup(token)
+                vars(module)["strip_and_dedup"] = linear_strip_and_dedup(token)
                 done.append(module.__name__.rsplit(".", 1)[1])
     return done

@@ -13,6 +13,9 @@ operations in the same order and the same ``stdtr``: the same bits
 (``tests/test_rcpmodule.py`` compares both on the reference records of every ruleset and
 on random inputs). Anything else the checker might ask of ``scipy`` or ``scipy.stats`` is
 served by the real modules, imported then.
+
+``rcp.checker_module`` imports the checker this way once ``install`` has found the pinned
+release (``gp2bm.results.mlcommons``), and as the library does otherwise.
 """
 
 from __future__ import annotations
@@ -61,16 +64,18 @@ class _StandIn(types.ModuleType):
     """A module that has some attributes of its own and takes the rest from the real module
     of the same name, imported when first asked."""
 
+    def __init__(self, name: str, **own: object):
+        super().__init__(name)
+        vars(self).update(own)
+
     def __getattr__(self, attr: str):
         if attr.startswith("__"):
             raise AttributeError(attr)
         return getattr(importlib.import_module(self.__name__), attr)
 
 
-STATS = _StandIn("scipy.stats")
-STATS.ttest_ind_from_stats = ttest_ind_from_stats
-SCIPY = _StandIn("scipy")
-SCIPY.stats = STATS
+STATS = _StandIn("scipy.stats", ttest_ind_from_stats=ttest_ind_from_stats)
+SCIPY = _StandIn("scipy", stats=STATS)
 
 
 @contextmanager
@@ -93,5 +98,5 @@ def rcp_checker() -> types.ModuleType:
     package checker, which imports it too)."""
     with _standing_in("scipy.stats", STATS):
         module = importlib.import_module(RCP_CHECKER)
-    module.scipy = SCIPY
+    vars(module)["scipy"] = SCIPY
     return module
