@@ -649,3 +649,58 @@ def test_the_library_rule_sees_what_it_checks():
     assert library_uses(inside) and library_violations(inside) == []
     adapter = [m for m in modules() if _within(m.name, ADAPTER)]
     assert len(adapter) > 5 and sum(len(library_uses(m)) for m in adapter) > 5
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+CLI = "gp2bm.cli"
+# What a command module may import of the command line: the error funnel and its consoles,
+# and the options every command shares.
+CLI_SHARED = {"gp2bm.cli.app", "gp2bm.cli.options"}
+OPTIONS_MODULE = "gp2bm.cli.options"
+
+
+def cli_violations(module: Module) -> list[str]:
+    """A command module importing another command module, or declaring an option (a call
+    of ``typer.Option``/``typer.Argument``) outside the options module."""
+    if not _within(module.name, CLI) or module.name == CLI:
+        return []
+    found = []
+    for imp in imports_of(module):
+        for target in imp.targets:
+            dest = gp2bm_module_of(target) or target
+            if _within(dest, CLI) and dest not in CLI_SHARED | {module.name}:
+                found.append(
+                    f"{imp.where}: imports {dest} (rule: no cli module imports another; "
+                    "what two commands share lives in a stage, or in cli/options.py)"
+                )
+    if module.name != OPTIONS_MODULE:
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.Call) and _base_name(node.func) in ("Option", "Argument"):
+                found.append(
+                    f"{module.rel}:{node.lineno}: declares an option (rule: every option is "
+                    "declared once, in gp2bm/cli/options.py)"
+                )
+    return found
+
+
+def test_cli_modules_only_wire():
+    found = [line for module in modules() for line in cli_violations(module)]
+    assert not found, "\n".join(found)
+
+
+def test_the_cli_rule_sees_what_it_checks():
+    sample = read_module(
+        PACKAGE / "cli" / "sample.py",
+        "import typer\n"
+        "from gp2bm.cli.app import app\n"
+        "from gp2bm.cli.options import JsonOpt\n"
+        "from gp2bm.cli.node import inventory\n"
+        "from gp2bm.cli import campaign\n"
+        "Opt = typer.Option('--x')\n",
+    )
+    found = cli_violations(sample)
+    assert len(found) == 3, found
+    assert "imports gp2bm.cli.node" in found[0] and "imports gp2bm.cli.campaign" in found[1]
+    assert "declares an option" in found[2]
+    assert any(m.name == OPTIONS_MODULE for m in modules())

@@ -110,7 +110,7 @@ def test_registry_down_during_pull(cli, own_services, tmp_path, monkeypatch):
         res = cli("run-all", *args)
         assert res.code == 1, res.err[-2000:]
         assert "resnet image" in res.err and "does not serve it" in res.err
-        assert res.err.strip().splitlines()[-1].startswith("gp2bm: pre-flight: 1 blocking")
+        assert res.err.strip().splitlines()[-1].startswith("gp2bm: error: pre-flight: 1 blocking")
         # past the pre-flight, the pull itself fails with one line
         res = cli("run-all", *args, "--skip-check")
         assert res.code == 2, res.err[-2000:]

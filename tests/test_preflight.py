@@ -18,6 +18,7 @@ from gp2bm.files.findings import PASS, SKIPPED, WARN
 from gp2bm.node import gpus, preflight
 from gp2bm.node.cachedrop import DROP_CACHES
 from gp2bm.reports.node_text import preflight_table
+from gp2bm.runtimes import get_runtime
 from gp2bm.runtimes.docker import DockerRuntime
 from gp2bm.spec.manifest import suite_manifests
 from gp2bm.spec.suite import load_suite
@@ -48,6 +49,8 @@ def set_gpus(suite_path: Path, bench: str, gpus_value) -> None:
 
 def context(suite_path: Path, **kw) -> preflight.Preflight:
     suite = load_suite(suite_path)
+    if isinstance(kw.get("runtime"), str):
+        kw["runtime"] = get_runtime(kw["runtime"])
     return preflight.Preflight(suite=suite, manifests=suite_manifests(suite), **kw)
 
 

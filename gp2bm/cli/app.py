@@ -11,12 +11,11 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from gp2bm import __version__
+from gp2bm.cli.options import VersionOpt
 from gp2bm.errors import Gp2bmError
 
 app = typer.Typer(
@@ -85,18 +84,8 @@ def register_commands(argv: list[str]) -> None:
         importlib.import_module(f"gp2bm.cli.{each}")
 
 
-def _version(value: bool):
-    if value:
-        print(f"gp2bm {__version__}")
-        raise typer.Exit()
-
-
 @app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-):
+def _root(version: VersionOpt = False) -> None:
     pass
 
 

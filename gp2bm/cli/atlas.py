@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
-from typing import Annotated
 
 import typer
 
@@ -13,33 +11,23 @@ from gp2bm.atlas import load_atlas
 from gp2bm.atlas.expectation import RULE
 from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, err, out
-from gp2bm.cli.options import JsonOpt, SuiteOpt
+from gp2bm.cli.options import (
+    AcceleratorOpt,
+    AtlasBenchmarkOpt,
+    AtlasNodesOpt,
+    CountOpt,
+    CsvFlagOpt,
+    DivisionOpt,
+    ExpectNodesOpt,
+    ExpectRoundOpt,
+    JsonOpt,
+    RequiredAcceleratorOpt,
+    RequiredCountOpt,
+    RoundOpt,
+    SuiteOpt,
+)
 from gp2bm.errors import InputError
 from gp2bm.reports.atlas_text import atlas_csv, atlas_table, expectation_view
-
-
-class Benchmark(StrEnum):
-    resnet = "resnet"
-    bert = "bert"
-
-
-class Division(StrEnum):
-    closed = "closed"
-    open = "open"
-
-
-AcceleratorOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--accelerator",
-        help='The accelerator, by its one name ("H100-SXM5-80GB") or any published '
-        'spelling ("NVIDIA H100 80GB HBM3").',
-    ),
-]
-CountOpt = Annotated[
-    int | None, typer.Option("--count", min=1, help="Accelerators in all (per node x nodes).")
-]
-NodesOpt = Annotated[int | None, typer.Option("--nodes", min=1, help="Number of nodes.")]
 
 
 def _round(name: str | None, rounds: list[str]) -> str | None:
@@ -59,15 +47,13 @@ def _round(name: str | None, rounds: list[str]) -> str | None:
     short_help="Browse the published ResNet and BERT results.",
 )
 def atlas(
-    benchmark: Annotated[Benchmark | None, typer.Option(help="resnet or bert.")] = None,
+    benchmark: AtlasBenchmarkOpt = None,
     accelerator: AcceleratorOpt = None,
     count: CountOpt = None,
-    nodes: NodesOpt = None,
-    round_: Annotated[
-        str | None, typer.Option("--round", help="A round, e.g. v4.0 (or 4.0).")
-    ] = None,
-    division: Annotated[Division | None, typer.Option(help="closed or open.")] = None,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    nodes: AtlasNodesOpt = None,
+    round_: RoundOpt = None,
+    division: DivisionOpt = None,
+    as_csv: CsvFlagOpt = False,
     as_json: JsonOpt = False,
 ):
     if as_csv and as_json:
@@ -97,25 +83,10 @@ def atlas(
     short_help="Expect a campaign's results from the published ones.",
 )
 def expect(
-    accelerator: Annotated[
-        str,
-        typer.Option(
-            "--accelerator",
-            help='The accelerator, by its one name ("H100-SXM5-80GB") or any published spelling.',
-        ),
-    ],
-    count: Annotated[int, typer.Option("--count", min=1, help="Accelerators in all.")],
-    nodes: Annotated[
-        int | None,
-        typer.Option("--nodes", min=1, help="Number of nodes (default: the suite's)."),
-    ] = None,
-    round_: Annotated[
-        str | None,
-        typer.Option(
-            "--round",
-            help="Expect as of this round (default: each benchmark's latest).",
-        ),
-    ] = None,
+    accelerator: RequiredAcceleratorOpt,
+    count: RequiredCountOpt,
+    nodes: ExpectNodesOpt = None,
+    round_: ExpectRoundOpt = None,
     suite: SuiteOpt = None,
     as_json: JsonOpt = False,
 ):

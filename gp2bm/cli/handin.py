@@ -7,13 +7,26 @@ import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from gp2bm.campaign.resolve import resolve_campaign_dir
 from gp2bm.cli.app import app, err, out
-from gp2bm.cli.options import JsonOpt, SuiteOpt
+from gp2bm.cli.options import (
+    AllowIncompleteOpt,
+    BundleArg,
+    CampaignArg,
+    ChangesOpt,
+    CsvOpt,
+    HtmlOpt,
+    JsonOpt,
+    OutputOpt,
+    OwnSuiteOpt,
+    ProposedOpt,
+    SuiteOpt,
+    TemplateOpt,
+    TestOpt,
+    UpstreamOpt,
+    XlsxOpt,
+)
 from gp2bm.errors import InputError
 from gp2bm.handin.bundle import build_bundle
 from gp2bm.handin.package import PackageRequest, default_output, package_options
@@ -28,91 +41,6 @@ from gp2bm.reports.terminal import (
 )
 from gp2bm.reports.workprogress import WorkProgress
 from gp2bm.reports.writer import ReportRequest, make_reports
-
-CampaignArg = Annotated[
-    Path | None,
-    typer.Argument(
-        metavar="CAMPAIGN",
-        help="Campaign folder (default: results/<suite name> of the default or --suite suite).",
-    ),
-]
-TemplateOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--template",
-        help="The RFP's Benchmark_Results.xlsx: fill a copy of its MLPerf tab (never the file).",
-    ),
-]
-ChangesOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--changes",
-        help="Text file: the description of changes for the RFP workbook (with --template).",
-    ),
-]
-ProposedOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--proposed",
-        metavar="KEY=VALUE",
-        help="KEY=VALUE for the workbook's Proposed column: nodes, bert and resnet (in the "
-        "form's unit: seconds), mpi_tasks, omp_threads; repeat it.",
-    ),
-]
-TestOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--test",
-        metavar="KEY=VALUE",
-        help="KEY=VALUE for Test-column lines a campaign cannot know (mpi_tasks, omp_threads, "
-        "compiler, mpi, libraries, compiler_flags, library_flags); repeat it.",
-    ),
-]
-
-
-CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Write the spreadsheet-ready CSV here.")]
-XlsxOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--xlsx",
-        help="Write gp2bm's workbook here (with --template: the filled RFP workbook).",
-    ),
-]
-HtmlOpt = Annotated[
-    Path | None, typer.Option("--html", help="Write the self-contained HTML report here.")
-]
-OutputOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "-o",
-        "--output",
-        help="Bundle to write (default: <suite>-<org>-<system>.tar.gz beside the campaign "
-        "folder, e.g. results/smoke-Acme-X9000.tar.gz).",
-    ),
-]
-AllowIncompleteOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-incomplete",
-        help="Write the bundle even without a system description or implementation "
-        "source, and exit 0 when it is written (what is missing is listed in it).",
-    ),
-]
-UpstreamOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--upstream",
-        metavar="BENCH=FOLDER",
-        help="BENCH=FOLDER: a local copy of the upstream implementation to diff against.",
-    ),
-]
-BundleArg = Annotated[
-    Path, typer.Argument(metavar="BUNDLE", help="A bundle written by `gp2bm package`.")
-]
-OwnSuiteOpt = Annotated[
-    Path | None,
-    typer.Option("--suite", help="Your own copy of the RFP's suite, to score against instead."),
-]
 
 
 def next_step(line: str) -> None:

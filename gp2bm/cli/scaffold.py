@@ -5,34 +5,16 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, err, out
+from gp2bm.cli.options import FolderArg, InitSuiteOpt
 from gp2bm.node.description import describe_node
 from gp2bm.node.fingerprint import node_name
 from gp2bm.node.systemdesc import SYSTEM_YAML, default_system_yaml
 from gp2bm.spec.manifest import suite_manifests
 from gp2bm.spec.scaffold import scaffold, suite_path
 from gp2bm.spec.suite import MANIFEST_DIR
-
-FolderArg = Annotated[
-    Path,
-    typer.Argument(
-        metavar="FOLDER", help="The working folder to write manifests/ into (created if needed)."
-    ),
-]
-InitSuiteOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--suite",
-        metavar="SUITE",
-        help="A suite file, or the name of one of gp2bm's default suites: gp2rfp (the "
-        "default), lp2rfp, nvidia-v4.0, smoke.",
-    ),
-]
 
 
 @app.command("init")

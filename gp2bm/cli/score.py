@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import shlex
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, err, out
-from gp2bm.cli.options import SuiteOpt
+from gp2bm.cli.options import ComplianceOpt, JsonOpt, PathsArg, RcpOpt, RulesetOpt, SuiteOpt
 from gp2bm.reports.terminal import render_score
 from gp2bm.reports.workprogress import WorkProgress
-from gp2bm.results.resultset import campaign_root, score_paths
+from gp2bm.results.resultset import campaign_of, score_paths
 
 EXIT_CONTRACT = (
     "Exit 0 when the suite score is computed (every benchmark of the suite present and "
@@ -25,54 +22,19 @@ EXIT_CONTRACT = (
 )
 
 
-class Compliance(StrEnum):
-    strict = "strict"
-    report = "report"
-    off = "off"
-
-
-def campaign_of(paths: list[Path]) -> Path | None:
-    """The gp2bm campaign the paths lie in (its suite is the one to score against)."""
-    roots = {campaign_root(p) for p in paths if Path(p).is_dir()}
-    roots.discard(None)
-    return roots.pop() if len(roots) == 1 else None
-
-
 @app.command(
     help="Score MLPerf result logs: per-run minutes, olympic mean, scaling and the RFP score."
     f"\n\n{EXIT_CONTRACT}",
     short_help="Score MLPerf result logs.",
 )
 def score(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            metavar="PATH...",
-            help="Benchmark folder(s) with result_*.txt, system folder(s) or a campaign.",
-        ),
-    ],
-    ruleset: Annotated[
-        str | None,
-        typer.Option(help="mlperf-logging ruleset to check against (default: the suite's)."),
-    ] = None,
-    compliance: Annotated[
-        Compliance | None,
-        typer.Option(
-            help="strict: a run failing compliance is a failed run (MLCommons' summarizer); "
-            "report: check and report only (older rounds' logs fail today's checker); off: skip.",
-        ),
-    ] = None,
-    rcp: Annotated[
-        bool,
-        typer.Option(
-            "--rcp",
-            help="Take the scaling factor from the RCPs instead of scaling.json (a campaign "
-            "of a suite with RCP checks always does).",
-        ),
-    ] = False,
+    paths: PathsArg,
+    ruleset: RulesetOpt = None,
+    compliance: ComplianceOpt = None,
+    rcp: RcpOpt = False,
     suite: SuiteOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-):
+    as_json: JsonOpt = False,
+) -> None:
     campaign = campaign_of(paths)
     the_suite = resolve_suite(suite, campaign)
     with WorkProgress(err, "score") as work:

@@ -58,6 +58,26 @@ def write_node_record(
     return written
 
 
+def write_described(
+    record: NodeRecord, folder: Path | None, campaign: CampaignLayout | None
+) -> list[Path]:
+    """``inventory --out`` and ``--campaign``: the record written into each place given;
+    a place that cannot be written is one line naming it (exit 2)."""
+    written: list[Path] = []
+    for place in (folder, campaign):
+        if place is None:
+            continue
+        try:
+            if isinstance(place, CampaignLayout):
+                written += write_node_record(record, place)
+            else:
+                written += write_node_folder(record, place)
+        except OSError as exc:
+            where = place.root if isinstance(place, CampaignLayout) else place
+            raise InputError(f"{where}: cannot write there: {exc.strerror or exc}") from None
+    return written
+
+
 def write_node_folder(record: NodeRecord, folder: Path) -> list[Path]:
     """``inventory --out FOLDER``: the inventory files and ``system.json``, side by side."""
     written = write_inventory(record.inventory, folder / INVENTORY_FILE)

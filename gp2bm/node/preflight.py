@@ -42,17 +42,14 @@ class Preflight:
 
     suite: Suite
     manifests: dict[str, BenchmarkManifest]
-    # the runtime the campaign uses (with its own settings), or its name
-    runtime: Runtime | str = DEFAULT
+    # the runtime the campaign uses, with its own settings
+    runtime: Runtime = field(default_factory=lambda: get_runtime(DEFAULT))
     no_gpu: bool = False
     campaign_root: Path | None = None
     cache_drop: bool = True
     cache_drop_command: list[str] | None = None
     allow_cache_drop_failure: bool = False
     allow_unpinned: bool = False
-    # Not read: the engine's address is a setting of the runtime. Accepted until
-    # cli/node.py's campaign_preflight passes the Runtime itself instead of its name.
-    docker_host: str | None = None
     # verified checksums are remembered here (by size and mtime) so a resume does not
     # re-read hundreds of GB; None: verify every time
     checksum_cache: Path | None = None
@@ -60,10 +57,6 @@ class Preflight:
     # campaign (records/datasets_verified.json), or nowhere without a campaign folder
     datasets_cache: Path | None = None
     _gpu_report: object = field(default=None, repr=False)
-
-    def __post_init__(self):
-        if isinstance(self.runtime, str):
-            self.runtime = get_runtime(self.runtime)
 
     # ------------------------------------------------------------------ what is needed
     def gpus_needed(self) -> int:

@@ -25,7 +25,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +70,27 @@ def run_of_task(suite: Suite, task_id: int) -> Run:
     raise InputError(
         f"task index {task_id} is no run of suite '{suite.name}' (0-{len(task_index(suite)) - 1})"
     )
+
+
+def task_run(
+    suite: Suite,
+    benchmark: str | None,
+    index: int | None,
+    environ: Mapping[str, str],
+    task_id_env: str,
+) -> Run:
+    """The run an array task does: as given, else from its index in the array (the
+    scheduler's ``task_id_env`` in ``environ``)."""
+    if benchmark is None or index is None:
+        if benchmark is not None or index is not None:
+            raise InputError("give both --benchmark and --index, or neither (array task)")
+        task = environ.get(task_id_env, "")
+        if not task.isdigit():
+            raise InputError(f"no --benchmark/--index and no ${task_id_env}: not an array task")
+        benchmark, index = run_of_task(suite, int(task))
+    if benchmark not in suite.benchmarks:
+        raise InputError(f"benchmark '{benchmark}' is not in suite '{suite.name}'")
+    return benchmark, index
 
 
 def run_label(run: Run) -> str:

@@ -142,3 +142,24 @@ def _explain_last_task(
 
 def counts(states: list[RunState]) -> dict[str, int]:
     return {s: sum(1 for r in states if r.state == s) for s in STATES}
+
+
+class StateChanges:
+    """The runs whose state changed since the last look, while an array runs. The picture
+    before the submission (from the folder) is no news; a run waiting in the queue is none
+    either."""
+
+    def __init__(self, campaign: Campaign, scheduler: Scheduler):
+        self.campaign, self.scheduler = campaign, scheduler
+        self.seen = {(s.benchmark, s.run): (s.state, s.node) for s in run_states(campaign)[0]}
+
+    def __call__(self, queued: dict[Run, TaskState]) -> list[RunState]:
+        states, _ = run_states(self.campaign, self.scheduler, queued=queued)
+        changed = []
+        for s in states:
+            key = (s.benchmark, s.run)
+            before, now = self.seen.get(key), (s.state, s.node)
+            self.seen[key] = now
+            if before != now and s.state != "pending":
+                changed.append(s)
+        return changed

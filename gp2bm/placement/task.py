@@ -25,7 +25,7 @@ from gp2bm.node.allocation import NODELIST_ENV
 from gp2bm.node.description import record_node_once
 from gp2bm.node.fingerprint import node_name, slurm_job
 from gp2bm.run.execute import execute_run
-from gp2bm.run.loop import require_pinned
+from gp2bm.run.images import require_pinned
 from gp2bm.run.options import RunOptions
 from gp2bm.run.progress import LiveStatus
 from gp2bm.run.signals import SignalGuard
@@ -57,7 +57,7 @@ def run_task(
     index: int,
 ) -> TaskResult:
     bench = manifest.benchmark
-    require_pinned({bench: manifest}, runtime, options.allow_unpinned, campaign.suite.path)
+    require_pinned(campaign.suite, {bench: manifest}, runtime, options.allow_unpinned)
     several = campaign.suite.nodes > 1
     holder = {"node": (os.environ.get(NODELIST_ENV) if several else None) or node_name()}
     holder["job"] = slurm_job()

@@ -116,6 +116,14 @@ def campaign_root(path: Path) -> Path | None:
     return None
 
 
+def campaign_of(paths: list[Path]) -> Path | None:
+    """The one gp2bm campaign the folders among ``paths`` lie in (its suite is the one to
+    score against), else None."""
+    roots = {campaign_root(p) for p in paths if Path(p).is_dir()}
+    found = [root for root in roots if root is not None]
+    return found[0] if len(found) == 1 and len(roots) == 1 else None
+
+
 def campaign_layout(path: Path) -> CampaignLayout | None:
     root = campaign_root(path)
     if root is None:

@@ -1,5 +1,12 @@
 """Pinning images by digest (``gp2bm pin``) and pulling them by digest (``gp2bm pull``),
-through a runtime that talks to image registries itself (the default one), asked by name."""
+through a runtime that talks to image registries itself (the default one), asked by name;
+and the one check that a campaign's images are pinned before its runs start.
+
+A campaign's runs start only from images pinned by digest (``repo@sha256:...``), unless
+``--allow-unpinned`` (recorded in every run record): ``require_pinned`` refuses the others
+in one line that gives the ``gp2bm pin`` command of each, naming the suite when it is not
+the default one (the pin goes into that suite's manifest).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,43 @@ from pathlib import Path
 
 from gp2bm.errors import InputError
 from gp2bm.runtimes import DEFAULT, Runtime, able, get_runtime
-from gp2bm.spec.manifest import DIGEST_RE, suite_manifests, write_image
-from gp2bm.spec.suite import DEFAULT_SUITE, load_suite
+from gp2bm.spec.manifest import (
+    DIGEST_RE,
+    BenchmarkManifest,
+    pin_command,
+    suite_manifests,
+    write_image,
+)
+from gp2bm.spec.suite import DEFAULT_SUITE, Suite, load_suite
+
+
+def unpinned(
+    suite: Suite, manifests: dict[str, BenchmarkManifest], runtime: Runtime
+) -> list[tuple[BenchmarkManifest, str]]:
+    """Each manifest whose image a run would refuse (not pinned by digest, with a runtime
+    that runs images), with its ``gp2bm pin`` command."""
+    if not runtime.uses_images:
+        return []
+    named = None if suite.path is None or suite.path == DEFAULT_SUITE else suite.path
+    return [
+        (m, pin_command(bench, m.image, named)) for bench, m in manifests.items() if not m.pinned
+    ]
+
+
+def require_pinned(
+    suite: Suite, manifests: dict[str, BenchmarkManifest], runtime: Runtime, allow: bool
+) -> None:
+    """Refuse (exit 2) runs of images not pinned by digest, with the exact pin commands;
+    ``allow`` (--allow-unpinned) lets them run."""
+    found = [] if allow else unpinned(suite, manifests, runtime)
+    if found:
+        first = found[0][0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise InputError(
+            f"{first.path}: image '{first.image}' is not pinned by digest{more}; run `"
+            + "`, `".join(pin for _, pin in found)
+            + "` (or pass --allow-unpinned, which is recorded in every run record)"
+        )
 
 
 def registry_runtime(name: str, capability: str, doing: str) -> Runtime:

@@ -9,10 +9,9 @@ is skipped, not done twice.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from gp2bm.campaign.folder import Campaign, PlannedRun
-from gp2bm.errors import InputError, RunBusy
+from gp2bm.errors import RunBusy
 from gp2bm.run.benchsetup import BenchmarkSetup, benchmark_setup
 from gp2bm.run.execute import RunOutcome, execute_run
 from gp2bm.run.options import RunOptions
@@ -22,24 +21,7 @@ from gp2bm.run.spanning import require_allocation
 from gp2bm.run.writing import disk_full, is_disk_full
 from gp2bm.runtimes.base import LABEL_CAMPAIGN, ImageInfo, Runtime
 from gp2bm.runtimes.span import spans
-from gp2bm.spec.manifest import BenchmarkManifest, pin_command
-
-
-def require_pinned(
-    manifests: dict[str, BenchmarkManifest],
-    runtime: Runtime,
-    allow_unpinned: bool,
-    suite: Path | None = None,
-) -> None:
-    if not runtime.uses_images or allow_unpinned:
-        return
-    for bench, manifest in manifests.items():
-        if not manifest.pinned:
-            raise InputError(
-                f"{manifest.path}: image '{manifest.image}' is not pinned by digest; run "
-                f"`{pin_command(bench, manifest.image, suite)}` (or pass --allow-unpinned, "
-                "which is recorded in every run record)"
-            )
+from gp2bm.spec.manifest import BenchmarkManifest
 
 
 def run_campaign(
@@ -50,11 +32,9 @@ def run_campaign(
     benchmarks: list[str] | None = None,
     progress: CampaignProgress | None = None,
 ) -> list[RunOutcome]:
-    """Run every missing run of the campaign (or of the named benchmarks)."""
+    """Run every missing run of the campaign (or of the named benchmarks). The caller has
+    checked what must hold before (the images pinned: ``images.require_pinned``)."""
     names = benchmarks or list(campaign.suite.benchmarks)
-    require_pinned(
-        {b: manifests[b] for b in names}, runtime, options.allow_unpinned, campaign.suite.path
-    )
     try:
         return _run_campaign(campaign, manifests, runtime, options, names, progress)
     except OSError as exc:

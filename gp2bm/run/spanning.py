@@ -22,7 +22,6 @@ aborted, its log is kept as an attempt, and the next run-all redoes it.
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -213,7 +212,9 @@ class SpanRun:
         return "; ".join(f"node {n} lost ({said})" for n, said in found.items())
 
 
-def _node_step_argv(campaign: Campaign, bench: str, runtime: Runtime, options: RunOptions):
+def _node_step_argv(
+    campaign: Campaign, bench: str, runtime: Runtime, options: RunOptions
+) -> list[str]:
     args = [
         "node-step",
         "--campaign",
@@ -225,15 +226,7 @@ def _node_step_argv(campaign: Campaign, bench: str, runtime: Runtime, options: R
         "--runtime",
         runtime.name,
     ]
-    if not options.cache_drop:
-        args.append("--no-cache-drop")
-    if options.cache_drop_command:
-        args += ["--cache-drop-command", shlex.join(options.cache_drop_command)]
-    if options.allow_cache_drop_failure:
-        args.append("--allow-cache-drop-failure")
-    if options.allow_unpinned:
-        args.append("--allow-unpinned")
-    return gp2bm_argv(*args)
+    return gp2bm_argv(*args, *options.node_arguments())
 
 
 def require_allocation(manifest: BenchmarkManifest, nodes: int) -> None:
