@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 # installed by the scripts under scripts/ that the tests start.
 APT_TEST_PACKAGES = chromium libreoffice-calc-nogui
 
-.PHONY: all venv demo test test-deps lint typecheck clean
+.PHONY: all venv demo test test-fast test-deps lint typecheck clean
 
 all: venv
 
@@ -48,6 +48,11 @@ test-deps:
 
 test: lint test-deps
 	$(BIN)/pytest -q
+
+# The edit-test loop: every test but those that start a real engine (docker), a Slurm
+# cluster (slurm), or run whole campaigns and other long work (slow); a few minutes.
+test-fast: lint
+	$(BIN)/pytest -q -m "not docker and not slurm and not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -11,6 +11,8 @@ from test_report_campaign import synthetic_campaign
 
 from gp2bm.results.mlcommons import compliance, rcp, seeds
 
+pytestmark = pytest.mark.slow
+
 
 def _entries(cache: Path) -> list[Path]:
     return sorted(cache.rglob("*.json"))

@@ -14,6 +14,7 @@ from campaign_helpers import NO_DROP, bench_dir, digests, run_all_local, spawn_r
 from gp2bm.results.runlog import parse_run_log
 
 
+@pytest.mark.slow
 def test_smoke_campaign_end_to_end(cli, tmp_path):
     suite = write_suite(tmp_path / "suite")
     campaign = tmp_path / "campaign"
@@ -159,6 +160,7 @@ def _train_processes(marker: str) -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 @pytest.mark.reliability("kill-mid-run")
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_killed_mid_run_resumes(cli, tmp_path, sig):
@@ -195,6 +197,7 @@ def test_killed_mid_run_resumes(cli, tmp_path, sig):
     assert not _train_processes(marker)
 
 
+@pytest.mark.slow
 @pytest.mark.reliability("two-run-all")
 def test_second_run_all_is_refused(cli, tmp_path):
     suite = write_suite(tmp_path / "suite", {"resnet": 3}, extra_args=["--sleep-per-epoch", "0.05"])
@@ -249,6 +252,7 @@ def test_campaign_identity_is_kept(cli, tmp_path):
     assert res.code == 2 and "system is 'node1'" in res.err
 
 
+@pytest.mark.slow
 def test_record_keeps_gp2bm_own_timing_of_the_run(cli, tmp_path):
     """The run record holds gp2bm's monotonic time from run_start to run_stop as the lines
     came: what the log's wall-clock time to train is checked against."""

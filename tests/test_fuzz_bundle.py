@@ -68,6 +68,7 @@ def check(path):
         assert "\n" not in str(exc).strip(), str(exc)
 
 
+@pytest.mark.slow
 @pytest.mark.reliability("bundle-fuzz")
 @FUZZ
 @given(st.lists(member, max_size=8))

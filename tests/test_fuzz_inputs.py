@@ -18,6 +18,8 @@ from gp2bm.results.runlog import parse_run_log
 from gp2bm.spec.manifest import load_manifest
 from gp2bm.spec.suite import load_suite
 
+pytestmark = pytest.mark.slow
+
 FUZZ = settings(
     max_examples=2000,
     deadline=None,

@@ -446,6 +446,7 @@ def test_a_stopped_verify_ends_its_side_before_removing_the_folder_it_writes_int
     assert folder is not None and not folder.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.reliability("handin-interrupted")
 def test_a_killed_verify_or_package_is_cleaned_by_the_next(cli, bundle, tmp_path):
     proc = _stopped_inside_the_work(["verify", bundle], tmp_path, "verify")

@@ -37,6 +37,7 @@ def factor(campaign):
     return b.scaling_factor
 
 
+@pytest.mark.slow
 def test_terminal_and_json(cli, campaign, factor):
     res = cli("score", campaign)
     assert res.code == 0, res.out

@@ -39,6 +39,7 @@ def _extract(bundle: Path, dest: Path) -> Path:
     return top
 
 
+@pytest.mark.slow
 def test_smoke_campaign_package_then_verify(cli, tmp_path, tmp_path_factory):
     root = copy_campaign(smoke_campaign(tmp_path_factory), tmp_path / "campaign")
     before = _digests(root)

@@ -79,6 +79,7 @@ def _left(marker: str) -> list[int]:
     return left
 
 
+@pytest.mark.slow
 @pytest.mark.reliability("timeout-forked-child")
 def test_timeout_holds_when_the_workload_forks_a_setsid_child(tmp_path):
     marker = _marker()

@@ -112,6 +112,7 @@ def test_stop_is_idempotent_and_the_grid_is_kept(tmp_path):
     assert all(s >= round(0.1 * i, 3) - 0.002 for i, s in enumerate(stamps[:-1]))
 
 
+@pytest.mark.slow
 def test_sampling_costs_under_one_percent_of_a_core(monkeypatch, tmp_path):
     install(monkeypatch)
     summary = sample_for(tmp_path / "t.csv", 2.2, interval=1.0)
@@ -122,6 +123,7 @@ def test_sampling_costs_under_one_percent_of_a_core(monkeypatch, tmp_path):
 # ---------------------------------------------------------------------------- in a campaign
 
 
+@pytest.mark.slow
 def test_smoke_campaign_writes_telemetry_beside_the_records(cli, monkeypatch, tmp_path):
     install(monkeypatch)
     monkeypatch.setattr(telemetry, "DEFAULT_INTERVAL_S", 0.1)
