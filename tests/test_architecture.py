@@ -704,3 +704,81 @@ def test_the_cli_rule_sees_what_it_checks():
     assert "imports gp2bm.cli.node" in found[0] and "imports gp2bm.cli.campaign" in found[1]
     assert "declares an option" in found[2]
     assert any(m.name == OPTIONS_MODULE for m in modules())
+
+
+# ---------------------------------------------------------------------------- the doc's order
+
+
+def documented_packages() -> list[str]:
+    """The stage packages in the order docs/ARCHITECTURE.md describes them."""
+    text = ARCHITECTURE_DOC.read_text(encoding="utf-8")
+    return [
+        f"gp2bm.{m.group(1)}"
+        for m in re.finditer(r"^### `gp2bm/([a-z_]+)/`", text, flags=re.M)
+    ]
+
+
+def order_violations(graph: dict[str, dict[str, Import]], order: list[str]) -> list[str]:
+    """Each import of a package described later in ``order`` than the importing one."""
+    place = {p: i for i, p in enumerate(order)}
+    found = []
+    for package, edges in sorted(graph.items()):
+        for dest, imp in sorted(edges.items()):
+            if package in place and dest in place and place[dest] > place[package]:
+                where = imp.where if imp is not None else package
+                found.append(
+                    f"{where} imports {dest}, described after {package} (rule: each "
+                    "package imports only those docs/ARCHITECTURE.md describes before it)"
+                )
+    return found
+
+
+def test_the_doc_describes_the_packages_in_the_order_of_their_imports():
+    order = documented_packages()
+    graph = package_graph(import_graph())
+    stages = {p for p in graph if p.count(".") == 1 and p not in ("gp2bm.errors",)}
+    stages -= {"gp2bm.__main__"}
+    assert set(order) == stages, (sorted(stages - set(order)), sorted(set(order) - stages))
+    found = order_violations(graph, order)
+    assert not found, "\n".join(found)
+    assert order_violations({"a": {"b": None}}, ["a", "b"])  # no vacuous pass
+
+
+RUNTIME_NAMES = set(NAMES)
+
+
+def runtime_name_defaults(module: Module) -> list[str]:
+    """A runtime's name given as a default: a parameter's default, a class attribute's
+    value, or ``runtime="..."`` in a call."""
+    found = []
+    for node in ast.walk(module.tree):
+        values: list[ast.expr] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            values = [d for d in (*node.args.defaults, *node.args.kw_defaults) if d is not None]
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            values = [node.value]
+        elif isinstance(node, ast.Call):
+            values = [k.value for k in node.keywords if k.arg == "runtime"]
+        for value in values:
+            if isinstance(value, ast.Constant) and value.value in RUNTIME_NAMES:
+                found.append(
+                    f"{module.rel}:{value.lineno}: the runtime '{value.value}' as a default "
+                    "(rule: the default runtime is gp2bm.runtimes.DEFAULT)"
+                )
+    return found
+
+
+def test_the_default_runtime_is_named_once():
+    found = [
+        line
+        for module in modules()
+        if not _within(module.name, "gp2bm.runtimes")
+        for line in runtime_name_defaults(module)
+    ]
+    assert not found, "\n".join(found)
+    sample = read_module(
+        PACKAGE / "run" / "sample.py",
+        "def f(runtime: str = 'docker', other: str = 'x'):\n"
+        "    g(runtime='local')\n",
+    )
+    assert len(runtime_name_defaults(sample)) == 2

@@ -37,8 +37,10 @@ def test_score_loads_only_its_own_command_module():
 
 def test_verify_loads_no_campaign_machinery():
     modules = loaded("verify", "--help")
-    assert "gp2bm.cli.handin" in modules
-    assert not {"gp2bm.cli.campaign", "gp2bm.cli.node", "gp2bm.cli.slurm"} & modules
+    assert "gp2bm.cli.evaluation" in modules
+    assert not {"gp2bm.cli.campaign", "gp2bm.cli.node", "gp2bm.cli.slurm", "gp2bm.cli.handin"} & (
+        modules
+    )
 
 
 def test_help_lists_every_command_with_its_help(cli):

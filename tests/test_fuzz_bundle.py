@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gp2bm.errors import Gp2bmError
-from gp2bm.handin.verify import verify_bundle
+from gp2bm.evaluation.verify import verify_bundle
 
 FUZZ = settings(
     max_examples=1000,

@@ -25,9 +25,9 @@ from test_report_campaign import INVENTORY, ORG, RFP_WORKBOOK, SYSTEM, synthetic
 from test_verify import _pack, _resum, _unpack
 
 from gp2bm.errors import Interrupted
+from gp2bm.evaluation.checkerside import CheckerSide
 from gp2bm.files import safetar
 from gp2bm.handin.bundle import build_bundle
-from gp2bm.handin.checkerside import CheckerSide
 from gp2bm.handin.scratch import scratch
 from gp2bm.results.checkpool import can_fork
 

@@ -58,7 +58,8 @@ import gp2bm.results.mlcommons as adapter
 for info in pkgutil.walk_packages(adapter.__path__, adapter.__name__ + "."):
     importlib.import_module(info.name)
 for name in ("results.rules", "results.checkpool", "results.scoring", "results.resultset",
-             "handin.package_check", "handin.checkerside", "handin.early", "node.systemdesc"):
+             "handin.package_check", "evaluation.checkerside", "evaluation.early",
+             "node.systemdesc"):
     importlib.import_module("gp2bm." + name)
 imported = state()
 imported["installed"] = adapter.installed()

@@ -14,7 +14,7 @@ from campaign_helpers import write_suite
 from synth import BERT_MINUTES, RESNET_MINUTES, write_benchmark
 
 from gp2bm.errors import InputError
-from gp2bm.handin.claimcheck import COUNT_FIELDS
+from gp2bm.evaluation.claimcheck import COUNT_FIELDS
 from gp2bm.node.systemdesc import build, detected_fields
 from gp2bm.reports import xlsx_report
 from gp2bm.reports.claims import claims

@@ -19,7 +19,7 @@ from test_report_campaign import (
     unfilled_smoke_campaign,
 )
 
-from gp2bm.handin.claimcheck import COUNT_FIELDS
+from gp2bm.evaluation.claimcheck import COUNT_FIELDS
 from gp2bm.node.systemdesc import detected_fields
 from gp2bm.reports.view import load_campaign
 

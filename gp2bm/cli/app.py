@@ -61,7 +61,7 @@ COMMAND_MODULES = {
     "pull": "campaign",
     "report": "handin",
     "package": "handin",
-    "verify": "handin",
+    "verify": "evaluation",
     "score": "score",
     "atlas": "atlas",
     "expect": "atlas",
@@ -69,8 +69,8 @@ COMMAND_MODULES = {
 
 
 # Work a command starts before its modules are imported: ``verify``'s side process begins
-# importing MLCommons' checkers while this process imports the rest (``handin.early``).
-EARLY_STARTS = {"verify": "gp2bm.handin.early"}
+# importing MLCommons' checkers while this process imports the rest (``evaluation.early``).
+EARLY_STARTS = {"verify": "gp2bm.evaluation.early"}
 
 
 def register_commands(argv: list[str]) -> None:

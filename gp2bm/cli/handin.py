@@ -1,4 +1,4 @@
-"""gp2bm report, package, verify: the hand-in commands (wiring: parse, call, render)."""
+"""gp2bm report, package: the hand-in commands (wiring: parse, call, render)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ from gp2bm.campaign.resolve import resolve_campaign_dir
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import (
     AllowIncompleteOpt,
-    BundleArg,
     CampaignArg,
     ChangesOpt,
     CsvOpt,
     HtmlOpt,
     JsonOpt,
     OutputOpt,
-    OwnSuiteOpt,
     ProposedOpt,
     SuiteOpt,
     TemplateOpt,
@@ -31,13 +29,11 @@ from gp2bm.errors import InputError
 from gp2bm.handin.bundle import build_bundle
 from gp2bm.handin.package import PackageRequest, default_output, package_options
 from gp2bm.handin.scratch import stop_on_sigterm
-from gp2bm.handin.verify import verify_bundle
 from gp2bm.reports.terminal import (
     print_filled_cells,
     print_incomplete,
     print_package,
     print_reports,
-    print_verification,
 )
 from gp2bm.reports.workprogress import WorkProgress
 from gp2bm.reports.writer import ReportRequest, make_reports
@@ -145,27 +141,3 @@ def package(
     next_step(
         f"bundle written in {_took(work)}; next: gp2bm verify {shlex.quote(str(result.output))}"
     )
-
-
-@app.command()
-def verify(bundle: BundleArg, suite: OwnSuiteOpt = None, as_json: JsonOpt = False):
-    """Verify a hand-in bundle: recompute it from its raw logs and compare every claim.
-
-    SHA256SUMS is checked, every log re-parsed, each result and the score recomputed,
-    MLCommons' compliance, seed, RCP and package checks re-run, and all of it compared with
-    what the bundle and its reports claim.
-
-    Exit 0 only when everything matches and the bundle is valid, 1 with the differences
-    otherwise (or for an unsafe archive member, or a bundle past the size limits), 2 when
-    the file is not a readable bundle, 130 when stopped (Ctrl-C, SIGTERM).
-    """
-    with stop_on_sigterm("gp2bm verify"), WorkProgress(err, "verify") as work:
-        result = verify_bundle(bundle, suite)
-    if as_json:
-        print(json.dumps(result.as_dict(), indent=2))
-    else:
-        print_verification(result.as_dict(), out)
-    failure = result.failure()
-    if failure is not None:
-        raise failure
-    next_step(f"verified in {_took(work)}; done: {shlex.quote(str(bundle))} is ready to hand in")

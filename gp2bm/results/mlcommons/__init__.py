@@ -26,7 +26,7 @@ and gp2bm's checks then run on the library as it is (slower).
 Where it is called: every function here that runs one of the library's checkers calls it
 first (so that no way into the library misses it, a test's included), and so do the two
 places that fork checker processes before they fork (``results.checkpool.PendingChecks``
-and ``handin.early.start``), so that those processes inherit the installed library and a
+and ``evaluation.early.start``), so that those processes inherit the installed library and a
 mismatch is said once, by the process the person started.
 """
 

@@ -18,16 +18,16 @@ import io
 from pathlib import Path
 
 from gp2bm.campaign.layout import README_FILE, REPORT_NAMES, BundleFiles
-from gp2bm.handin.limits import check_workbook
-from gp2bm.handin.package_check import PackageCheck
-from gp2bm.handin.readme import render_readme
-from gp2bm.handin.verification import (
+from gp2bm.evaluation.verification import (
     Verification,
     close,
     compare,
     first_difference,
     same_text,
 )
+from gp2bm.handin.limits import check_workbook
+from gp2bm.handin.package_check import PackageCheck
+from gp2bm.handin.readme import render_readme
 from gp2bm.reports import html_report, rfp_workbook, xlsx_report
 from gp2bm.reports.csv_report import render_csv
 from gp2bm.reports.official import typed_minutes, typed_score, typed_seconds

@@ -11,9 +11,9 @@ used): never silently believed.
 from __future__ import annotations
 
 from gp2bm.campaign.layout import BUNDLE_FILE, INVENTORY_FILE, BundleFiles
+from gp2bm.evaluation.verification import Verification, close
 from gp2bm.handin.format import BUNDLE_FORMAT, RCP_BYPASS
 from gp2bm.handin.package_check import PackageCheck
-from gp2bm.handin.verification import Verification, close
 from gp2bm.node.systemdesc import detected_fields
 from gp2bm.reports.view import CampaignView
 

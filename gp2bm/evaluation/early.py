@@ -25,7 +25,7 @@ END_WAIT_S = 5.0
 # The module of the side's later jobs (``checkerside``, which imports this one): the side,
 # forked before the command imported it, imports it in its first job rather than when the
 # first of those jobs arrives (0.08 s later).
-JOBS_MODULE = "gp2bm.handin.checkerside"
+JOBS_MODULE = "gp2bm.evaluation.checkerside"
 
 
 def warm() -> None:

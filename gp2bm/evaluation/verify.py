@@ -35,15 +35,15 @@ from gp2bm.campaign.layout import (
 )
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import Gp2bmError, InputError
+from gp2bm.evaluation import claimcheck, reportcheck
+from gp2bm.evaluation.checkerside import CheckerSide
+from gp2bm.evaluation.verification import Verification, compare
 from gp2bm.files import safetar
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.jsonfile import read_json
-from gp2bm.handin import claimcheck, reportcheck
-from gp2bm.handin.checkerside import CheckerSide
 from gp2bm.handin.limits import BUNDLE, check_sizes
 from gp2bm.handin.scratch import check_stopped, scratch
 from gp2bm.handin.verdicts import RunVerdicts
-from gp2bm.handin.verification import Verification, compare
 from gp2bm.reports.claims import claims
 from gp2bm.reports.official import official_summary
 from gp2bm.reports.view import CampaignView, load_campaign

@@ -17,12 +17,12 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TypeVar
 
-from gp2bm.handin import early
-from gp2bm.handin.early import forked_side
+from gp2bm.evaluation import early
+from gp2bm.evaluation.early import forked_side
+from gp2bm.evaluation.reportcheck import check_workbooks
+from gp2bm.evaluation.verification import Verification
 from gp2bm.handin.package_check import PackageCheck, check_package
-from gp2bm.handin.reportcheck import check_workbooks
 from gp2bm.handin.verdicts import RunVerdicts
-from gp2bm.handin.verification import Verification
 from gp2bm.reports.view import CampaignView, summarized
 from gp2bm.results.mlcommons import package
 from gp2bm.results.mlcommons.rcp import check_rcp
