@@ -101,17 +101,24 @@ def run_log_text(
     epochs: int | None = None,
     late_evals: bool = False,
     stop_before_last_eval_ms: int = 0,
+    gp2bm_run: dict | None = None,
+    jitter: int = 0,
 ) -> str:
     """The text of one result log whose time to train is exactly ``minutes``.
 
     ``epochs``: converge after that many epochs (ResNet) or samples (BERT) instead of near
     the RCP mean; ``late_evals``: write each eval's lines after the next training block's,
     with their true, earlier timestamps; ``stop_before_last_eval_ms``: stamp the last eval
-    that much after run_stop (written before it), as some accepted logs do.
+    that much after run_stop (written before it), as some accepted logs do. ``gp2bm_run``:
+    the value of gp2bm's run line, written with its closing line as gp2bm writes them (a
+    run gp2bm did); ``jitter``: moves every evaluation below the target by a different
+    small amount (two runs' curves differ, as two seeds' do).
     """
     ml, buf = _logger()
     clock = _Clock(start_ms)
     ml.event(C.CACHE_CLEAR, True, time_ms=clock.tick())
+    if gp2bm_run is not None:
+        ml.event("gp2bm_run", gp2bm_run, time_ms=clock.tick())
     ml.start(C.INIT_START, None, time_ms=clock.tick())
     for key, value in [
         (C.SUBMISSION_BENCHMARK, benchmark),
@@ -144,6 +151,8 @@ def run_log_text(
             ml.start(C.RUN_START, None, time_ms=t - 2)
         _block(ml, benchmark, point, t)
         acc = target * (0.5 + 0.5 * i / len(points))
+        if jitter:
+            acc -= ((jitter * 31 + i) % 997) * 1e-7
         if i == len(points) and reach_target:
             acc = target + 0.002
         elif not reach_target:
@@ -156,6 +165,9 @@ def run_log_text(
     for evals in late:
         _eval(ml, *evals)
     ml.end(C.RUN_STOP, None, time_ms=run_stop, metadata={"status": status})
+    if gp2bm_run is not None:
+        closing = {"status": status, "exit_code": 0, "reason": None}
+        ml.event("gp2bm_run_end", closing, time_ms=run_stop + 5)
     text = buf.getvalue()
     if lines_after_stop:
         text += "ENDING TIMING RUN AT 2024-01-01\n"

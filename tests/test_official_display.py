@@ -13,8 +13,8 @@ import tarfile
 
 import pytest
 from openpyxl import load_workbook
-from synth import RESNET_MINUTES, write_benchmark
-from test_report_campaign import ORG, RFP_WORKBOOK, SYSTEM, synthetic_campaign
+from synth import RESNET_MINUTES
+from test_report_campaign import RFP_WORKBOOK, synthetic_campaign
 
 UNSCALED = statistics.fmean(sorted(RESNET_MINUTES)[1:-1])
 
@@ -22,9 +22,8 @@ UNSCALED = statistics.fmean(sorted(RESNET_MINUTES)[1:-1])
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
     """A campaign of an RCP suite whose ResNet runs converge faster than the RCP mean."""
-    root = synthetic_campaign(tmp_path_factory.mktemp("official"), rcp=True)
-    write_benchmark(root / ORG / "results" / SYSTEM / "resnet", "resnet", RESNET_MINUTES, epochs=35)
-    return root
+    folder = tmp_path_factory.mktemp("official")
+    return synthetic_campaign(folder, rcp=True, bench_kw={"resnet": {"epochs": 35}})
 
 
 @pytest.fixture(scope="module")

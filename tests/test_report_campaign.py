@@ -7,14 +7,15 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from campaign_helpers import write_suite
-from synth import BERT_MINUTES, RESNET_MINUTES, write_benchmark
+from synth import BERT_MINUTES, RESNET_MINUTES, write_run
 
+from gp2bm.campaign.record import SCHEMA as RECORD_SCHEMA
 from gp2bm.errors import InputError
-from gp2bm.evaluation.claimcheck import COUNT_FIELDS
 from gp2bm.node.systemdesc import build, detected_fields
 from gp2bm.reports import xlsx_report
 from gp2bm.reports.claims import claims
@@ -103,6 +104,61 @@ def write_telemetry(path: Path, seconds: int = 12, gpus: int = 2) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+# When the synthetic campaign's first run starts, and how far apart its runs are.
+FIRST_START_MS = 1_709_287_200_000  # 2024-03-01T10:00:00Z
+HOUR_MS = 3_600_000
+# gp2bm's run line of a synthetic run, as gp2bm writes it (the run's own keys added).
+TRACE = {
+    "gp2bm_version": "0.1.0",
+    "image": "gp2bm/smoke:latest",
+    "image_id": None,
+    "runtime": "local",
+    "host": "node1",
+    "node": "node1",
+    "allow_unpinned": False,
+}
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def synthetic_record(root: Path, path: Path, bench: str, n: int, minutes: float, start_ms: int):
+    """The run record of a synthetic run: what run-all writes, its times around the log's."""
+    seconds = minutes * 60 + 3.5  # the process: start-up before run_start, exit after
+    return {
+        "schema": RECORD_SCHEMA,
+        "benchmark": bench,
+        "run": n,
+        "log": str(path.relative_to(root)),
+        "status": "success",
+        "seed": 1000 + n * 7,
+        "runtime": "local",
+        "container": f"gp2bm-synthetic-{bench}-{n}",
+        "command": ["python3", "train.py", "--benchmark", bench],
+        "image": TRACE["image"],
+        "image_pinned": False,
+        "image_id": None,
+        "image_repo_digests": [],
+        "allow_unpinned": False,
+        "privileged": False,
+        "relaxed": [],
+        "host": TRACE["host"],
+        "node": TRACE["node"],
+        "gp2bm_version": TRACE["gp2bm_version"],
+        "cache_drop": {"ok": True, "method": "command", "seconds": 0.01, "error": None},
+        "preflight": "passed",
+        "start": _iso(start_ms),
+        "stop": _iso(start_ms + round(seconds * 1000)),
+        "seconds": seconds,
+        "observed_seconds": minutes * 60,
+        "exit_code": 0,
+        "log_status": "success",
+        "minutes": minutes,
+        "telemetry": {"samples": 12, "power_w": {"mean": 260.0}},
+    }
+
+
 def synthetic_campaign(
     folder: Path,
     *,
@@ -111,10 +167,13 @@ def synthetic_campaign(
     telemetry: bool = True,
     inventory: bool = True,
     runs: dict[str, list[float]] | None = None,
+    bench_kw: dict[str, dict] | None = None,
     **log_kw,
 ) -> Path:
     """A campaign folder with synthetic logs (exact times, passing compliance and RCP),
-    run records, telemetry, inventory and a system description, as run-all would leave it."""
+    run records, telemetry, inventory and a system description, as run-all would leave it
+    (gp2bm's own lines in every log). ``log_kw``: options of every log (synth.run_log_text);
+    ``bench_kw``: of one benchmark's logs."""
     runs = runs or {"resnet": RESNET_MINUTES, "bert": BERT_MINUTES}
     suite = write_suite(folder / "suite", {b: len(m) for b, m in runs.items()}, rcp=rcp)
     root = folder / "campaign"
@@ -130,28 +189,18 @@ def synthetic_campaign(
         "gp2bm_version": "0.1.0",
     }
     (root / "campaign.json").write_text(json.dumps(meta, indent=2))
-    for bench, minutes in runs.items():
-        paths = write_benchmark(root / ORG / "results" / SYSTEM / bench, bench, minutes, **log_kw)
+    names = {k: meta[k] for k in ("org", "system", "suite", "created")}
+    for b, (bench, minutes) in enumerate(runs.items()):
         records = root / "records" / bench
         records.mkdir(parents=True)
-        for n, (path, m) in enumerate(zip(paths, minutes, strict=True)):
-            record = {
-                "benchmark": bench,
-                "run": n,
-                "seed": 1000 + n * 7,
-                "status": "success",
-                "exit_code": 0,
-                "runtime": "local",
-                "image": "gp2bm/smoke:latest",
-                "image_id": None,
-                "image_repo_digests": [],
-                "log": str(path.relative_to(root)),
-                "minutes": m,
-                "start": "2024-03-01T10:00:00+00:00",
-                "stop": "2024-03-01T10:30:00+00:00",
-                "cache_drop": {"ok": True, "method": "command"},
-                "telemetry": {"samples": 12, "power_w": {"mean": 260.0}},
-            }
+        for n, m in enumerate(minutes):
+            start_ms = FIRST_START_MS + (b * 20 + n) * HOUR_MS
+            trace = {**TRACE, "benchmark": bench, "run": n, "seed": 1000 + n * 7,
+                     "campaign": names}  # fmt: skip
+            kw = {"start_ms": start_ms, "gp2bm_run": trace, "jitter": b * 20 + n + 1, **log_kw}
+            kw.update((bench_kw or {}).get(bench, {}))
+            path = write_run(root / ORG / "results" / SYSTEM / bench, n, bench, m, **kw)
+            record = synthetic_record(root, path, bench, n, m, start_ms)
             (records / f"run_{n}.json").write_text(json.dumps(record))
             if telemetry:
                 write_telemetry(records / f"telemetry_{n}.csv")
@@ -183,14 +232,16 @@ def smoke_campaign(tmp_path_factory) -> Path:
             check=False,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-3000:]
-        # run-all describes the node with placeholders for what only the vendor knows; the
-        # counts the inventory measured stay what it measured (verify compares them)
+        # run-all describes the node with placeholders for what only the vendor knows; what
+        # the inventory measured stays what it measured (verify compares them), and a node
+        # without a GPU says so
         sys_dir = root / ORG / "systems"
         sys_dir.mkdir(parents=True, exist_ok=True)
         inv_path = root / "inventory.json"
         inventory = json.loads(inv_path.read_text()) if inv_path.is_file() else {}
-        measured = {k: v for k, v in detected_fields(inventory).items() if k in COUNT_FIELDS}
-        desc = {**system_description(), **measured}
+        no_gpu = {"accelerators_per_node": "0", "accelerator_model_name": "N/A",
+                  "accelerator_memory_capacity": "N/A"}  # fmt: skip
+        desc = {**system_description(), **no_gpu, **detected_fields(inventory)}
         (sys_dir / f"{SYSTEM}.json").write_text(json.dumps(desc, indent=2))
         _SMOKE["root"] = root
     return _SMOKE["root"]

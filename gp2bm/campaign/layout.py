@@ -310,6 +310,10 @@ class CampaignFiles:
         folder = self.attempts_dir(bench)
         return len(list(folder.glob(f"result_{n}.attempt*.txt"))) if folder.is_dir() else 0
 
+    def attempt_logs(self, bench: str) -> list[Path]:
+        folder = self.attempts_dir(bench)
+        return sorted(folder.glob("result_*.attempt*.txt")) if folder.is_dir() else []
+
     def attempt_records(self, bench: str) -> list[Path]:
         folder = self.attempts_dir(bench)
         return sorted(folder.glob("run_*.json")) if folder.is_dir() else []

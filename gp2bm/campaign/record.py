@@ -4,23 +4,36 @@ Written when a run starts (status ``running``), rewritten when it ends, kept wit
 attempt's log when it was interrupted. Every reader (resume, status, reports, bundle,
 verify, the node-type check) goes through ``RunRecord``, so a key is spelt once. On disk it
 is a JSON object carrying ``schema``; keys a newer gp2bm wrote are kept as they were read.
+
+Reading is tolerant for the vendor's own commands (``RunRecord.load``: a record of an older
+gp2bm still shows) and strict for verify (``read_strict``: a record that is not of this
+schema, lacks a key or has a value of the wrong type is a finding, never a skipped check).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from gp2bm.files.jsonfile import read_json_or_empty, write_json_atomic
+from gp2bm.files.plaintext import printable
 
-SCHEMA = "gp2bm.run-record/1"
+SCHEMA = "gp2bm.run-record/2"
+SCHEMA_PREFIX = "gp2bm.run-record/"
 
 RUNNING = "running"
 SUCCESS = "success"
 ABORTED = "aborted"
 INTERRUPTED = "interrupted"
 NOT_STARTED = "not started"
+
+# How the pre-flight went before a run: passed, passed with warnings, skipped
+# (--skip-check), or the checks of each node of a run across nodes (its node step).
+PREFLIGHT_PASSED = "passed"
+PREFLIGHT_WARNED = "passed with warnings"
+PREFLIGHT_SKIPPED = "skipped"
 
 
 @dataclass
@@ -63,6 +76,7 @@ class RunRecord:
     gp2bm_version: str = ""
     gp2bm_pid: int | None = None
     cache_drop: dict | None = None
+    preflight: str | None = None  # PREFLIGHT_*
     # how it went
     start: str | None = None
     stop: str | None = None
@@ -154,7 +168,69 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "launch": (dict,),
     "submission_problem": (str,),
     "secrets_in_log": (list,),
+    "preflight": (str,),
+    "runtime": (str,),
+    "image": (str,),
+    "image_id": (str,),
+    "gp2bm_version": (str,),
+    "host": (str,),
+    "node": (str,),
+    "start": (str,),
+    "stop": (str,),
+    "container": (str,),
 }
+# What every record of a finished run of this schema holds (verify reads it strictly).
+REQUIRED = (
+    "benchmark",
+    "run",
+    "log",
+    "status",
+    "seed",
+    "runtime",
+    "image",
+    "image_pinned",
+    "allow_unpinned",
+    "gp2bm_version",
+    "host",
+    "start",
+    "stop",
+    "seconds",
+    "exit_code",
+    "cache_drop",
+    "preflight",
+    "command",
+    "relaxed",
+    "privileged",
+)
+
+
+def read_strict(path: Path, where: str) -> tuple[RunRecord | None, list[str]]:
+    """The record at ``path`` as verify reads it: a JSON object of this schema with every
+    REQUIRED key, each known key of its type. Returns the record (None when it is no
+    record at all) and what is wrong with it, one line each naming ``where``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        return None, [f"{where}: not a readable JSON record ({type(exc).__name__})"]
+    if not isinstance(data, dict):
+        return None, [f"{where}: not a JSON object"]
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        older = isinstance(schema, str) and schema.startswith(SCHEMA_PREFIX)
+        what = "an older" if older and schema < SCHEMA else "an unknown"
+        shown = printable(schema, 40) if isinstance(schema, str) else repr(schema)[:40]
+        return RunRecord.from_dict(data), [
+            f"{where}: {what} record format {shown} (this gp2bm reads {SCHEMA})"
+        ]
+    problems = [f"{where}: '{key}' is missing" for key in REQUIRED if key not in data]
+    problems += [
+        f"{where}: '{key}' is not of its type ({type(value).__name__})"
+        for key, value in data.items()
+        if key in _FIELDS and not _type_ok(key, value)
+    ]
+    if not isinstance(data.get("run"), int) or isinstance(data.get("run"), bool):
+        problems.append(f"{where}: 'run' is not a run number")
+    return RunRecord.from_dict(data), problems
 
 
 def _type_ok(key: str, value: Any) -> bool:

@@ -41,8 +41,9 @@ from gp2bm.placement.fanout import Run, Submission
 from gp2bm.placement.runstate import RunState, StateChanges
 from gp2bm.placement.submit import Fanout, SlurmRequest, fan_out
 from gp2bm.reports.node_text import preflight_table
-from gp2bm.reports.terminal import render_score
+from gp2bm.reports.terminal import print_ledger, render_score
 from gp2bm.results.campaignscore import score_campaign
+from gp2bm.results.ledger import campaign_ledger, ran_of
 from gp2bm.run.campaignrun import DryRun, dry_run, run_requested
 from gp2bm.run.images import pin_image, pull_images
 from gp2bm.run.progress import CampaignProgress
@@ -120,15 +121,18 @@ def _score(req: RunRequest, as_json: bool, campaign: Campaign) -> None:
     """Score the campaign (one node type unless allowed), exit 0 if valid; the last line
     names the next command."""
     scored = score_campaign(campaign.layout, campaign.suite, req.options.allow_mixed_nodes)
+    ledger = campaign_ledger(campaign.layout, campaign.suite, ran_of(scored.score))
     if as_json:
         data = scored.score.as_dict()
         data["campaign"] = str(campaign.root)
         data["nodes"] = scored.nodes.as_dict()
+        data["ledger"] = ledger.as_dict()
         print(json.dumps(data, indent=2))
     else:
         if scored.nodes.mixed:
             _note(f"warning: runs from several node types: {scored.nodes.describe()}")
         out.print(render_score(scored.score))
+        print_ledger(ledger, out)
     where = shlex.quote(str(campaign.root))
     if scored.score.valid:
         _note(f"next: gp2bm report {where} (the reports), then gp2bm package {where}")

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from gp2bm import __version__
+from gp2bm.campaign.trust import RESERVATIONS
 from gp2bm.runtimes import NAMES
 
 # ---------------------------------------------------------------------------- shared
@@ -351,7 +352,22 @@ BundleArg = Annotated[
 ]
 OwnSuiteOpt = Annotated[
     Path | None,
-    typer.Option("--suite", help="Your own copy of the RFP's suite, to score against instead."),
+    typer.Option(
+        "--suite",
+        help="Your own copy of the RFP's suite file: the rules the bundle is held to (its name "
+        "and manifests do not matter). Default: gp2bm's built-in suite of the bundle's suite's "
+        "name, else the GP2BM suite.",
+    ),
+]
+AcceptOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--accept",
+        metavar="RESERVATION",
+        help="Accept a reservation of the bundle's trust ledger by name (repeat it): "
+        + "; ".join(f"{name}: {what}" for name, what in RESERVATIONS.items())
+        + ". The verdict says what was accepted.",
+    ),
 ]
 
 # ---------------------------------------------------------------------------- the atlas

@@ -7,11 +7,13 @@ import shlex
 
 import typer
 
+from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import ComplianceOpt, JsonOpt, PathsArg, RcpOpt, RulesetOpt, SuiteOpt
-from gp2bm.reports.terminal import render_score
+from gp2bm.reports.terminal import print_ledger, render_score
 from gp2bm.reports.workprogress import WorkProgress
+from gp2bm.results.ledger import campaign_ledger, ran_of
 from gp2bm.results.resultset import campaign_of, score_paths
 
 EXIT_CONTRACT = (
@@ -46,10 +48,18 @@ def score(
             rcp="factor" if rcp else None,
             progress=work,
         )
+    ledger = None
+    if campaign is not None:
+        ledger = campaign_ledger(CampaignLayout.read(campaign), the_suite, ran_of(result))
     if as_json:
-        print(json.dumps(result.as_dict(), indent=2))
+        data = result.as_dict()
+        if ledger is not None:
+            data["ledger"] = ledger.as_dict()
+        print(json.dumps(data, indent=2))
     else:
         out.print(render_score(result))
+        if ledger is not None:
+            print_ledger(ledger, out)
     after = f"scored in {work.elapsed:.1f} s"
     if campaign is not None:
         where = shlex.quote(str(campaign))

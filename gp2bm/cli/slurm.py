@@ -37,7 +37,9 @@ from gp2bm.placement.fanout import JobBook, task_run
 from gp2bm.placement.runstate import RunState, counts, run_states
 from gp2bm.placement.task import run_task
 from gp2bm.reports.official import official_summary, result_line
+from gp2bm.reports.terminal import print_ledger
 from gp2bm.results.campaignscore import score_so_far
+from gp2bm.results.ledger import campaign_ledger, ran_of
 from gp2bm.results.nodetypes import NodeTypes, node_types
 from gp2bm.results.scoring import SuiteScore
 from gp2bm.results.verdictcache import VerdictCache, default_cache_dir
@@ -82,6 +84,7 @@ def status(
     )
     types = node_types(c.layout)
     score = score_so_far(c.layout, the_suite, VerdictCache(default_cache_dir()), notes)
+    ledger = campaign_ledger(c.layout, the_suite, None if score is None else ran_of(score))
     if as_json:
         data = {
             "campaign": str(c.root),
@@ -94,11 +97,13 @@ def status(
             if score is None
             else {n: official_summary(b) for n, b in score.benchmarks.items()},
             "notes": notes,
+            "ledger": ledger.as_dict(),
         }
         print(json.dumps(data, indent=2))
         return
     _print_status(c, the_suite, states, notes, types)
     _print_score(score)
+    print_ledger(ledger, out)
 
 
 def _print_score(score: SuiteScore | None) -> None:

@@ -10,11 +10,11 @@ used): never silently believed.
 
 from __future__ import annotations
 
-from gp2bm.campaign.layout import BUNDLE_FILE, INVENTORY_FILE, BundleFiles
-from gp2bm.evaluation.verification import Verification, close
+from gp2bm.campaign.layout import BUNDLE_FILE, BundleFiles
+from gp2bm.evaluation.verification import Verification, close, compare
+from gp2bm.files.plaintext import printable
 from gp2bm.handin.format import BUNDLE_FORMAT, RCP_BYPASS
 from gp2bm.handin.package_check import PackageCheck
-from gp2bm.node.systemdesc import detected_fields
 from gp2bm.reports.view import CampaignView
 
 # gp2bm-bundle.json keys only the packager can know.
@@ -96,23 +96,33 @@ def check_meta(meta: dict, view: CampaignView, check: PackageCheck, result: Veri
         member = bundle.member(rel) if isinstance(rel, str) else None
         if member is None or not member.is_file():
             result.differences.append(f"{BUNDLE_FILE}: reports: {rel!r} is not in the bundle")
+    claimed_ledger = meta.get("ledger")
+    result.differences += (
+        [f"{BUNDLE_FILE}: ledger.{d}" for d in compare(claimed_ledger, view.ledger.as_dict(), "")]
+        if isinstance(claimed_ledger, dict)
+        else [f"{BUNDLE_FILE}: no trust ledger"]
+    )
     known = {"bundle_format", "score", "ruleset", "org", "system", "package_checker"}
-    known |= {"rcp_bypass", "implementations", "reports", "incomplete", "suite_file"}
-    for key, value in meta.items():
-        if key in UNVERIFIABLE_META or key not in known:
-            result.unverifiable.append(f"{BUNDLE_FILE}: {key}: {str(value)[:120]}")
+    known |= {"rcp_bypass", "implementations", "reports", "incomplete", "suite_file", "ledger"}
+    said = [key for key in UNVERIFIABLE_META if meta.get(key)]
+    if said:
+        result.unverifiable.append(f"{BUNDLE_FILE}: {', '.join(said)} (the packager's word)")
+    for key in meta:
+        if key not in known and key not in UNVERIFIABLE_META:
+            result.unverifiable.append(
+                f"{BUNDLE_FILE}: {printable(key, 40)}: a key this gp2bm does not know"
+            )
 
 
 def check_records(view: CampaignView, result: Verification) -> None:
-    """Each run record against its log: seed, minutes, the log's status, best accuracy; the
-    rest of a record (image, command, node, times, cache drop) is what gp2bm saw run."""
-    records = 0
+    """Each run record's numbers against its log (seed, minutes, the log's status, best
+    accuracy): claims that recompute; the rest of a record is cross-checked with the log's
+    own gp2bm lines (``provenance``)."""
     for bench, runs in view.runs.items():
         for run in runs:
             rec, log = run.record, run.score.log
             if rec is None or log is None or run.index is None:
                 continue
-            records += 1
             where = view.relative(view.layout.record_path(bench, run.index))
             if rec.benchmark != bench or rec.run != run.index:
                 result.differences.append(
@@ -124,42 +134,3 @@ def check_records(view: CampaignView, result: Verification) -> None:
                 if claimed is not None:  # a key an older record lacks claims nothing
                     actual = getattr(log, theirs)
                     _differ(result, where, f"{ours} (the log's {theirs})", claimed, actual)
-    if records:
-        result.unverifiable.append(
-            f"records/: what {records} run record(s) say of how each run was started (image, "
-            "command, node, start and stop, cache drop): gp2bm's own account of the runs"
-        )
-
-
-def _count(value) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
-def check_system(view: CampaignView, result: Verification) -> None:
-    """The system description's counts against the inventory (8 GPUs claimed on a node whose
-    inventory found none is a difference); its words are the vendor's."""
-    desc, where = view.system_desc, view.relative(view.system_desc_path)
-    if desc is None:
-        return
-    if view.inventory is None:
-        result.unverifiable.append(f"{where}: every field (the bundle holds no {INVENTORY_FILE})")
-        return
-    found = detected_fields(view.inventory, view.suite.nodes)
-    compared = []
-    for key in COUNT_FIELDS:
-        claimed, actual = _count(desc.get(key)), _count(found.get(key))
-        if actual is None:
-            continue
-        compared.append(key)
-        if claimed != actual:
-            result.differences.append(
-                f"{where}: {key}: claimed {desc.get(key)!r}, the inventory ({INVENTORY_FILE}) "
-                f"gives {found.get(key)!r}"
-            )
-    words = sorted(k for k in desc if k not in compared)
-    result.unverifiable.append(
-        f"{where}: {len(words)} field(s) in the vendor's words, not measured by the inventory"
-    )

@@ -1,10 +1,21 @@
 """What ``gp2bm verify`` finds, and how two claims are compared.
 
-A finding is a difference (the bundle claims something its logs do not give), a problem
-(the logs give no valid result, a checker fails) or an unverifiable claim (something only
-the vendor can know: when the bundle was made, the words of the system description that no
-inventory measures). The bundle passes when there is no difference and no problem; what is
-unverifiable is listed, never silently believed.
+Every finding is of one class of the trust model (``docs/VERIFY.md``):
+
+* **recomputed**: a claim that does not recompute from the raw logs under the reference
+  rules (``differences``: the bundle claims what its logs do not give; ``problems``: the
+  logs give no valid result, a checker fails; a rule of the bundle's suite that is not the
+  reference's);
+* **cross-checked**: two accounts of the same run that contradict each other, or a piece of
+  evidence that is missing (``contradictions``: the log against its record, gp2bm's own
+  lines, the campaign, the attempts, the inventory, the system description);
+* **reservation**: what weakens the result without breaking a rule (the trust ledger),
+  verified only when the evaluator accepts it by name.
+
+What no bundle can prove (that the runs happened on the hardware claimed) is said, never
+checked. The bundle is verified when there is no recomputed and no cross-checked finding
+and every reservation is accepted; what is only the vendor's word is listed apart
+(``unverifiable``).
 
 MLCommons' checkers name files by absolute path in their messages (and gp2bm cuts a long
 message short): a message written when the bundle was made names the folder it was made
@@ -22,47 +33,98 @@ from pathlib import Path
 
 from gp2bm.errors import InvalidError
 
+RECOMPUTED = "recomputed"
+CROSS_CHECKED = "cross-checked"
+RESERVATION = "reservation"
+# What no bundle can prove, whatever verify finds in it.
+NOT_PROVABLE = (
+    "that the runs happened on the hardware claimed, when and with the data claimed: only a "
+    "re-run on the delivered system shows it; the published results (gp2bm atlas) only say "
+    "whether the claim is plausible"
+)
+
 
 @dataclass
 class Verification:
     bundle: Path
     differences: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    contradictions: list[str] = field(default_factory=list)
+    reservations: list[dict] = field(default_factory=list)  # name, text, runs, accepted
     unverifiable: list[str] = field(default_factory=list)
     checked: dict = field(default_factory=dict)
     score: float | None = None
     benchmarks: dict[str, dict] = field(default_factory=dict)  # official_summary of each
+    reference: dict = field(default_factory=dict)  # the rules the bundle was held to
+    ledger: dict = field(default_factory=dict)
+    ledger_lines: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)  # reservations the evaluator accepts
 
     def add(self, other: Verification) -> None:
         """The findings of ``other`` (a part checked elsewhere) after these."""
         self.differences += other.differences
         self.problems += other.problems
+        self.contradictions += other.contradictions
         self.unverifiable += other.unverifiable
         self.checked.update(other.checked)
 
+    def reserve(self, name: str, text: str, runs: list[str]) -> None:
+        self.reservations.append(
+            {"name": name, "text": text, "runs": runs, "accepted": name in self.accepted}
+        )
+
+    @property
+    def open_reservations(self) -> list[dict]:
+        return [r for r in self.reservations if not r["accepted"]]
+
     @property
     def ok(self) -> bool:
-        return not self.differences and not self.problems
+        return not (
+            self.differences or self.problems or self.contradictions or self.open_reservations
+        )
+
+    def findings(self) -> list[dict]:
+        """Every finding with its class, in the order of the trust model."""
+        out = [{"class": RECOMPUTED, "text": t} for t in self.differences + self.problems]
+        out += [{"class": CROSS_CHECKED, "text": t} for t in self.contradictions]
+        out += [
+            {"class": RESERVATION, "text": f"{r['name']}: {r['text']}", "accepted": r["accepted"]}
+            for r in self.reservations
+        ]
+        return out
 
     def as_dict(self) -> dict:
         return {
             "bundle": str(self.bundle),
             "ok": self.ok,
+            "verified": self.ok,
             "score": self.score,
             "benchmarks": dict(self.benchmarks),
+            "reference": dict(self.reference),
+            "ledger": dict(self.ledger),
+            "ledger_lines": list(self.ledger_lines),
+            "accepted": list(self.accepted),
+            "findings": self.findings(),
             "differences": list(self.differences),
             "problems": list(self.problems),
+            "contradictions": list(self.contradictions),
+            "reservations": list(self.reservations),
             "unverifiable": list(self.unverifiable),
+            "not_provable": NOT_PROVABLE,
             "checked": dict(self.checked),
         }
 
     def failure(self) -> InvalidError | None:
-        """The error to exit with when anything differs or is wrong; the first finding."""
+        """The error to exit with when anything differs, contradicts or is reserved and not
+        accepted; the first finding, with its class."""
         if self.ok:
             return None
-        first = (self.differences or self.problems)[0]
-        count = len(self.differences) + len(self.problems)
-        return InvalidError(f"{self.bundle}: {count} finding(s); first: {first}")
+        open_ = [f for f in self.findings() if not f.get("accepted")]
+        first = open_[0]
+        return InvalidError(
+            f"{self.bundle}: not verified: {len(open_)} finding(s); first ({first['class']}): "
+            f"{first['text']}"
+        )
 
 
 # An absolute path in a text: "/" not after a letter, digit, dot, "<" or ":" (so neither

@@ -24,6 +24,7 @@ passes.
 from __future__ import annotations
 
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 from gp2bm.campaign.layout import (
@@ -33,10 +34,16 @@ from gp2bm.campaign.layout import (
     BundleFiles,
     CampaignLayout,
 )
-from gp2bm.campaign.resolve import campaign_suite
+from gp2bm.campaign.trust import RESERVATIONS
 from gp2bm.errors import Gp2bmError, InputError
-from gp2bm.evaluation import claimcheck, reportcheck
+from gp2bm.evaluation import claimcheck, evidence, reportcheck
 from gp2bm.evaluation.checkerside import CheckerSide
+from gp2bm.evaluation.reference import (
+    Reference,
+    reference_suite,
+    rule_differences,
+    scoring_suite,
+)
 from gp2bm.evaluation.verification import Verification, compare
 from gp2bm.files import safetar
 from gp2bm.files.checksums import sha256_file
@@ -51,7 +58,7 @@ from gp2bm.results import rules
 from gp2bm.results.checkpool import RCP, CheckPlan, PendingChecks
 from gp2bm.results.resultset import find_benchmark_folders, result_files, scoring_options
 from gp2bm.results.verdictcache import folder_digest
-from gp2bm.spec.suite import load_suite
+from gp2bm.spec.suite import Suite, load_suite
 
 __all__ = ["Verification", "compare", "verify_bundle", "verify_tree"]
 
@@ -124,28 +131,6 @@ def _bundled_suite(top: Path, meta: dict | None, result: Verification) -> Path |
     return path
 
 
-def _suite_differences(bundled: Path, given: Path) -> list[str]:
-    a, b = load_suite(bundled), load_suite(given)
-    out = []
-    for attr in ("name", "ruleset", "nodes", "compliance", "rcp"):
-        if getattr(a, attr) != getattr(b, attr):
-            out.append(
-                f"suite {attr}: the bundle's is {getattr(a, attr)!r}, yours {getattr(b, attr)!r}"
-            )
-    for name in sorted(set(a.benchmarks) | set(b.benchmarks)):
-        x, y = a.benchmarks.get(name), b.benchmarks.get(name)
-        if x is None or y is None:
-            out.append(f"suite benchmark {name}: only in {'yours' if x is None else 'the bundle'}")
-            continue
-        for attr in ("runs", "target", "weight", "max_failed_runs"):
-            if getattr(x, attr) != getattr(y, attr):
-                out.append(
-                    f"suite {name}.{attr}: the bundle's is {getattr(x, attr)!r}, "
-                    f"yours {getattr(y, attr)!r}"
-                )
-    return out
-
-
 def _validity(view: CampaignView, result: Verification) -> None:
     if not view.score.valid:
         result.problems.append("the logs give no valid score")
@@ -154,20 +139,37 @@ def _validity(view: CampaignView, result: Verification) -> None:
         result.problems += [f"{name}: no results" for name in view.score.missing]
 
 
-def _suite_to_score(
+@dataclass(frozen=True)
+class Suites:
+    """The suites of a verification: the bundle's own, the reference, and the one its logs
+    are scored by (the bundle's names under the reference's rules)."""
+
+    bundled: Path
+    reference: Reference
+    scoring: Suite
+
+
+def _suites(
     top: Path, meta: dict | None, suite_path: Path | None, result: Verification
-) -> Path | None:
-    """The evaluator's suite when given (compared with the bundled one), else the bundle's."""
-    bundled_suite = _bundled_suite(top, meta, result)
-    if suite_path is not None and bundled_suite is not None:
+) -> Suites | None:
+    """The reference rules (the evaluator's, else gp2bm's own), compared with the bundle's;
+    None when the bundle names no suite it holds."""
+    bundled_path = _bundled_suite(top, meta, result)
+    bundled = None
+    if bundled_path is not None:
         try:
-            result.differences += _suite_differences(bundled_suite, suite_path)
+            bundled = load_suite(bundled_path)
         except Gp2bmError as exc:
-            result.differences.append(f"suite: {exc}")
-    return suite_path or bundled_suite
+            result.differences.append(f"the bundle's suite: {exc}")
+    reference = reference_suite(suite_path, bundled)  # the evaluator's file: bad input is 2
+    result.reference = reference.as_dict()
+    if bundled_path is None or bundled is None:
+        return None
+    result.differences += rule_differences(bundled, reference.suite)
+    return Suites(bundled_path, reference, scoring_suite(bundled, reference.suite))
 
 
-def _check_logs(top: Path, suite: Path, verdicts: RunVerdicts, side: CheckerSide) -> None:
+def _check_logs(top: Path, suite: Suite, verdicts: RunVerdicts, side: CheckerSide) -> None:
     """Every log's compliance verdict and seed records, and every folder's RCP verdict, kept
     in ``verdicts`` for the scoring and the package checker. The RCP checks are the side
     process's first job; the logs are checked here and by the side, which takes them from
@@ -175,9 +177,8 @@ def _check_logs(top: Path, suite: Path, verdicts: RunVerdicts, side: CheckerSide
     is no side). What cannot be planned here (a bad suite, no logs) is left for the scoring
     to say."""
     try:
-        meta, the_suite = campaign_suite(top, suite)
-        layout = CampaignLayout.of(top, meta)
-        options = scoring_options(the_suite, None, None, None, campaign=True)
+        layout = CampaignLayout.read(top)
+        options = scoring_options(suite, None, None, None, campaign=True)
         rules.require_ruleset(options.ruleset)
         folders = find_benchmark_folders(layout.results_dir, layout)
     except Gp2bmError:
@@ -198,15 +199,15 @@ def _check_logs(top: Path, suite: Path, verdicts: RunVerdicts, side: CheckerSide
 
 
 def _recompute(
-    top: Path, suite: Path, side: CheckerSide, result: Verification
+    top: Path, suites: Suites, side: CheckerSide, result: Verification
 ) -> tuple[CampaignView, RunVerdicts] | None:
     """The bundle read as a campaign and scored from its logs, every check run again (and
     kept for the package checker); None when the logs cannot be read."""
     verdicts = RunVerdicts()  # no cache: nothing from before this run is trusted
-    _check_logs(top, suite, verdicts, side)
+    _check_logs(top, suites.scoring, verdicts, side)
     check_stopped()
     try:
-        view = load_campaign(top, suite, cache=verdicts)
+        view = load_campaign(top, suites.bundled, cache=verdicts, suite=suites.scoring)
     except Gp2bmError as exc:
         result.differences.append(f"cannot recompute from the logs: {exc}")
         return None
@@ -229,19 +230,25 @@ def _check_claims(top: Path, view: CampaignView, meta: dict | None, result: Veri
 
 
 def verify_tree(
-    top: Path, bundle: Path, suite_path: Path | None = None, side: CheckerSide | None = None
+    top: Path,
+    bundle: Path,
+    suite_path: Path | None = None,
+    side: CheckerSide | None = None,
+    accept: frozenset[str] = frozenset(),
 ) -> Verification:
-    """Verify an extracted bundle folder: sums, claims and reports against the logs.
-    ``side``: the process that runs MLCommons' package checker (made here when not given)."""
+    """Verify an extracted bundle folder: sums, claims and reports against the logs, by the
+    reference rules, the cross-checks and the ledger. ``side``: the process that runs
+    MLCommons' package checker (made here when not given); ``accept``: the reservations the
+    evaluator accepts by name."""
     if side is None:
         with CheckerSide() as side:
-            return verify_tree(top, bundle, suite_path, side)
-    result = Verification(bundle=bundle)
+            return verify_tree(top, bundle, suite_path, side, accept)
+    result = Verification(bundle=bundle, accepted=sorted(accept))
     check_sizes(top, bundle)
     check_sums(top, result)
     meta = _load_json(top, BundleFiles(top).bundle_file, result)
-    suite = _suite_to_score(top, meta, suite_path, result)
-    recomputed = None if suite is None else _recompute(top, suite, side, result)
+    suites = _suites(top, meta, suite_path, result)
+    recomputed = None if suites is None else _recompute(top, suites, side, result)
     check_stopped()
     if recomputed is None:
         return result
@@ -266,20 +273,29 @@ def verify_tree(
     if meta is not None:
         claimcheck.check_meta(meta, view, check, result)
     claimcheck.check_records(view, result)
-    claimcheck.check_system(view, result)
+    evidence.cross_check(view, result)
+    evidence.reserve(view, result)
     for item in (meta or {}).get("incomplete") or []:
         result.problems.append(f"incomplete: {item}")
     return result
 
 
-def verify_bundle(bundle: Path, suite_path: Path | None = None) -> Verification:
-    """Verify a .tar.gz bundle (extracted safely into a scratch folder) or a folder."""
+def verify_bundle(
+    bundle: Path, suite_path: Path | None = None, accept: frozenset[str] = frozenset()
+) -> Verification:
+    """Verify a .tar.gz bundle (extracted safely into a scratch folder) or a folder;
+    ``accept``: the reservations (``results.ledger.RESERVATIONS``) the evaluator accepts."""
+    unknown = sorted(set(accept) - set(RESERVATIONS))
+    if unknown:
+        raise InputError(
+            f"--accept {unknown[0]}: no such reservation (known: {', '.join(RESERVATIONS)})"
+        )
     bundle = Path(bundle)
     if bundle.is_dir():
-        return verify_tree(_top(bundle), bundle, suite_path)
+        return verify_tree(_top(bundle), bundle, suite_path, accept=accept)
     with scratch("verify") as tmp:
         safetar.extract(bundle, tmp / "bundle", limits=BUNDLE)
         # the side process forked as the command started (``early``), else now; ended
         # before the folder it reads is removed
         with CheckerSide() as side:
-            return verify_tree(_top(tmp / "bundle"), bundle, suite_path, side)
+            return verify_tree(_top(tmp / "bundle"), bundle, suite_path, side, accept)

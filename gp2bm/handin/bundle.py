@@ -351,6 +351,7 @@ def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -
         "rcp_bypass": parts["rcp_bypass"],
         "implementations": parts["implementations"],
         "reports": parts["reports"],
+        "ledger": view.ledger.as_dict(),
         "incomplete": bundle.incomplete,
         "notes": bundle.notes,
     }

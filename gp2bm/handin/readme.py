@@ -129,11 +129,16 @@ def _how_to_verify(view: CampaignView, check: PackageCheck) -> list[str]:
         "## How to verify",
         "",
         "1. `sha256sum -c SHA256SUMS` in this folder: nothing was changed after packaging.",
-        "2. `gp2bm verify BUNDLE.tar.gz` re-checks the sums, re-parses every log, recomputes "
-        "each benchmark's result and the score from the raw logs, re-runs MLCommons' "
-        "compliance, seed and RCP checks and its package checker, and compares everything "
-        "with what this bundle and its reports claim. Add `--suite FILE` with your own copy of "
-        "the RFP's suite to score against it rather than the bundled one.",
+        "2. `gp2bm verify BUNDLE.tar.gz --suite FILE`, FILE your own copy of the RFP's suite "
+        "file (its rules are what counts: its name and manifests do not matter; without "
+        "`--suite`, gp2bm's built-in suite of this bundle's suite's name, else the GP2BM "
+        "suite). It recomputes every number from the raw logs by those rules (times, olympic "
+        "means, scaling, the score, MLCommons' compliance, seed and RCP checks and its package "
+        "checker, every claim and report), cross-checks each log against its run record, "
+        "gp2bm's own lines in it, the attempts and the hardware, and names each reservation of "
+        "the trust ledger below, verified only when you accept it (`--accept NAME`). What it "
+        "proves, and what no bundle can (that the runs happened on the hardware claimed: only "
+        "a re-run can), is gp2bm's docs/VERIFY.md.",
         f"3. With MLCommons' tools alone: `python3 -m mlperf_logging.package_checker {view.org} "
         f"training {view.score.ruleset}` (on a copy: it rewrites `scaling.json` files).",
         "",
@@ -146,6 +151,11 @@ def _how_to_verify(view: CampaignView, check: PackageCheck) -> list[str]:
         + ".",
     ]
     return lines + [f"- {e}" for e in check.errors[:20]]
+
+
+def _ledger(view: CampaignView) -> list[str]:
+    """The trust ledger: how the runs were started, and each reservation."""
+    return ["", "## Trust ledger", ""] + [f"- {line}" for line in view.ledger.lines()]
 
 
 def _rcp_bypass(view: CampaignView, bypass: list[str]) -> list[str]:
@@ -184,6 +194,7 @@ def render_readme(
         *_contents(view, meta, present),
         *_sources(meta),
         *_how_to_verify(view, check),
+        *_ledger(view),
         *_rcp_bypass(view, bypass),
         *_listed("Incomplete", meta["incomplete"]),
         *_listed("Notes", meta["notes"]),

@@ -272,6 +272,10 @@ def build(
     return SystemDescription(fields=fields, sources=sources, system_yaml=system_yaml)
 
 
+# The fields MLCommons' result summarizer reads with int().
+WHOLE_NUMBERS = ("number_of_nodes", "accelerators_per_node", "host_processors_per_node")
+
+
 def problems(fields: dict[str, str]) -> list[FieldProblem]:
     """Missing, empty or placeholder fields, each named."""
     out = []
@@ -286,6 +290,16 @@ def problems(fields: dict[str, str]) -> list[FieldProblem]:
     for name, value in fields.items():
         if name not in REQUIRED_FIELDS and is_placeholder(value):
             out.append(FieldProblem(name, f"still a placeholder ({value})"))
+    for name in WHOLE_NUMBERS:
+        value = fields.get(name)
+        if value is not None and not is_placeholder(value) and not str(value).strip().isdigit():
+            out.append(
+                FieldProblem(
+                    name,
+                    f"{str(value)[:20]!r} is not a whole number (MLCommons' result summarizer "
+                    "reads it as one; 0 for a node without accelerators)",
+                )
+            )
     return out
 
 

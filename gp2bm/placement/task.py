@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gp2bm.campaign.folder import Campaign, PlannedRun
 from gp2bm.campaign.record import ABORTED, RunRecord
@@ -24,6 +24,8 @@ from gp2bm.errors import RunBusy
 from gp2bm.node.allocation import NODELIST_ENV
 from gp2bm.node.description import record_node_once
 from gp2bm.node.fingerprint import node_name, slurm_job
+from gp2bm.node.preflight import Preflight, node_checks
+from gp2bm.run.campaignrun import preflight_state, require_preflight
 from gp2bm.run.execute import execute_run
 from gp2bm.run.images import require_pinned
 from gp2bm.run.options import RunOptions
@@ -63,6 +65,8 @@ def run_task(
     holder["job"] = slurm_job()
     if several:
         record_node_once(campaign, suite_manifests(campaign.suite), _warn)
+    else:  # a run across nodes checks each node in its node step
+        options = replace(options, preflight=_node_preflight(campaign, manifest, runtime, options))
     with SignalGuard():
         try:
             with campaign.claim_run(bench, index, wait=RUN_LOCK_WAIT_S, holder=holder) as todo:
@@ -79,6 +83,27 @@ def run_task(
             return TaskResult(bench, index, "busy", message=str(exc))
     record = outcome.record
     return TaskResult(bench, index, record.status, record, record.reason or "")
+
+
+def _node_preflight(
+    campaign: Campaign, manifest: BenchmarkManifest, runtime: Runtime, options: RunOptions
+) -> str:
+    """This node's checks before its one run (GPUs, the runtime, the cache drop, the data
+    folders); a blocking failure stops the task before the run (exit 1)."""
+    items = node_checks(
+        Preflight(
+            suite=campaign.suite,
+            manifests={manifest.benchmark: manifest},
+            runtime=runtime,
+            campaign_root=campaign.root,
+            cache_drop=options.cache_drop,
+            cache_drop_command=options.cache_drop_command,
+            allow_cache_drop_failure=options.allow_cache_drop_failure,
+            allow_unpinned=options.allow_unpinned,
+        )
+    )
+    require_preflight(items)
+    return preflight_state(items)
 
 
 def _warn(message: str) -> None:

@@ -507,6 +507,16 @@ def _compliance_section(view: CampaignView) -> str:
     return intro + _table(headers, rows)
 
 
+def _ledger_section(view: CampaignView) -> str:
+    """How the runs were started, and each reservation (gp2bm verify names them)."""
+    lines = "".join(f"<li>{escape(line)}</li>" for line in view.ledger.lines())
+    return (
+        "<p>What weakens the result without breaking a rule: a reservation is verified only "
+        "when the evaluator accepts it by name (<code>gp2bm verify --accept NAME</code>).</p>"
+        f"<ul>{lines}</ul>"
+    )
+
+
 def _claims_json(view: CampaignView) -> str:
     text = json.dumps(claims(view), sort_keys=True)
     # inert data: "</" would end the script element early
@@ -603,6 +613,7 @@ def render_html(view: CampaignView, draw: bool = True) -> str:
         body += ["<h2>Eval accuracy</h2>", accuracy]
     body += ["<h2>Telemetry</h2>", _telemetry_section(view, draw)]
     body += ["<h2>Compliance</h2>", _compliance_section(view)]
+    body += ["<h2>Trust ledger</h2>", _ledger_section(view)]
     body += ["<h2>Inventory</h2>", _inventory_section(view)]
     if view.notes:
         body.append("<h2>Notes</h2>")

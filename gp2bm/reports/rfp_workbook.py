@@ -409,10 +409,13 @@ def result_note(b: BenchmarkScore, unit: str) -> str:
 def _explain_results(ws, layout: FormLayout, view: CampaignView) -> None:
     from openpyxl.comments import Comment  # heavy: openpyxl
 
+    reserved = [f"{r.name}: {r.text}" for r in view.ledger.reservations]
+    ledger = " Trust ledger: " + ("; ".join(reserved) if reserved else "no reservation") + "."
     for name, b in view.score.benchmarks.items():
         coord = layout.test.get(name)
         if coord is not None:
-            ws[coord].comment = Comment(result_note(b, layout.units.get(name, "seconds")), "gp2bm")
+            note = result_note(b, layout.units.get(name, "seconds")) + ledger
+            ws[coord].comment = Comment(note, "gp2bm")
 
 
 def workbook_gaps(

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gp2bm.reports.official import factor_text
+from gp2bm.results.ledger import Ledger
 from gp2bm.results.scoring import COUNTED, FAILED, BenchmarkScore, SuiteScore
 
 if TYPE_CHECKING:  # names for the annotations only: `gp2bm score` need not load the writers
@@ -110,6 +111,12 @@ def render_score(result: SuiteScore) -> Group:
     return Group(*parts)
 
 
+def print_ledger(ledger: Ledger, console: Console) -> None:
+    """The trust ledger, one line each (reservations named)."""
+    for line in ledger.lines():
+        _plain(console, f"ledger: {line}")
+
+
 def _plain(console: Console, text: str) -> None:
     """A line of free text (paths, checker messages): no markup, never wrapped."""
     console.print(text, highlight=False, markup=False, soft_wrap=True)
@@ -184,21 +191,41 @@ def print_package(bundle: dict, out: Console, err: Console) -> None:
         _plain(err, f"problem: {item}")
 
 
-def print_verification(verification: dict, out: Console) -> None:
-    """A verification as ``gp2bm verify --json`` gives it."""
-    checked = verification["checked"]
-    out.print(
-        f"{verification['bundle']}: {checked.get('files', 0)} files, "
-        f"{checked.get('runs', 0)} runs checked; "
-        f"package checker {checked.get('package_checker', 'not run')}",
-        highlight=False,
+def _reference_line(reference: dict) -> str:
+    rules = reference.get("rules") or {}
+    runs = ", ".join(
+        f"{name} x{b['runs']} to {b['target']} (weight {b['weight']})"
+        for name, b in (rules.get("benchmarks") or {}).items()
     )
-    for d in verification["differences"]:
-        _plain(out, f"  differs: {d}")
-    for p in verification["problems"]:
-        _plain(out, f"  problem: {p}")
-    for u in verification.get("unverifiable") or []:
-        _plain(out, f"  unverifiable: {u}")
+    return (
+        f"rules: {reference.get('source', '?')}: {runs}; ruleset {rules.get('ruleset')}, "
+        f"{rules.get('nodes')} node(s), compliance {rules.get('compliance')}, RCP "
+        f"{'checked' if rules.get('rcp') else 'off'}"
+    )
+
+
+def print_verification(verification: dict, out: Console) -> None:
+    """A verification as ``gp2bm verify --json`` gives it: what was recomputed, by which
+    rules, the ledger, each finding with its class (``docs/VERIFY.md``), the verdict."""
+    checked = verification["checked"]
+    _plain(
+        out,
+        f"{verification['bundle']}: recomputed from {checked.get('runs', 0)} logs "
+        f"({checked.get('files', 0)} files, SHA256SUMS, times, olympic means, scaling, "
+        f"score, compliance, seeds, RCP; package checker "
+        f"{checked.get('package_checker', 'not run')}); cross-checked logs, records, "
+        "attempts, gp2bm's own lines, the hardware",
+    )
+    if verification.get("reference"):
+        _plain(out, "  " + _reference_line(verification["reference"]))
+    for line in verification.get("ledger_lines") or []:
+        _plain(out, f"  ledger: {line}")
+    for f in verification["findings"]:
+        accepted = " (accepted)" if f.get("accepted") else ""
+        _plain(out, f"  {f['class']}{accepted}: {f['text']}")
     _print_results(verification.get("benchmarks") or {}, out)
+    _plain(out, f"  not provable from a bundle: {verification['not_provable']}")
     if verification["ok"]:
-        out.print(f"verified: score {verification['score']:.6f}", highlight=False)
+        accepted = verification.get("accepted") or []
+        also = f" (accepting {', '.join(accepted)})" if accepted else ""
+        out.print(f"verified{also}: score {verification['score']:.6f}", highlight=False)

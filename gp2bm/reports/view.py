@@ -22,6 +22,7 @@ from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import InputError
 from gp2bm.reports.telemetry import Telemetry, TelemetrySummary, read_telemetry
 from gp2bm.results.checkpool import Progress
+from gp2bm.results.ledger import Ledger, campaign_ledger
 from gp2bm.results.resultset import score_paths
 from gp2bm.results.scoring import RunScore, SuiteScore
 from gp2bm.results.verdictcache import VerdictCache
@@ -79,6 +80,7 @@ class CampaignView:
     system_desc: dict | None = None
     manifests: dict[str, BenchmarkManifest] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)  # the trust ledger of its runs
     generated: str = ""
     gp2bm_version: str = __version__
 
@@ -173,11 +175,16 @@ def load_campaign(
     *,
     cache: VerdictCache | None = None,
     progress: Progress | None = None,
+    suite: Suite | None = None,
 ) -> CampaignView:
     """Read a campaign (or an extracted hand-in bundle) into a CampaignView. ``cache``: the
     checkers' verdicts of unchanged logs (``report``, ``package``; never ``verify``);
-    ``progress``: told how the scoring goes."""
-    meta, suite = campaign_suite(root, suite_path)
+    ``progress``: told how the scoring goes; ``suite``: the suite to score by, when not
+    ``suite_path``'s as it stands (verify: the bundle's names under the reference rules;
+    its benchmark manifests are still read beside ``suite_path``)."""
+    meta, loaded = campaign_suite(root, suite_path)
+    if suite is None:
+        suite = loaded
     layout = CampaignLayout.of(root, meta)
     if score is None:
         if not layout.results_dir.is_dir():
@@ -186,6 +193,12 @@ def load_campaign(
     notes: list[str] = []
     runs, attempts = _run_views(layout, score, notes)
     manifests = _manifests(suite, notes)
+    ran = {
+        f"{bench}/{run.index}": run.score.log is not None and run.score.log.trace is not None
+        for bench, views in runs.items()
+        for run in views
+        if run.index is not None
+    }
     return CampaignView(
         layout=layout,
         meta=meta,
@@ -197,6 +210,7 @@ def load_campaign(
         system_desc=_optional_json(layout.system_file, notes),
         manifests=manifests,
         notes=notes,
+        ledger=campaign_ledger(layout, suite, ran),
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 

@@ -44,7 +44,10 @@ MAX_CHECKED_LOG_BYTES = 64 << 20
 # characters escaped (an ANSI escape, a bidi override) and cut at this length.
 MAX_NAME_CHARS = 200
 
-# gp2bm's closing line of each run it executed (see gp2bm/run/execute.py).
+# gp2bm's own lines in each run it executed (gp2bm/run/execute.py): the run line, written
+# before the workload starts (what runs, where, with which seed), and the closing line,
+# written when its process has ended (gp2bm's verdict and timings).
+GP2BM_RUN = "gp2bm_run"
 GP2BM_RUN_END = "gp2bm_run_end"
 
 ERROR = "error"
@@ -69,6 +72,22 @@ class EvalPoint:
     accuracy: float
     epoch_num: float | None = None
     samples_count: float | None = None
+    lineno: int = 0
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Where and when one event of a log stands."""
+
+    key: str
+    time_ms: int
+    lineno: int
+
+
+# The events of the training and its evaluations (the first one: when the work began).
+TRAINING_KEYS = frozenset(
+    {"epoch_start", "epoch_stop", "block_start", "block_stop", "eval_start", "eval_stop"}
+)
 
 
 @dataclass
@@ -88,6 +107,15 @@ class RunLog:
     records: int = 0
     cache_clears: int = 0
     init_start_ms: int | None = None  # the first init_start: the run's initialisation began
+    # where the log's own timeline stands (the first of each; a second one is an anomaly)
+    start: Stamp | None = None
+    stop: Stamp | None = None
+    first_training: Stamp | None = None
+    # gp2bm's own lines (its run line, its closing line), when gp2bm ran it
+    trace: dict | None = None
+    trace_at: Stamp | None = None
+    end: dict | None = None
+    end_at: Stamp | None = None
 
     @property
     def minutes(self) -> float | None:
@@ -275,6 +303,7 @@ def _apply_start_stop(run: RunLog, rec: Record) -> None:
             )
         else:
             run.start_ms = rec.time_ms
+            run.start = Stamp(key, rec.time_ms, rec.lineno)
     elif key == "run_stop":
         if run.stop_ms is not None:
             run.anomalies.append(
@@ -282,6 +311,7 @@ def _apply_start_stop(run: RunLog, rec: Record) -> None:
             )
         else:
             run.stop_ms = rec.time_ms
+            run.stop = Stamp(key, rec.time_ms, rec.lineno)
             status = md.get("status")
             run.status = status if isinstance(status, str) else None
 
@@ -297,6 +327,7 @@ def _apply_fact(run: RunLog, rec: Record) -> None:
                     accuracy=acc,
                     epoch_num=_number(md.get("epoch_num")),
                     samples_count=_number(md.get("samples_count")),
+                    lineno=rec.lineno,
                 )
             )
     elif key == "submission_benchmark" and isinstance(value, str):
@@ -323,7 +354,13 @@ def _apply_fact(run: RunLog, rec: Record) -> None:
         run.cache_clears += 1
     elif key == "init_start" and run.init_start_ms is None:
         run.init_start_ms = rec.time_ms
+    elif key in TRAINING_KEYS and run.first_training is None:
+        run.first_training = Stamp(key, rec.time_ms, rec.lineno)
+    elif key == GP2BM_RUN and isinstance(value, dict) and run.trace is None:
+        run.trace, run.trace_at = value, Stamp(key, rec.time_ms, rec.lineno)
     elif key == GP2BM_RUN_END and isinstance(value, dict):
+        if run.end is None:
+            run.end, run.end_at = value, Stamp(key, rec.time_ms, rec.lineno)
         # gp2bm's own verdict on the process: a non-zero exit or a timeout fails the run
         # even when the workload logged a successful run_stop before dying.
         if value.get("status") != "success":

@@ -10,12 +10,13 @@ A dry run plans the same runs (``plan.plan_campaign``) and starts nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from gp2bm.campaign.folder import Campaign
+from gp2bm.campaign.record import PREFLIGHT_PASSED, PREFLIGHT_SKIPPED, PREFLIGHT_WARNED
 from gp2bm.errors import InvalidError
-from gp2bm.files.findings import CheckItem, blocking
+from gp2bm.files.findings import FAIL, WARN, CheckItem, blocking
 from gp2bm.node.description import record_node_once
 from gp2bm.node.preflight import CHECKSUM_CACHE, Preflight, run_checks
 from gp2bm.run.execute import RunOutcome
@@ -88,6 +89,12 @@ def campaign_preflight(
     )
 
 
+def preflight_state(items: list[CheckItem]) -> str:
+    """How the pre-flight went, as each run record says it (it did not block)."""
+    warned = any(i.status in (WARN, FAIL) for i in items)
+    return PREFLIGHT_WARNED if warned else PREFLIGHT_PASSED
+
+
 def require_preflight(items: list[CheckItem]) -> None:
     """Stop the campaign (exit 1) when a pre-flight item blocks it."""
     stops = blocking(items)
@@ -124,6 +131,9 @@ def run_requested(
         items = campaign_preflight(campaign, manifests, runtime, options, req.no_gpu)
         display.checked(items)
         require_preflight(items)
+        options = replace(options, preflight=preflight_state(items))
+    else:
+        options = replace(options, preflight=PREFLIGHT_SKIPPED)
     record_node_once(campaign, opened.manifests, display.warn)
     targets = {name: b.target for name, b in opened.suite.benchmarks.items()}
     with display.progress(targets) as progress:

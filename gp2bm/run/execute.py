@@ -78,6 +78,7 @@ class _Prepared:
     placement: RunPlacement
     record: RunRecord
     layout: CampaignLayout
+    campaign: dict  # who runs it, which suite: the campaign.json the run line names
 
     @property
     def bench(self) -> str:
@@ -193,7 +194,9 @@ def _prepare(
         **where.record_fields(),
     )
     save_record(plan.record, record)
-    return _Prepared(plan, setup.placed(where.place), where, record, campaign.layout)
+    meta = campaign.meta
+    names = {"org": meta.org, "system": meta.system, "suite": meta.suite, "created": meta.created}
+    return _Prepared(plan, setup.placed(where.place), where, record, campaign.layout, names)
 
 
 def _new_record(
@@ -218,6 +221,7 @@ def _new_record(
         image_id=image.id,
         image_repo_digests=list(image.repo_digests),
         allow_unpinned=options.allow_unpinned,
+        preflight=options.preflight,
         manifest=str(manifest.path),
         privileged=plan.spec.privileged,
         network=plan.spec.network,
@@ -239,13 +243,16 @@ def _write_header(sink: BinaryIO, run: _Prepared, drop: CacheDrop) -> None:
         sink.write(line)
     trace = {
         "gp2bm_version": record.gp2bm_version,
+        "benchmark": record.benchmark,
+        "run": record.run,
+        "seed": record.seed,
         "image": record.image,
         "image_id": record.image_id,
         "runtime": record.runtime,
-        "seed": record.seed,
-        "run": record.run,
         "host": record.host,
+        "node": record.node,
         "allow_unpinned": record.allow_unpinned,
+        "campaign": run.campaign,
     }
     sink.write(mllog_line(KEY_TRACE, trace))
     sink.write(run.setup.header(int(time.time() * 1000)))
@@ -401,7 +408,14 @@ def _close_log(sink: BinaryIO, run: _Prepared, ended: _Ended) -> None:
         run.record.submission_problem = writer_problem(
             run.setup.manifest.submission_lines, run.plan.partial.read_bytes(), run.record.manifest
         )
-    sink.write(mllog_line(KEY_END, {"status": verdict, "exit_code": ended.code, "reason": reason}))
+    closing = {
+        "status": verdict,
+        "exit_code": ended.code,
+        "reason": reason,
+        "seconds": ended.seconds,
+        "observed_seconds": ended.observed_seconds,
+    }
+    sink.write(mllog_line(KEY_END, closing))
     sink.flush()
     os.fsync(sink.fileno())
     run.record.update(

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import time
 
-from gp2bm.results.runlog import GP2BM_RUN_END
+from gp2bm.results.runlog import GP2BM_RUN, GP2BM_RUN_END
 
-KEY_TRACE = "gp2bm_run"
+KEY_TRACE = GP2BM_RUN
 KEY_END = GP2BM_RUN_END
 
 

@@ -16,6 +16,9 @@ class RunOptions:
     stop_grace_seconds: float = 10.0
     # a run across nodes on nodes of different hardware goes on (recorded) instead of stopping
     allow_mixed_nodes: bool = False
+    # how the pre-flight went before these runs (campaign.record.PREFLIGHT_*), recorded in
+    # each run record: the trust ledger names runs started without it
+    preflight: str = "skipped"
 
     def node_arguments(self) -> list[str]:
         """The options of ``gp2bm node-step`` that give each node this cache drop and this

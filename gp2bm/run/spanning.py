@@ -30,8 +30,9 @@ from typing import BinaryIO
 
 from gp2bm.campaign.folder import Campaign
 from gp2bm.campaign.layout import CampaignLayout
+from gp2bm.campaign.record import PREFLIGHT_PASSED, PREFLIGHT_WARNED
 from gp2bm.errors import CampaignStopped, InputError
-from gp2bm.files.findings import CheckItem, blocking
+from gp2bm.files.findings import FAIL, WARN, CheckItem, blocking
 from gp2bm.launchers import get_launcher
 from gp2bm.launchers.srun import DEFAULT_MASTER_PORT, SLURM_TO_PYTORCH, lost_nodes
 from gp2bm.node.allocation import (
@@ -185,7 +186,10 @@ class SpanRun:
     def record_fields(self) -> dict:
         """The run record's part: every node, each one's hardware, rank 0's as the run's."""
         first = self.reports[self.nodes[0]]
+        checks = [i for n in self.nodes for i in self.reports[n].get("checks") or []]
+        warned = any(i.get("status") in (WARN, FAIL) for i in checks)
         return {
+            "preflight": PREFLIGHT_WARNED if warned else PREFLIGHT_PASSED,
             "node": ",".join(self.nodes),
             "nodes": list(self.nodes),
             "node_fingerprint": first["fingerprint"],

@@ -21,6 +21,43 @@ from gp2bm.spec.manifest import BenchmarkManifest
 
 # Options that weaken the container's isolation: shown in reports like `privileged`.
 RELAXING_SECURITY = ("seccomp=unconfined", "apparmor=unconfined", "label=disable")
+# Paths whose mount into (or over) a container reaches the host's system itself.
+SYSTEM_PATHS = (
+    "/",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/etc",
+    "/boot",
+    "/run",
+    "/var/run",
+    "/root",
+    "/usr",
+    "/lib",
+    "/bin",
+    "/sbin",
+    "/var/lib/docker",
+)
+
+
+def _system_path(path: str) -> bool:
+    clean = "/" + path.strip("/") if path.strip("/") else "/"
+    return clean in SYSTEM_PATHS or clean.endswith(".sock")
+
+
+def mount_relaxations(manifest: BenchmarkManifest) -> tuple[str, ...]:
+    """What the manifest's mounts weaken: a writable host mount, a mount of a host system
+    path (``/``, ``/proc``, the engine's socket ...), a mount over a system path of the
+    container."""
+    out = []
+    for m in manifest.mounts:
+        if not m.readonly:
+            out.append(f"writable mount {m.host}:{m.container}")
+        if _system_path(m.host):
+            out.append(f"host system path mounted: {m.host}")
+        if _system_path(m.container):
+            out.append(f"mount over the container's {m.container}")
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -33,6 +70,7 @@ class ContainerOptions:
     ipc: str | None = None
     network: str = "none"
     privileged: bool = False
+    mounts: tuple[str, ...] = ()  # what the mounts weaken (mount_relaxations)
 
     def relaxed(self) -> list[str]:
         """What weakens isolation, as reports show it (e.g. 'seccomp=unconfined')."""
@@ -45,7 +83,7 @@ class ContainerOptions:
             for ns, v in (("network", self.network), ("ipc", self.ipc), ("uts", self.uts))
             if v == "host"
         ]
-        return out
+        return out + list(self.mounts)
 
     def as_record(self) -> dict:
         return {
@@ -70,6 +108,7 @@ def container_options(manifest: BenchmarkManifest) -> ContainerOptions:
         ipc=manifest.ipc,
         network=manifest.network,
         privileged=manifest.privileged,
+        mounts=mount_relaxations(manifest),
     )
 
 

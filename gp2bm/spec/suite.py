@@ -67,7 +67,31 @@ class Suite:
     compliance: str = "strict"
     rcp: bool = True
     trial: bool = False  # may ask for fewer runs than a result needs (checks a setup)
+    higher_is_better: bool = True  # the score's direction
     path: Path | None = field(default=None, compare=False)
+
+    def rules(self) -> dict[str, object]:
+        """What decides a result, and nothing else (not the name, the title, the files, the
+        symbols the formula prints: the score is the sum of weight / minutes, and the
+        formula is checked against the weights when the suite is loaded): two suites with
+        the same rules score every campaign alike. Plain data, for comparing and JSON."""
+        return {
+            "ruleset": self.ruleset,
+            "usage": self.usage,
+            "nodes": self.nodes,
+            "compliance": self.compliance,
+            "rcp": self.rcp,
+            "higher_is_better": self.higher_is_better,
+            "benchmarks": {
+                name: {
+                    "runs": b.runs,
+                    "target": b.target,
+                    "weight": b.weight,
+                    "max_failed_runs": b.max_failed_runs,
+                }
+                for name, b in sorted(self.benchmarks.items())
+            },
+        }
 
     def formula_text(self) -> str:
         if self.formula:
@@ -108,6 +132,7 @@ def _suite(path: Path, doc: dict) -> Suite:
         compliance=checks.get("compliance", "strict"),
         rcp=checks.get("rcp", True),
         trial=doc.get("trial", False),
+        higher_is_better=doc.get("score", {}).get("higher_is_better", True),
         path=path,
     )
 

@@ -1,0 +1,62 @@
+"""verify's cross-checks and the ledger's reservations, over a bundle read as a campaign.
+
+For every counted log: gp2bm's own account of the run (``provenance``) and the log's own
+timeline (``timeline``); across the logs of each benchmark, copies; across the bundle, the
+numbering of the runs, the attempts, the hardware (``hardware``); and the trust ledger
+(``results.ledger``), whose reservations the evaluator may accept by name. Logs gp2bm did
+not run are held to none of the gp2bm checks: they are the reservation
+``not-run-by-gp2bm``, labelled as such wherever the verdict shows them.
+"""
+
+from __future__ import annotations
+
+from gp2bm.evaluation import provenance, timeline
+from gp2bm.evaluation.hardware import check_hardware, vendor_words
+from gp2bm.evaluation.verification import Verification
+from gp2bm.reports.view import CampaignView, RunView
+from gp2bm.results.timing import observed_number
+
+
+def _run_findings(view: CampaignView, bench: str, run: RunView) -> list[str]:
+    """Every cross-check of one log gp2bm ran."""
+    log, n = run.score.log, run.index
+    if log is None or n is None:
+        return []
+    layout, meta = view.layout, view.meta
+    where = layout.relative(layout.result_path(bench, n))
+    found, record = provenance.check_run(layout, meta, bench, n, log)
+    target = view.suite.benchmarks[bench].target
+    found += timeline.order_findings(log, where, target)
+    found += timeline.gp2bm_line_findings(log, where)
+    if record is not None:
+        observed = observed_number(record.observed_seconds)
+        found += timeline.timing_findings(log, where, observed, record.seconds)
+    return found
+
+
+def cross_check(view: CampaignView, result: Verification) -> None:
+    """The cross-checks of every log gp2bm ran, and of the bundle."""
+    for bench, runs in view.runs.items():
+        ran = []
+        for run in runs:
+            log = run.score.log
+            if log is None or log.trace is None:  # a log gp2bm did not run: the ledger's
+                continue
+            result.contradictions += _run_findings(view, bench, run)
+            ran.append((view.relative(log.path), log))
+        result.contradictions += timeline.copies(ran)
+    result.contradictions += provenance.numbering(view.layout, view.suite)
+    result.contradictions += provenance.accounted(view.layout, view.suite)
+    result.contradictions += check_hardware(view)
+    words = vendor_words(view)
+    if words is not None:
+        result.unverifiable.append(words)
+
+
+def reserve(view: CampaignView, result: Verification) -> None:
+    """The trust ledger of the bundle, and each of its reservations (accepted or not)."""
+    ledger = view.ledger
+    result.ledger = ledger.as_dict()
+    result.ledger_lines = ledger.lines()
+    for r in ledger.reservations:
+        result.reserve(r.name, r.text, list(r.runs))

@@ -1,0 +1,168 @@
+"""The hardware a bundle claims, held against what the node reported (``docs/VERIFY.md``,
+"Hardware").
+
+Three accounts of the node travel in a bundle: the MLPerf system description (the vendor's
+words, ``<org>/systems/<system>.json``), the inventory gp2bm took when the campaign started
+(``inventory.json``), and every run record's facts of the node it ran on (accelerator model
+and count, CPU model and logical CPUs, memory). verify compares them, with accelerator
+names read as the atlas reads them (one name per accelerator, ``atlas.accelerators``):
+any disagreement is a finding, and so is a missing inventory. The organisation that hands
+the bundle in is the system description's ``submitter``; the fields MLCommons' result
+summarizer reads as integers are integers. What the node reports can still be forged
+along with the logs: only a re-run on the delivered system proves the hardware.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gp2bm.atlas.accelerators import accelerator_name, has_no_accelerator
+from gp2bm.campaign.layout import INVENTORY_FILE
+from gp2bm.campaign.record import RunRecord
+from gp2bm.node.systemdesc import WHOLE_NUMBERS, detected_fields
+from gp2bm.reports.view import CampaignView
+
+# The system description's fields MLCommons' result summarizer reads with int().
+INTEGER_FIELDS = WHOLE_NUMBERS
+# How far a memory capacity may differ between accounts (firmware reservations, rounding).
+MEMORY_SHARE = 0.1
+
+
+def _count(value: object) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _gib(text: object) -> float | None:
+    """A capacity as the system description writes it ("1.5 TB", "80 GB", "2048 GiB")."""
+    m = re.fullmatch(r"\s*([\d.]+)\s*([KMGTP])i?B\s*", str(text or ""), flags=re.I)
+    if not m:
+        return None
+    scale = {"K": 2**-20, "M": 2**-10, "G": 1, "T": 2**10, "P": 2**20}[m.group(2).upper()]
+    return float(m.group(1)) * scale
+
+
+def accelerator(name: object) -> str:
+    """One name per accelerator ('' for none), as the atlas files it."""
+    text = str(name or "").strip()
+    if not text or has_no_accelerator(text):
+        return ""
+    return " + ".join(sorted(accelerator_name(part.strip())[0] for part in text.split("+")))
+
+
+def _node_accounts(records: list[RunRecord]) -> dict[str, set]:
+    """What the run records say of their nodes, each fact's values."""
+    accounts: dict[str, set] = {"gpus": set(), "models": set(), "cpu": set(), "cpus": set()}
+    for record in records:
+        nodes = [
+            n.get("facts") for n in (record.node_hardware or {}).values() if isinstance(n, dict)
+        ]
+        for facts in [f for f in nodes if isinstance(f, dict)] or [record.node_facts or {}]:
+            accounts["gpus"].add(facts.get("gpu_count"))
+            models = facts.get("gpu_models") or []
+            accounts["models"].add(" + ".join(sorted({accelerator(m) for m in models})))
+            accounts["cpu"].add(facts.get("cpu_model"))
+            accounts["cpus"].add(facts.get("logical_cpus"))
+    return accounts
+
+
+def _claims(desc: dict, where: str) -> list[str]:
+    found = [
+        f"{where}: {key} {str(desc.get(key))[:30]!r} is not an integer (rule: MLCommons' "
+        "result summarizer reads it as one)"
+        for key in INTEGER_FIELDS
+        if _count(desc.get(key)) is None
+    ]
+    return found
+
+
+def _against_inventory(desc: dict, found_fields: dict, where: str) -> list[str]:
+    out = []
+    pairs = (
+        ("accelerators_per_node", _count),
+        ("host_processors_per_node", _count),
+        ("host_processor_core_count", _count),
+        ("host_processor_vcpu_count", _count),
+        ("accelerator_model_name", accelerator),
+        ("host_processor_model_name", lambda v: " ".join(str(v or "").split())),
+    )
+    for key, read in pairs:
+        if key not in found_fields:
+            continue
+        claimed, measured = read(desc.get(key)), read(found_fields.get(key))
+        if claimed != measured:
+            out.append(
+                f"{where}: {key}: claimed {str(desc.get(key))[:60]!r}, the inventory "
+                f"({INVENTORY_FILE}) gives {str(found_fields.get(key))[:60]!r}"
+            )
+    for key in ("host_memory_capacity", "accelerator_memory_capacity"):
+        ours, theirs = _gib(desc.get(key)), _gib(found_fields.get(key))
+        if ours is not None and theirs is not None and abs(ours - theirs) > MEMORY_SHARE * theirs:
+            out.append(
+                f"{where}: {key}: claimed {desc.get(key)!r}, the inventory ({INVENTORY_FILE}) "
+                f"gives {found_fields.get(key)!r}"
+            )
+    return out
+
+
+def _against_records(desc: dict, accounts: dict[str, set], where: str) -> list[str]:
+    out = []
+    gpus = {g for g in accounts["gpus"] if g is not None}
+    claimed = _count(desc.get("accelerators_per_node"))
+    if gpus and gpus != {claimed}:
+        out.append(
+            f"{where}: accelerators_per_node {desc.get('accelerators_per_node')!r}, the run "
+            f"records' nodes had {sorted(gpus)} (rule: the description is the node that ran)"
+        )
+    models = accounts["models"] - {None}
+    if gpus and models and models != {accelerator(desc.get("accelerator_model_name"))}:
+        out.append(
+            f"{where}: accelerator_model_name {str(desc.get('accelerator_model_name'))[:60]!r}, "
+            f"the run records' nodes had {sorted(m or 'none' for m in models)}"
+        )
+    cpus = {c for c in accounts["cpus"] if c is not None}
+    vcpus = _count(desc.get("host_processor_vcpu_count"))
+    if cpus and vcpus is not None and cpus != {vcpus}:
+        out.append(
+            f"{where}: host_processor_vcpu_count {vcpus}, the run records' nodes had "
+            f"{sorted(cpus)} logical CPUs"
+        )
+    return out
+
+
+def vendor_words(view: CampaignView) -> str | None:
+    """What of the system description no account of the node measures: the vendor's word."""
+    if view.system_desc is None:
+        return None
+    measured = set(detected_fields(view.inventory or {}, view.suite.nodes))
+    words = sorted(k for k in view.system_desc if k not in measured)
+    return (
+        f"{view.relative(view.system_desc_path)}: {len(words)} field(s) in the vendor's words, "
+        "not measured by the inventory"
+    )
+
+
+def check_hardware(view: CampaignView) -> list[str]:
+    """The system description against the inventory and the run records; the submitter
+    against the organisation; the integer fields."""
+    desc, where = view.system_desc, view.relative(view.system_desc_path)
+    if desc is None:
+        return [f"{where}: missing (rule: the bundle describes its system)"]
+    found = _claims(desc, where)
+    if str(desc.get("submitter", "")) != view.org:
+        found.append(
+            f"{where}: submitter {str(desc.get('submitter'))[:60]!r}, the campaign's "
+            f"organisation {view.org!r} (rule: one organisation hands it in)"
+        )
+    records = [run.record for runs in view.runs.values() for run in runs if run.record]
+    found += _against_records(desc, _node_accounts(records), where)
+    if view.inventory is None:
+        return found + [
+            f"{INVENTORY_FILE}: missing (rule: the node's inventory is the evidence of what "
+            "the system description claims)"
+        ]
+    return found + _against_inventory(
+        desc, detected_fields(view.inventory, view.suite.nodes), where
+    )
