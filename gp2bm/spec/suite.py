@@ -26,11 +26,15 @@ from pathlib import Path
 from gp2bm.errors import InputError
 from gp2bm.files.plaintext import hidden_characters
 from gp2bm.files.yamlfile import load_validated
+from gp2bm.spec.power import SuitePower
 
 SUITES_PACKAGE = "gp2bm.spec.suites"
 # gp2bm is installed as files (pip never runs a wheel zipped), so the package is a folder;
-# os.fspath refuses anything else instead of guessing a path.
-MANIFEST_DIR = Path(os.fspath(resources.files(SUITES_PACKAGE)))
+# anything else is refused instead of guessing a path.
+_SUITES = resources.files(SUITES_PACKAGE)
+if not isinstance(_SUITES, os.PathLike):
+    raise ImportError(f"{SUITES_PACKAGE} is not a folder: gp2bm must be installed as files")
+MANIFEST_DIR = Path(os.fspath(_SUITES))
 DEFAULT_SUITE = MANIFEST_DIR / "gp2rfp.yaml"
 
 # MLCommons' olympic mean drops the fastest run and the slowest (a failed run, of which one
@@ -67,6 +71,7 @@ class Suite:
     compliance: str = "strict"
     rcp: bool = True
     trial: bool = False  # may ask for fewer runs than a result needs (checks a setup)
+    power: SuitePower = field(default_factory=SuitePower)  # its power files' constants
     path: Path | None = field(default=None, compare=False)
 
     def formula_text(self) -> str:
@@ -108,6 +113,7 @@ def _suite(path: Path, doc: dict) -> Suite:
         compliance=checks.get("compliance", "strict"),
         rcp=checks.get("rcp", True),
         trial=doc.get("trial", False),
+        power=SuitePower.from_doc(doc.get("power")),
         path=path,
     )
 
