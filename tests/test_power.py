@@ -25,6 +25,7 @@ from powerservers import (
     IPMI_PASSWORD,
     IPMI_USER,
     SENSOR,
+    IpmiServer,
     RedfishServer,
     start_ipmi,
     start_redfish,
@@ -147,13 +148,14 @@ def test_campaign_power_logs_pass_mlcommons_and_its_energy_is_gp2bms(
     cli, tmp_path, monkeypatch, protocol
 ):
     suite = power_suite(tmp_path / "suite", {"resnet": 5, "bert": 10})
+    server: RedfishServer | IpmiServer
     if protocol == "redfish":
         server = start_redfish(tmp_path / "bmc")
         source = ["--power-source", "redfish", "--power-address", server.url]
     else:
-        server = start_ipmi(tmp_path / "bmc")
+        server = bmc = start_ipmi(tmp_path / "bmc")
         monkeypatch.setenv("GP2BM_POWER_PASSWORD", IPMI_PASSWORD)
-        source = ["--power-source", "ipmi", "--power-address", server.address,
+        source = ["--power-source", "ipmi", "--power-address", bmc.address,
                   "--power-user", IPMI_USER, "--power-resource", SENSOR]
     campaign = tmp_path / "campaign"
     try:

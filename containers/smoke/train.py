@@ -51,6 +51,7 @@ import struct
 import sys
 import threading
 import time
+from typing import Any
 
 # One core and no thread pool: tiny matrices gain nothing from threads, and a single thread
 # keeps the floating-point results identical from run to run.
@@ -222,6 +223,7 @@ class Ranks:
             for peer in self.peers:
                 _send(peer, total.tobytes())
         else:
+            assert self.master is not None  # every rank but 0 has met rank 0
             _send(self.master, flat.tobytes())
             data = _recv(self.master, deadline, f"rank 0 ({self.hosts[0]})")
             total = np.frombuffer(data, dtype=np.float64)
@@ -749,7 +751,7 @@ class LanguageTask:
         return [(K.TRAIN_SAMPLES, self.samples)]
 
 
-TASKS = {"resnet": VisionTask, "bert": LanguageTask}
+TASKS: dict[str, Any] = {"resnet": VisionTask, "bert": LanguageTask}
 
 
 # --------------------------------------------------------------------------- driver
@@ -869,7 +871,7 @@ def main(argv=None) -> int:
     finally:
         # Ignore a second SIGTERM while the closing records are written.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if not started:  # stopped during initialisation: there is no run to close
+    if not started or task is None:  # stopped during initialisation: no run to close
         ranks.close()
         return exit_code
     mllogger.end(K.RUN_STOP, metadata={K.STATUS: status})

@@ -266,27 +266,14 @@ def run_all(
     With --slurm the runs go to Slurm, one exclusive node each (`gp2bm status` follows them).
     With --power-source each run's node power is sampled and written as MLPerf's power logs.
     """
-    power = PowerWords(
-        power_source,
-        power_address,
-        power_user,
-        power_password_env,
-        power_resource,
-        power_interval,
-        conversion_eff,
-        power_measurement,
-        interconnect_power,
-    )
+    power = PowerWords(power_source, power_address, power_user, power_password_env,
+                       power_resource, power_interval, conversion_eff, power_measurement,
+                       interconnect_power)  # fmt: skip
+    options = run_options(cache_drop, cache_drop_command, allow_cache_drop_failure,
+                          allow_unpinned, timeout, allow_mixed_nodes)  # fmt: skip
     req = RunRequest(
         CampaignChoice(suite, campaign, runtime, org, system),
-        run_options(
-            cache_drop,
-            cache_drop_command,
-            allow_cache_drop_failure,
-            allow_unpinned,
-            timeout,
-            allow_mixed_nodes,
-        ),
+        options,
         skip_check=skip_check,
         no_gpu=no_gpu,
         power=power.settings(),

@@ -9,7 +9,9 @@ is a new format (``tests/test_golden_reports.py`` fails until the number goes up
 from __future__ import annotations
 
 # 2: reports and README that verify renders again and compares character for character.
-BUNDLE_FORMAT = 2
+# 3: each benchmark's energy in the claims and reports (null without power logs), and the
+#    submission tree's MLPerf power logs (power/result_N/node_K.txt).
+BUNDLE_FORMAT = 3
 
 # The package checker compares each line with readlines() output, newline included: only a
 # last line without a newline ever matches. So the file holds exactly this, no newline.
