@@ -4,9 +4,10 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 
 # Debian packages some tests need (headless Chromium for the HTML report, LibreOffice for
-# the CSV-in-a-spreadsheet check). Docker, the registry, Podman, Apptainer and Slurm are
-# installed by the scripts under scripts/ that the tests start.
-APT_TEST_PACKAGES = chromium libreoffice-calc-nogui
+# the CSV-in-a-spreadsheet check, OpenIPMI's BMC simulator ipmi_sim and ipmitool for the
+# IPMI power source, faketime for a BMC whose clock is off). Docker, the registry, Podman,
+# Apptainer and Slurm are installed by the scripts under scripts/ that the tests start.
+APT_TEST_PACKAGES = chromium libreoffice-calc-nogui openipmi ipmitool faketime
 
 .PHONY: all venv demo test test-fast test-deps lint typecheck clean
 

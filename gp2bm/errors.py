@@ -70,6 +70,14 @@ class GpuUnavailable(Exception):
     """
 
 
+class PowerSourceError(Exception):
+    """A node power source cannot be opened or read (the BMC does not answer, refuses, or
+    has no such reading); the message says which and why.
+
+    Never reaches the command line: the power sampler turns it into a finding of the run.
+    """
+
+
 # ---------------------------------------------------------------------------- placement
 
 

@@ -36,10 +36,13 @@ HEAVY_MODULES = (
     "openpyxl",
     "mlperf_logging.package_checker",
     "mlperf_logging.rcp_checker",
+    "mlperf_logging.result_summarizer",
     "pynvml",
     "h5py",
     "numpy",
     "scipy",
+    "redfish",
+    "pyipmi",
 )
 HEAVY_COMMENT = "# heavy"
 TOP_LEVEL_FILES = {"__init__.py", "__main__.py", "errors.py"}

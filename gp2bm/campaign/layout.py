@@ -10,6 +10,8 @@ submission tree, so that MLCommons' own tools read a campaign as it is::
     <org>/systems/<system>.json                     the MLPerf system description
     <org>/results/<system>/<bench>/result_N.txt     finished runs (appear by atomic rename)
     <org>/results/<system>/<bench>/scaling.json     the RCP normalisation factor, when given
+    <org>/results/<system>/<bench>/power/result_N/node_K.txt   MLPerf's power log of node K
+    <org>/results/<system>/<bench>/power/result_N/sw_K.txt     an interconnect's estimate
     <org>/benchmarks/<bench>/implementations/<impl>/   the source that ran (in a bundle)
     records/<bench>/run_N.json                      run records (RunRecord)
     records/<bench>/result_N.txt.partial            the run in progress
@@ -17,6 +19,9 @@ submission tree, so that MLCommons' own tools read a campaign as it is::
     records/<bench>/attempts/                       logs and records of interrupted attempts
     records/<bench>/telemetry_N.csv                 the 1 Hz telemetry of rank 0's node, and
     records/<bench>/telemetry_N.<node>.csv          that of each other node of a run
+    records/<bench>/power_N.csv                     every node power reading of run N
+    records/<bench>/gpu_power_N.txt                 NVML's GPU power in MLPerf's form (informative)
+    power.json                                      the campaign's node power source
     records/nodes/<node>/inventory.json             each node of a run across nodes
     records/<cache>.json                            what the pre-flight verified once
     reports/                                        the reports (`gp2bm report`, the bundle)
@@ -47,6 +52,10 @@ NODES = "nodes"
 SCALING_FILE = "scaling.json"
 # The report files of a campaign's (and a bundle's) reports/ folder, by kind.
 REPORT_NAMES = {"csv": "results.csv", "xlsx": "results.xlsx", "html": "report.html"}
+# MLPerf's power logs: <benchmark folder>/power/result_N/node_K.txt (and sw_K.txt), as
+# MLCommons' package checker and result summarizer read them.
+POWER = "power"
+POWER_FILE = "power.json"
 # The package checker's per-folder parameters (the RCP bypass of a suite without RCP checks).
 PARAMS_FILE = "package_checker_params"
 
@@ -78,6 +87,25 @@ def run_number(name: str) -> int | None:
     """N of a ``result_N.txt``; None for other result log names."""
     m = RESULT_RE.fullmatch(name)
     return int(m.group(1)) if m else None
+
+
+def power_files(benchmark_folder: Path, result_name: str) -> tuple[list[Path], list[Path]]:
+    """The node and interconnect power logs of one result log (``result_name``: its name
+    without ``.txt``) of any benchmark folder, by their number."""
+    folder = Path(benchmark_folder) / POWER / result_name
+    if not folder.is_dir():
+        return [], []
+
+    def numbered(prefix: str) -> list[Path]:
+        found = [p for p in folder.glob(f"{prefix}_*.txt") if p.stem[len(prefix) + 1 :].isdigit()]
+        return sorted(found, key=lambda p: int(p.stem[len(prefix) + 1 :]))
+
+    return numbered("node"), numbered("sw")
+
+
+def has_power(benchmark_folder: Path) -> bool:
+    """Whether a benchmark folder holds MLPerf power logs (a ``power`` folder)."""
+    return (Path(benchmark_folder) / POWER).is_dir()
 
 
 def _numbers(folder: Path, pattern: re.Pattern[str]) -> set[int]:
@@ -246,6 +274,20 @@ class CampaignFiles:
         for path in sorted(self.records_dir(bench).glob(f"{prefix}*.csv")):
             yield path.name[len(prefix) : -len(".csv")], path
 
+    def power_samples_path(self, bench: str, n: int) -> Path:
+        """Every node power reading of run n, as the sampler took them (host clock)."""
+        return self.records_dir(bench) / f"power_{n}.csv"
+
+    def gpu_power_path(self, bench: str, n: int) -> Path:
+        """NVML's GPU power of run n in MLPerf's power-log form: informative, outside the
+        submission tree."""
+        return self.records_dir(bench) / f"gpu_power_{n}.txt"
+
+    @property
+    def power_file(self) -> Path:
+        """The campaign's node power source (``spec.power.PowerSettings``)."""
+        return self.root / POWER_FILE
+
     def cache_drop_failure_path(self, bench: str, n: int) -> Path:
         """The record of a cache drop that failed before run n (the run never started)."""
         return self.records_dir(bench) / f"cache_drop_failure_{n}.json"
@@ -358,6 +400,14 @@ class CampaignLayout(CampaignFiles):
 
     def scaling_file(self, bench: str) -> Path:
         return self.benchmark_dir(bench) / SCALING_FILE
+
+    def power_node_file(self, bench: str, n: int, node: int = 0) -> Path:
+        """MLPerf's power log of node ``node`` during run n."""
+        return self.benchmark_dir(bench) / POWER / f"result_{n}" / f"node_{node}.txt"
+
+    def power_switch_file(self, bench: str, n: int, switch: int = 0) -> Path:
+        """MLPerf's interconnect estimate ``switch`` of run n."""
+        return self.benchmark_dir(bench) / POWER / f"result_{n}" / f"sw_{switch}.txt"
 
     def params_file(self, bench: str) -> Path:
         return self.benchmark_dir(bench) / PARAMS_FILE

@@ -93,6 +93,9 @@ class RunRecord:
     # secrets the workload printed into its log: "NAME: line N (K times)", never the value
     secrets_in_log: list[str] | None = None
     telemetry: dict | None = None
+    # node power over the measured loop: MLPerf's power logs written, the energy, findings
+    # (gp2bm.run.power.write_power_logs)
+    power: dict | None = None
     attempt_log: str | None = None
     # keys this gp2bm does not know (a newer one wrote them): kept, written back as read
     extra: dict[str, Any] = field(default_factory=dict)
@@ -155,6 +158,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "node_hardware": (dict,),
     "cache_drop": (dict,),
     "telemetry": (dict,),
+    "power": (dict,),
     "seconds": (int, float),
     "observed_seconds": (int, float),
     "minutes": (int, float),

@@ -16,13 +16,22 @@ from gp2bm.cli.options import (
     CacheCmdOpt,
     CacheDropOpt,
     CacheFailOpt,
+    ConversionEffOpt,
     DryRunOpt,
     ImageArg,
+    InterconnectOpt,
     JsonOpt,
+    MeasurementOpt,
     MixedNodesOpt,
     NoGpuOpt,
     OrgOpt,
     PartitionOpt,
+    PowerAddressOpt,
+    PowerIntervalOpt,
+    PowerPasswordEnvOpt,
+    PowerResourceOpt,
+    PowerSourceOpt,
+    PowerUserOpt,
     ResumedCampaignOpt,
     RuntimeOpt,
     SkipCheckOpt,
@@ -47,7 +56,7 @@ from gp2bm.results.ledger import campaign_ledger, ran_of
 from gp2bm.run.campaignrun import DryRun, dry_run, run_requested
 from gp2bm.run.images import pin_image, pull_images
 from gp2bm.run.progress import CampaignProgress
-from gp2bm.run.request import CampaignChoice, RunRequest, run_options
+from gp2bm.run.request import CampaignChoice, PowerWords, RunRequest, run_options
 from gp2bm.runtimes import DEFAULT
 
 
@@ -242,6 +251,15 @@ def run_all(
     time_limit: TimeLimitOpt = None,
     wait: WaitOpt = True,
     allow_mixed_nodes: MixedNodesOpt = False,
+    power_source: PowerSourceOpt = None,
+    power_address: PowerAddressOpt = None,
+    power_user: PowerUserOpt = None,
+    power_password_env: PowerPasswordEnvOpt = None,
+    power_resource: PowerResourceOpt = None,
+    power_interval: PowerIntervalOpt = 1.0,
+    conversion_eff: ConversionEffOpt = None,
+    power_measurement: MeasurementOpt = None,
+    interconnect_power: InterconnectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run every missing run of the suite (5 ResNet + 10 BERT for GP2BM), then score.
@@ -250,19 +268,19 @@ def run_all(
     attempt and the run is redone. The pre-flight (gp2bm check) runs first: a blocking
     failure stops it before any run. Exit 0 when the campaign scores valid, 1 otherwise.
     With --slurm the runs go to Slurm, one exclusive node each (`gp2bm status` follows them).
+    With --power-source each run's node power is sampled and written as MLPerf's power logs.
     """
+    power = PowerWords(power_source, power_address, power_user, power_password_env,
+                       power_resource, power_interval, conversion_eff, power_measurement,
+                       interconnect_power)  # fmt: skip
+    options = run_options(cache_drop, cache_drop_command, allow_cache_drop_failure,
+                          allow_unpinned, timeout, allow_mixed_nodes)  # fmt: skip
     req = RunRequest(
         CampaignChoice(suite, campaign, runtime, org, system),
-        run_options(
-            cache_drop,
-            cache_drop_command,
-            allow_cache_drop_failure,
-            allow_unpinned,
-            timeout,
-            allow_mixed_nodes,
-        ),
+        options,
         skip_check=skip_check,
         no_gpu=no_gpu,
+        power=power.settings(),
     )
     if not slurm:
         _run(req, None, dry, as_json)

@@ -120,6 +120,62 @@ MixedNodesOpt = Annotated[
         help="Score runs from nodes of different hardware (the RFP asks for one node type).",
     ),
 ]
+PowerSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--power-source",
+        help="Sample node power during every run: redfish (a BMC, or a PDU outlet with "
+        "--power-resource), ipmi (DCMI, or an SDR sensor with --power-resource), or nvml "
+        "(GPU power only, informative). Kept for the campaign (power.json).",
+    ),
+]
+PowerAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--power-address", help="Redfish base URL (https://bmc) or IPMI host[:port]."
+    ),
+]
+PowerUserOpt = Annotated[str | None, typer.Option("--power-user", help="BMC or PDU user.")]
+PowerPasswordEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--power-password-env",
+        help="Environment variable holding the BMC's password (never stored; default "
+        "GP2BM_POWER_PASSWORD when --power-user is given).",
+    ),
+]
+PowerResourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--power-resource",
+        help="Redfish: the URI to read (a chassis's Power or EnvironmentMetrics, a PDU "
+        "Outlet, a Sensor; default: the first chassis's). IPMI: an SDR sensor's name "
+        "(default: DCMI's power reading).",
+    ),
+]
+PowerIntervalOpt = Annotated[
+    float,
+    typer.Option("--power-interval", help="Seconds between power readings (MLPerf: <= 1)."),
+]
+ConversionEffOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--conversion-eff",
+        help="AC/DC conversion efficiency of the PSUs (MLPerf's conversion_eff; default: "
+        "the suite's, else 1).",
+    ),
+]
+MeasurementOpt = Annotated[
+    str | None,
+    typer.Option("--power-measurement", help="AC or DC: what the source reads."),
+]
+InterconnectOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--interconnect-power",
+        help="Estimated interconnect power in watts (MLPerf's interconnect_power_est).",
+    ),
+]
 SlurmOpt = Annotated[
     bool,
     typer.Option(

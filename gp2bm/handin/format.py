@@ -11,7 +11,9 @@ from __future__ import annotations
 # 2: reports and README that verify renders again and compares character for character.
 # 3: gp2bm's run line names the run's campaign, benchmark and node, its closing line its
 #    timings; run records of schema gp2bm.run-record/2 (the pre-flight); the trust ledger
-#    in gp2bm-bundle.json, the README and the reports.
+#    in gp2bm-bundle.json, the README and the reports; each benchmark's energy in the
+#    claims and reports (null without power logs), and the submission tree's MLPerf power
+#    logs (power/result_N/node_K.txt).
 BUNDLE_FORMAT = 3
 
 # The package checker compares each line with readlines() output, newline included: only a

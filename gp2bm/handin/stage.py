@@ -22,6 +22,7 @@ from gp2bm.campaign.layout import (
     CampaignLayout,
     CampaignMeta,
     is_result_log,
+    power_files,
 )
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import sha256_file
@@ -70,15 +71,27 @@ def copy_manifest(src: Path, dest: Path) -> list[str]:
 
 
 def _copy_submission(src: CampaignLayout, dest: BundleLayout, suite: Suite) -> None:
-    """The submission tree: result logs byte for byte, scaling.json, the system description."""
+    """The submission tree: result logs byte for byte, scaling.json, MLPerf's power logs of
+    each result log, the system description."""
     for bench in suite.benchmarks:
         folder = src.benchmark_dir(bench)
         if folder.is_dir():
             for path in sorted(folder.iterdir()):
                 if (is_result_log(path.name) and path.is_file()) or path.name == SCALING_FILE:
                     copy_file(inside(path, src.root), dest.benchmark_dir(bench) / path.name)
+                    _copy_power(src, dest, bench, path)
     if src.system_file.is_file() or src.system_file.is_symlink():
         copy_file(inside(src.system_file, src.root), dest.system_file)
+
+
+def _copy_power(src: CampaignLayout, dest: BundleLayout, bench: str, log: Path) -> None:
+    """A result log's power logs (``power/result_N/node_K.txt``, ``sw_K.txt``)."""
+    if not is_result_log(log.name):
+        return
+    nodes, switches = power_files(src.benchmark_dir(bench), log.stem)
+    for path in nodes + switches:
+        rel = path.relative_to(src.benchmark_dir(bench))
+        copy_file(inside(path, src.root), dest.benchmark_dir(bench) / rel)
 
 
 def _copy_records(src: CampaignLayout, dest: BundleLayout, notes: list[str]) -> None:
@@ -115,7 +128,8 @@ def _copy_manifests(
     manifest_files = {}
     for bench, manifest in manifests.items():
         rel = suite.benchmarks[bench].manifest
-        target = dest.files.manifests_dir / (rel if _safe_relative(rel) else manifest.path.name)
+        name = rel if rel is not None and _safe_relative(rel) else manifest.path.name
+        target = dest.files.manifests_dir / name
         manifest_files[bench] = dest.relative(target)
         redacted = copy_manifest(manifest.path, target)
         if redacted:
@@ -137,6 +151,8 @@ def stage_campaign(
     """Copy the evidence: the submission tree (logs byte for byte, scaling.json, the system
     description), campaign.json pointing at the bundled suite, run records, the inventory
     and the manifests. Returns the bundled suite's path and each manifest's."""
+    if suite.path is None:
+        raise InputError(f"suite '{suite.name}' has no file to bundle")
     _copy_submission(src, dest, suite)
     suite_file = dest.files.manifests_dir / Path(suite.path).name
     suite_rel = dest.relative(suite_file)

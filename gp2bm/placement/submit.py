@@ -15,6 +15,7 @@ from gp2bm.errors import InputError
 from gp2bm.placement import Scheduler, TaskState, get_scheduler
 from gp2bm.placement.fanout import FanoutOptions, Run, Submission, submit_missing, wait_for
 from gp2bm.run.images import require_pinned
+from gp2bm.run.power import settle_power
 from gp2bm.run.request import OpenCampaign, RunRequest, open_campaign
 
 
@@ -51,6 +52,8 @@ def fan_out(req: RunRequest, slurm: SlurmRequest) -> Fanout:
         raise InputError("--nodes must be at least 1")
     opened = open_campaign(req.choice)
     require_pinned(opened.suite, opened.manifests, opened.runtime, req.options.allow_unpinned)
+    # each task samples the campaign's power source on its own node (power.json)
+    settle_power(opened.campaign.layout, opened.suite.power, req.power)
     options = FanoutOptions(
         runtime=opened.campaign.runtime,
         max_nodes=slurm.max_nodes,

@@ -10,7 +10,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from gp2bm.files.plaintext import printable
 from gp2bm.reports.official import factor_text
+from gp2bm.results.energy import BenchmarkEnergy
 from gp2bm.results.ledger import Ledger
 from gp2bm.results.scoring import COUNTED, FAILED, BenchmarkScore, SuiteScore
 
@@ -44,7 +46,7 @@ def benchmark_table(b: BenchmarkScore) -> Table:
         table.add_column("why", overflow="fold")
     for r, why in zip(b.runs, whys, strict=True):
         style = "green" if r.role == COUNTED else ("red" if r.role == FAILED else "yellow")
-        row = [
+        row: list[str | Text] = [
             r.file,
             _fmt(r.minutes),
             "-" if r.minutes is None else f"{r.minutes * 60:.3f}",
@@ -59,6 +61,24 @@ def benchmark_table(b: BenchmarkScore) -> Table:
 def _unbroken(text: str, style: str = "") -> Text:
     """A line a terminal may wrap but rich never breaks (a path stays one token to copy)."""
     return Text(text, style=style, no_wrap=True, overflow="ignore")
+
+
+def energy_text(e: BenchmarkEnergy) -> str:
+    """A benchmark's energy in one line: kWh, the runs' average node power and readings,
+    the source (printable: the source's name comes from a power log)."""
+    measured = [r for r in e.runs if r.joules is not None]
+    watts = [r.average_w for r in measured if r.average_w is not None]
+    samples = sum(r.samples for r in measured)
+    source = printable(str(next((r.source for r in e.runs if r.source), "unknown")), 120)
+    if e.kwh is None:
+        figure = f"none ({e.reason})"
+    else:
+        figure = f"{e.kwh:.6g} kWh ({e.joules:.6g} J, olympic mean of {len(e.counted)} runs)"
+    average = f"{sum(watts) / len(watts):.1f} W average node power" if watts else "no reading"
+    return (
+        f"{figure}; {average}, {samples} readings in {len(measured)} measured loops; "
+        f"{source}; {len(e.findings)} finding(s)"
+    )
 
 
 def benchmark_summary(b: BenchmarkScore) -> Text:
@@ -78,6 +98,8 @@ def benchmark_summary(b: BenchmarkScore) -> Text:
         lines.append(f"\n  RCP: {'pass' if b.rcp.passed else 'FAIL'} - {b.rcp.message}")
     if b.seeds is not None:
         lines.append(f"\n  seeds: {b.seeds.summary()}")
+    if b.energy is not None:
+        lines.append(f"\n  energy: {energy_text(b.energy)}")
     for p in b.problems:
         lines.append(f"\n  problem: {p}", style="red")
     for n in b.notes:
@@ -86,7 +108,7 @@ def benchmark_summary(b: BenchmarkScore) -> Text:
 
 
 def render_score(result: SuiteScore) -> Group:
-    parts = [
+    parts: list[Text | Table] = [
         Text(
             f"suite {result.suite.name}  ruleset {result.ruleset}  compliance {result.compliance}",
             style="bold",

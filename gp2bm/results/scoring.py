@@ -27,6 +27,7 @@ from pathlib import Path
 
 from gp2bm.results import rules
 from gp2bm.results.checkpool import Verdicts
+from gp2bm.results.energy import BenchmarkEnergy, benchmark_energy
 from gp2bm.results.mlcommons import compliance as compliance_checker
 from gp2bm.results.mlcommons import rcp as rcp_checker
 from gp2bm.results.mlcommons import seeds as seed_checker
@@ -143,6 +144,7 @@ class BenchmarkScore:
     notes: list[str] = field(default_factory=list)
     rcp: rules.RcpResult | None = None
     seeds: rules.CheckResult | None = None
+    energy: BenchmarkEnergy | None = None  # from its power logs, when it has them
 
     @property
     def minutes(self) -> float | None:
@@ -175,6 +177,7 @@ class BenchmarkScore:
                 "passed": self.seeds.passed,
                 "messages": list(self.seeds.messages),
             },
+            "energy": None if self.energy is None else self.energy.as_dict(),
             "runs": [r.as_dict() for r in self.runs],
         }
 
@@ -292,6 +295,8 @@ def score_benchmark(
     if options.rcp != "off":
         _rcp(result, options, verdicts)
     _scaling(result, options)
+    counted = [r.file for r in result.runs if r.counted] if result.mean is not None else []
+    result.energy = benchmark_energy(folder, logs, counted, result.scaling_factor)
     return result
 
 

@@ -24,6 +24,7 @@ from gp2bm.run.images import require_pinned, unpinned
 from gp2bm.run.loop import run_campaign
 from gp2bm.run.options import RunOptions
 from gp2bm.run.plan import CampaignPlan, plan_campaign
+from gp2bm.run.power import settle_power
 from gp2bm.run.progress import CampaignProgress
 from gp2bm.run.request import CampaignChoice, OpenCampaign, RunRequest, open_campaign
 from gp2bm.runtimes.base import Runtime
@@ -127,6 +128,7 @@ def run_requested(
     campaign, runtime, options = opened.campaign, opened.runtime, req.options
     manifests = opened.of(benchmarks)
     require_pinned(opened.suite, manifests, runtime, options.allow_unpinned)
+    settle_power(campaign.layout, opened.suite.power, req.power)
     if not req.skip_check:
         items = campaign_preflight(campaign, manifests, runtime, options, req.no_gpu)
         display.checked(items)

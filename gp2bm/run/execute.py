@@ -49,6 +49,7 @@ from gp2bm.run.mllog import KEY_END, KEY_TRACE, mllog_line
 from gp2bm.run.options import RunOptions
 from gp2bm.run.placement import RunPlacement, Sampler
 from gp2bm.run.plan import RunPlan, container_name, plan_run
+from gp2bm.run.power import write_power_logs
 from gp2bm.run.progress import LiveStatus
 from gp2bm.run.seeds import fresh_seed
 from gp2bm.run.spanning import placement_for
@@ -125,17 +126,24 @@ def execute_run(
         _close_log(sink, run, ended)
     run.record.secrets_in_log = _secrets_shown(run) or None
     os.replace(run.plan.partial, run.plan.result)
+    run.record.power = write_power_logs(run.layout, run.bench, run.n, run.record, _env(run))
     run.record.stop = now_iso()
     save_record(run.plan.record, run.record)
     return RunOutcome(planned, run.record)
 
 
+def _env(run: _Prepared) -> dict[str, str]:
+    """The environment the run was given (the local runtime's own variables included)."""
+    env = dict(run.plan.spec.env)
+    if run.setup.manifest.local is not None:
+        env.update(run.setup.manifest.local.environment)
+    return env
+
+
 def _secrets_shown(run: _Prepared) -> list[str]:
     """Where the log shows a secret value the run was given (never the value). The log is
     evidence and stays as written; the record and the campaign's output say it."""
-    env = dict(run.plan.spec.env)
-    if run.setup.manifest.local is not None:  # the local runtime's own variables
-        env.update(run.setup.manifest.local.environment)
+    env = _env(run)
     return [str(found) for found in find_secrets(run.plan.partial, secret_values(env))]
 
 

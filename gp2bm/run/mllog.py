@@ -13,11 +13,17 @@ KEY_TRACE = GP2BM_RUN
 KEY_END = GP2BM_RUN_END
 
 
-def mllog_line(key: str, value, metadata: dict | None = None, time_ms: int | None = None) -> bytes:
+def mllog_line(
+    key: str,
+    value,
+    metadata: dict | None = None,
+    time_ms: int | None = None,
+    event_type: str = "POINT_IN_TIME",
+) -> bytes:
     record = {
         "namespace": "",
         "time_ms": int(time.time() * 1000) if time_ms is None else time_ms,
-        "event_type": "POINT_IN_TIME",
+        "event_type": event_type,
         "key": key,
         "value": value,
         "metadata": {"file": "gp2bm", "lineno": 0, **(metadata or {})},

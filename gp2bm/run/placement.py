@@ -20,6 +20,7 @@ from gp2bm.node.cachedrop import CacheDrop, drop_page_cache
 from gp2bm.run.launch import Placement, RunLaunch
 from gp2bm.run.mllog import mllog_line
 from gp2bm.run.options import RunOptions
+from gp2bm.run.power import PowerSampler, campaign_power, start_power
 from gp2bm.run.telemetry import start_telemetry
 from gp2bm.runtimes.base import Execution, RunSpec, Runtime
 
@@ -77,6 +78,21 @@ class RunPlacement(Protocol):
 
 
 @dataclass
+class NodeSampling:
+    """A node's telemetry, and its power when the campaign has a power source: started
+    together, stopped together (the power summary goes into the telemetry's, ``power``)."""
+
+    telemetry: Sampler
+    power: PowerSampler | None = None
+
+    def stop(self) -> dict:
+        summary = self.telemetry.stop()
+        if self.power is not None:
+            summary["power"] = self.power.stop()
+        return summary
+
+
+@dataclass
 class ThisNode:
     """The placement of a run on the node gp2bm runs on."""
 
@@ -111,7 +127,8 @@ class ThisNode:
         return runtime.start(spec, sink, on_line)
 
     def telemetry(self, layout: CampaignLayout, bench: str, n: int) -> Sampler:
-        return start_telemetry(layout.telemetry_path(bench, n))
+        power = start_power(campaign_power(layout), layout.power_samples_path(bench, n))
+        return NodeSampling(start_telemetry(layout.telemetry_path(bench, n)), power)
 
     def record_fields(self) -> dict:
         return {}

@@ -15,6 +15,7 @@ from gp2bm.errors import InputError
 from gp2bm.run.options import RunOptions
 from gp2bm.runtimes import Runtime, get_runtime
 from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests
+from gp2bm.spec.power import DEFAULT_PASSWORD_ENV, PowerSettings
 from gp2bm.spec.suite import Suite
 
 
@@ -38,6 +39,8 @@ class RunRequest:
     options: RunOptions = field(default_factory=RunOptions)
     skip_check: bool = False
     no_gpu: bool = False
+    # the node power source to sample during every run (None: the campaign's, if any)
+    power: PowerSettings | None = None
 
 
 def run_options(
@@ -58,6 +61,44 @@ def run_options(
         timeout_seconds=timeout,
         allow_mixed_nodes=allow_mixed_nodes,
     )
+
+
+@dataclass(frozen=True)
+class PowerWords:
+    """The power options of run-all, as the command line gives them."""
+
+    source: str | None = None
+    address: str | None = None
+    user: str | None = None
+    password_env: str | None = None
+    resource: str | None = None
+    interval_s: float = 1.0
+    conversion_eff: float | None = None
+    measurement: str | None = None
+    interconnect_power_w: float | None = None
+
+    def settings(self) -> PowerSettings | None:
+        """The power source they name (None: none given); InputError for options that
+        need a source without one, or settings no source works with."""
+        if self.source is None:
+            if self.address or self.resource or self.user:
+                raise InputError("--power-address, --power-resource and --power-user need "
+                                 "--power-source")
+            return None
+        password_env = self.password_env or (DEFAULT_PASSWORD_ENV if self.user else None)
+        settings = PowerSettings(
+            source=self.source,
+            address=self.address,
+            user=self.user,
+            password_env=password_env,
+            resource=self.resource,
+            interval_s=self.interval_s,
+            conversion_eff=self.conversion_eff,
+            measurement=self.measurement.upper() if self.measurement else None,
+            interconnect_power_w=self.interconnect_power_w,
+        )
+        settings.check("--power-source")
+        return settings
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,15 @@ from pathlib import Path
 from gp2bm.errors import InputError
 from gp2bm.files.plaintext import hidden_characters
 from gp2bm.files.yamlfile import load_validated
+from gp2bm.spec.power import SuitePower
 
 SUITES_PACKAGE = "gp2bm.spec.suites"
 # gp2bm is installed as files (pip never runs a wheel zipped), so the package is a folder;
-# os.fspath refuses anything else instead of guessing a path.
-MANIFEST_DIR = Path(os.fspath(resources.files(SUITES_PACKAGE)))
+# anything else is refused instead of guessing a path.
+_SUITES = resources.files(SUITES_PACKAGE)
+if not isinstance(_SUITES, os.PathLike):
+    raise ImportError(f"{SUITES_PACKAGE} is not a folder: gp2bm must be installed as files")
+MANIFEST_DIR = Path(os.fspath(_SUITES))
 DEFAULT_SUITE = MANIFEST_DIR / "gp2rfp.yaml"
 
 # MLCommons' olympic mean drops the fastest run and the slowest (a failed run, of which one
@@ -68,6 +72,7 @@ class Suite:
     rcp: bool = True
     trial: bool = False  # may ask for fewer runs than a result needs (checks a setup)
     higher_is_better: bool = True  # the score's direction
+    power: SuitePower = field(default_factory=SuitePower)  # its power files' constants
     path: Path | None = field(default=None, compare=False)
 
     def rules(self) -> dict[str, object]:
@@ -133,6 +138,7 @@ def _suite(path: Path, doc: dict) -> Suite:
         rcp=checks.get("rcp", True),
         trial=doc.get("trial", False),
         higher_is_better=doc.get("score", {}).get("higher_is_better", True),
+        power=SuitePower.from_doc(doc.get("power")),
         path=path,
     )
 
