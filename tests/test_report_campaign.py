@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from campaign_helpers import write_suite
-from synth import BERT_MINUTES, RESNET_MINUTES, write_run
+from synth import BERT_MINUTES, PROCESS_EXTRA_S, RESNET_MINUTES, write_run
 
 from gp2bm.campaign.record import SCHEMA as RECORD_SCHEMA
 from gp2bm.errors import InputError
@@ -116,6 +116,7 @@ TRACE = {
     "host": "node1",
     "node": "node1",
     "allow_unpinned": False,
+    "earlier_attempts": 0,
 }
 
 
@@ -125,7 +126,7 @@ def _iso(ms: int) -> str:
 
 def synthetic_record(root: Path, path: Path, bench: str, n: int, minutes: float, start_ms: int):
     """The run record of a synthetic run: what run-all writes, its times around the log's."""
-    seconds = minutes * 60 + 3.5  # the process: start-up before run_start, exit after
+    seconds = minutes * 60 + PROCESS_EXTRA_S  # the process: start-up, run, exit
     return {
         "schema": RECORD_SCHEMA,
         "benchmark": bench,
@@ -153,9 +154,17 @@ def synthetic_record(root: Path, path: Path, bench: str, n: int, minutes: float,
         "seconds": seconds,
         "observed_seconds": minutes * 60,
         "exit_code": 0,
+        "earlier_attempts": 0,
         "log_status": "success",
         "minutes": minutes,
         "telemetry": {"samples": 12, "power_w": {"mean": 260.0}},
+        "node_facts": {
+            "cpu_model": INVENTORY["cpu"]["model_name"],
+            "logical_cpus": INVENTORY["cpu"]["logical_cpus"],
+            "gpu_count": INVENTORY["gpus"]["count"],
+            "gpu_models": [g["name"] for g in INVENTORY["gpus"]["gpus"]],
+            "memory_gib": 1024,
+        },
     }
 
 

@@ -97,6 +97,8 @@ class RunRecord:
     # (gp2bm.run.power.write_power_logs)
     power: dict | None = None
     attempt_log: str | None = None
+    # how many earlier attempts of this run were kept (interrupted, redone by this one)
+    earlier_attempts: int = 0
     # keys this gp2bm does not know (a newer one wrote them): kept, written back as read
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -165,6 +167,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "best_accuracy": (int, float),
     "timeout_seconds": (int, float),
     "exit_code": (int,),
+    "earlier_attempts": (int,),
     "image_pinned": (bool,),
     "allow_unpinned": (bool,),
     "privileged": (bool,),
@@ -199,12 +202,15 @@ REQUIRED = (
     "start",
     "stop",
     "seconds",
+    "observed_seconds",
     "exit_code",
     "cache_drop",
     "preflight",
     "command",
     "relaxed",
     "privileged",
+    "node_facts",
+    "earlier_attempts",
 )
 
 
@@ -220,8 +226,8 @@ def read_strict(path: Path, where: str) -> tuple[RunRecord | None, list[str]]:
         return None, [f"{where}: not a JSON object"]
     schema = data.get("schema")
     if schema != SCHEMA:
-        older = isinstance(schema, str) and schema.startswith(SCHEMA_PREFIX)
-        what = "an older" if older and schema < SCHEMA else "an unknown"
+        older = isinstance(schema, str) and schema.startswith(SCHEMA_PREFIX) and schema < SCHEMA
+        what = "an older" if older else "an unknown"
         shown = printable(schema, 40) if isinstance(schema, str) else repr(schema)[:40]
         return RunRecord.from_dict(data), [
             f"{where}: {what} record format {shown} (this gp2bm reads {SCHEMA})"

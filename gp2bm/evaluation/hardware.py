@@ -54,7 +54,9 @@ def accelerator(name: object) -> str:
 
 def _node_accounts(records: list[RunRecord]) -> dict[str, set]:
     """What the run records say of their nodes, each fact's values."""
-    accounts: dict[str, set] = {"gpus": set(), "models": set(), "cpu": set(), "cpus": set()}
+    accounts: dict[str, set] = {
+        "gpus": set(), "models": set(), "cpu": set(), "cpus": set(), "memory": set()
+    }  # fmt: skip
     for record in records:
         nodes = [
             n.get("facts") for n in (record.node_hardware or {}).values() if isinstance(n, dict)
@@ -65,6 +67,7 @@ def _node_accounts(records: list[RunRecord]) -> dict[str, set]:
             accounts["models"].add(" + ".join(sorted({accelerator(m) for m in models})))
             accounts["cpu"].add(facts.get("cpu_model"))
             accounts["cpus"].add(facts.get("logical_cpus"))
+            accounts["memory"].add(facts.get("memory_gib"))
     return accounts
 
 
@@ -92,7 +95,12 @@ def _against_inventory(desc: dict, found_fields: dict, where: str) -> list[str]:
         if key not in found_fields:
             continue
         claimed, measured = read(desc.get(key)), read(found_fields.get(key))
-        if claimed != measured:
+        same = (
+            _same_cpu(str(claimed), str(measured))
+            if key == "host_processor_model_name"
+            else claimed == measured
+        )
+        if not same:
             out.append(
                 f"{where}: {key}: claimed {str(desc.get(key))[:60]!r}, the inventory "
                 f"({INVENTORY_FILE}) gives {str(found_fields.get(key))[:60]!r}"
@@ -122,6 +130,7 @@ def _against_records(desc: dict, accounts: dict[str, set], where: str) -> list[s
             f"{where}: accelerator_model_name {str(desc.get('accelerator_model_name'))[:60]!r}, "
             f"the run records' nodes had {sorted(m or 'none' for m in models)}"
         )
+    out += _host_against_records(desc, accounts, where)
     cpus = {c for c in accounts["cpus"] if c is not None}
     vcpus = _count(desc.get("host_processor_vcpu_count"))
     if cpus and vcpus is not None and cpus != {vcpus}:
@@ -130,6 +139,36 @@ def _against_records(desc: dict, accounts: dict[str, set], where: str) -> list[s
             f"{sorted(cpus)} logical CPUs"
         )
     return out
+
+
+def _host_against_records(desc: dict, accounts: dict[str, set], where: str) -> list[str]:
+    """The host processor's model and the memory capacity against the records' nodes."""
+    out = []
+    models = {" ".join(str(c).split()) for c in accounts["cpu"] if c}
+    claimed = " ".join(str(desc.get("host_processor_model_name") or "").split())
+    if models and not any(_same_cpu(claimed, m) for m in models):
+        out.append(
+            f"{where}: host_processor_model_name {claimed[:60]!r}, the run records' nodes had "
+            f"{sorted(m[:60] for m in models)}"
+        )
+    memory = {float(m) for m in accounts["memory"] if isinstance(m, (int, float))}
+    ours = _gib(desc.get("host_memory_capacity"))
+    if ours is not None and any(abs(ours - m) > MEMORY_SHARE * max(m, 1.0) for m in memory):
+        out.append(
+            f"{where}: host_memory_capacity {desc.get('host_memory_capacity')!r}, the run "
+            f"records' nodes had {sorted(memory)} GiB"
+        )
+    return out
+
+
+def _same_cpu(claimed: str, reported: str) -> bool:
+    """A claimed CPU model matches what a node reported: the same words, or the claim
+    is the reported name without its vendor's decorations ("(R)", "CPU @ 2.4GHz")."""
+    def words(text: str) -> list[str]:
+        plain = re.sub(r"\((R|TM|C)\)|\bCPU\b|@.*$|\bProcessor\b", " ", text, flags=re.I)
+        return plain.lower().split()
+
+    return claimed == reported or (bool(words(claimed)) and words(claimed) == words(reported))
 
 
 def vendor_words(view: CampaignView) -> str | None:

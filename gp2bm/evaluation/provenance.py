@@ -27,6 +27,7 @@ from gp2bm.campaign.layout import RESULT_GLOB, CampaignLayout, CampaignMeta, run
 from gp2bm.campaign.record import RunRecord, read_strict
 from gp2bm.evaluation.timeline import ORDER_SLACK_MS
 from gp2bm.results.runlog import RunLog
+from gp2bm.results.timing import observed_number
 from gp2bm.spec.suite import Suite
 
 # What the run line says, and the record field (or campaign.json field) it must equal.
@@ -37,6 +38,7 @@ TRACE_VS_RECORD = (
     ("runtime", "runtime"),
     ("host", "host"),
     ("gp2bm_version", "gp2bm_version"),
+    ("earlier_attempts", "earlier_attempts"),
 )
 CAMPAIGN_KEYS = ("org", "system", "suite", "created")
 
@@ -119,6 +121,21 @@ def _record_findings(
             f"{end.get('exit_code')!r}), {rec_where} {record.status!r} (exit "
             f"{record.exit_code!r}) (rule: the record is the log's verdict)"
         )
+    else:
+        found += _closing_timings(where, rec_where, end, record)
+    return found
+
+
+def _closing_timings(where: str, rec_where: str, end: dict, record: RunRecord) -> list[str]:
+    """The closing line's timings of the run are the record's (gp2bm wrote both at once)."""
+    found = []
+    for key in ("seconds", "observed_seconds"):
+        said, kept = observed_number(end.get(key)), observed_number(getattr(record, key))
+        if said != kept and (said is None or kept is None or abs(said - kept) > 1e-6):
+            found.append(
+                f"{where}: gp2bm's closing line times the run {key} {end.get(key)!r}, "
+                f"{rec_where} {getattr(record, key)!r} (rule: the record is the log's verdict)"
+            )
     return found
 
 
@@ -183,6 +200,15 @@ def accounted(layout: CampaignLayout, suite: Suite) -> list[str]:
                 found.append(
                     f"{layout.relative(path)}: a record without its log (rule: records and "
                     "logs account for every run)"
+                )
+                continue
+            record = RunRecord.load(path)
+            earlier = record.earlier_attempts if record else 0
+            kept = layout.attempt_count(bench, n)
+            if isinstance(earlier, int) and earlier > kept:
+                found.append(
+                    f"{layout.relative(path)}: the run redid {earlier} earlier attempt(s), "
+                    f"the bundle keeps {kept} (rule: every attempt is accounted for)"
                 )
         for path in layout.attempt_records(bench):
             attempt = RunRecord.load(path)

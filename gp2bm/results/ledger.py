@@ -98,6 +98,12 @@ def drop_state(record: RunRecord) -> str:
     return "disabled" if str(drop.get("method", "")).startswith("disabled") else "failed"
 
 
+def _pin_state(record: RunRecord) -> str:
+    if record.runtime == "local":
+        return "no image (local runtime)"
+    return "pinned by digest" if record.image_pinned else "not pinned"
+
+
 def ran_of(score: SuiteScore) -> dict[str, bool]:
     """Per scored result log (bench/N), whether it carries gp2bm's run line."""
     return {
@@ -133,8 +139,10 @@ def _reservations(records: dict[str, RunRecord], ran: dict[str, bool], ledger: L
         (UNPINNED, runs_where(lambda r: not r.image_pinned and r.runtime != "local")),
         (NOT_RUN, tuple(run for run, yes in ran.items() if not yes)),
     ]
-    if ledger.attempts:
-        checks.append((ATTEMPTS, tuple(a.split(":", 1)[0] for a in ledger.attempts)))
+    redone = {a.split(":", 1)[0] for a in ledger.attempts}
+    redone |= {run for run, rec in records.items() if (rec.earlier_attempts or 0) > 0}
+    if redone:
+        checks.append((ATTEMPTS, tuple(sorted(redone))))
     for name, runs in checks:
         if runs:
             shown = ", ".join(runs[:6]) + (f" and {len(runs) - 6} more" if len(runs) > 6 else "")
@@ -163,7 +171,7 @@ def campaign_ledger(
     for record in records.values():
         _add(ledger.cache_drops, drop_state(record))
         _add(ledger.preflight, record.preflight or "not recorded")
-        _add(ledger.pinned, "pinned by digest" if record.image_pinned else "not pinned")
+        _add(ledger.pinned, _pin_state(record))
         ledger.runtimes += [record.runtime] if record.runtime not in ledger.runtimes else []
         version = record.gp2bm_version
         ledger.gp2bm_versions += (

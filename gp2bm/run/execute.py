@@ -230,6 +230,7 @@ def _new_record(
         image_repo_digests=list(image.repo_digests),
         allow_unpinned=options.allow_unpinned,
         preflight=options.preflight,
+        earlier_attempts=campaign.layout.attempt_count(plan.benchmark, plan.index),
         manifest=str(manifest.path),
         privileged=plan.spec.privileged,
         network=plan.spec.network,
@@ -260,6 +261,7 @@ def _write_header(sink: BinaryIO, run: _Prepared, drop: CacheDrop) -> None:
         "host": record.host,
         "node": record.node,
         "allow_unpinned": record.allow_unpinned,
+        "earlier_attempts": record.earlier_attempts,
         "campaign": run.campaign,
     }
     sink.write(mllog_line(KEY_TRACE, trace))
