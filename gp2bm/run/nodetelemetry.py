@@ -115,7 +115,10 @@ class NodesTelemetry:
 
 
 def combine_telemetry(
-    per_node: Mapping[str, object], paths: dict[str, Path], nodes: tuple[str, ...], error: str | None
+    per_node: Mapping[str, object],
+    paths: dict[str, Path],
+    nodes: tuple[str, ...],
+    error: str | None,
 ) -> dict:
     """The run record's telemetry of a run across nodes: each node's summary, and the run's
     (energy summed, peaks the highest, throttling on any node)."""
