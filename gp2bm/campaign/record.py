@@ -220,8 +220,8 @@ def read_strict(path: Path, where: str) -> tuple[RunRecord | None, list[str]]:
         return None, [f"{where}: not a JSON object"]
     schema = data.get("schema")
     if schema != SCHEMA:
-        older = isinstance(schema, str) and schema.startswith(SCHEMA_PREFIX)
-        what = "an older" if older and schema < SCHEMA else "an unknown"
+        older = isinstance(schema, str) and schema.startswith(SCHEMA_PREFIX) and schema < SCHEMA
+        what = "an older" if older else "an unknown"
         shown = printable(schema, 40) if isinstance(schema, str) else repr(schema)[:40]
         return RunRecord.from_dict(data), [
             f"{where}: {what} record format {shown} (this gp2bm reads {SCHEMA})"
