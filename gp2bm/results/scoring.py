@@ -271,7 +271,7 @@ def score_benchmark(
     spec: BenchmarkSpec | None,
     options: ScoringOptions,
     verdicts: Verdicts | None = None,
-    observed: dict[Path, float] | None = None,
+    observed: dict[Path, float | None] | None = None,
 ) -> BenchmarkScore:
     """Score one benchmark folder. ``verdicts``: the checkers' verdicts already known (from
     the parallel checks or the cache; the rest are checked here); ``observed``: gp2bm's own
