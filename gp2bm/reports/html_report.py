@@ -30,6 +30,7 @@ from gp2bm.reports.nested import flatten
 from gp2bm.reports.node_text import summary_rows
 from gp2bm.reports.official import factor_text, scaled
 from gp2bm.reports.software import software
+from gp2bm.reports.telemetry import Telemetry
 from gp2bm.reports.view import CampaignView, images_used, submission_fixes
 from gp2bm.results.scoring import (
     COUNTED,
@@ -206,7 +207,7 @@ def plot_accuracy(view: CampaignView, draw: bool = True) -> str | None:
 def _metrics(view: CampaignView, name: str) -> list[str]:
     found: list[str] = []
     for run in view.runs.get(name, []):
-        if run.telemetry is not None:
+        if isinstance(run.telemetry, Telemetry):  # the samples (not a summary's figures)
             found += [m for m in run.telemetry.metrics() if m not in found]
     ordered = [m for m in PREFERRED_METRICS if m in found]
     ordered += [m for m in found if m not in ordered]
@@ -241,9 +242,9 @@ def plot_telemetry(view: CampaignView, name: str, draw: bool = True) -> str | No
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, metric in zip(axes, metrics, strict=False):
         for i, run in enumerate(view.runs[name]):
-            if run.telemetry is None or run.index in sparse:
+            if not isinstance(run.telemetry, Telemetry) or run.index in sparse:
                 continue
-            label = f"run {run.index}"
+            label: str | None = f"run {run.index}"
             # one colour per run; a run's GPUs are its lines of that colour
             for series_name, s in run.telemetry.series.items():
                 if series_name.split(" [", 1)[0] != metric:

@@ -248,6 +248,6 @@ def print_verification(verification: dict, out: Console) -> None:
     _print_results(verification.get("benchmarks") or {}, out)
     _plain(out, f"  not provable from a bundle: {verification['not_provable']}")
     if verification["ok"]:
-        accepted = verification.get("accepted") or []
-        also = f" (accepting {', '.join(accepted)})" if accepted else ""
+        accepted_names = verification.get("accepted") or []
+        also = f" (accepting {', '.join(accepted_names)})" if accepted_names else ""
         out.print(f"verified{also}: score {verification['score']:.6f}", highlight=False)

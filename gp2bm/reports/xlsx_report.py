@@ -308,7 +308,7 @@ def _telemetry(wb, view: CampaignView) -> None:
         for run in runs:
             if run.telemetry is not None:
                 for quantity, stats in run.telemetry.summary().items():
-                    values = [name, run.index, run.telemetry.path.name, quantity]
+                    values: list[object] = [name, run.index, run.telemetry.path.name, quantity]
                     values += [stats["min"], stats["mean"], stats["max"]]
                     for col, value in enumerate(values, 1):
                         _put(ws, r, col, value)
@@ -368,7 +368,8 @@ def summary_value(wb, label: str):
 
 
 def read_claimed_score(path: Path) -> tuple[bool, float | None]:
-    """(found, score) as the Summary sheet of a workbook written here states it."""
+    """(found, score) as the Summary sheet of a workbook written here states it (score None
+    when its cell holds no number)."""
     from openpyxl import load_workbook  # heavy: openpyxl
 
     wb = load_workbook(path, read_only=True, data_only=True)
@@ -376,7 +377,10 @@ def read_claimed_score(path: Path) -> tuple[bool, float | None]:
         ws = wb["Summary"]
         for row in ws.iter_rows(min_col=1, max_col=2, values_only=True):
             if row and row[0] == SUMMARY_SCORE_LABEL:
-                return True, row[1]
+                value = row[1]
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    return True, value
+                return True, None
     finally:
         wb.close()
     return False, None
