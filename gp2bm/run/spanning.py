@@ -32,7 +32,7 @@ from gp2bm.campaign.folder import Campaign
 from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.record import PREFLIGHT_PASSED, PREFLIGHT_WARNED
 from gp2bm.errors import CampaignStopped, InputError
-from gp2bm.files.findings import FAIL, WARN, CheckItem, blocking
+from gp2bm.files.findings import CheckItem, CheckStatus, blocking
 from gp2bm.launchers.srun import DEFAULT_MASTER_PORT, SLURM_TO_PYTORCH, SrunLauncher, lost_nodes
 from gp2bm.node.allocation import (
     current_allocation,
@@ -186,7 +186,7 @@ class SpanRun:
         """The run record's part: every node, each one's hardware, rank 0's as the run's."""
         first = self.reports[self.nodes[0]]
         checks = [i for n in self.nodes for i in self.reports[n].get("checks") or []]
-        warned = any(i.get("status") in (WARN, FAIL) for i in checks)
+        warned = any(i.get("status") in (CheckStatus.WARN, CheckStatus.FAIL) for i in checks)
         return {
             "preflight": PREFLIGHT_WARNED if warned else PREFLIGHT_PASSED,
             "node": ",".join(self.nodes),
