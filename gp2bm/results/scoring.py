@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from gp2bm.results import rules
@@ -33,17 +34,23 @@ from gp2bm.results.mlcommons import rcp as rcp_checker
 from gp2bm.results.mlcommons import seeds as seed_checker
 from gp2bm.results.runlog import RunLog
 from gp2bm.results.timing import timing_mismatch
-from gp2bm.spec.suite import BenchmarkSpec, Suite
+from gp2bm.spec.suite import BenchmarkSpec, ComplianceMode, Suite
 
 COUNTED = "counted"
 DROPPED_FASTEST = "dropped (fastest)"
 DROPPED_SLOWEST = "dropped (slowest)"
 FAILED = "failed"
 
-COMPLIANCE_MODES = ("strict", "report", "off")
-# off: no RCP check; check: check and report (strict: a failure invalidates); factor: also
-# take the scaling factor from the RCP check (a gp2bm campaign of an RCP suite, or --rcp).
-RCP_MODES = ("off", "check", "factor")
+
+class RcpMode(StrEnum):
+    """off: no RCP check; check: check and report (strict compliance: a failure
+    invalidates); factor: also take the scaling factor from the RCP check (a gp2bm campaign
+    of an RCP suite, or --rcp)."""
+
+    OFF = "off"
+    CHECK = "check"
+    FACTOR = "factor"
+
 
 # Anomalies of a log that keep it from MLCommons' seed checker (its run fails already).
 UNCHECKED_KINDS = ("truncated", "garbled_line", "log_too_large")
@@ -86,8 +93,8 @@ def olympic_roles(times: Sequence[float], failed: int = 0, drop: int = 1) -> lis
 @dataclass(frozen=True)
 class ScoringOptions:
     ruleset: str
-    compliance: str = "strict"
-    rcp: str = "check"
+    compliance: ComplianceMode = ComplianceMode.STRICT
+    rcp: RcpMode = RcpMode.CHECK
     campaign: bool = False  # a gp2bm campaign (campaign.json), not a published result
 
 
@@ -186,7 +193,7 @@ class BenchmarkScore:
 class SuiteScore:
     suite: Suite
     ruleset: str
-    compliance: str
+    compliance: ComplianceMode
     benchmarks: dict[str, BenchmarkScore]
     campaign: Path | None = None  # the gp2bm campaign scored, when it is one
 
@@ -214,7 +221,7 @@ class SuiteScore:
         return {
             "suite": self.suite.name,
             "ruleset": self.ruleset,
-            "compliance": self.compliance,
+            "compliance": self.compliance.value,
             "campaign": None if self.campaign is None else str(self.campaign),
             "formula": self.suite.formula_text(),
             "benchmarks": {name: b.as_dict() for name, b in self.benchmarks.items()},
@@ -225,7 +232,7 @@ class SuiteScore:
 
 def score_run(
     log: RunLog,
-    compliance_mode: str,
+    compliance_mode: ComplianceMode,
     ruleset: str,
     compliance: rules.CheckResult | None = None,
     observed_seconds: float | None = None,
@@ -237,9 +244,9 @@ def score_run(
     if log.status != "success":
         reasons.append(f"run_stop status is '{log.status}'" if log.status else "no run_stop")
     reasons.extend(str(a) for a in log.errors if a.kind != "missing_run_stop")
-    if compliance_mode != "off":
+    if compliance_mode != ComplianceMode.OFF:
         compliance = compliance or compliance_checker.check_compliance(log.path, ruleset)
-        if compliance_mode == "strict" and not compliance.passed:
+        if compliance_mode == ComplianceMode.STRICT and not compliance.passed:
             reasons.extend(f"compliance: {m}" for m in compliance.messages)
     else:
         compliance = None
@@ -290,9 +297,9 @@ def score_benchmark(
     ]
     result = BenchmarkScore(benchmark=benchmark, folder=folder, spec=spec, runs=runs)
     _olympic(result, spec)
-    if options.compliance != "off":
+    if options.compliance != ComplianceMode.OFF:
         _seeds(result, logs, options, verdicts)
-    if options.rcp != "off":
+    if options.rcp != RcpMode.OFF:
         _rcp(result, options, verdicts)
     _scaling(result, options)
     counted = [r.file for r in result.runs if r.counted] if result.mean is not None else []
@@ -334,7 +341,7 @@ def _seeds(
     ]
     result.seeds = seed_checker.check_seeds(readable, options.ruleset, verdicts.seeds)
     if not result.seeds.passed:
-        where = result.problems if options.compliance == "strict" else result.notes
+        where = result.problems if options.compliance == ComplianceMode.STRICT else result.notes
         where.extend(f"seeds: {m}" for m in result.seeds.messages or ("fail",))
 
 
@@ -343,7 +350,7 @@ def _rcp(result: BenchmarkScore, options: ScoringOptions, verdicts: Verdicts) ->
     result.rcp = rcp
     if not rcp.passed:
         text = f"RCP check failed: {rcp.message}"
-        if options.compliance == "strict" or options.rcp == "factor":
+        if options.compliance == ComplianceMode.STRICT or options.rcp == RcpMode.FACTOR:
             result.problems.append(text)
         else:
             result.notes.append(text)
@@ -352,7 +359,7 @@ def _rcp(result: BenchmarkScore, options: ScoringOptions, verdicts: Verdicts) ->
 def _scaling(result: BenchmarkScore, options: ScoringOptions) -> None:
     scaling = rules.read_scaling(result.folder)
     rcp = result.rcp  # checked (``_rcp``) whenever options.rcp is not "off"
-    if options.rcp == "factor" and rcp is not None:
+    if options.rcp == RcpMode.FACTOR and rcp is not None:
         result.scaling_factor = rcp.factor
         result.scaling_source = SCALING_RCP
         result.scaling_reason = rcp_reason(rcp)
