@@ -20,16 +20,16 @@ from gp2bm.reports.nested import flatten
 from gp2bm.reports.official import typed_minutes, typed_score, typed_seconds
 from gp2bm.reports.software import software
 from gp2bm.reports.view import CampaignView, RunView, images_used, submission_fixes
-from gp2bm.results.scoring import COUNTED, FAILED
+from gp2bm.results.scoring import RunRole
 
-ROLE_COLOURS = {COUNTED: "2E7D32", FAILED: "C62828"}
+ROLE_COLOURS = {RunRole.COUNTED: "2E7D32", RunRole.FAILED: "C62828"}
 DROPPED_COLOUR = "9E9E9E"
 HEADER_FILL = "DDE4EE"
 # Where verify reads the claimed score back.
 SUMMARY_SCORE_LABEL = "score"
 
 
-def _colour(role: str) -> str:
+def _colour(role: RunRole) -> str:
     return ROLE_COLOURS.get(role, DROPPED_COLOUR)
 
 

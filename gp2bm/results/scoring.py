@@ -36,10 +36,15 @@ from gp2bm.results.runlog import RunLog
 from gp2bm.results.timing import timing_mismatch
 from gp2bm.spec.suite import BenchmarkSpec, ComplianceMode, Suite
 
-COUNTED = "counted"
-DROPPED_FASTEST = "dropped (fastest)"
-DROPPED_SLOWEST = "dropped (slowest)"
-FAILED = "failed"
+
+class RunRole(StrEnum):
+    """What a run is to its benchmark's result: counted in the olympic mean, dropped at
+    either end of it, or failed (a failed run takes the dropped slowest run's place)."""
+
+    COUNTED = "counted"
+    DROPPED_FASTEST = "dropped (fastest)"
+    DROPPED_SLOWEST = "dropped (slowest)"
+    FAILED = "failed"
 
 
 class RcpMode(StrEnum):
@@ -69,24 +74,26 @@ def olympic_mean(times: Sequence[float], failed: int = 0, drop: int = 1) -> floa
     roles = olympic_roles(times, failed, drop)
     if roles is None:
         return None
-    kept = [t for t, role in zip(times, roles, strict=True) if role == COUNTED]
+    kept = [t for t, role in zip(times, roles, strict=True) if role == RunRole.COUNTED]
     if not kept:
         return None
     return sum(sorted(kept)) / len(kept)
 
 
-def olympic_roles(times: Sequence[float], failed: int = 0, drop: int = 1) -> list[str] | None:
+def olympic_roles(
+    times: Sequence[float], failed: int = 0, drop: int = 1
+) -> list[RunRole] | None:
     """For each time, whether it is counted or dropped (and which end), in input order."""
     if failed > drop:
         return None
     order = sorted(range(len(times)), key=lambda i: times[i])
-    roles = [COUNTED] * len(times)
+    roles = [RunRole.COUNTED] * len(times)
     for i in order[:drop]:
-        roles[i] = DROPPED_FASTEST
+        roles[i] = RunRole.DROPPED_FASTEST
     slow = drop - failed
     if slow:
         for i in order[drop:][-slow:]:
-            roles[i] = DROPPED_SLOWEST
+            roles[i] = RunRole.DROPPED_SLOWEST
     return roles
 
 
@@ -107,7 +114,7 @@ class RunScore:
     seed: int | None
     failed: bool
     reasons: list[str] = field(default_factory=list)
-    role: str = COUNTED
+    role: RunRole = RunRole.COUNTED
     compliance: rules.CheckResult | None = None
     log: RunLog | None = None
     notes: list[str] = field(default_factory=list)  # warnings that fail nothing
@@ -115,7 +122,7 @@ class RunScore:
 
     @property
     def counted(self) -> bool:
-        return self.role == COUNTED
+        return self.role == RunRole.COUNTED
 
     def as_dict(self) -> dict:
         return {
@@ -123,7 +130,7 @@ class RunScore:
             "minutes": self.minutes,
             "status": self.status,
             "counted": self.counted,
-            "role": self.role,
+            "role": self.role.value,
             "seed": self.seed,
             "reasons": list(self.reasons),
             "notes": list(self.notes),
@@ -263,7 +270,7 @@ def score_run(
         seed=log.seed,
         failed=bool(reasons),
         reasons=reasons,
-        role=FAILED if reasons else COUNTED,
+        role=RunRole.FAILED if reasons else RunRole.COUNTED,
         compliance=compliance,
         log=log,
         notes=[str(a) for a in log.warnings],
