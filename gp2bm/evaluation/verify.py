@@ -61,8 +61,9 @@ from gp2bm.reports.view import CampaignView, load_campaign
 from gp2bm.results import rules
 from gp2bm.results.checkpool import RCP, CheckPlan, PendingChecks
 from gp2bm.results.resultset import find_benchmark_folders, result_files, scoring_options
+from gp2bm.results.scoring import RcpMode
 from gp2bm.results.verdictcache import folder_digest
-from gp2bm.spec.suite import Suite, load_suite
+from gp2bm.spec.suite import ComplianceMode, Suite, load_suite
 
 __all__ = ["Verification", "compare", "verify_bundle", "verify_tree"]
 
@@ -187,9 +188,9 @@ def _check_logs(top: Path, suite: Suite, verdicts: RunVerdicts, side: CheckerSid
         folders = find_benchmark_folders(layout.results_dir, layout)
     except Gp2bmError:
         return
-    checking = options.compliance != "off"
+    checking = options.compliance != ComplianceMode.OFF
     files = {folder: tuple(result_files(folder)) for folder in folders}
-    rcp = side.rcp(list(files), options.ruleset) if options.rcp != "off" else None
+    rcp = side.rcp(list(files), options.ruleset) if options.rcp != RcpMode.OFF else None
     plan = CheckPlan(options.ruleset, files, checking, checking, rcp=False)
     helper = side.helper  # it shares the log checks once the RCP checks are done
     with PendingChecks(plan, verdicts, 1 if helper else None, helper=helper) as pending:

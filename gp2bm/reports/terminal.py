@@ -14,7 +14,7 @@ from gp2bm.files.plaintext import printable
 from gp2bm.reports.official import factor_text
 from gp2bm.results.energy import BenchmarkEnergy
 from gp2bm.results.ledger import Ledger
-from gp2bm.results.scoring import COUNTED, FAILED, BenchmarkScore, SuiteScore
+from gp2bm.results.scoring import BenchmarkScore, RunRole, SuiteScore
 
 if TYPE_CHECKING:  # names for the annotations only: `gp2bm score` need not load the writers
     from gp2bm.reports.rfp_workbook import FilledCell
@@ -45,7 +45,8 @@ def benchmark_table(b: BenchmarkScore) -> Table:
     if any(whys):
         table.add_column("why", overflow="fold")
     for r, why in zip(b.runs, whys, strict=True):
-        style = "green" if r.role == COUNTED else ("red" if r.role == FAILED else "yellow")
+        counted, failed = r.role == RunRole.COUNTED, r.role == RunRole.FAILED
+        style = "green" if counted else ("red" if failed else "yellow")
         row: list[str | Text] = [
             r.file,
             _fmt(r.minutes),
@@ -248,6 +249,6 @@ def print_verification(verification: dict, out: Console) -> None:
     _print_results(verification.get("benchmarks") or {}, out)
     _plain(out, f"  not provable from a bundle: {verification['not_provable']}")
     if verification["ok"]:
-        accepted = verification.get("accepted") or []
-        also = f" (accepting {', '.join(accepted)})" if accepted else ""
+        accepted_names = verification.get("accepted") or []
+        also = f" (accepting {', '.join(accepted_names)})" if accepted_names else ""
         out.print(f"verified{also}: score {verification['score']:.6f}", highlight=False)

@@ -20,16 +20,16 @@ from gp2bm.reports.nested import flatten
 from gp2bm.reports.official import typed_minutes, typed_score, typed_seconds
 from gp2bm.reports.software import software
 from gp2bm.reports.view import CampaignView, RunView, images_used, submission_fixes
-from gp2bm.results.scoring import COUNTED, FAILED
+from gp2bm.results.scoring import RunRole
 
-ROLE_COLOURS = {COUNTED: "2E7D32", FAILED: "C62828"}
+ROLE_COLOURS = {RunRole.COUNTED: "2E7D32", RunRole.FAILED: "C62828"}
 DROPPED_COLOUR = "9E9E9E"
 HEADER_FILL = "DDE4EE"
 # Where verify reads the claimed score back.
 SUMMARY_SCORE_LABEL = "score"
 
 
-def _colour(role: str) -> str:
+def _colour(role: RunRole) -> str:
     return ROLE_COLOURS.get(role, DROPPED_COLOUR)
 
 
@@ -308,7 +308,7 @@ def _telemetry(wb, view: CampaignView) -> None:
         for run in runs:
             if run.telemetry is not None:
                 for quantity, stats in run.telemetry.summary().items():
-                    values = [name, run.index, run.telemetry.path.name, quantity]
+                    values: list[object] = [name, run.index, run.telemetry.path.name, quantity]
                     values += [stats["min"], stats["mean"], stats["max"]]
                     for col, value in enumerate(values, 1):
                         _put(ws, r, col, value)
@@ -368,7 +368,8 @@ def summary_value(wb, label: str):
 
 
 def read_claimed_score(path: Path) -> tuple[bool, float | None]:
-    """(found, score) as the Summary sheet of a workbook written here states it."""
+    """(found, score) as the Summary sheet of a workbook written here states it (score None
+    when its cell holds no number)."""
     from openpyxl import load_workbook  # heavy: openpyxl
 
     wb = load_workbook(path, read_only=True, data_only=True)
@@ -376,7 +377,10 @@ def read_claimed_score(path: Path) -> tuple[bool, float | None]:
         ws = wb["Summary"]
         for row in ws.iter_rows(min_col=1, max_col=2, values_only=True):
             if row and row[0] == SUMMARY_SCORE_LABEL:
-                return True, row[1]
+                value = row[1]
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    return True, value
+                return True, None
     finally:
         wb.close()
     return False, None
