@@ -202,10 +202,33 @@ def write_proof_suite(folder: Path, image: str, data: dict[str, Path],
         for key in (drop or {}).get(bench, []):
             doc.pop(key)
         (folder / f"nvidia_{bench}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    (folder / "system.yaml").write_text(yaml.safe_dump(system_fields(), sort_keys=False))
+    (folder / "system.yaml").write_text(yaml.safe_dump(host_system_fields(), sort_keys=False))
     path = folder / "nvidia-v4.0.yaml"
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
     return path
+
+
+# What this test node is, that the DGX H100's fields below are not: its own CPU and memory
+# (as `gp2bm init` detects them) and no GPU (nvidia-smi in the image is a stand-in). A
+# system description that claims the DGX's would be a hardware contradiction to verify.
+NO_GPU = {
+    "accelerators_per_node": "0",
+    "accelerator_model_name": "N/A (a CPU test node; the image's nvidia-smi is a stand-in)",
+}
+
+
+def host_system_fields() -> dict[str, str]:
+    """``system_fields`` with this node's own host facts, and no accelerator (each other
+    accelerator field N/A)."""
+    from gp2bm.node.inventory import probe_cpu, probe_memory
+    from gp2bm.node.systemdesc import detected_fields
+
+    found = detected_fields({"cpu": probe_cpu(), "memory": probe_memory()})
+    host = {k: v for k, v in found.items() if k.startswith("host_processor")}
+    host.update({k: v for k, v in found.items() if k == "host_memory_capacity"})
+    fields = {**system_fields(), **host}
+    fields.update({k: "N/A" for k in fields if k.startswith("accelerator_")})
+    return {**fields, **NO_GPU}
 
 
 def system_fields() -> dict[str, str]:

@@ -162,6 +162,18 @@ def test_the_campaign_packages_and_passes_mlcommons_package_checker(proof, campa
     assert data["valid"]
     score = gp2bm(proof, "score", campaign.root, "--json")
     assert score.returncode == 0 and json.loads(score.stdout)["score"] == data["score"]
+    # The evaluator's verdict, held to gp2rfp's rules (the RFP's suite): no rule differs; the
+    # proof image ran by tag (--allow-unpinned), a reservation verified only when accepted.
+    gp2rfp = Path(__file__).resolve().parent.parent / "manifests" / "gp2rfp.yaml"
+    plain = gp2bm(proof, "verify", bundle, "--suite", gp2rfp, "--json")
+    assert plain.returncode == 1, plain.stdout[-3000:] + plain.stderr[-3000:]
+    verdict = json.loads(plain.stdout)
+    assert verdict["reference"]["suite"] == "gp2rfp"
+    assert not [f for f in verdict["findings"] if f["class"] != "reservation"], verdict
+    assert "unpinned" in plain.stdout
+    accepted = gp2bm(proof, "verify", bundle, "--suite", gp2rfp, "--accept", "unpinned")
+    assert accepted.returncode == 0, accepted.stdout[-3000:] + accepted.stderr[-3000:]
+    assert "rules: your suite file" in accepted.stdout and "verified" in accepted.stdout
 
 
 # ---------------------------------------------------------------------------- what failed

@@ -1,7 +1,9 @@
 """The README's first-hour journey, run as written: the commands are read from the README's
-block (never copied here), run by bash in an empty folder, and must all succeed, with
-`verify` passing on the bundle at the end, no DeprecationWarning on the way, nothing
-written into the repository, and no absolute path of the vendor's folder in the bundle."""
+blocks (never copied here), the vendor's then the evaluator's, run by bash in an empty
+folder, and must all succeed, with `verify` passing on the bundle at the end of each (the
+evaluator's by a renamed copy of the suite file alone, in a folder without manifests), no
+DeprecationWarning on the way, nothing written into the repository, and no absolute path of
+the vendor's folder in the bundle."""
 
 from __future__ import annotations
 
@@ -19,18 +21,19 @@ from conftest import RFP_WORKBOOK
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
 MARKER = "<!-- journey -->"
+EVALUATOR_MARKER = "<!-- journey-evaluator -->"
 BUNDLE = "results/smoke-Acme-X9000.tar.gz"
 
 pytestmark = pytest.mark.slow
 
 
-def journey_commands() -> str:
-    """The fenced block right after the README's journey marker, as it stands."""
+def journey_commands(marker: str = MARKER) -> str:
+    """The fenced block right after one of the README's journey markers, as it stands."""
     text = README.read_text(encoding="utf-8")
-    assert text.count(MARKER) == 1, f"README.md: one {MARKER} line expected"
-    after = text.split(MARKER, 1)[1]
+    assert text.count(marker) == 1, f"README.md: one {marker} line expected"
+    after = text.split(marker, 1)[1]
     match = re.match(r"\s*```sh\n(.*?)\n```", after, re.DOTALL)
-    assert match, f"README.md: no ```sh block right after {MARKER}"
+    assert match, f"README.md: no ```sh block right after {marker}"
     return match.group(1)
 
 
@@ -57,7 +60,8 @@ def _bundle_texts(bundle: Path):
 
 
 def test_readme_journey_runs_as_written(tmp_path):
-    script = journey_commands()
+    # The evaluator's block starts where the vendor's ends (the vendor's folder).
+    script = journey_commands() + "\n" + journey_commands(EVALUATOR_MARKER)
     work = tmp_path / "vendor"
     work.mkdir()
     env = dict(os.environ)
@@ -87,7 +91,11 @@ def test_readme_journey_runs_as_written(tmp_path):
         "done:",
     ):
         assert line in res.stderr, f"no '{line}' line: {tail}"
-    assert "verified: score" in res.stdout
+    assert res.stdout.count("verified: score") == 2, tail
+    evaluator = tmp_path / "gp2bm-evaluator"
+    assert "rules: your suite file rfp-rules.yaml" in res.stdout, tail
+    assert not (evaluator / "manifests").exists()
+    assert (evaluator / "smoke-Acme-X9000" / "SHA256SUMS").is_file()
     assert "DeprecationWarning" not in res.stderr, tail
     assert (_manifests_digest(), _written_at_root()) == before
     bundle = work / BUNDLE
