@@ -25,7 +25,7 @@ from gp2bm.results.checkpool import Progress
 from gp2bm.results.ledger import Ledger, campaign_ledger
 from gp2bm.results.resultset import score_paths
 from gp2bm.results.scoring import RunScore, SuiteScore
-from gp2bm.results.verdictcache import VerdictCache
+from gp2bm.results.verdictcache import VerdictStore
 from gp2bm.spec.manifest import BenchmarkManifest, suite_manifests
 from gp2bm.spec.suite import Suite
 
@@ -173,7 +173,7 @@ def load_campaign(
     suite_path: Path | None = None,
     score: SuiteScore | None = None,
     *,
-    cache: VerdictCache | None = None,
+    cache: VerdictStore | None = None,
     progress: Progress | None = None,
     suite: Suite | None = None,
 ) -> CampaignView:

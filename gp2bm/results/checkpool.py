@@ -25,7 +25,7 @@ from gp2bm.results.mlcommons import install
 from gp2bm.results.mlcommons import rcp as rcp_checker
 from gp2bm.results.mlcommons import seeds as seed_checker
 from gp2bm.results.rules import CheckResult, RcpResult, SeedRecords
-from gp2bm.results.verdictcache import VerdictCache, folder_digest
+from gp2bm.results.verdictcache import VerdictStore, folder_digest
 
 # How far a scoring has come: (stage, done, total), stage PARSE (gp2bm reads the logs)
 # or CHECK (MLCommons' checkers, one step per log and one for the RCP checks). Called from
@@ -128,7 +128,7 @@ class PendingChecks:
     def __init__(
         self,
         plan: CheckPlan,
-        cache: VerdictCache | None,
+        cache: VerdictStore | None,
         workers: int | None,
         progress: Progress | None = None,
         helper: Executor | None = None,
@@ -288,7 +288,7 @@ class PendingChecks:
             self.cache.store(checker, self.plan.ruleset, digest, verdict.to_dict())
 
 
-def _load(cache: VerdictCache, plan: CheckPlan, log: Path, digest: str, found: Verdicts) -> None:
+def _load(cache: VerdictStore, plan: CheckPlan, log: Path, digest: str, found: Verdicts) -> None:
     if plan.compliance:
         hit = cache.load(COMPLIANCE, plan.ruleset, digest)
         if hit is not None:

@@ -39,7 +39,7 @@ from gp2bm.results.scoring import (
     score_benchmark,
 )
 from gp2bm.results.timing import observed_number
-from gp2bm.results.verdictcache import VerdictCache
+from gp2bm.results.verdictcache import VerdictStore
 from gp2bm.spec.suite import Suite
 
 # How far above a benchmark folder campaign.json may sit: <root>/<org>/results/<system>/<b>.
@@ -231,7 +231,7 @@ def score_paths(
     compliance: str | None = None,
     rcp: str | None = None,
     *,
-    cache: VerdictCache | None = None,
+    cache: VerdictStore | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> SuiteScore:

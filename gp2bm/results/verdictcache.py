@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Protocol
 
 from gp2bm.files.jsonfile import read_json_or_empty, write_json_atomic
 
@@ -32,6 +33,15 @@ def folder_digest(named_digests: list[tuple[str, str]]) -> str:
     """One digest for a folder's logs: their names and contents, in name order."""
     text = "".join(f"{digest}  {name}\n" for name, digest in sorted(named_digests))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class VerdictStore(Protocol):
+    """Where verdicts already known are looked up and new ones kept: this cache, or one
+    command's own record of its verdicts (``handin.verdicts.RunVerdicts``)."""
+
+    def load(self, checker: str, ruleset: str, digest: str) -> dict | None: ...
+
+    def store(self, checker: str, ruleset: str, digest: str, value: dict) -> None: ...
 
 
 @dataclass(frozen=True)
