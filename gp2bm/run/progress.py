@@ -9,7 +9,7 @@ import time
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from gp2bm.campaign.folder import PlannedRun
 from gp2bm.campaign.record import ABORTED, RunRecord
@@ -119,7 +119,7 @@ class CampaignProgress:
         self.live = self.console.is_terminal if live is None else live
         self.targets = dict(targets or {})  # benchmark -> quality target (the suite's)
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._status: LiveStatus | None = None
         self._planned: PlannedRun | None = None
         self.clock = RunClock()
@@ -155,6 +155,11 @@ class CampaignProgress:
     def note(self, text: str) -> None:
         self.console.print(f"[yellow]{escape(text)}[/]", highlight=False)
 
+    def warn(self, text: str) -> None:
+        """A warning in one whole line (the campaign's projection, a slow run): never
+        folded, so a log or a pipe reads it as one line."""
+        self.console.print(text, style="yellow", highlight=False, markup=False, soft_wrap=True)
+
     def _label(self, p: PlannedRun) -> str:
         return f"{p.benchmark} run {p.index} ({p.position}/{p.total})"
 
@@ -166,12 +171,15 @@ class CampaignProgress:
                 self._task = self._progress.add_task(
                     "campaign", total=planned.total, label="", detail=""
                 )
-            self._progress.update(self._task, label=self._label(planned), detail="starting")
+            task = self._task
+            self._progress.update(task, label=self._label(planned), detail="starting")
         else:
             self._line(f"{self._label(planned)}: started")
 
     def tick(self) -> None:
-        if self._progress is None or self._status is None or self._planned is None:
+        if self._progress is None or self._task is None:
+            return
+        if self._status is None or self._planned is None:
             return
         s = self._status
         detail = f"run {time.monotonic() - self.clock.run_started:6.1f} s"
@@ -190,7 +198,7 @@ class CampaignProgress:
         status = self._status if self._planned == planned else None
         verdict = run_verdict(record, status, self.targets.get(planned.benchmark))
         line = f"{self._label(planned)}: {verdict} [{self.clock.summary(planned)}]"
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
         self._line(line)
 
