@@ -1,4 +1,4 @@
-# gp2bm: `make demo` runs the smoke suite end to end; `make test` runs ruff and the tests.
+# gp2bm: `make demo` runs the smoke suite end to end; `make test` runs ruff, mypy and the tests.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -30,10 +30,12 @@ demo: venv
 	$(BIN)/gp2bm report results/demo --csv results/demo-report/results.csv \
 		--xlsx results/demo-report/results.xlsx --html results/demo-report/report.html
 
+# ruff over the tree, then mypy over gp2bm/ at the strictness pyproject.toml states
+# ([tool.mypy]); make typecheck runs mypy alone.
 lint: venv
 	$(BIN)/ruff check gp2bm tests benchmarks containers
+	$(BIN)/mypy
 
-# mypy over gp2bm/ at the strictness pyproject.toml states ([tool.mypy]).
 typecheck: venv
 	$(BIN)/mypy
 

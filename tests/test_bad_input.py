@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+from campaign_helpers import write_suite
 from synth import RESNET_MINUTES, write_benchmark
 
 
@@ -89,6 +91,15 @@ def test_bad_scaling_json(cli, tmp_path):
 def test_bad_compliance_mode(cli, tmp_path):
     res = cli("score", tmp_path, "--compliance", "lenient")
     assert res.code == 2 and "Traceback" not in res.err
+
+
+def test_unknown_compliance_mode_in_a_suite_file(cli, tmp_path):
+    suite = write_suite(tmp_path / "suite")
+    doc = yaml.safe_load(suite.read_text())
+    doc["checks"]["compliance"] = "lenient"
+    suite.write_text(yaml.safe_dump(doc, sort_keys=False))
+    line = one_line_error(cli("score", tmp_path, "--suite", suite), suite, "checks.compliance")
+    assert line.endswith('must be one of "strict", "report", "off"')
 
 
 def test_two_result_sets_for_one_benchmark(cli, tmp_path):

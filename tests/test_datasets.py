@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gp2bm.files.findings import FAIL, PASS, WARN
+from gp2bm.files.findings import CheckStatus
 from gp2bm.node import datasets
 from gp2bm.node.datasets import (
     VerifiedCache,
@@ -48,21 +48,21 @@ FILES = [RequiredFile(n) for n in ("train.rec", "train.idx", "val.rec", "val.idx
 
 def test_declared_files_present(tmp_path):
     [item] = check_mount("resnet", mount(imagenet(tmp_path), files=FILES), VerifiedCache())
-    assert item.status == PASS and "4 declared file(s) present" in item.detail
+    assert item.status == CheckStatus.PASS and "4 declared file(s) present" in item.detail
 
 
 def test_missing_file_is_named_with_the_preparation_step(tmp_path):
     host = imagenet(tmp_path)
     (host / "val.idx").unlink()
     [item] = check_mount("resnet", mount(host, files=FILES), VerifiedCache())
-    assert item.status == FAIL and item.blocking
+    assert item.status == CheckStatus.FAIL and item.blocking
     assert item.detail == f"{host}: missing: val.idx"
     assert item.fix == f"{STEP} (into {host})"
 
 
 def test_missing_folder(tmp_path):
     [item] = check_mount("resnet", mount(tmp_path / "nope", files=FILES), VerifiedCache())
-    assert item.status == FAIL and "does not exist" in item.detail and STEP in item.fix
+    assert item.status == CheckStatus.FAIL and "does not exist" in item.detail and STEP in item.fix
 
 
 def test_glob_must_match_its_count(tmp_path):
@@ -72,9 +72,9 @@ def test_glob_must_match_its_count(tmp_path):
         (host / f"part_{i:05}").write_bytes(b"x")
     m = mount(host, files=[RequiredFile("part_*", count=4)])
     [item] = check_mount("bert", m, VerifiedCache())
-    assert item.status == FAIL and "part_* (3 of 4 files)" in item.detail
+    assert item.status == CheckStatus.FAIL and "part_* (3 of 4 files)" in item.detail
     (host / "part_00003").write_bytes(b"x")
-    assert check_mount("bert", m, VerifiedCache())[0].status == PASS
+    assert check_mount("bert", m, VerifiedCache())[0].status == CheckStatus.PASS
 
 
 def test_inline_digests(tmp_path):
@@ -83,10 +83,12 @@ def test_inline_digests(tmp_path):
     (host / "bert_config.json").write_bytes(b"{}\n")
     good = RequiredFile("bert_config.json", md5=md5(b"{}\n"),
                         sha256=hashlib.sha256(b"{}\n").hexdigest())
-    assert check_mount("bert", mount(host, files=[good]), VerifiedCache())[0].status == PASS
+    checked = check_mount("bert", mount(host, files=[good]), VerifiedCache())[0]
+    assert checked.status == CheckStatus.PASS
     bad = RequiredFile("bert_config.json", md5="0" * 32)
     [item] = check_mount("bert", mount(host, files=[bad]), VerifiedCache())
-    assert item.status == FAIL and "wrong checksum: bert_config.json (md5)" in item.detail
+    assert item.status == CheckStatus.FAIL
+    assert "wrong checksum: bert_config.json (md5)" in item.detail
 
 
 @pytest.mark.parametrize("fmt, algo", [("md5sum", hashlib.md5), ("sha256sum", hashlib.sha256)])
@@ -97,11 +99,11 @@ def test_digest_lists(tmp_path, fmt, algo):
                                for n in ("train.rec", "val.rec")))
     m = mount(host, verify=[ChecksumList(str(listing), fmt)])
     items = check_mount("resnet", m, VerifiedCache())
-    assert [i.status for i in items] == [PASS, PASS]
+    assert [i.status for i in items] == [CheckStatus.PASS, CheckStatus.PASS]
     assert "2 verified against" in items[1].detail
     (host / "val.rec").write_bytes(b"corrupt")
     items = check_mount("resnet", m, VerifiedCache())
-    assert items[1].status == FAIL and "wrong checksum: val.rec" in items[1].detail
+    assert items[1].status == CheckStatus.FAIL and "wrong checksum: val.rec" in items[1].detail
     assert items[1].fix == f"{STEP} (into {host})"
 
 
@@ -117,7 +119,7 @@ def test_a_second_check_reads_nothing_again(tmp_path, monkeypatch):
     check_datasets({"resnet": [m]}, cache_file)
     assert len(calls) == 1 and cache_file.is_file()
     items = check_datasets({"resnet": [m]}, cache_file)
-    assert len(calls) == 1 and items[1].status == PASS
+    assert len(calls) == 1 and items[1].status == CheckStatus.PASS
     # a changed file (size or modification time) is read again
     os.utime(host / "train.rec", ns=(1, 1))
     check_datasets({"resnet": [m]}, cache_file)
@@ -129,7 +131,7 @@ def test_bad_list_is_named(tmp_path):
     listing.write_text("not a checksum line\n")
     m = mount(imagenet(tmp_path), verify=[ChecksumList(str(listing), "md5sum")])
     item = check_mount("resnet", m, VerifiedCache())[1]
-    assert item.status == FAIL and "line 1 is not a md5sum line" in item.detail
+    assert item.status == CheckStatus.FAIL and "line 1 is not a md5sum line" in item.detail
 
 
 @pytest.fixture
@@ -157,10 +159,11 @@ def test_articles_md5_as_seperate_test_set_writes_them(tmp_path):
     listing.write_text("".join(md5(a.rstrip().encode()) + "\n" for a in articles))
     assert article_md5s(host / "eval.txt") == listing.read_text().split()
     spec = ChecksumList(str(listing), "articles-md5", file="eval.txt")
-    assert check_mount("bert", mount(host, verify=[spec]), VerifiedCache())[1].status == PASS
+    checked = check_mount("bert", mount(host, verify=[spec]), VerifiedCache())[1]
+    assert checked.status == CheckStatus.PASS
     (host / "eval.txt").write_text("Other\n\n")
     item = check_mount("bert", mount(host, verify=[spec]), VerifiedCache())[1]
-    assert item.status == FAIL and "eval.txt (1 articles, 3 listed)" in item.detail
+    assert item.status == CheckStatus.FAIL and "eval.txt (1 articles, 3 listed)" in item.detail
 
 
 def test_chk_content_md5_as_hdf5_md5_computes_it(tmp_path):
@@ -178,16 +181,18 @@ def test_chk_content_md5_as_hdf5_md5_computes_it(tmp_path):
     listing = tmp_path / "eval_varlength.chk"
     listing.write_text(f"part_eval_10k.hdf5\t{expected}\n")
     spec = ChecksumList(str(listing), "chk")
-    assert check_mount("bert", mount(host, verify=[spec]), VerifiedCache())[1].status == PASS
+    checked = check_mount("bert", mount(host, verify=[spec]), VerifiedCache())[1]
+    assert checked.status == CheckStatus.PASS
     listing.write_text(f"part_eval_10k.hdf5\t{'0' * 32}\n")
-    assert check_mount("bert", mount(host, verify=[spec]), VerifiedCache())[1].status == FAIL
+    checked = check_mount("bert", mount(host, verify=[spec]), VerifiedCache())[1]
+    assert checked.status == CheckStatus.FAIL
 
 
 def test_chk_without_h5py_is_a_warning_not_a_pass(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "hdf5_available", lambda: False)
     spec = ChecksumList(str(tmp_path / "x.chk"), "chk")
     item = check_mount("bert", mount(imagenet(tmp_path), verify=[spec]), VerifiedCache())[1]
-    assert item.status == WARN and "not verified" in item.detail and "h5py" in item.fix
+    assert item.status == CheckStatus.WARN and "not verified" in item.detail and "h5py" in item.fix
 
 
 def test_list_in_the_image_is_read_through_the_runtime(tmp_path):
@@ -196,17 +201,18 @@ def test_list_in_the_image_is_read_through_the_runtime(tmp_path):
     m = mount(host, verify=[spec])
     read = {"/workspace/lists/imagenet.md5": f"{md5(b'val.idx')}  val.idx\n".encode()}
     item = check_mount("resnet", m, VerifiedCache(), read.__getitem__)[1]
-    assert item.status == PASS
+    assert item.status == CheckStatus.PASS
     # no reader: the image is not here yet (pinned, not pulled): not verified, never a pass,
     # and not a blocking failure of a node that pulls the image when the campaign starts
     item = check_mount("resnet", m, VerifiedCache(), None)[1]
-    assert item.status == WARN and "not verified" in item.detail and "gp2bm pull" in item.fix
+    assert item.status == CheckStatus.WARN
+    assert "not verified" in item.detail and "gp2bm pull" in item.fix
     # a reader that cannot read it (cat fails in the image) is a failure naming the list
     def broken(path):
         raise OSError(f"cat {path} in IMAGE: No such file or directory")
 
     item = check_mount("resnet", m, VerifiedCache(), broken)[1]
-    assert item.status == FAIL and "imagenet.md5" in item.detail
+    assert item.status == CheckStatus.FAIL and "imagenet.md5" in item.detail
 
 
 def test_a_file_that_is_not_hdf5_is_named_not_a_crash(tmp_path):
@@ -217,7 +223,7 @@ def test_a_file_that_is_not_hdf5_is_named_not_a_crash(tmp_path):
     listing.write_text("part_eval_10k.hdf5\t" + "0" * 32 + "\n")
     spec = ChecksumList(str(listing), "chk")
     item = check_mount("bert", mount(host, verify=[spec]), VerifiedCache())[1]
-    assert item.status == FAIL
+    assert item.status == CheckStatus.FAIL
     assert "part_eval_10k.hdf5 (unreadable as hdf5-md5" in item.detail
 
 
@@ -233,7 +239,7 @@ def test_nvidia_bert_manifest_against_prepared_data(tmp_path):
     mounts = [dataclasses.replace(x, host=str(h), verify=[])
               for x, h in zip(m.mounts, (packed, phase1, evalset), strict=True)]
     items = check_datasets({"bert": mounts})
-    assert [i.status for i in items] == [FAIL, FAIL, FAIL]
+    assert [i.status for i in items] == [CheckStatus.FAIL, CheckStatus.FAIL, CheckStatus.FAIL]
     assert "part_[0-9][0-9][0-9][0-9][0-9] (4319 of 4320 files)" in items[0].detail
     assert "create_packed_trainset.py" in items[0].fix
     assert "wrong checksum: bert_config.json (md5)" in items[1].detail
@@ -251,5 +257,5 @@ def test_nvidia_bert_manifest_refuses_the_unpacked_shards(tmp_path):
         (unpacked / f"part_{i:05}_of_04320.hdf5").touch()
     packed = dataclasses.replace(m.mounts[0], host=str(unpacked))
     [item] = check_datasets({"bert": [packed]})
-    assert item.status == FAIL and "(0 of 4320 files)" in item.detail
+    assert item.status == CheckStatus.FAIL and "(0 of 4320 files)" in item.detail
     assert "packed_data" in item.fix and "create_packed_trainset.py" in item.fix

@@ -15,7 +15,7 @@ from campaign_helpers import NO_DROP, SYSTEM, TRAIN, bench_dir, write_suite
 
 from gp2bm.campaign.folder import Campaign
 from gp2bm.errors import InputError
-from gp2bm.files.findings import FAIL, PASS, WARN
+from gp2bm.files.findings import CheckStatus
 from gp2bm.node import datasets
 from gp2bm.node.launchcheck import launch_items
 from gp2bm.results.mlcommons.compliance import check_compliance
@@ -261,35 +261,36 @@ def test_preflight_launch_items_pass():
     runtime = ImageRuntime(files={"./config_DGXH100.sh": "BATCHSIZE=400\0DGXNGPU=8\0",
                                   "PATH": "mpirun"})
     items = _items(runtime)
-    assert items["resnet container options"].status == PASS
+    assert items["resnet container options"].status == CheckStatus.PASS
     assert "seccomp=unconfined" in items["resnet container options"].detail
-    assert items["resnet config"].status == PASS
+    assert items["resnet config"].status == CheckStatus.PASS
     assert "2 variables from" in items["resnet config"].detail
-    assert items["resnet processes"].status == PASS
+    assert items["resnet processes"].status == CheckStatus.PASS
     assert "8 per node" in items["resnet processes"].detail
-    assert items["resnet launcher"].status == PASS
+    assert items["resnet launcher"].status == CheckStatus.PASS
     assert "resnet GPUs per node" not in items
 
 
 def test_preflight_launch_items_name_each_problem():
     runtime = ImageRuntime(files={"PATH": ""}, refuse="security_opt seccomp=unconfined")
     items = _items(runtime, gpus=4)
-    assert items["resnet container options"].status == FAIL
+    assert items["resnet container options"].status == CheckStatus.FAIL
     assert "nvidia_resnet.yaml" in items["resnet container options"].detail
-    assert items["resnet config"].status == FAIL
+    assert items["resnet config"].status == CheckStatus.FAIL
     assert "sourcing it in a clean bash failed" in items["resnet config"].detail
-    assert items["resnet launcher"].status == WARN and "mpirun not found" in items[
+    assert items["resnet launcher"].status == CheckStatus.WARN and "mpirun not found" in items[
         "resnet launcher"].detail
     runtime = ImageRuntime(files={"./config_DGXH100.sh": "DGXNGPU=8\0", "PATH": "mpirun"})
     items = _items(runtime, gpus=4)
-    assert items["resnet GPUs per node"].status == WARN
+    assert items["resnet GPUs per node"].status == CheckStatus.WARN
     assert "DGXNGPU=8 but the launcher starts 4 processes" in items["resnet GPUs per node"].detail
 
 
 def test_preflight_before_the_image_is_pulled_warns_not_fails():
     items = _items(ImageRuntime(present=False))
-    assert items["resnet config"].status == WARN and "not here yet" in items["resnet config"].detail
-    assert items["resnet launcher"].status == WARN
+    assert items["resnet config"].status == CheckStatus.WARN
+    assert "not here yet" in items["resnet config"].detail
+    assert items["resnet launcher"].status == CheckStatus.WARN
 
 
 def test_smoke_manifests_get_no_launch_item(tmp_path):
@@ -317,12 +318,12 @@ def test_check_verifies_declared_data_once_and_remembers_it(cli, tmp_path, monke
             tmp_path / "c", "--cache-drop-command", "true", "--json")
     first = cli(*args)
     item = {i["name"]: i for i in first.json()["checks"]}["resnet ImageNet"]
-    assert item["status"] == FAIL and "missing: train.idx" in item["detail"]
+    assert item["status"] == CheckStatus.FAIL and "missing: train.idx" in item["detail"]
     assert "scripts/prepare_imagenet.sh" in item["fix"]
     (data / "train.idx").write_bytes(b"index\n")
     second = cli(*args)
     assert second.code == 0, second.out
     item = {i["name"]: i for i in second.json()["checks"]}["resnet ImageNet"]
-    assert item["status"] == PASS and "1 checksum(s) verified" in item["detail"]
+    assert item["status"] == CheckStatus.PASS and "1 checksum(s) verified" in item["detail"]
     assert len(hashed) == 1  # the second check read nothing again
     assert (tmp_path / "c" / "records" / "datasets_verified.json").is_file()

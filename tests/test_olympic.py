@@ -9,9 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gp2bm.results.scoring import (
-    COUNTED,
-    DROPPED_FASTEST,
-    DROPPED_SLOWEST,
+    RunRole,
     olympic_mean,
     olympic_roles,
 )
@@ -59,14 +57,14 @@ def test_more_failures_than_drops_is_invalid(ts, failed):
 @given(time_lists, st.integers(min_value=0, max_value=1))
 def test_roles_partition(ts, failed):
     roles = olympic_roles(ts, failed=failed)
-    assert roles.count(DROPPED_FASTEST) == 1
-    assert roles.count(DROPPED_SLOWEST) == 1 - failed
-    assert roles.count(COUNTED) == len(ts) - 2 + failed
-    kept = [t for t, r in zip(ts, roles, strict=True) if r == COUNTED]
-    fastest = ts[roles.index(DROPPED_FASTEST)]
+    assert roles.count(RunRole.DROPPED_FASTEST) == 1
+    assert roles.count(RunRole.DROPPED_SLOWEST) == 1 - failed
+    assert roles.count(RunRole.COUNTED) == len(ts) - 2 + failed
+    kept = [t for t, r in zip(ts, roles, strict=True) if r == RunRole.COUNTED]
+    fastest = ts[roles.index(RunRole.DROPPED_FASTEST)]
     assert all(fastest <= t for t in kept)
     if not failed:
-        slowest = ts[roles.index(DROPPED_SLOWEST)]
+        slowest = ts[roles.index(RunRole.DROPPED_SLOWEST)]
         assert all(t <= slowest for t in kept)
 
 

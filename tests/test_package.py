@@ -183,6 +183,22 @@ def test_upstream_diff(cli, tmp_path):
     assert res.code == 2 and "not a benchmark" in res.err
 
 
+def test_records_that_name_no_runtime_take_the_campaigns(cli, tmp_path):
+    """Run records that name their image but no runtime (an empty "runtime"): the source is
+    exported by the campaign's runtime, as when no record names an image."""
+    root = synthetic_campaign(tmp_path)
+    for path in (root / "records").rglob("run_*.json"):
+        record = json.loads(path.read_text())
+        record["runtime"] = ""
+        path.write_text(json.dumps(record))
+    bundle = tmp_path / "b.tar.gz"
+    res = cli("package", root, "-o", bundle, "--json")
+    assert res.code == 0, res.err
+    top = _extract(bundle, tmp_path / "x")
+    impl = top / ORG / "benchmarks" / "resnet" / "implementations" / "numpy"
+    assert (impl / "train.py").read_bytes() == TRAIN.read_bytes()
+
+
 def test_package_bad_input(cli, tmp_path):
     res = cli("package", tmp_path / "nowhere", "-o", tmp_path / "b.tar.gz")
     assert res.code == 2 and "nowhere" in res.err and res.err.count("\n") == 1

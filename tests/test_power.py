@@ -119,13 +119,13 @@ def _energies(cli, campaign: Path) -> dict[str, float]:
     return {b: v["energy"]["joules"] for b, v in doc["benchmarks"].items()}
 
 
-def _mlcommons(cli, campaign: Path, tmp: Path) -> dict[str, float]:
+def _mlcommons(cli, campaign: Path, tmp: Path, suite: Path) -> dict[str, float]:
     """gp2bm package (MLCommons' package checker on the bundle's tree, power logs
     included), gp2bm verify, then MLCommons' summarizer on the bundle's tree."""
     bundle = tmp / "bundle.tar.gz"
     packed = cli("package", campaign, "--output", bundle, "--allow-incomplete")
     assert packed.code == 0, packed.out + packed.err
-    verified = cli("verify", bundle, "--json")
+    verified = cli("verify", bundle, "--suite", suite, "--json")
     assert verified.code == 0, verified.out[:3000] + verified.err
     tree = tmp / "tree"
     tree.mkdir()
@@ -166,7 +166,7 @@ def test_campaign_power_logs_pass_mlcommons_and_its_energy_is_gp2bms(
         server.close()
     assert result.code == 0, result.out
     ours = _energies(cli, campaign)
-    theirs = _mlcommons(cli, campaign, tmp_path)
+    theirs = _mlcommons(cli, campaign, tmp_path, suite)
     assert set(theirs) == {"resnet", "bert"}
     for bench in ("resnet", "bert"):
         print(f"{protocol} {bench}: gp2bm {ours[bench]!r} J, MLCommons' summarizer "

@@ -14,7 +14,7 @@ from campaign_helpers import NO_DROP, run_all_local, write_suite
 from fake_pynvml import install
 from rich.console import Console
 
-from gp2bm.files.findings import PASS, SKIPPED, WARN
+from gp2bm.files.findings import CheckStatus
 from gp2bm.node import gpus, preflight
 from gp2bm.node.cachedrop import DROP_CACHES
 from gp2bm.reports.node_text import preflight_table
@@ -314,10 +314,10 @@ def test_run_all_with_a_broken_system_yaml_goes_on(cli, tmp_path):
 def test_a_gpu_check_not_made_is_skipped_never_a_pass(tmp_path):
     suite = write_suite(tmp_path / "s", {"resnet": 1})
     (none,) = preflight.check_gpus(context(suite))  # every manifest says gpus: none
-    assert none.status == SKIPPED and "not checked" in none.detail and none.why
+    assert none.status == CheckStatus.SKIPPED and "not checked" in none.detail and none.why
     set_gpus(suite, "resnet", "all")
     (flag,) = preflight.check_gpus(context(suite, no_gpu=True))
-    assert flag.status == SKIPPED and "--no-gpu" in flag.detail
+    assert flag.status == CheckStatus.SKIPPED and "--no-gpu" in flag.detail
     assert "leave out --no-gpu" in flag.why and not flag.blocking
 
 
@@ -331,9 +331,9 @@ def test_every_item_that_is_not_a_pass_says_why(tmp_path):
         campaign_root=tmp_path / "campaign",
     )
     items = preflight.run_checks(p)
-    assert {i.status for i in items} >= {PASS, SKIPPED, WARN}
+    assert {i.status for i in items} >= {CheckStatus.PASS, CheckStatus.SKIPPED, CheckStatus.WARN}
     for item in items:
-        if item.status == PASS:
+        if item.status == CheckStatus.PASS:
             assert item.why == ""
         else:
             assert item.why.strip(), item

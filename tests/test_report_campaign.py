@@ -17,6 +17,7 @@ from synth import BERT_MINUTES, PROCESS_EXTRA_S, RESNET_MINUTES, write_run
 from gp2bm.campaign.record import SCHEMA as RECORD_SCHEMA
 from gp2bm.errors import InputError
 from gp2bm.node.systemdesc import build, detected_fields
+from gp2bm.reports import telemetry as telemetry_module
 from gp2bm.reports import xlsx_report
 from gp2bm.reports.claims import claims
 from gp2bm.reports.software import software
@@ -371,6 +372,29 @@ def test_telemetry_without_numbers_is_none(tmp_path, text):
     path = tmp_path / "telemetry_0.csv"
     path.write_text(text)
     assert read_telemetry(path) is None
+
+
+def test_telemetry_row_written_between_the_passes_is_left_out(tmp_path, monkeypatch):
+    """The sampler may add a line while the report reads the CSV: a half-written row that
+    the first pass did not see has no time, and is left out (not a TypeError)."""
+    path = tmp_path / "telemetry_0.csv"
+    path.write_text(
+        "time_utc,elapsed_s,power_w\n"
+        "2026-03-01T10:00:00.000+00:00,0.000,10\n2026-03-01T10:00:01.000+00:00,1.000,11\n"
+    )
+    first_pass = telemetry_module._scan
+
+    def scan_then_append(p):
+        table = first_pass(p)
+        with open(p, "a") as fh:
+            fh.write("2026-03-01T10:00:0")  # the sampler's next row, cut in its first column
+        return table
+
+    monkeypatch.setattr(telemetry_module, "_scan", scan_then_append)
+    tele = read_telemetry(path)
+    assert tele is not None
+    assert tele.series["power_w"].seconds == [0.0, 1.0]
+    assert tele.series["power_w"].values == [10.0, 11.0]
 
 
 def test_not_a_campaign_is_an_input_error(tmp_path):

@@ -8,7 +8,7 @@ from synth import BERT_MINUTES, RESNET_MINUTES
 from test_report_campaign import synthetic_campaign, unfilled_smoke_campaign
 
 from gp2bm.reports.xlsx_report import DROPPED_COLOUR, ROLE_COLOURS, read_claimed_score
-from gp2bm.results.scoring import COUNTED
+from gp2bm.results.scoring import RunRole
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_runs_sheet_and_chart_mark_dropped_runs(workbook):
     assert len(rows) == 15
     resnet = [r for r in rows if r[0] == "resnet"]
     assert [r[4] for r in resnet] == pytest.approx(RESNET_MINUTES)
-    assert [r[7] for r in resnet].count(COUNTED) == 3
+    assert [r[7] for r in resnet].count(RunRole.COUNTED) == 3
     # the chart of the written file (openpyxl keeps charts it wrote; read the XML back)
     import zipfile
 
@@ -54,7 +54,7 @@ def test_runs_sheet_and_chart_mark_dropped_runs(workbook):
         assert len(charts) == 2
         xml = z.read(charts[0]).decode()
     assert xml.count("<dPt>") == 5
-    assert xml.count(DROPPED_COLOUR) >= 2 and ROLE_COLOURS[COUNTED] in xml
+    assert xml.count(DROPPED_COLOUR) >= 2 and ROLE_COLOURS[RunRole.COUNTED] in xml
 
 
 def test_inventory_compliance_telemetry(workbook):

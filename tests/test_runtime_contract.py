@@ -34,7 +34,7 @@ from test_runtime_podman import podman_service  # noqa: F401
 
 from gp2bm.campaign.folder import Campaign
 from gp2bm.errors import InputError
-from gp2bm.files.findings import FAIL, PASS, CheckItem
+from gp2bm.files.findings import CheckItem, CheckStatus
 from gp2bm.files.redact import REDACTED, redact_argv
 from gp2bm.run.images import registry_runtime
 from gp2bm.run.launch import plan_launch
@@ -488,9 +488,9 @@ def test_checks_name_a_missing_engine_as_blocking_with_its_fix(name, tmp_path):
     assert items and all(isinstance(i, CheckItem) for i in items)
     engine = by_name(items)["container engine"]
     if not case.harness.missing:  # nothing to miss: it needs no engine
-        assert engine.status == PASS and "not needed" in engine.detail
+        assert engine.status == CheckStatus.PASS and "not needed" in engine.detail
         return
-    assert engine.status == FAIL and engine.blocking and engine.fix
+    assert engine.status == CheckStatus.FAIL and engine.blocking and engine.fix
     assert next(iter(case.harness.missing.values())) in engine.detail
 
 
@@ -500,7 +500,7 @@ def test_checks_refuse_an_unpinned_image(name, tmp_path):
     rt = get_runtime(name, **case.harness.missing)
     items = by_name(rt.checks(context(case)))
     if not rt.uses_images:
-        assert "resnet image" not in items and items["resnet command"].status == PASS
+        assert "resnet image" not in items and items["resnet command"].status == CheckStatus.PASS
         return
     image = items["resnet image"]
     assert image.blocking and image.fix == "gp2bm pin resnet gp2bm/smoke:latest"
@@ -511,9 +511,9 @@ def test_checks_pass_where_the_runtime_works(live):
     rt, case = live
     rt.prepare(case.manifest)
     items = by_name(rt.checks(context(case)))
-    assert items["container engine"].status == PASS, items["container engine"]
+    assert items["container engine"].status == CheckStatus.PASS, items["container engine"]
     part = "resnet image" if rt.uses_images else "resnet command"
-    assert items[part].status == PASS, items[part]
+    assert items[part].status == CheckStatus.PASS, items[part]
 
 
 def test_enroot_checks_that_srun_has_pyxis(tmp_path):
@@ -535,7 +535,7 @@ def test_gpu_check_failures_say_how_to_fix(name, tmp_path):
     if gpu is None:  # no engine to ask (its failure blocks), or no GPU runtime at all
         assert items["container engine"].blocking or not get_runtime(name).uses_images
     else:
-        assert gpu.status == PASS or gpu.fix
+        assert gpu.status == CheckStatus.PASS or gpu.fix
     assert "GPU runtime" not in by_name(
         get_runtime(name, **case.harness.missing).checks(context(case, gpus=0))
     )

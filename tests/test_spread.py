@@ -132,16 +132,46 @@ def test_the_interval_is_scaled_as_the_result_is():
     assert (scaled.unscaled_low, scaled.unscaled_high) == (plain.low, plain.high)
 
 
-def test_the_score_interval_is_the_score_at_the_ends():
-    resnet = Interval(20.0, 22.0)
-    bert = Interval(10.0, 12.5)
-    found = score_interval([(7.19, resnet), (9.05, bert)])
-    assert found is not None
-    assert found.low == pytest.approx(7.19 / 22.0 + 9.05 / 12.5)
-    assert found.high == pytest.approx(7.19 / 20.0 + 9.05 / 10.0)
-    assert found.as_dict()["rule"] == SCORE_RULE
-    open_end = score_interval([(7.19, Interval(20.0, None)), (9.05, bert)])
-    assert open_end is not None and open_end.low is None
+def exact_score_distribution(sets, weights) -> Counter:
+    """Brute force: the score of every pair of ordered resamples of two small sets (no
+    result in either: no score, -inf). Returns score -> count."""
+    first, second = (exact_distribution(t, f, allowed=1) for t, f in sets)
+    found: Counter = Counter()
+    for a, na in first.items():
+        for b, nb in second.items():
+            score = -INF if INF in (a, b) else weights[0] / a + weights[1] / b
+            found[score] += na * nb
+    return found
+
+
+def test_the_score_interval_is_a_joint_bootstrap_of_the_benchmarks():
+    """The score's ends against every pair of resamples of two small sets enumerated."""
+    sets = [([20.0, 20.4, 21.1, 22.0, 22.3], 0), ([10.0, 10.6, 11.2, 11.5, 12.5], 0)]
+    weights = (7.19, 9.05)
+    intervals = [benchmark_interval(t, f, 1, 1.0) for t, f in sets]
+    found = score_interval(list(zip(weights, intervals, strict=True)))
+    assert found is not None and found.low is not None and found.high is not None
+    exact = exact_score_distribution(sets, weights)
+    assert quantile(exact, 0.015) <= found.low <= quantile(exact, 0.035)
+    assert quantile(exact, 0.965) <= found.high <= quantile(exact, 0.985)
+    assert found.as_dict()["rule"] == SCORE_RULE and found.no_score == 0.0
+    # narrower than the score at the benchmarks' ends (that would be a wider, not a 95 %,
+    # interval: both benchmarks at their 2.5 % ends at once)
+    corner_low = sum(w / i.high for w, i in zip(weights, intervals, strict=True) if i.high)
+    corner_high = sum(w / i.low for w, i in zip(weights, intervals, strict=True) if i.low)
+    assert corner_low < found.low < found.high < corner_high
+    # determinism: the same runs, the same interval
+    again = [benchmark_interval(list(reversed(t)), f, 1, 1.0) for t, f in sets]
+    assert score_interval(list(zip(weights, again, strict=True))) == found
+
+
+def test_a_failed_run_leaves_the_score_no_lower_end():
+    bert = benchmark_interval([10.0, 10.6, 11.2, 11.5, 12.5], 0, 1, 1.0)
+    failing = benchmark_interval([10.2, 10.9, 11.4, 12.0], 1, 1, 1.0)
+    found = score_interval([(7.19, failing), (9.05, bert)])
+    assert found is not None and found.low is None and found.high is not None
+    assert found.no_score == pytest.approx(failing.no_result)
+    assert "no lower end" in found.text() and "have no score" in found.text()
     assert score_interval([(7.19, Interval(None, None)), (9.05, bert)]) is None
 
 

@@ -35,7 +35,8 @@ from gp2bm.atlas.table import ATLAS_FILE, BENCHMARKS, AtlasRow, RunEntry, dumps,
 from gp2bm.errors import InputError
 from gp2bm.results.resultset import result_files
 from gp2bm.results.runlog import RunLog, parse_run_log
-from gp2bm.results.scoring import RunScore, ScoringOptions, score_benchmark
+from gp2bm.results.scoring import RcpMode, RunScore, ScoringOptions, score_benchmark
+from gp2bm.spec.suite import ComplianceMode
 
 MANIFEST_FORMAT = "gp2bm.atlas-manifest/1"
 SCORING = (
@@ -108,7 +109,9 @@ def score_set(task: SetTask) -> SetScore:
 
 def _score_folder(task: SetTask, folder: Path) -> SetScore:
     logs = [parse_run_log(path) for path in result_files(folder)]
-    options = ScoringOptions(sources.ruleset_of(task.round), compliance="off", rcp="off")
+    options = ScoringOptions(
+        sources.ruleset_of(task.round), compliance=ComplianceMode.OFF, rcp=RcpMode.OFF
+    )
     try:
         result = score_benchmark(task.benchmark, folder, logs, None, options)
     except InputError as exc:  # a scaling.json that is not one

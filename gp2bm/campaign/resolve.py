@@ -13,6 +13,7 @@ The campaign folder, when none is given, is ``results/<suite name>``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeGuard
 
 from gp2bm.campaign.layout import CAMPAIGN_FILE, CampaignMeta, default_campaign_root
 from gp2bm.errors import InputError
@@ -50,7 +51,7 @@ def campaign_suite(root: Path, suite_path: Path | None = None) -> tuple[Campaign
     return meta, suite
 
 
-def is_campaign(root: Path | None) -> bool:
+def is_campaign(root: Path | None) -> TypeGuard[Path]:
     return root is not None and (Path(root) / CAMPAIGN_FILE).is_file()
 
 

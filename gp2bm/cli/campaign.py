@@ -46,7 +46,7 @@ from gp2bm.cli.options import (
     WaitOpt,
 )
 from gp2bm.errors import InputError
-from gp2bm.files.findings import FAIL, WARN, CheckItem
+from gp2bm.files.findings import CheckItem, CheckStatus
 from gp2bm.placement import TaskState
 from gp2bm.placement.fanout import Run, Submission
 from gp2bm.placement.runstate import RunState, StateChanges
@@ -71,7 +71,7 @@ class TerminalDisplay:
     object): the pre-flight table when anything warns or fails, warnings, live progress."""
 
     def checked(self, items: list[CheckItem]) -> None:
-        if any(i.status in (WARN, FAIL) for i in items):
+        if any(i.status in (CheckStatus.WARN, CheckStatus.FAIL) for i in items):
             err.print(preflight_table(items))
 
     def warn(self, message: str) -> None:

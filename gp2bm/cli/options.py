@@ -18,6 +18,7 @@ import typer
 from gp2bm import __version__
 from gp2bm.campaign.trust import RESERVATIONS
 from gp2bm.runtimes import NAMES
+from gp2bm.spec.suite import ComplianceMode
 
 # ---------------------------------------------------------------------------- shared
 
@@ -307,14 +308,6 @@ InitSuiteOpt = Annotated[
 # ---------------------------------------------------------------------------- scores
 
 
-class ComplianceChoice(StrEnum):
-    """``--compliance`` (the suite's ``checks.compliance`` when not given)."""
-
-    strict = "strict"
-    report = "report"
-    off = "off"
-
-
 PathsArg = Annotated[
     list[Path],
     typer.Argument(
@@ -326,8 +319,9 @@ RulesetOpt = Annotated[
     str | None,
     typer.Option(help="mlperf-logging ruleset to check against (default: the suite's)."),
 ]
+# --compliance: the suite's checks.compliance when not given
 ComplianceOpt = Annotated[
-    ComplianceChoice | None,
+    ComplianceMode | None,
     typer.Option(
         help="strict: a run failing compliance is a failed run (MLCommons' summarizer); "
         "report: check and report only (older rounds' logs fail today's checker); off: skip.",

@@ -15,6 +15,7 @@ from gp2bm.reports.terminal import print_ledger, render_score
 from gp2bm.reports.workprogress import WorkProgress
 from gp2bm.results.ledger import campaign_ledger, ran_of
 from gp2bm.results.resultset import campaign_of, score_paths
+from gp2bm.results.scoring import RcpMode
 
 EXIT_CONTRACT = (
     "Exit 0 when the suite score is computed (every benchmark of the suite present and "
@@ -44,8 +45,8 @@ def score(
             paths,
             the_suite,
             ruleset=ruleset,
-            compliance=compliance.value if compliance else None,
-            rcp="factor" if rcp else None,
+            compliance=compliance,
+            rcp=RcpMode.FACTOR if rcp else None,
             progress=work,
         )
     ledger = None

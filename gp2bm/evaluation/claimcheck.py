@@ -77,7 +77,7 @@ def check_meta(meta: dict, view: CampaignView, check: PackageCheck, result: Veri
     _differ(result, BUNDLE_FILE, "ruleset", meta.get("ruleset"), view.suite.ruleset)
     _differ(result, BUNDLE_FILE, "org", meta.get("org"), view.org)
     _differ(result, BUNDLE_FILE, "system", meta.get("system"), view.system)
-    claimed = meta.get("package_checker") if isinstance(meta.get("package_checker"), dict) else {}
+    claimed = given if isinstance(given := meta.get("package_checker"), dict) else {}
     _differ(result, BUNDLE_FILE, "package_checker.passed", claimed.get("passed"), check.passed)
     if claimed.get("ran"):
         for key, actual in (("errors", check.errors), ("warnings", check.warnings)):

@@ -47,7 +47,7 @@ def _gib(text: object) -> float | None:
 def accelerator(name: object) -> str:
     """One name per accelerator ('' for none), as the atlas files it."""
     text = str(name or "").strip()
-    if not text or has_no_accelerator(text):
+    if not text or has_no_accelerator(text) or re.match(r"(n/?a|none)\b", text, flags=re.I):
         return ""
     return " + ".join(sorted(accelerator_name(part.strip())[0] for part in text.split("+")))
 

@@ -82,8 +82,8 @@ def order_findings(line: RunLog, where: str, target: float) -> list[str]:
     ):
         found.append(
             f"{_at(where, start)}: run_start comes after the first training event ({first.key}, "
-            f"line {first.lineno}, {start.time_ms - first.time_ms} ms earlier) (rule: the clock "
-            "starts before the training)"
+            f"line {first.lineno}, stamped {start.time_ms - first.time_ms} ms before it) (rule: "
+            "the clock starts before the training)"
         )
     found += _target_findings(line, where, target, start, stop)
     return found
@@ -98,8 +98,9 @@ def _target_findings(
     if at.time_ms > stop.time_ms + EVENT_SLACK_MS or at.lineno > stop.lineno:
         return [
             f"{_at(where, at)}: the first evaluation at the target {target} comes after "
-            f"run_stop (line {stop.lineno}, {at.time_ms - stop.time_ms} ms earlier) (rule: the "
-            "target is reached inside the timed window; nothing after run_stop counts)"
+            f"run_stop (line {stop.lineno}, stamped {at.time_ms - stop.time_ms} ms before it) "
+            "(rule: the target is reached inside the timed window; nothing after run_stop "
+            "counts)"
         ]
     if at.time_ms < start.time_ms - EVENT_SLACK_MS or at.lineno < start.lineno:
         return [

@@ -6,9 +6,10 @@
 2. The sizes of what verify reads are bounded (``limits``): logs, JSON, reports.
 3. SHA256SUMS: every listed file has its digest, every file is listed, no link is there.
 4. Every log is parsed again; each benchmark's result and the score are recomputed, with
-   MLCommons' compliance, seed and RCP checks run again, from the bundled suite (or the
-   evaluator's own ``--suite``), in parallel across the cores; no verdict from before this
-   run is used.
+   MLCommons' compliance, seed and RCP checks run again, by the reference rules (the
+   evaluator's ``--suite``, else gp2bm's own suite: ``reference``; the bundled suite's
+   rules that differ are findings), in parallel across the cores; no verdict from before
+   this run is used.
 5. MLCommons' package checker runs again on the tree, handed the verdicts step 4 computed
    for the same bytes (``verdicts``): each log is checked once.
 6. Every claim is compared with the recomputation: ``gp2bm-claims.json``, every report
@@ -16,9 +17,12 @@
    and a filled RFP workbook),
    ``gp2bm-bundle.json``, the run records and the system description (``claimcheck``).
    What only the vendor can know is listed as unverifiable.
+7. Every log gp2bm ran is cross-checked (``evidence``: its provenance, its timeline,
+   copies, the numbering and the attempts, the hardware), and the trust ledger's
+   reservations are named, each accepted only by name (``--accept``).
 
-The bundle passes only when nothing differs, the score is valid and the package checker
-passes.
+The bundle passes only when nothing differs or contradicts, every reservation is accepted,
+the score is valid and the package checker passes (``docs/VERIFY.md``).
 """
 
 from __future__ import annotations
@@ -57,8 +61,9 @@ from gp2bm.reports.view import CampaignView, load_campaign
 from gp2bm.results import rules
 from gp2bm.results.checkpool import RCP, CheckPlan, PendingChecks
 from gp2bm.results.resultset import find_benchmark_folders, result_files, scoring_options
+from gp2bm.results.scoring import RcpMode
 from gp2bm.results.verdictcache import folder_digest
-from gp2bm.spec.suite import Suite, load_suite
+from gp2bm.spec.suite import ComplianceMode, Suite, load_suite
 
 __all__ = ["Verification", "compare", "verify_bundle", "verify_tree"]
 
@@ -183,9 +188,9 @@ def _check_logs(top: Path, suite: Suite, verdicts: RunVerdicts, side: CheckerSid
         folders = find_benchmark_folders(layout.results_dir, layout)
     except Gp2bmError:
         return
-    checking = options.compliance != "off"
+    checking = options.compliance != ComplianceMode.OFF
     files = {folder: tuple(result_files(folder)) for folder in folders}
-    rcp = side.rcp(list(files), options.ruleset) if options.rcp != "off" else None
+    rcp = side.rcp(list(files), options.ruleset) if options.rcp != RcpMode.OFF else None
     plan = CheckPlan(options.ruleset, files, checking, checking, rcp=False)
     helper = side.helper  # it shares the log checks once the RCP checks are done
     with PendingChecks(plan, verdicts, 1 if helper else None, helper=helper) as pending:

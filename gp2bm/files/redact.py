@@ -17,7 +17,7 @@ never rewrites a log: the log is the evidence).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,7 +133,8 @@ def redact_document(doc: object, where: str = "") -> tuple[object, list[str]]:
     key naming a secret, every list of strings as a command line (``redact_argv``), URL
     passwords in every string. Returns the copy and where it redacted (``environment.X``)."""
     if isinstance(doc, dict):
-        out, found = {}, []
+        out: dict[object, object] = {}
+        found: list[str] = []
         for key, value in doc.items():
             path = f"{where}.{key}" if where else str(key)
             if is_secret(str(key)) and not isinstance(value, (dict, list)) and value is not None:
@@ -144,16 +145,17 @@ def redact_document(doc: object, where: str = "") -> tuple[object, list[str]]:
                 found += more
         return out, found
     if isinstance(doc, list):
+        items: Sequence[object]
         if doc and all(isinstance(x, str) for x in doc):
-            out = redact_argv(doc)
+            items = redact_argv(doc)
         else:
-            out = [redact_document(x, f"{where}[{i}]")[0] for i, x in enumerate(doc)]
-        return out, [
-            f"{where}[{i}]" for i, (a, b) in enumerate(zip(doc, out, strict=True)) if a != b
+            items = [redact_document(x, f"{where}[{i}]")[0] for i, x in enumerate(doc)]
+        return items, [
+            f"{where}[{i}]" for i, (a, b) in enumerate(zip(doc, items, strict=True)) if a != b
         ]
     if isinstance(doc, str):
-        out = redact_value(doc)
-        return out, [where] if out != doc else []
+        text = redact_value(doc)
+        return text, [where] if text != doc else []
     return doc, []
 
 
@@ -200,7 +202,7 @@ def _searchable(values: Mapping[str, str] | Iterable[str]) -> dict[bytes, str]:
         if isinstance(values, Mapping)
         else ((f"#{i}", v) for i, v in enumerate(values))
     )
-    out = {}
+    out: dict[bytes, str] = {}
     for name, value in named:
         if len(value) >= MIN_SECRET_CHARS and value.lower() not in COMMON_WORDS:
             out.setdefault(value.encode("utf-8", "surrogateescape"), name)

@@ -70,7 +70,8 @@ class _BoundedInfo(tarfile.TarInfo):
                 f"{self.archive}: a tar header block of {self.size} bytes (more than "
                 f"{self.header_bytes // MIB} MiB) refused"
             )
-        return super()._proc_member(tarfile_)
+        # _proc_member is tarfile's private hook for reading a member's header: not in typeshed
+        return super()._proc_member(tarfile_)  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,16 @@ def _check_link(info: tarfile.TarInfo, name: str, archive: str) -> None:
         )
 
 
+def _bounded_info(limit: int, archive_name: str) -> type[tarfile.TarInfo]:
+    """A tar header class refusing blocks larger than ``limit``, naming ``archive_name``."""
+
+    class BoundedInfo(_BoundedInfo):
+        header_bytes = limit
+        archive = archive_name
+
+    return BoundedInfo
+
+
 def open_archive(path: Path, limits: Limits | None = None) -> tarfile.TarFile:
     """Open a (possibly compressed) tar archive; InputError if it is not one. With
     ``limits``, a header block larger than ``limits.header_bytes`` is refused."""
@@ -215,13 +226,9 @@ def open_archive(path: Path, limits: Limits | None = None) -> tarfile.TarFile:
         raise InputError(f"{path}: file not found")
     if not path.is_file():
         raise InputError(f"{path}: not a file (expected a .tar.gz bundle)")
-    info_class = tarfile.TarInfo
+    info_class: type[tarfile.TarInfo] = tarfile.TarInfo
     if limits is not None:
-        info_class = type(
-            "BoundedInfo",
-            (_BoundedInfo,),
-            {"header_bytes": limits.header_bytes, "archive": str(path)},
-        )
+        info_class = _bounded_info(limits.header_bytes, str(path))
     try:
         return tarfile.open(path, "r:*", tarinfo=info_class)
     except (tarfile.TarError, EOFError, zlib.error) as exc:
@@ -257,6 +264,7 @@ def extract_members(
                         f"{max_bytes} bytes refused"
                     )
                 src = tar.extractfile(m.info)
+                assert src is not None  # a regular file's member: tarfile gives its reader
                 # "x": never write through something already there (a link, a file)
                 with src, open(target, "xb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -180,6 +181,7 @@ def schema_message(error: jsonschema.ValidationError) -> str:
         return f"expected {' or '.join(map(str, kinds))}, found {_kind(error.instance)}"
     if keyword in ("enum", "const"):
         allowed = expected if keyword == "enum" else [expected]
+        assert isinstance(allowed, list)  # an enum's value is a list (the metaschema's rule)
         return "must be one of " + ", ".join(json.dumps(v) for v in allowed)
     if keyword in BOUNDS:
         return f"must be {BOUNDS[keyword]} {expected}"
@@ -237,8 +239,10 @@ def _kind(value: Any) -> str:
 def _keys_message(error: jsonschema.ValidationError) -> str:
     """required / unexpected keys: the names, shown safely."""
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = set(error.schema.get("properties", {}))
-        patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+        schema = error.schema
+        assert isinstance(schema, Mapping)  # the keyword sits in a schema object
+        known = set(schema.get("properties", {}))
+        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
         extra = [
             k
             for k in error.instance

@@ -231,7 +231,7 @@ def _stage_evidence(bundle: _Bundle) -> tuple[str, CampaignView, dict[str, list[
 def _stage_one_source(bundle: _Bundle, bench: str, ran: list[ImageUse]) -> dict:
     """One benchmark's implementation source and its diff: where it came from, how many files."""
     manifest = bundle.manifests[bench]
-    runtime = ran[0].runtime if ran else bundle.meta.runtime or DEFAULT
+    runtime = (ran[0].runtime if ran else None) or bundle.meta.runtime or DEFAULT
     folder = bundle.dest.implementation_dir(bench, manifest.implementation_name)
     rel = bundle.dest.relative(folder)
     try:

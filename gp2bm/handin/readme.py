@@ -89,7 +89,7 @@ def _spread(view: CampaignView) -> list[str]:
     score_line = score_spread_text(view.score)
     lines = [f"Interval: {METHOD}. Stated variance: {STATED_SOURCE}.", ""]
     if score_line is not None:
-        lines += [f"The score's {score_line}: {SCORE_RULE}.", ""]
+        lines += [f"The score's {score_line}. The score's interval: {SCORE_RULE}.", ""]
     return lines
 
 

@@ -218,12 +218,12 @@ def check_listed(
         if not file or not target.is_file():
             found.missing.append(file or "(the list's text file: set verify[].file)")
             return found
-        actual = article_md5s(target)
-        expected = [d for _, d in entries]
-        if actual == expected:
-            found.verified = len(expected)
+        md5s = article_md5s(target)
+        expected_md5s = [d for _, d in entries]
+        if md5s == expected_md5s:
+            found.verified = len(expected_md5s)
         else:
-            found.wrong.append(f"{file} ({len(actual)} articles, {len(expected)} listed)")
+            found.wrong.append(f"{file} ({len(md5s)} articles, {len(expected_md5s)} listed)")
         return found
     for name, expected in entries:
         path = host / name

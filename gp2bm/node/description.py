@@ -112,7 +112,7 @@ def description_summary(
     verdict: CheckResult | None,
 ) -> dict:
     """The system description as ``inventory --json`` reports it beside the inventory."""
-    summary = {
+    summary: dict[str, object] = {
         "system_yaml": str(yaml_path) if yaml_path else None,
         "ruleset": ruleset,
         "fields": record.description.fields,

@@ -10,6 +10,7 @@ imported when first used, not at module import, so that tests can put a fake mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from gp2bm.errors import GpuUnavailable
@@ -236,9 +237,10 @@ class GpuMonitor:
             _shutdown(nv)
             raise GpuUnavailable("NVML reports 0 devices")
         # renamed in NVML 12.2; older bindings only have the "throttle" name
-        self._reasons = getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None)
-        if self._reasons is None:
-            self._reasons = nv.nvmlDeviceGetCurrentClocksThrottleReasons
+        reasons = getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None)
+        if reasons is None:
+            reasons = nv.nvmlDeviceGetCurrentClocksThrottleReasons
+        self._reasons: Callable[[object], int] = reasons
         # Queries a GPU does not support are not asked again every second.
         self._unsupported: set[tuple[int, str]] = set()
 

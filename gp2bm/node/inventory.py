@@ -169,7 +169,11 @@ def _proc_cpuinfo(path: Path = Path("/proc/cpuinfo")) -> dict:
 def probe_memory() -> dict:
     vm = psutil.virtual_memory()
     swap = psutil.swap_memory()
-    out = {"total_bytes": vm.total, "available_bytes": vm.available, "swap_bytes": swap.total}
+    out: dict[str, int | str] = {
+        "total_bytes": vm.total,
+        "available_bytes": vm.available,
+        "swap_bytes": swap.total,
+    }
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("Hugepagesize:") or line.startswith("HugePages_Total:"):
@@ -294,15 +298,16 @@ def probe_infiniband(root: Path = INFINIBAND) -> dict:
         return {"count": 0, "devices": [], "note": f"{root} is absent"}
     devices = []
     for dev in sorted(root.iterdir()):
+        ports: list[dict[str, str | None]] = []
         entry = {
             "name": dev.name,
             "hca_type": _read(dev / "hca_type"),
             "firmware": _read(dev / "fw_ver"),
             "board_id": _read(dev / "board_id"),
-            "ports": [],
+            "ports": ports,
         }
         for port in sorted((dev / "ports").glob("*"), key=lambda p: p.name):
-            entry["ports"].append(
+            ports.append(
                 {
                     "port": port.name,
                     "state": _read(port / "state"),

@@ -59,6 +59,7 @@ def config_items(
         config = resolve_manifest_config(m, runtime)
     except InputError as exc:
         return [fail(name, str(exc), f"fix the config file, or config: in {m.path}")], None
+    assert config is not None  # None only for a manifest without config, returned above
     return [ok(name, f"{len(config.exported)} variables from {config.source}")], config
 
 

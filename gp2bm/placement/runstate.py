@@ -72,7 +72,7 @@ def run_states(
     """
     notes: list[str] = []
     book = JobBook(campaign, scheduler) if scheduler else None
-    if scheduler and queued is None:
+    if scheduler and book is not None and queued is None:
         try:
             queued = queued_runs(book, scheduler)
         except SchedulerError as exc:

@@ -61,7 +61,9 @@ def run_task(
     bench = manifest.benchmark
     require_pinned(campaign.suite, {bench: manifest}, runtime, options.allow_unpinned)
     several = campaign.suite.nodes > 1
-    holder = {"node": (os.environ.get(NODELIST_ENV) if several else None) or node_name()}
+    holder: dict[str, str | None] = {
+        "node": (os.environ.get(NODELIST_ENV) if several else None) or node_name()
+    }
     holder["job"] = slurm_job()
     if several:
         record_node_once(campaign, suite_manifests(campaign.suite), _warn)

@@ -35,11 +35,8 @@ from gp2bm.reports.software import software
 from gp2bm.reports.telemetry import Telemetry
 from gp2bm.reports.view import CampaignView, images_used, submission_fixes
 from gp2bm.results.scoring import (
-    COUNTED,
-    DROPPED_FASTEST,
-    DROPPED_SLOWEST,
-    FAILED,
     BenchmarkScore,
+    RunRole,
     SuiteScore,
 )
 from gp2bm.results.spread import METHOD, SCORE_RULE, STATED_SOURCE
@@ -50,10 +47,10 @@ CLAIMS_ID = "gp2bm-claims"
 PLOT_PLACEHOLDER = '<img class="plot" alt="plot" src="(not drawn)">'
 PLOT_RE = re.compile(r'<img class="plot" alt="plot" src="data:image/png;base64,[A-Za-z0-9+/=]*">')
 ROLE_COLOURS = {
-    COUNTED: "#2e7d32",
-    DROPPED_FASTEST: "#9e9e9e",
-    DROPPED_SLOWEST: "#9e9e9e",
-    FAILED: "#c62828",
+    RunRole.COUNTED: "#2e7d32",
+    RunRole.DROPPED_FASTEST: "#9e9e9e",
+    RunRole.DROPPED_SLOWEST: "#9e9e9e",
+    RunRole.FAILED: "#c62828",
 }
 # Telemetry quantities drawn first when present; others follow up to MAX_METRICS.
 PREFERRED_METRICS = (
@@ -130,7 +127,7 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _role_badge(role: str) -> str:
+def _role_badge(role: RunRole) -> str:
     colour = ROLE_COLOURS.get(role, "#9e9e9e")
     return f'<span class="role" style="background:{colour}">{escape(role)}</span>'
 
@@ -147,7 +144,8 @@ def plot_run_times(view: CampaignView, draw: bool = True) -> str | None:
         labels = [r.file.removeprefix("result_").removesuffix(".txt") for r in bench.runs]
         heights = [r.minutes or 0.0 for r in bench.runs]
         colours = [ROLE_COLOURS.get(r.role, "#9e9e9e") for r in bench.runs]
-        hatches = ["//" if r.role in (DROPPED_FASTEST, DROPPED_SLOWEST) else "" for r in bench.runs]
+        dropped = (RunRole.DROPPED_FASTEST, RunRole.DROPPED_SLOWEST)
+        hatches = ["//" if r.role in dropped else "" for r in bench.runs]
         bars = ax.bar(labels, heights, color=colours, edgecolor="#37474f", linewidth=0.6)
         for bar, hatch in zip(bars, hatches, strict=True):
             bar.set_hatch(hatch)
@@ -160,9 +158,9 @@ def plot_run_times(view: CampaignView, draw: bool = True) -> str | None:
         ax.set_ylabel("minutes")
         ax.grid(axis="y", alpha=0.3)
     handles = [
-        Patch(facecolor=ROLE_COLOURS[COUNTED], edgecolor="#37474f", label="counted"),
+        Patch(facecolor=ROLE_COLOURS[RunRole.COUNTED], edgecolor="#37474f", label="counted"),
         Patch(facecolor="#9e9e9e", edgecolor="#37474f", hatch="//", label="dropped"),
-        Patch(facecolor=ROLE_COLOURS[FAILED], edgecolor="#37474f", label="failed"),
+        Patch(facecolor=ROLE_COLOURS[RunRole.FAILED], edgecolor="#37474f", label="failed"),
     ]
     # outside the axes: a legend inside covers a bar
     fig.legend(handles=handles, loc="outside upper right", ncols=3, fontsize=9)
@@ -207,8 +205,9 @@ def plot_accuracy(view: CampaignView, draw: bool = True) -> str | None:
             start = log.start_ms if log.start_ms is not None else log.evals[0].time_ms
             xs = [(e.time_ms - start) / 60000 for e in log.evals]
             ys = [e.accuracy for e in log.evals]
-            style = "-" if r.role == COUNTED else (":" if r.role == FAILED else "--")
-            label = r.file.removesuffix(".txt") + ("" if r.role == COUNTED else f" ({r.role})")
+            counted, failed = r.role == RunRole.COUNTED, r.role == RunRole.FAILED
+            style = "-" if counted else (":" if failed else "--")
+            label = r.file.removesuffix(".txt") + ("" if counted else f" ({r.role})")
             ax.plot(xs, ys, style, marker=".", linewidth=1.2, label=label)
         if bench.spec is not None:
             ax.axhline(bench.spec.target, color="#c62828", linewidth=1, linestyle="-.")
@@ -232,7 +231,7 @@ def plot_accuracy(view: CampaignView, draw: bool = True) -> str | None:
 def _metrics(view: CampaignView, name: str) -> list[str]:
     found: list[str] = []
     for run in view.runs.get(name, []):
-        if isinstance(run.telemetry, Telemetry):
+        if isinstance(run.telemetry, Telemetry):  # the samples (not a summary's figures)
             found += [m for m in run.telemetry.metrics() if m not in found]
     ordered = [m for m in PREFERRED_METRICS if m in found]
     ordered += [m for m in found if m not in ordered]
@@ -500,7 +499,8 @@ def _runs_table(view: CampaignView, name: str, bench: BenchmarkScore) -> str:
                 _td("; ".join(r.reasons)),
             ]
         )
-        classes.append("failed" if r.role == FAILED else ("dropped" if r.role != COUNTED else ""))
+        dropped = r.role != RunRole.COUNTED
+        classes.append("failed" if r.role == RunRole.FAILED else ("dropped" if dropped else ""))
     return _table(
         ["run", "seed", "minutes", "seconds", "status", "verdict", "best accuracy", "why"],
         rows,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
-from gp2bm.files.findings import FAIL, PASS, SKIPPED, WARN, CheckItem
+from gp2bm.files.findings import CheckItem, CheckStatus
 from gp2bm.files.units import human_bytes
 from gp2bm.node.systemdesc import FieldProblem
 from gp2bm.reports.humanize import readable_error
@@ -154,7 +154,12 @@ PART_LINES: tuple[tuple[str, Callable[[dict], str]], ...] = (
 
 
 # How each status of a check reads on a terminal: a skipped check is never shown as a pass.
-STATUS_STYLE = {PASS: "green", SKIPPED: "cyan", WARN: "yellow", FAIL: "bold red"}
+STATUS_STYLE = {
+    CheckStatus.PASS: "green",
+    CheckStatus.SKIPPED: "cyan",
+    CheckStatus.WARN: "yellow",
+    CheckStatus.FAIL: "bold red",
+}
 
 
 def preflight_table(items: list[CheckItem]) -> Table:

@@ -57,12 +57,12 @@ def spread_text(b: BenchmarkScore, digits: int = 6) -> str:
 
 
 def score_spread_text(score: SuiteScore, digits: int = 6) -> str | None:
-    """``95 % interval 8233.874841 to 9398.002736 (the score at the benchmarks' interval
-    ends)``; None without a score."""
+    """``95 % interval 8233.874841 to 9398.002736 (joint bootstrap of the benchmarks)``;
+    None without a score."""
     interval = score.score_interval
     if interval is None:
         return None
-    return f"95 % interval {interval.text(digits)} (the score at the benchmarks' interval ends)"
+    return f"95 % interval {interval.text(digits)} (joint bootstrap of the benchmarks)"
 
 
 def score_interval_summary(score: SuiteScore) -> dict | None:

@@ -508,6 +508,6 @@ def fill_rfp_workbook(
 
 def fill_answers(view: CampaignView, answers: RfpAnswers, out: Path) -> list[FilledCell]:
     """The template of ``answers`` filled from the campaign and the answers, written to out."""
-    return fill_rfp_workbook(
-        view, answers.template, out, answers.changes, answers.proposed, answers.test
-    )
+    template = answers.template
+    assert template is not None  # report_targets gives answers to fill only with a template
+    return fill_rfp_workbook(view, template, out, answers.changes, answers.proposed, answers.test)

@@ -215,7 +215,10 @@ def read_telemetry(path: Path) -> Telemetry | None:
         for row in _body(path, len(table.header)):
             g = row[table.group_col].strip() if table.group_col is not None else ""
             if table.time_col is not None:
-                stamp = _seconds(table, _timestamp(row[table.time_col]))
+                read = _timestamp(row[table.time_col])
+                if read is None:  # a row written after the first pass (a half-written line)
+                    continue
+                stamp = _seconds(table, read)
             else:  # the n-th row of each GPU is second n
                 stamp = float(counted.get(g, 0))
                 counted[g] = counted.get(g, 0) + 1

@@ -14,7 +14,7 @@ from gp2bm.files.plaintext import printable
 from gp2bm.reports.official import factor_text, score_spread_text, spread_text
 from gp2bm.results.energy import BenchmarkEnergy
 from gp2bm.results.ledger import Ledger
-from gp2bm.results.scoring import COUNTED, FAILED, BenchmarkScore, SuiteScore
+from gp2bm.results.scoring import BenchmarkScore, RunRole, SuiteScore
 from gp2bm.results.spread import METHOD
 
 if TYPE_CHECKING:  # names for the annotations only: `gp2bm score` need not load the writers
@@ -46,7 +46,8 @@ def benchmark_table(b: BenchmarkScore) -> Table:
     if any(whys):
         table.add_column("why", overflow="fold")
     for r, why in zip(b.runs, whys, strict=True):
-        style = "green" if r.role == COUNTED else ("red" if r.role == FAILED else "yellow")
+        counted, failed = r.role == RunRole.COUNTED, r.role == RunRole.FAILED
+        style = "green" if counted else ("red" if failed else "yellow")
         row: list[str | Text] = [
             r.file,
             _fmt(r.minutes),
@@ -155,7 +156,8 @@ def _score_text(score: float | None, interval: dict | None = None) -> str:
     if interval is None:
         return f"{score:.6f}"
     low = "no lower end" if interval.get("low") is None else f"{interval['low']:.6f}"
-    return f"{score:.6f} (95 % interval {low} to {interval['high']:.6f})"
+    high = "no upper end" if interval.get("high") is None else f"{interval['high']:.6f}"
+    return f"{score:.6f} (95 % interval {low} to {high})"
 
 
 def print_filled_cells(filled: list[FilledCell], err: Console) -> None:
@@ -270,7 +272,7 @@ def print_verification(verification: dict, out: Console) -> None:
     _print_results(verification.get("benchmarks") or {}, out)
     _plain(out, f"  not provable from a bundle: {verification['not_provable']}")
     if verification["ok"]:
-        accepted = verification.get("accepted") or []
-        also = f" (accepting {', '.join(accepted)})" if accepted else ""
+        accepted_names = verification.get("accepted") or []
+        also = f" (accepting {', '.join(accepted_names)})" if accepted_names else ""
         score = _score_text(verification["score"], verification.get("score_interval"))
         out.print(f"verified{also}: score {score}", highlight=False)

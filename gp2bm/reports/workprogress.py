@@ -14,6 +14,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -33,7 +34,7 @@ class WorkProgress:
         self.live = console.is_terminal if live is None else live
         self.t0 = time.monotonic()
         self._progress: Progress | None = None
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> WorkProgress:
         if self.live:
@@ -50,11 +51,10 @@ class WorkProgress:
             self._progress.__enter__()
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> None:
         if self._progress is not None:
             self._progress.__exit__(*exc)
             self._progress = None
-        return False
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self._progress is None:

@@ -15,16 +15,15 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from gp2bm.errors import InputError
 from gp2bm.reports.celltext import put_value
 from gp2bm.reports.completeness import banner_text, incomplete
 from gp2bm.reports.nested import flatten
 from gp2bm.reports.official import typed_minutes, typed_score, typed_seconds
 from gp2bm.reports.software import software
 from gp2bm.reports.view import CampaignView, RunView, images_used, submission_fixes
-from gp2bm.results.scoring import COUNTED, FAILED
+from gp2bm.results.scoring import RunRole
 
-ROLE_COLOURS = {COUNTED: "2E7D32", FAILED: "C62828"}
+ROLE_COLOURS = {RunRole.COUNTED: "2E7D32", RunRole.FAILED: "C62828"}
 DROPPED_COLOUR = "9E9E9E"
 HEADER_FILL = "DDE4EE"
 # Where verify reads the claimed score back.
@@ -32,7 +31,7 @@ SUMMARY_SCORE_LABEL = "score"
 SUMMARY_INTERVAL_LABEL = "score 95 % interval"
 
 
-def _colour(role: str) -> str:
+def _colour(role: RunRole) -> str:
     return ROLE_COLOURS.get(role, DROPPED_COLOUR)
 
 
@@ -127,8 +126,9 @@ def _score_interval_row(ws, view: CampaignView, r: int) -> int:
     ws.cell(row=r, column=1, value=SUMMARY_INTERVAL_LABEL).font = Font(bold=True)
     low = _put(ws, r, 2, typed_score(interval.low) if interval.low is not None else "no lower end")
     low.number_format = "0.000000"
-    _put(ws, r, 3, typed_score(interval.high)).number_format = "0.000000"
-    _put(ws, r, 4, "the score at the benchmarks' interval ends")
+    high = typed_score(interval.high) if interval.high is not None else "no upper end"
+    _put(ws, r, 3, high).number_format = "0.000000"
+    _put(ws, r, 4, "joint bootstrap of the benchmarks (see Runs)")
     return r + 1
 
 
@@ -405,7 +405,8 @@ def summary_value(wb, label: str):
 
 
 def read_claimed_score(path: Path) -> tuple[bool, float | None]:
-    """(found, score) as the Summary sheet of a workbook written here states it."""
+    """(found, score) as the Summary sheet of a workbook written here states it (score None
+    when its cell holds no number)."""
     from openpyxl import load_workbook  # heavy: openpyxl
 
     wb = load_workbook(path, read_only=True, data_only=True)
@@ -414,9 +415,9 @@ def read_claimed_score(path: Path) -> tuple[bool, float | None]:
         for row in ws.iter_rows(min_col=1, max_col=2, values_only=True):
             if row and row[0] == SUMMARY_SCORE_LABEL:
                 value = row[1]
-                if value is None or isinstance(value, (int, float)):  # as written here
-                    return True, None if value is None else float(value)
-                raise InputError(f"{path}: the {SUMMARY_SCORE_LABEL} cell holds {value!r}")
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    return True, value
+                return True, None
     finally:
         wb.close()
     return False, None

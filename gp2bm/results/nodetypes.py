@@ -58,7 +58,7 @@ class NodeTypes:
             self._add_nodes(run, record.node_hardware)
             return
         fp = record.node_fingerprint if record is not None else None
-        if not fp or not isinstance(fp, str):
+        if record is None or not fp or not isinstance(fp, str):
             self.unknown.append(run)
             return
         node = str(record.where or "?")

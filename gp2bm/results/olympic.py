@@ -9,11 +9,18 @@ result. ``scoring`` scores a benchmark with it, ``spread`` resamples it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 
-COUNTED = "counted"
-DROPPED_FASTEST = "dropped (fastest)"
-DROPPED_SLOWEST = "dropped (slowest)"
-FAILED = "failed"
+
+class RunRole(StrEnum):
+    """What a run is to its benchmark's result: counted in the olympic mean, dropped at
+    either end of it, or failed (a failed run takes the dropped slowest run's place)."""
+
+    COUNTED = "counted"
+    DROPPED_FASTEST = "dropped (fastest)"
+    DROPPED_SLOWEST = "dropped (slowest)"
+    FAILED = "failed"
+
 
 # MLCommons drops one run at each end (ResNet, BERT: every benchmark gp2bm scores).
 OLYMPIC_DROP = 1
@@ -28,7 +35,7 @@ def olympic_mean(times: Sequence[float], failed: int = 0, drop: int = OLYMPIC_DR
     roles = olympic_roles(times, failed, drop)
     if roles is None:
         return None
-    kept = [t for t, role in zip(times, roles, strict=True) if role == COUNTED]
+    kept = [t for t, role in zip(times, roles, strict=True) if role == RunRole.COUNTED]
     if not kept:
         return None
     return sum(sorted(kept)) / len(kept)
@@ -36,18 +43,18 @@ def olympic_mean(times: Sequence[float], failed: int = 0, drop: int = OLYMPIC_DR
 
 def olympic_roles(
     times: Sequence[float], failed: int = 0, drop: int = OLYMPIC_DROP
-) -> list[str] | None:
+) -> list[RunRole] | None:
     """For each time, whether it is counted or dropped (and which end), in input order."""
     if failed > drop:
         return None
     order = sorted(range(len(times)), key=lambda i: times[i])
-    roles = [COUNTED] * len(times)
+    roles = [RunRole.COUNTED] * len(times)
     for i in order[:drop]:
-        roles[i] = DROPPED_FASTEST
+        roles[i] = RunRole.DROPPED_FASTEST
     slow = drop - failed
     if slow:
         for i in order[drop:][-slow:]:
-            roles[i] = DROPPED_SLOWEST
+            roles[i] = RunRole.DROPPED_SLOWEST
     return roles
 
 

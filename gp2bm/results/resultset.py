@@ -32,15 +32,14 @@ from gp2bm.results import rules
 from gp2bm.results.checkpool import PARSE, CheckPlan, PendingChecks, Progress
 from gp2bm.results.runlog import Anomaly, RunLog, check_target, parse_run_log
 from gp2bm.results.scoring import (
-    COMPLIANCE_MODES,
-    RCP_MODES,
+    RcpMode,
     ScoringOptions,
     SuiteScore,
     score_benchmark,
 )
 from gp2bm.results.timing import observed_number
 from gp2bm.results.verdictcache import VerdictStore
-from gp2bm.spec.suite import Suite
+from gp2bm.spec.suite import ComplianceMode, Suite
 
 # How far above a benchmark folder campaign.json may sit: <root>/<org>/results/<system>/<b>.
 CAMPAIGN_DEPTH = 4
@@ -151,17 +150,18 @@ def scoring_options(
 ) -> ScoringOptions:
     """The options of a scoring: given, else the suite's. A gp2bm campaign of a suite with
     RCP checks takes its factor from them (MLCommons would write it to scaling.json)."""
-    compliance = compliance or suite.compliance
-    if compliance not in COMPLIANCE_MODES:
-        raise InputError(f"--compliance must be one of {', '.join(COMPLIANCE_MODES)}")
+    given = compliance or suite.compliance
+    if given not in tuple(ComplianceMode):
+        raise InputError(f"--compliance must be one of {', '.join(ComplianceMode)}")
+    mode = ComplianceMode(given)
     if rcp is None:
-        if not suite.rcp or compliance == "off":
-            rcp = "off"
+        if not suite.rcp or mode == ComplianceMode.OFF:
+            rcp = RcpMode.OFF
         else:
-            rcp = "factor" if campaign else "check"
-    if rcp not in RCP_MODES:
-        raise InputError(f"rcp must be one of {', '.join(RCP_MODES)}")
-    return ScoringOptions(ruleset or suite.ruleset, compliance, rcp, campaign)
+            rcp = RcpMode.FACTOR if campaign else RcpMode.CHECK
+    if rcp not in tuple(RcpMode):
+        raise InputError(f"rcp must be one of {', '.join(RcpMode)}")
+    return ScoringOptions(ruleset or suite.ruleset, mode, RcpMode(rcp), campaign)
 
 
 def _benchmark(folder: Path, logs: list[RunLog], layout: CampaignLayout | None) -> str:
@@ -247,11 +247,11 @@ def score_paths(
     rules.require_ruleset(options.ruleset)
     folders = [folder for path in paths for folder in find_benchmark_folders(path, layout)]
     files = {folder: tuple(result_files(folder)) for folder in folders}
-    checking = options.compliance != "off"
-    plan = CheckPlan(options.ruleset, files, checking, checking, options.rcp != "off")
+    checking = options.compliance != ComplianceMode.OFF
+    plan = CheckPlan(options.ruleset, files, checking, checking, options.rcp != RcpMode.OFF)
     with PendingChecks(plan, cache, workers, progress) as pending:
         loaded = _load(files, suite, layout, progress)
-        if checking or options.rcp != "off":
+        if checking or options.rcp != RcpMode.OFF:
             rules.require_ruleset(options.ruleset, loaded)
         verdicts = pending.verdicts()
     results = {}

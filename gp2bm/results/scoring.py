@@ -22,6 +22,7 @@ The RFP score is the sum over benchmarks of weight / minutes (7.19/R + 9.05/B).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from gp2bm.results import rules
@@ -30,11 +31,8 @@ from gp2bm.results.energy import BenchmarkEnergy, benchmark_energy
 from gp2bm.results.mlcommons import compliance as compliance_checker
 from gp2bm.results.mlcommons import rcp as rcp_checker
 from gp2bm.results.mlcommons import seeds as seed_checker
-from gp2bm.results.olympic import COUNTED as COUNTED
-from gp2bm.results.olympic import DROPPED_FASTEST as DROPPED_FASTEST
-from gp2bm.results.olympic import DROPPED_SLOWEST as DROPPED_SLOWEST
-from gp2bm.results.olympic import FAILED as FAILED
 from gp2bm.results.olympic import OLYMPIC_DROP, olympic_mean, olympic_roles
+from gp2bm.results.olympic import RunRole as RunRole
 from gp2bm.results.runlog import RunLog
 from gp2bm.results.spread import (
     Interval,
@@ -45,12 +43,18 @@ from gp2bm.results.spread import (
     stated_variance,
 )
 from gp2bm.results.timing import timing_mismatch
-from gp2bm.spec.suite import BenchmarkSpec, Suite
+from gp2bm.spec.suite import BenchmarkSpec, ComplianceMode, Suite
 
-COMPLIANCE_MODES = ("strict", "report", "off")
-# off: no RCP check; check: check and report (strict: a failure invalidates); factor: also
-# take the scaling factor from the RCP check (a gp2bm campaign of an RCP suite, or --rcp).
-RCP_MODES = ("off", "check", "factor")
+
+class RcpMode(StrEnum):
+    """off: no RCP check; check: check and report (strict compliance: a failure
+    invalidates); factor: also take the scaling factor from the RCP check (a gp2bm campaign
+    of an RCP suite, or --rcp)."""
+
+    OFF = "off"
+    CHECK = "check"
+    FACTOR = "factor"
+
 
 # Anomalies of a log that keep it from MLCommons' seed checker (its run fails already).
 UNCHECKED_KINDS = ("truncated", "garbled_line", "log_too_large")
@@ -66,8 +70,8 @@ SCALING_RCP = "rcp"
 @dataclass(frozen=True)
 class ScoringOptions:
     ruleset: str
-    compliance: str = "strict"
-    rcp: str = "check"
+    compliance: ComplianceMode = ComplianceMode.STRICT
+    rcp: RcpMode = RcpMode.CHECK
     campaign: bool = False  # a gp2bm campaign (campaign.json), not a published result
 
 
@@ -80,7 +84,7 @@ class RunScore:
     seed: int | None
     failed: bool
     reasons: list[str] = field(default_factory=list)
-    role: str = COUNTED
+    role: RunRole = RunRole.COUNTED
     compliance: rules.CheckResult | None = None
     log: RunLog | None = None
     notes: list[str] = field(default_factory=list)  # warnings that fail nothing
@@ -88,7 +92,7 @@ class RunScore:
 
     @property
     def counted(self) -> bool:
-        return self.role == COUNTED
+        return self.role == RunRole.COUNTED
 
     def as_dict(self) -> dict:
         return {
@@ -96,7 +100,7 @@ class RunScore:
             "minutes": self.minutes,
             "status": self.status,
             "counted": self.counted,
-            "role": self.role,
+            "role": self.role.value,
             "seed": self.seed,
             "reasons": list(self.reasons),
             "notes": list(self.notes),
@@ -188,7 +192,7 @@ class BenchmarkScore:
 class SuiteScore:
     suite: Suite
     ruleset: str
-    compliance: str
+    compliance: ComplianceMode
     benchmarks: dict[str, BenchmarkScore]
     campaign: Path | None = None  # the gp2bm campaign scored, when it is one
 
@@ -224,7 +228,7 @@ class SuiteScore:
         return {
             "suite": self.suite.name,
             "ruleset": self.ruleset,
-            "compliance": self.compliance,
+            "compliance": self.compliance.value,
             "campaign": None if self.campaign is None else str(self.campaign),
             "formula": self.suite.formula_text(),
             "benchmarks": {name: b.as_dict() for name, b in self.benchmarks.items()},
@@ -238,7 +242,7 @@ class SuiteScore:
 
 def score_run(
     log: RunLog,
-    compliance_mode: str,
+    compliance_mode: ComplianceMode,
     ruleset: str,
     compliance: rules.CheckResult | None = None,
     observed_seconds: float | None = None,
@@ -250,9 +254,9 @@ def score_run(
     if log.status != "success":
         reasons.append(f"run_stop status is '{log.status}'" if log.status else "no run_stop")
     reasons.extend(str(a) for a in log.errors if a.kind != "missing_run_stop")
-    if compliance_mode != "off":
+    if compliance_mode != ComplianceMode.OFF:
         compliance = compliance or compliance_checker.check_compliance(log.path, ruleset)
-        if compliance_mode == "strict" and not compliance.passed:
+        if compliance_mode == ComplianceMode.STRICT and not compliance.passed:
             reasons.extend(f"compliance: {m}" for m in compliance.messages)
     else:
         compliance = None
@@ -269,7 +273,7 @@ def score_run(
         seed=log.seed,
         failed=bool(reasons),
         reasons=reasons,
-        role=FAILED if reasons else COUNTED,
+        role=RunRole.FAILED if reasons else RunRole.COUNTED,
         compliance=compliance,
         log=log,
         notes=[str(a) for a in log.warnings],
@@ -303,9 +307,9 @@ def score_benchmark(
     ]
     result = BenchmarkScore(benchmark=benchmark, folder=folder, spec=spec, runs=runs)
     _olympic(result, spec)
-    if options.compliance != "off":
+    if options.compliance != ComplianceMode.OFF:
         _seeds(result, logs, options, verdicts)
-    if options.rcp != "off":
+    if options.rcp != RcpMode.OFF:
         _rcp(result, options, verdicts)
     _scaling(result, options)
     counted = [r.file for r in result.runs if r.counted] if result.mean is not None else []
@@ -347,7 +351,7 @@ def _seeds(
     ]
     result.seeds = seed_checker.check_seeds(readable, options.ruleset, verdicts.seeds)
     if not result.seeds.passed:
-        where = result.problems if options.compliance == "strict" else result.notes
+        where = result.problems if options.compliance == ComplianceMode.STRICT else result.notes
         where.extend(f"seeds: {m}" for m in result.seeds.messages or ("fail",))
 
 
@@ -356,7 +360,7 @@ def _rcp(result: BenchmarkScore, options: ScoringOptions, verdicts: Verdicts) ->
     result.rcp = rcp
     if not rcp.passed:
         text = f"RCP check failed: {rcp.message}"
-        if options.compliance == "strict" or options.rcp == "factor":
+        if options.compliance == ComplianceMode.STRICT or options.rcp == RcpMode.FACTOR:
             result.problems.append(text)
         else:
             result.notes.append(text)
@@ -365,7 +369,7 @@ def _rcp(result: BenchmarkScore, options: ScoringOptions, verdicts: Verdicts) ->
 def _scaling(result: BenchmarkScore, options: ScoringOptions) -> None:
     scaling = rules.read_scaling(result.folder)
     rcp = result.rcp  # checked (``_rcp``) whenever options.rcp is not "off"
-    if options.rcp == "factor" and rcp is not None:
+    if options.rcp == RcpMode.FACTOR and rcp is not None:
         result.scaling_factor = rcp.factor
         result.scaling_source = SCALING_RCP
         result.scaling_reason = rcp_reason(rcp)

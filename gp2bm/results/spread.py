@@ -19,10 +19,12 @@ machine, in any order and under any file names; the resamples are drawn with
 ``random.Random(seed).random()``, the one generator Python promises to keep from version to
 version.
 
-The RFP score's interval (``SCORE_RULE``): the score, a sum of weight / minutes, falls as
-any benchmark's minutes rise, so it is lowest at every benchmark's upper end and highest at
-every lower end; the two are the score's interval (no lower end when a benchmark has no
-upper end: a re-run may give no score at all).
+The RFP score's interval (``SCORE_RULE``): the same bootstrap, joint over the benchmarks.
+Resample i of the score is the sum of weight / result of resample i of every benchmark
+(each drawn from its own seed, so the benchmarks are resampled independently, as their runs
+are independent), a resample where any benchmark has no result has no score (lower than
+any); the ends are its 2.5 % and 97.5 % points (no lower end when more than 2.5 % of the
+resamples have no score: a re-run may give no score at all).
 
 MLPerf's stated variance (``STATED_SOURCE``): with its MLPerf Training results, MLCommons
 states that even the olympic mean leaves a variance of very roughly +/-2.5 % for imaging
@@ -36,7 +38,7 @@ import hashlib
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from gp2bm.results.olympic import olympic_result
@@ -57,8 +59,9 @@ METHOD = (
     "interval)"
 )
 SCORE_RULE = (
-    "the score at the benchmarks' interval ends: it falls as any benchmark's minutes rise, "
-    "so its lowest is at every upper end, its highest at every lower end"
+    "the same bootstrap, joint: resample i of the score is the sum of weight / result of "
+    "resample i of every benchmark (each benchmark from its own seed), a resample where a "
+    "benchmark has no result has no score (lower than any); its 2.5 % and 97.5 % points"
 )
 
 # MLPerf Training's imaging benchmarks (the rules' "Vision" area); every other is "other".
@@ -127,6 +130,9 @@ class Interval:
     no_result: float | None = None  # the share of the resamples with no result
     resamples: int = RESAMPLES
     reason: str = ""
+    # each resample's result, scaled (None: no result), in draw order: the score's
+    # joint bootstrap pairs resample i of every benchmark
+    resampled: tuple[float | None, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def exists(self) -> bool:
@@ -159,11 +165,11 @@ class Interval:
 @lru_cache(maxsize=512)
 def _unscaled(
     times: tuple[float, ...], failed: int, max_failed_runs: int, resamples: int
-) -> tuple[float | None, float | None, int, float]:
+) -> tuple[float | None, float | None, int, float, tuple[float | None, ...]]:
     seed = spread_seed(times, failed, max_failed_runs)
     results = resampled_results(times, failed, max_failed_runs, resamples, seed)
     low, high = percentile_ends(results)
-    return low, high, seed, sum(r is None for r in results) / resamples
+    return low, high, seed, sum(r is None for r in results) / resamples, tuple(results)
 
 
 def benchmark_interval(
@@ -181,7 +187,7 @@ def benchmark_interval(
     if olympic_result(times, failed, max_failed_runs) is None:
         return Interval(None, None, runs=runs, resamples=resamples, reason="no result")
     key = tuple(sorted(float(t) for t in times))
-    low, high, seed, no_result = _unscaled(key, failed, max_failed_runs, resamples)
+    low, high, seed, no_result, results = _unscaled(key, failed, max_failed_runs, resamples)
     reason = "" if high is not None else f"{no_result * 100:.1f} % of the resamples have no result"
     if low is None:
         high = None
@@ -195,6 +201,7 @@ def benchmark_interval(
         no_result=no_result,
         resamples=resamples,
         reason=reason,
+        resampled=tuple(None if r is None else r * factor for r in results),
     )
 
 
@@ -234,27 +241,52 @@ def stated_variance(benchmark: str, minutes: float | None) -> StatedVariance:
 
 @dataclass(frozen=True)
 class ScoreInterval:
-    """The RFP score's interval (``SCORE_RULE``)."""
+    """The RFP score's 95 % interval (``SCORE_RULE``)."""
 
-    low: float | None  # None: no lower end (a benchmark's interval has no upper end)
-    high: float
+    low: float | None  # None: no lower end (more than 2.5 % of the resamples: no score)
+    high: float | None  # None: neither end (more than 97.5 %)
+    no_score: float = 0.0  # the share of the resamples with no score
 
     def text(self, digits: int = 6) -> str:
+        share = f"{self.no_score * 100:.1f} % of the resamples have no score"
+        if self.high is None:
+            return f"none ({share})"
         if self.low is None:
-            high = f"{self.high:.{digits}f}"
-            return f"no lower end to {high} (a benchmark's interval has no upper end)"
+            return f"no lower end to {self.high:.{digits}f} ({share})"
         return f"{self.low:.{digits}f} to {self.high:.{digits}f}"
 
     def as_dict(self) -> dict:
-        return {"level": LEVEL, "low": self.low, "high": self.high, "rule": SCORE_RULE}
+        return {
+            "level": LEVEL,
+            "low": self.low,
+            "high": self.high,
+            "no_score_share": self.no_score,
+            "rule": SCORE_RULE,
+        }
+
+
+def resampled_scores(terms: Sequence[tuple[float, Interval]]) -> list[float | None]:
+    """Resample i of the score: the sum of weight / resample i of each benchmark (None
+    where one has no result)."""
+    out: list[float | None] = []
+    for results in zip(*(i.resampled for _, i in terms), strict=True):
+        if any(r is None or r <= 0 for r in results):
+            out.append(None)
+        else:
+            out.append(sum(w / r for (w, _), r in zip(terms, results, strict=True) if r))
+    return out
 
 
 def score_interval(terms: Sequence[tuple[float, Interval]]) -> ScoreInterval | None:
-    """The score's interval from each benchmark's weight and interval; None when a
-    benchmark has no interval."""
-    if not terms or any(i.low is None for _, i in terms):
+    """The score's interval from each benchmark's weight and interval (its resamples);
+    None when a benchmark has no interval."""
+    if not terms or any(i.low is None or not i.resampled for _, i in terms):
         return None
-    high = sum(w / i.low for w, i in terms if i.low is not None)
-    if any(i.high is None for _, i in terms):
-        return ScoreInterval(None, high)
-    return ScoreInterval(sum(w / i.high for w, i in terms if i.high is not None), high)
+    scores = resampled_scores(terms)
+    # no score is lower than any: in ascending order the Nones come first
+    ordered = sorted(scores, key=lambda s: -math.inf if s is None else s)
+    count = len(ordered)
+    low = ordered[rank(count, TAIL_PER_MILLE) - 1]
+    high = ordered[rank(count, 1000 - TAIL_PER_MILLE) - 1]
+    no_score = sum(s is None for s in scores) / count
+    return ScoreInterval(low, high, no_score)

@@ -36,8 +36,8 @@ def folder_digest(named_digests: list[tuple[str, str]]) -> str:
 
 
 class VerdictStore(Protocol):
-    """Where verdicts already known are looked up and new ones kept: this cache, or one
-    command's own record of its verdicts (``handin.verdicts.RunVerdicts``)."""
+    """Where scoring keeps the verdicts it computed: a ``VerdictCache``, or the verdicts of
+    one ``package`` or ``verify`` run (``handin.verdicts.RunVerdicts``)."""
 
     def load(self, checker: str, ruleset: str, digest: str) -> dict | None: ...
 

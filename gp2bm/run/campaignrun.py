@@ -18,7 +18,7 @@ from typing import Protocol
 from gp2bm.campaign.folder import Campaign
 from gp2bm.campaign.record import PREFLIGHT_PASSED, PREFLIGHT_SKIPPED, PREFLIGHT_WARNED
 from gp2bm.errors import InvalidError
-from gp2bm.files.findings import FAIL, WARN, CheckItem, blocking
+from gp2bm.files.findings import CheckItem, CheckStatus, blocking
 from gp2bm.node.description import record_node_once
 from gp2bm.node.preflight import CHECKSUM_CACHE, Preflight, run_checks
 from gp2bm.run.execute import RunOutcome
@@ -95,7 +95,7 @@ def campaign_preflight(
 
 def preflight_state(items: list[CheckItem]) -> str:
     """How the pre-flight went, as each run record says it (it did not block)."""
-    warned = any(i.status in (WARN, FAIL) for i in items)
+    warned = any(i.status in (CheckStatus.WARN, CheckStatus.FAIL) for i in items)
     return PREFLIGHT_WARNED if warned else PREFLIGHT_PASSED
 
 

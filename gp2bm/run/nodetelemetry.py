@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -74,15 +75,14 @@ class NodesTelemetry:
             while self.execution.wait(POLL_S) is None and not self._started():
                 if time.monotonic() > deadline:
                     break
-            out = self._end()
+            out = self._end(self.execution)
         else:
             shutil.rmtree(self.outputs, ignore_errors=True)
         self.result = combine_telemetry(self._summaries(out), self.paths, self.nodes, self.error)
         return self.result
 
-    def _end(self) -> str:
+    def _end(self, execution: ProcessExecution) -> str:
         """SIGUSR1 to srun (it forwards it to every task), then its output."""
-        execution = self.execution
         if execution.proc.poll() is None:
             try:
                 for srun in psutil.Process(execution.proc.pid).children():
@@ -101,8 +101,9 @@ class NodesTelemetry:
             self.error = f"telemetry step exit {code}" + (f": {said[-1]}" if said else "")
         return out
 
-    def _summaries(self, out: str) -> dict[str, dict]:
-        found = {}
+    def _summaries(self, out: str) -> dict[str, object]:
+        """Each node's summary as its line gave it (checked by combine_telemetry)."""
+        found: dict[str, object] = {}
         for line in out.splitlines():
             try:
                 data = json.loads(line)
@@ -114,7 +115,10 @@ class NodesTelemetry:
 
 
 def combine_telemetry(
-    per_node: dict[str, dict], paths: dict[str, Path], nodes: tuple[str, ...], error: str | None
+    per_node: Mapping[str, object],
+    paths: dict[str, Path],
+    nodes: tuple[str, ...],
+    error: str | None,
 ) -> dict:
     """The run record's telemetry of a run across nodes: each node's summary, and the run's
     (energy summed, peaks the highest, throttling on any node)."""

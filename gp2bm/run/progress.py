@@ -181,6 +181,8 @@ class CampaignProgress:
             return
         if self._status is None or self._planned is None:
             return
+        if self._task is None:
+            return
         s = self._status
         detail = f"run {time.monotonic() - self.clock.run_started:6.1f} s"
         if s.accuracy is not None:

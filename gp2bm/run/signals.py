@@ -23,7 +23,6 @@ class SignalGuard:
             self._old = None
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> None:
         if self._old is not None:
             signal.signal(signal.SIGTERM, self._old)
-        return False

@@ -32,9 +32,8 @@ from gp2bm.campaign.folder import Campaign
 from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.record import PREFLIGHT_PASSED, PREFLIGHT_WARNED
 from gp2bm.errors import CampaignStopped, InputError
-from gp2bm.files.findings import FAIL, WARN, CheckItem, blocking
-from gp2bm.launchers import get_launcher
-from gp2bm.launchers.srun import DEFAULT_MASTER_PORT, SLURM_TO_PYTORCH, lost_nodes
+from gp2bm.files.findings import CheckItem, CheckStatus, blocking
+from gp2bm.launchers.srun import DEFAULT_MASTER_PORT, SLURM_TO_PYTORCH, SrunLauncher, lost_nodes
 from gp2bm.node.allocation import (
     current_allocation,
     each_node_argv,
@@ -187,7 +186,7 @@ class SpanRun:
         """The run record's part: every node, each one's hardware, rank 0's as the run's."""
         first = self.reports[self.nodes[0]]
         checks = [i for n in self.nodes for i in self.reports[n].get("checks") or []]
-        warned = any(i.get("status") in (WARN, FAIL) for i in checks)
+        warned = any(i.get("status") in (CheckStatus.WARN, CheckStatus.FAIL) for i in checks)
         return {
             "preflight": PREFLIGHT_WARNED if warned else PREFLIGHT_PASSED,
             "node": ",".join(self.nodes),
@@ -219,6 +218,7 @@ class SpanRun:
 def _node_step_argv(
     campaign: Campaign, bench: str, runtime: Runtime, options: RunOptions
 ) -> list[str]:
+    assert campaign.suite.path is not None  # a campaign's suite is read from its file
     args = [
         "node-step",
         "--campaign",
@@ -246,8 +246,9 @@ def place_run(campaign: Campaign, manifest: BenchmarkManifest, nodes: int) -> Sp
     """The run's nodes (the allocation's first ``nodes``), rank 0's address and port, MPI."""
     require_allocation(manifest, nodes)
     allocation = current_allocation()
+    assert allocation is not None  # require_allocation: this process runs inside one
     hosts = allocation.first(nodes, str(manifest.path))
-    each = tuple(each_node_argv(get_launcher("srun").srun, hosts))
+    each = tuple(each_node_argv(SrunLauncher().srun, hosts))
     mpi, why = working_mpi(each)
     place = Placement(hosts, node_address(hosts[0]), master_port(allocation.job), mpi)
     name = _image_name(campaign, manifest)

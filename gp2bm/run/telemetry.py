@@ -93,8 +93,10 @@ class _Summary:
         n = len(self.counter_ok)
         if not n or not self.samples:
             return None, None
-        if all(self.counter_ok) and all(e is not None for e in self.first_energy):
-            return [self.last_energy[i] - self.first_energy[i] for i in range(n)], "energy counter"
+        first = [e for e in self.first_energy if e is not None]
+        last = [e for e in self.last_energy if e is not None]  # set with each first one
+        if all(self.counter_ok) and len(first) == n:
+            return [last[i] - first[i] for i in range(n)], "energy counter"
         if all(p is not None for p in self.last_power):
             return list(self.power_integral_j), "power samples"
         return None, None
@@ -143,9 +145,8 @@ class TelemetrySampler:
     def __enter__(self) -> TelemetrySampler:
         return self.start()
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> None:
         self.stop()
-        return False
 
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
@@ -189,17 +190,19 @@ class TelemetrySampler:
             self.wall_seconds = time.monotonic() - self._t0
 
     def _sample(self, writer, monitor: GpuMonitor | None) -> None:
+        summary = self._summary
+        assert summary is not None  # made by _run before the first sample
         elapsed = time.monotonic() - self._t0
         vm = psutil.virtual_memory()
         cpu = psutil.cpu_percent(interval=None)
         host = {
             # the first figure spans only the instant since the reference point: meaningless
-            "host_cpu_pct": cpu if self._summary.samples else None,
+            "host_cpu_pct": cpu if summary.samples else None,
             "host_mem_used_bytes": vm.total - vm.available,
             "host_mem_pct": vm.percent,
         }
         gpus = monitor.sample() if monitor is not None else []
-        row = [datetime.now(UTC).isoformat(timespec="milliseconds"), f"{elapsed:.3f}"]
+        row: list[object] = [datetime.now(UTC).isoformat(timespec="milliseconds"), f"{elapsed:.3f}"]
         row += [
             "" if host[name] is None else host[name]
             for name in ("host_cpu_pct", "host_mem_used_bytes", "host_mem_pct")
@@ -211,7 +214,7 @@ class TelemetrySampler:
                     value = ";".join(reason_names(value))
                 row.append("" if value is None else value)
         writer.writerow(row)
-        self._summary.add(elapsed, host, gpus)
+        summary.add(elapsed, host, gpus)
 
     # ------------------------------------------------------------------ the summary
     def summary(self) -> dict:

@@ -243,7 +243,7 @@ class ApptainerRuntime(Runtime):
 
     def _reuse(self, sif: Path, source: str) -> dict | None:
         """Another benchmark's SIF of the same image, hard-linked instead of built again."""
-        for meta_path in sorted(self.image_dir.glob("*.sif.json")):
+        for meta_path in sorted(sif.parent.glob("*.sif.json")):  # the campaign's image_dir
             other = meta_path.with_name(meta_path.name[: -len(".json")])
             meta = self._read_meta(meta_path)
             if other == sif or meta.get("source") != source or not other.exists():
@@ -444,9 +444,11 @@ class ApptainerRuntime(Runtime):
         raise InputError(f"{what}: no SIF of image {image} in {self.image_dir}")
 
 
-def _tar_stream(proc: subprocess.Popen, err: BinaryIO, what: str) -> Iterator[bytes]:
+def _tar_stream(proc: subprocess.Popen[bytes], err: BinaryIO, what: str) -> Iterator[bytes]:
     """The archive on ``proc``'s output; at its end, an InputError if the command failed."""
-    yield from iter(lambda: proc.stdout.read(1 << 16), b"")
+    out = proc.stdout
+    assert out is not None  # started with stdout=PIPE
+    yield from iter(lambda: out.read(1 << 16), b"")
     try:
         code = proc.wait(timeout=EXPORT_TIMEOUT_S)
     except subprocess.TimeoutExpired:

@@ -68,12 +68,16 @@ class RunSpec:
 
 
 class RunLaunchLike(Protocol):
-    """What ``run_spec`` reads of a run's launch (``gp2bm.run.launch.RunLaunch``)."""
+    """What ``run_spec`` reads of a run's launch (``gp2bm.run.launch.RunLaunch``, frozen)."""
 
-    command: list[str]
-    environment: dict[str, str]
-    options: ContainerOptions
-    prefix: list[str]
+    @property
+    def command(self) -> list[str]: ...
+    @property
+    def environment(self) -> dict[str, str]: ...
+    @property
+    def options(self) -> ContainerOptions: ...
+    @property
+    def prefix(self) -> list[str]: ...
 
 
 def run_spec(

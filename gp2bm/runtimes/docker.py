@@ -130,6 +130,8 @@ def _head(path: Path, size: int = 1 << 20) -> str:
 
 
 class DockerExecution(Execution):
+    pump: OutputPump
+
     def __init__(self, container, pump: OutputPump):
         self.container = container
         self.ident = container.name

@@ -91,6 +91,7 @@ def start_process(
         raise
     finally:
         os.close(write_end)
+    assert proc.stdout is not None  # stdout=PIPE
     failure = _exec_status(read_end)
     if failure:
         proc.wait()
@@ -104,6 +105,8 @@ def start_process(
 
 
 class ProcessExecution(Execution):
+    pump: OutputPump
+
     def __init__(self, proc: subprocess.Popen, pump: OutputPump, stop_reading: threading.Event):
         self.proc = proc
         self.pump = pump

@@ -20,6 +20,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
@@ -46,6 +47,16 @@ FORMULA_TERM = re.compile(r"\s*(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*/\s*([A-Za-z_]
 MAX_TITLE_CHARS = 200
 
 
+class ComplianceMode(StrEnum):
+    """How MLCommons' compliance checker counts (a suite's ``checks.compliance``, or
+    ``--compliance``): strict, a run failing it is a failed run (MLCommons' summarizer);
+    report, checked and reported only; off, not checked."""
+
+    STRICT = "strict"
+    REPORT = "report"
+    OFF = "off"
+
+
 @dataclass(frozen=True)
 class BenchmarkSpec:
     name: str
@@ -68,7 +79,7 @@ class Suite:
     title: str = ""
     usage: str = "training"
     formula: str = ""
-    compliance: str = "strict"
+    compliance: ComplianceMode = ComplianceMode.STRICT
     rcp: bool = True
     trial: bool = False  # may ask for fewer runs than a result needs (checks a setup)
     higher_is_better: bool = True  # the score's direction
@@ -84,7 +95,7 @@ class Suite:
             "ruleset": self.ruleset,
             "usage": self.usage,
             "nodes": self.nodes,
-            "compliance": self.compliance,
+            "compliance": self.compliance.value,
             "rcp": self.rcp,
             "higher_is_better": self.higher_is_better,
             "benchmarks": {
@@ -134,7 +145,7 @@ def _suite(path: Path, doc: dict) -> Suite:
         nodes=doc["nodes"],
         benchmarks=benchmarks,
         formula=doc.get("score", {}).get("formula", ""),
-        compliance=checks.get("compliance", "strict"),
+        compliance=ComplianceMode(checks.get("compliance", "strict")),  # the schema's enum
         rcp=checks.get("rcp", True),
         trial=doc.get("trial", False),
         higher_is_better=doc.get("score", {}).get("higher_is_better", True),
