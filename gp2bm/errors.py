@@ -54,6 +54,11 @@ class EngineLost(CampaignStopped):
     """The container engine (dockerd) went away while a run was in progress."""
 
 
+class CampaignCannotPass(CampaignStopped):
+    """``run-all --stop-early``: the runs so far already decide that the campaign cannot
+    pass; it stops between runs, every finished run kept, and stays resumable."""
+
+
 class DiskFull(Gp2bmError):
     """The disk holding the campaign is full: the campaign stops, finished runs untouched."""
 

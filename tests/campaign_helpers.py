@@ -28,8 +28,10 @@ def write_suite(
     env: dict[str, str] | None = None,
     timeout_minutes: float | None = 5,
     rcp: bool = False,
+    script: Path = TRAIN,
 ) -> Path:
-    """A smoke-shaped suite (default 5 resnet + 10 bert) whose manifests run train.py."""
+    """A smoke-shaped suite (default 5 resnet + 10 bert) whose manifests run train.py (with
+    the local runtime: ``script``, e.g. tests/scripted_train.py)."""
     runs = runs or {"resnet": 5, "bert": 10}
     folder.mkdir(parents=True, exist_ok=True)
     benchmarks = {}
@@ -44,7 +46,7 @@ def write_suite(
             "gpus": "none",
             "network": "none",
             "local": {
-                "command": ["{python}", str(TRAIN), "--benchmark", bench, *(extra_args or [])],
+                "command": ["{python}", str(script), "--benchmark", bench, *(extra_args or [])],
                 "environment": dict(local_env or {}),
             },
         }

@@ -57,6 +57,14 @@ def test_untouched_bundle_verifies(cli, bundle):
         tarfile.open(bundle).extractfile("handin/gp2bm-claims.json").read().decode()
     )
     assert data["score"] == claims["score"]
+    # each interval and the score's, recomputed: the same runs give the claimed ones
+    assert data["score_interval"] == claims["score_interval"]
+    assert data["score_interval"]["low"] < data["score"] < data["score_interval"]["high"]
+    for name, b in data["benchmarks"].items():
+        assert b["interval"] == claims["benchmarks"][name]["interval"]
+        assert b["stated_variance"] == claims["benchmarks"][name]["stated_variance"]
+    text = cli("verify", bundle).out
+    assert "95 % interval" in text and "verified: score " in text
 
 
 @pytest.mark.reliability("tampered-bundle")

@@ -37,6 +37,7 @@ from gp2bm.cli.options import (
     SkipCheckOpt,
     SlurmNodesOpt,
     SlurmOpt,
+    StopEarlyOpt,
     SuiteOpt,
     SystemOpt,
     TimeLimitOpt,
@@ -44,6 +45,7 @@ from gp2bm.cli.options import (
     UnpinnedOpt,
     WaitOpt,
 )
+from gp2bm.errors import InputError
 from gp2bm.files.findings import CheckItem, CheckStatus
 from gp2bm.placement import TaskState
 from gp2bm.placement.fanout import Run, Submission
@@ -226,6 +228,18 @@ def _submitted(fanout: Fanout, dry: bool, wait: bool, as_json: bool, slurm: Slur
         raise typer.Exit(130) from None
 
 
+def _on_slurm(req: RunRequest, slurm: SlurmRequest, dry: bool, wait: bool, as_json: bool) -> None:
+    """run-all --slurm: the missing runs submitted, waited for, scored."""
+    if req.stop_early:
+        raise InputError(
+            "--stop-early stops the runs of this node between two runs; with --slurm the runs "
+            "are Slurm's (`gp2bm status` shows the projection, `scancel` stops them)"
+        )
+    fanout = fan_out(req, slurm)
+    _submitted(fanout, dry, wait, as_json, slurm)
+    _score(req, as_json, fanout.opened.campaign)
+
+
 # ---------------------------------------------------------------------------- commands
 
 
@@ -251,6 +265,7 @@ def run_all(
     time_limit: TimeLimitOpt = None,
     wait: WaitOpt = True,
     allow_mixed_nodes: MixedNodesOpt = False,
+    stop_early: StopEarlyOpt = False,
     power_source: PowerSourceOpt = None,
     power_address: PowerAddressOpt = None,
     power_user: PowerUserOpt = None,
@@ -266,8 +281,11 @@ def run_all(
 
     Resumable: finished runs are kept untouched, an interrupted run's log is kept as an
     attempt and the run is redone. The pre-flight (gp2bm check) runs first: a blocking
-    failure stops it before any run. Exit 0 when the campaign scores valid, 1 otherwise.
-    With --slurm the runs go to Slurm, one exclusive node each (`gp2bm status` follows them).
+    failure stops it before any run. After each run it says at once when the campaign can no
+    longer pass (failed runs beyond the olympic rule, the RCP and seed checks so far), with
+    the node time the runs left would waste; --stop-early stops it there (exit 1). Exit 0
+    when the campaign scores valid, 1 otherwise. With --slurm the runs go to Slurm, one
+    exclusive node each (`gp2bm status` follows them).
     With --power-source each run's node power is sampled and written as MLPerf's power logs.
     """
     power = PowerWords(power_source, power_address, power_user, power_password_env,
@@ -275,20 +293,13 @@ def run_all(
                        interconnect_power)  # fmt: skip
     options = run_options(cache_drop, cache_drop_command, allow_cache_drop_failure,
                           allow_unpinned, timeout, allow_mixed_nodes)  # fmt: skip
-    req = RunRequest(
-        CampaignChoice(suite, campaign, runtime, org, system),
-        options,
-        skip_check=skip_check,
-        no_gpu=no_gpu,
-        power=power.settings(),
-    )
+    req = RunRequest(CampaignChoice(suite, campaign, runtime, org, system), options,
+                     skip_check=skip_check, no_gpu=no_gpu, power=power.settings(),
+                     stop_early=stop_early)  # fmt: skip
     if not slurm:
         _run(req, None, dry, as_json)
         return
-    scheduler = SlurmRequest(partition, nodes, account, time_limit)
-    fanout = fan_out(req, scheduler)
-    _submitted(fanout, dry, wait, as_json, scheduler)
-    _score(req, as_json, fanout.opened.campaign)
+    _on_slurm(req, SlurmRequest(partition, nodes, account, time_limit), dry, wait, as_json)
 
 
 @app.command("run")

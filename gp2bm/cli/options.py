@@ -114,6 +114,15 @@ NoGpuOpt = Annotated[
     bool,
     typer.Option("--no-gpu", help="The pre-flight does not require GPUs (suites that need none)."),
 ]
+StopEarlyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--stop-early",
+        help="Stop between two runs once the runs so far decide the campaign cannot pass "
+        "(e.g. a second failed run of a benchmark): every finished run is kept, run-all again "
+        "goes on. Without it gp2bm warns and goes on.",
+    ),
+]
 MixedNodesOpt = Annotated[
     bool,
     typer.Option(

@@ -38,7 +38,7 @@ from gp2bm.placement.runstate import RunState, counts, run_states
 from gp2bm.placement.task import run_task
 from gp2bm.reports.official import official_summary, result_line
 from gp2bm.reports.terminal import print_ledger
-from gp2bm.results.campaignscore import score_so_far
+from gp2bm.results.campaignscore import projection_so_far, score_so_far
 from gp2bm.results.ledger import campaign_ledger, ran_of
 from gp2bm.results.nodetypes import NodeTypes, node_types
 from gp2bm.results.scoring import SuiteScore
@@ -71,7 +71,10 @@ def status(
     """The state of every run of a campaign: done, failed, running (on which node), pending
     in Slurm, interrupted or missing; from the campaign folder and the scheduler. Then the
     score of the runs done so far (the official number: olympic mean times the scaling
-    factor), with the checkers' verdicts of unchanged logs taken from the verdict cache."""
+    factor), with the checkers' verdicts of unchanged logs taken from the verdict cache, and
+    the projection: whether the campaign can still pass by the rules (failed runs against
+    what the olympic rule allows, the seed and RCP checks of the runs so far), and the node
+    time of the runs left."""
     if campaign_arg and campaign_opt and campaign_arg != campaign_opt:
         raise InputError(f"two campaigns given: {campaign_arg} and --campaign {campaign_opt}")
     campaign = campaign_arg or campaign_opt
@@ -85,6 +88,7 @@ def status(
     types = node_types(c.layout)
     score = score_so_far(c.layout, the_suite, VerdictCache(default_cache_dir()), notes)
     ledger = campaign_ledger(c.layout, the_suite, None if score is None else ran_of(score))
+    projection = projection_so_far(c.layout, the_suite, score)
     if as_json:
         data = {
             "campaign": str(c.root),
@@ -98,11 +102,13 @@ def status(
             else {n: official_summary(b) for n, b in score.benchmarks.items()},
             "notes": notes,
             "ledger": ledger.as_dict(),
+            "projection": projection.as_dict(),
         }
         print(json.dumps(data, indent=2))
         return
     _print_status(c, the_suite, states, notes, types)
     _print_score(score)
+    out.print(projection.line(), highlight=False, markup=False, soft_wrap=True)
     print_ledger(ledger, out)
 
 

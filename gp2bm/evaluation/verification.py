@@ -54,6 +54,7 @@ class Verification:
     unverifiable: list[str] = field(default_factory=list)
     checked: dict = field(default_factory=dict)
     score: float | None = None
+    score_interval: dict | None = None  # the recomputed score's 95 % interval
     benchmarks: dict[str, dict] = field(default_factory=dict)  # official_summary of each
     reference: dict = field(default_factory=dict)  # the rules the bundle was held to
     ledger: dict = field(default_factory=dict)
@@ -99,6 +100,7 @@ class Verification:
             "ok": self.ok,
             "verified": self.ok,
             "score": self.score,
+            "score_interval": self.score_interval,
             "benchmarks": dict(self.benchmarks),
             "reference": dict(self.reference),
             "ledger": dict(self.ledger),

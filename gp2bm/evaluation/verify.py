@@ -56,7 +56,7 @@ from gp2bm.handin.limits import BUNDLE, check_sizes
 from gp2bm.handin.scratch import check_stopped, scratch
 from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.reports.claims import claims
-from gp2bm.reports.official import official_summary
+from gp2bm.reports.official import official_summary, score_interval_summary
 from gp2bm.reports.view import CampaignView, load_campaign
 from gp2bm.results import rules
 from gp2bm.results.checkpool import RCP, CheckPlan, PendingChecks
@@ -217,6 +217,7 @@ def _recompute(
         result.differences.append(f"cannot recompute from the logs: {exc}")
         return None
     result.score = view.score.score
+    result.score_interval = score_interval_summary(view.score)
     result.benchmarks = {n: official_summary(b) for n, b in view.score.benchmarks.items()}
     result.checked["runs"] = sum(len(b.runs) for b in view.score.benchmarks.values())
     result.checked["benchmarks"] = list(view.score.benchmarks)

@@ -13,7 +13,9 @@ from __future__ import annotations
 #    timings; run records of schema gp2bm.run-record/2 (the pre-flight); the trust ledger
 #    in gp2bm-bundle.json, the README and the reports; each benchmark's energy in the
 #    claims and reports (null without power logs), and the submission tree's MLPerf power
-#    logs (power/result_N/node_K.txt).
+#    logs (power/result_N/node_K.txt); each benchmark's 95 % interval and MLPerf's stated
+#    variance, the score's interval, in the claims, the README and every report (the CSV's
+#    interval and variance columns, the workbook's, the HTML page's spread bar).
 BUNDLE_FORMAT = 3
 
 # The package checker compares each line with readlines() output, newline included: only a

@@ -23,8 +23,9 @@ from gp2bm.campaign.layout import (
 )
 from gp2bm.handin.format import RCP_BYPASS
 from gp2bm.handin.package_check import PackageCheck
-from gp2bm.reports.official import factor_text
+from gp2bm.reports.official import factor_text, score_spread_text
 from gp2bm.reports.view import CampaignView
+from gp2bm.results.spread import METHOD, SCORE_RULE, STATED_SOURCE
 
 
 def _title(view: CampaignView, meta: dict) -> list[str]:
@@ -47,21 +48,22 @@ def _result(view: CampaignView) -> list[str]:
         "## Result",
         "",
         "| benchmark | result (minutes) | result (seconds) | olympic mean, unscaled (minutes) "
-        "| scaling | valid | runs |",
-        "|---|---|---|---|---|---|---|",
+        "| scaling | valid | runs | 95 % interval (minutes) | MLPerf stated variance |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     why = []
     for name in suite.benchmarks:
         b = score.benchmarks.get(name)
         if b is None:
-            lines.append(f"| {name} | - | - | - | - | no results | 0 |")
+            lines.append(f"| {name} | - | - | - | - | no results | 0 | - | - |")
             continue
         m = "-" if b.minutes is None else f"{b.minutes:.6f}"
         s = "-" if b.minutes is None else f"{b.minutes * 60:.3f}"
         mean = "-" if b.mean is None else f"{b.mean:.6f}"
+        stated = f"+/-{b.stated_variance.fraction * 100:g} % ({b.stated_variance.area})"
         lines.append(
             f"| {name} | {m} | {s} | {mean} | {factor_text(b)} | {'yes' if b.valid else 'NO'} "
-            f"| {len(b.runs)} |"
+            f"| {len(b.runs)} | {b.interval.text()} | {stated} |"
         )
         why.append(f"- {name}: {b.scaling_reason}")
     shown = (
@@ -78,7 +80,17 @@ def _result(view: CampaignView) -> list[str]:
         "",
         f"Score ({suite.formula_text()}, each term weight / result in minutes): {shown}.",
         "",
+        *_spread(view),
     ]
+
+
+def _spread(view: CampaignView) -> list[str]:
+    """How far the results could move: the method of the intervals, the score's."""
+    score_line = score_spread_text(view.score)
+    lines = [f"Interval: {METHOD}. Stated variance: {STATED_SOURCE}.", ""]
+    if score_line is not None:
+        lines += [f"The score's {score_line}. The score's interval: {SCORE_RULE}.", ""]
+    return lines
 
 
 def _contents(view: CampaignView, meta: dict, present: set[str]) -> list[str]:

@@ -6,8 +6,10 @@ person would type them (minutes and seconds with three decimals, the score with 
 ``official.typed_*``; the exact values are in the JSON), never quoted, never localised. A
 result row
 gives the official number (``minutes``: the olympic mean times the scaling factor) with the
-unscaled mean, the factor and why beside it. Text that would start like a formula gets a
-leading apostrophe (``celltext``).
+unscaled mean, the factor and why beside it, then its 95 % interval (``interval_low``,
+``interval_high``: minutes, or the score on the score row; empty where there is none, or no
+upper end) and MLPerf's stated variance of such a benchmark (``stated_variance``, a
+fraction). Text that would start like a formula gets a leading apostrophe (``celltext``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ COLUMNS = [
     "unscaled_minutes",
     "scaling_factor",
     "scaling_reason",
+    "interval_low",
+    "interval_high",
+    "stated_variance",
 ]
 # Columns that hold numbers: never touched by the formula guard.
 NUMBER_COLUMNS = {
@@ -47,6 +52,9 @@ NUMBER_COLUMNS = {
     "score",
     "unscaled_minutes",
     "scaling_factor",
+    "interval_low",
+    "interval_high",
+    "stated_variance",
 }
 
 
@@ -90,6 +98,9 @@ def _result_rows(score: SuiteScore) -> list[dict[str, str]]:
     for name, bench in score.benchmarks.items():
         counted = sum(1 for r in bench.runs if r.counted)
         note = f"olympic mean of {counted} counted runs x scaling {factor_text(bench)}"
+        interval = bench.interval
+        if interval.reason:
+            note += f"; 95 % interval: {interval.reason}"
         if bench.problems:
             note += "; " + "; ".join(bench.problems)
         out.append(
@@ -104,6 +115,9 @@ def _result_rows(score: SuiteScore) -> list[dict[str, str]]:
                 "unscaled_minutes": _num(typed_minutes(bench.mean)),
                 "scaling_factor": _num(bench.scaling_factor),
                 "scaling_reason": bench.scaling_reason,
+                "interval_low": _num(typed_minutes(interval.low)),
+                "interval_high": _num(typed_minutes(interval.high)),
+                "stated_variance": _num(bench.stated_variance.fraction),
             }
         )
     for name in score.missing:
@@ -121,12 +135,15 @@ def _result_rows(score: SuiteScore) -> list[dict[str, str]]:
 
 def _score_row(score: SuiteScore) -> dict[str, str]:
     suite = score.suite
+    interval = score.score_interval
     return {
         **dict.fromkeys(COLUMNS, ""),
         "kind": "score",
         "valid": "yes" if score.valid else "no",
         "score": _num(typed_score(score.score)),
         "note": f"{suite.formula_text()} (suite {suite.name}, ruleset {score.ruleset})",
+        "interval_low": _num(typed_score(None if interval is None else interval.low)),
+        "interval_high": _num(typed_score(None if interval is None else interval.high)),
     }
 
 

@@ -10,7 +10,9 @@ the page again from the bundled logs without drawing (``render_html(view, draw=F
 each plot a placeholder) and compares every character but the plots' pixels.
 
 Each benchmark's result is the official number (the olympic mean times the scaling factor);
-the unscaled mean, the factor and why are beside it.
+the unscaled mean, the factor and why are beside it, and how far it could move: its 95 %
+interval from its runs (``results.spread``), drawn as an error bar (an inline SVG in the
+results table, on the stated variance's band; in the run-time plot, at the olympic mean).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from gp2bm.reports.completeness import BANNER_TITLE, incomplete
 from gp2bm.reports.humanize import human_value
 from gp2bm.reports.nested import flatten
 from gp2bm.reports.node_text import summary_rows
-from gp2bm.reports.official import factor_text, scaled
+from gp2bm.reports.official import factor_text, scaled, score_spread_text
 from gp2bm.reports.software import software
 from gp2bm.reports.telemetry import Telemetry
 from gp2bm.reports.view import CampaignView, images_used, submission_fixes
@@ -37,6 +39,7 @@ from gp2bm.results.scoring import (
     RunRole,
     SuiteScore,
 )
+from gp2bm.results.spread import METHOD, SCORE_RULE, STATED_SOURCE
 
 CLAIMS_ID = "gp2bm-claims"
 # What a plot is when the page is rendered without drawing, and what verify puts in place
@@ -95,6 +98,7 @@ td.key{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;colo
 margin:16px 0;color:#8e1b1b}.banner b{font-size:16px;letter-spacing:.04em}
 .banner ul{margin:6px 0 0 18px;padding:0}
 td.placeholder{color:#c62828;font-weight:600}
+svg.errorbar{vertical-align:middle}
 """
 
 
@@ -147,6 +151,7 @@ def plot_run_times(view: CampaignView, draw: bool = True) -> str | None:
             bar.set_hatch(hatch)
         if bench.mean is not None:
             ax.axhline(bench.mean, color="#1565c0", linestyle="--", linewidth=1.2)
+            _plot_interval(ax, bench, max(heights, default=bench.mean))
         result = "no valid result" if bench.minutes is None else f"{bench.minutes:.4f} min"
         ax.set_title(f"{name}: minutes per run (olympic mean {result})", fontsize=11)
         ax.set_xlabel("run")
@@ -160,6 +165,26 @@ def plot_run_times(view: CampaignView, draw: bool = True) -> str | None:
     # outside the axes: a legend inside covers a bar
     fig.legend(handles=handles, loc="outside upper right", ncols=3, fontsize=9)
     return _png(fig)
+
+
+def _plot_interval(ax, bench: BenchmarkScore, tallest: float) -> None:
+    """The olympic mean's 95 % interval (unscaled, as the bars are) as an error bar beside
+    the runs; an open upper end drawn to the top, and said."""
+    low, high, mean = bench.interval.unscaled_low, bench.interval.unscaled_high, bench.mean
+    if mean is None or low is None:
+        return
+    top = high if high is not None else max(tallest, mean) * 1.15
+    ax.errorbar(
+        ["95 %"],
+        [mean],
+        yerr=[[max(mean - low, 0.0)], [max(top - mean, 0.0)]],
+        fmt="D",
+        color="#1565c0",
+        capsize=6,
+        linewidth=1.6,
+    )
+    if high is None:
+        ax.annotate("no upper end", ("95 %", top), fontsize=8, ha="center", va="bottom")
 
 
 def plot_accuracy(view: CampaignView, draw: bool = True) -> str | None:
@@ -215,8 +240,8 @@ def _metrics(view: CampaignView, name: str) -> list[str]:
 
 def _samples(run) -> int:
     """How many times a run was sampled (its longest series)."""
-    if run.telemetry is None:
-        return 0
+    if not isinstance(run.telemetry, Telemetry):
+        return 0  # none, or its summary only (the page is drawn from the samples)
     return max((len(s) for s in run.telemetry.series.values()), default=0)
 
 
@@ -296,7 +321,7 @@ def _score_cards(score: SuiteScore) -> str:
         card = (
             '<div class="card"><div class="label">RFP score (higher is better)</div>'
             f'<div class="value valid" id="score">{score.score:.4f}</div>'
-            f'<div class="sub">{formula}</div></div>'
+            f'<div class="sub">{formula}{_score_interval_sub(score)}</div></div>'
         )
     cards = [card]
     for name, spec in score.suite.benchmarks.items():
@@ -309,6 +334,7 @@ def _score_cards(score: SuiteScore) -> str:
             sub = f"{b.minutes * 60:.2f} s &middot; weight {spec.weight:g}"
             if scaled(b):
                 sub += f" &middot; olympic mean {b.mean:.4f} min x {escape(factor_text(b))}"
+            sub += f" &middot; 95 % interval {escape(b.interval.text(4))}"
             cls = "valid" if b.valid else "invalid"
         cards.append(
             f'<div class="card"><div class="label">{escape(name)}{symbol}</div>'
@@ -326,6 +352,9 @@ RESULT_HEADERS = [
     "result (s)",
     "runs",
     "required",
+    "95 % interval (min)",
+    "MLPerf stated variance",
+    "spread",
 ]
 
 
@@ -334,7 +363,10 @@ def _results_table(score: SuiteScore) -> str:
     for name, spec in score.suite.benchmarks.items():
         b = score.benchmarks.get(name)
         if b is None:
-            rows.append([_td(name), _td("no results"), *[_td("")] * 5, _td(str(spec.runs), True)])
+            rows.append(
+                [_td(name), _td("no results"), *[_td("")] * 5, _td(str(spec.runs), True)]
+                + [_td("")] * 3
+            )
             continue
         counted = sum(1 for r in b.runs if r.counted)
         rows.append(
@@ -347,9 +379,77 @@ def _results_table(score: SuiteScore) -> str:
                 _td(_fmt(None if b.minutes is None else b.minutes * 60, 3), True, raw=True),
                 _td(f"{len(b.runs)} ({counted} counted)", True),
                 _td(str(spec.runs), True),
+                _td(_interval_cell(b), True),
+                _td(f"+/-{b.stated_variance.fraction * 100:g} % ({b.stated_variance.area})", True),
+                _td(error_bar(b), raw=True),
             ]
         )
     return _table(RESULT_HEADERS, rows)
+
+
+def _score_interval_sub(score: SuiteScore) -> str:
+    text = score_spread_text(score, 4)
+    return "" if text is None else f"<br>{escape(text)}"
+
+
+def _interval_cell(b: BenchmarkScore) -> str:
+    interval = b.interval
+    if interval.low is None:
+        return f"none ({interval.reason})"
+    if interval.high is None:
+        return f"{interval.low:.6f} to no upper end"
+    return f"{interval.low:.6f} to {interval.high:.6f}"
+
+
+ERRORBAR_W, ERRORBAR_H = 180, 24
+
+
+def error_bar(b: BenchmarkScore) -> str:
+    """The result as a dot, its 95 % interval as a bar with caps (an arrow where it has no
+    upper end), on the grey band of MLPerf's stated variance: an inline SVG, no script."""
+    interval, stated = b.interval, b.stated_variance
+    if b.minutes is None or interval.low is None or stated.low is None or stated.high is None:
+        return ""
+    ends = [interval.low, b.minutes, stated.low, stated.high]
+    ends += [] if interval.high is None else [interval.high]
+    lo, hi = min(ends), max(ends)
+    pad = 0.08 * ((hi - lo) or abs(b.minutes) or 1.0)
+    lo, hi = lo - pad, hi + pad
+
+    def x(value: float) -> float:
+        return round(4 + (ERRORBAR_W - 8) * (value - lo) / (hi - lo), 1)
+
+    left = x(interval.low)
+    right = ERRORBAR_W - 2 if interval.high is None else x(interval.high)
+    mid = ERRORBAR_H // 2
+    shapes = [
+        f'<rect x="{x(stated.low)}" y="4" width="{round(x(stated.high) - x(stated.low), 1)}" '
+        f'height="{ERRORBAR_H - 8}" fill="#dfe5ee"/>',
+        f'<line x1="{left}" y1="{mid}" x2="{right}" y2="{mid}" stroke="#1565c0" '
+        'stroke-width="2"/>',
+        f'<line x1="{left}" y1="{mid - 6}" x2="{left}" y2="{mid + 6}" stroke="#1565c0" '
+        'stroke-width="2"/>',
+    ]
+    if interval.high is None:
+        shapes.append(
+            f'<polygon points="{right},{mid} {right - 7},{mid - 5} {right - 7},{mid + 5}" '
+            'fill="#1565c0"/>'
+        )
+    else:
+        shapes.append(
+            f'<line x1="{right}" y1="{mid - 6}" x2="{right}" y2="{mid + 6}" stroke="#1565c0" '
+            'stroke-width="2"/>'
+        )
+    shapes.append(f'<circle cx="{x(b.minutes)}" cy="{mid}" r="3.5" fill="#1d2733"/>')
+    label = escape(
+        f"result {b.minutes:.6f} min; 95 % interval {interval.text()}; MLPerf's stated "
+        f"variance {stated.text()}"
+    )
+    return (
+        f'<svg class="errorbar" width="{ERRORBAR_W}" height="{ERRORBAR_H}" '
+        f'viewBox="0 0 {ERRORBAR_W} {ERRORBAR_H}" role="img" aria-label="{label}">'
+        f"<title>{label}</title>{''.join(shapes)}</svg>"
+    )
 
 
 def _summary_section(view: CampaignView) -> str:
@@ -362,6 +462,12 @@ def _summary_section(view: CampaignView) -> str:
         )
         parts.append(f"<p>score = {escape(terms)} = <b>{score.score:.6f}</b></p>")
     parts.append(_results_table(score))
+    parts.append(
+        '<p class="meta">The spread bar: the result (dot), its 95 % interval (blue bar; an '
+        "arrow where it has no upper end) and MLPerf's stated variance (grey band). "
+        f"Interval: {escape(METHOD)}. Stated variance: {escape(STATED_SOURCE)}. The score's "
+        f"interval: {escape(SCORE_RULE)}.</p>"
+    )
     for name, b in score.benchmarks.items():
         parts.append(
             f'<p class="meta">{escape(name)} scaling {escape(factor_text(b))}: '
@@ -605,7 +711,8 @@ def render_html(view: CampaignView, draw: bool = True) -> str:
         body += ["<h2>Time to train per run</h2>", times]
         body.append(
             '<p class="meta">Green bars are counted in the olympic mean (dashed line), grey '
-            "hatched bars are the dropped fastest and slowest runs, red bars failed.</p>"
+            "hatched bars are the dropped fastest and slowest runs, red bars failed; the blue "
+            "error bar on the right is the olympic mean's 95 % interval (unscaled).</p>"
         )
     for name, bench in score.benchmarks.items():
         body += [f"<h3>{escape(name)} runs</h3>", _runs_table(view, name, bench)]

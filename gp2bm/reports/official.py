@@ -1,6 +1,7 @@
 """How every report shows a benchmark's result: the official number (the olympic mean times
 the scaling factor, as MLCommons' tools publish it), the unscaled olympic mean beside it,
-and why the factor is what it is.
+why the factor is what it is, and how far the result could move: its 95 % interval from its
+runs beside MLPerf's stated variance (``results.spread``).
 
 For a suite with RCP checks the factor is the RCP normalisation MLCommons' package checker
 writes to scaling.json: a vendor whose runs converge faster than the reference sees the
@@ -9,7 +10,7 @@ number the evaluator will compute, never the better unscaled one alone.
 
 from __future__ import annotations
 
-from gp2bm.results.scoring import BenchmarkScore
+from gp2bm.results.scoring import BenchmarkScore, SuiteScore
 
 # The numbers a person would type into a form (the CSV, the workbooks): minutes with three
 # decimals, as MLCommons' results tables publish time-to-train; seconds with three (a run's
@@ -39,6 +40,37 @@ def result_line(b: BenchmarkScore) -> str:
     return f"olympic mean {mean} x scaling {factor_text(b)} = {official}: {b.scaling_reason}"
 
 
+def spread_text(b: BenchmarkScore, digits: int = 6) -> str:
+    """``95 % interval 0.002389 to 0.002706 min (bootstrap of the olympic rule over the 5
+    runs, 10000 resamples); MLPerf's stated variance +/-2.5 % (image benchmarks): ...``."""
+    interval = b.interval
+    how = ""
+    if interval.seed is not None:
+        how = (
+            f" (bootstrap of the olympic rule over the {interval.runs} runs, "
+            f"{interval.resamples} resamples)"
+        )
+    return (
+        f"95 % interval {interval.text(digits)}{how}; MLPerf's stated variance "
+        f"{b.stated_variance.text(digits)}"
+    )
+
+
+def score_spread_text(score: SuiteScore, digits: int = 6) -> str | None:
+    """``95 % interval 8233.874841 to 9398.002736 (joint bootstrap of the benchmarks)``;
+    None without a score."""
+    interval = score.score_interval
+    if interval is None:
+        return None
+    return f"95 % interval {interval.text(digits)} (joint bootstrap of the benchmarks)"
+
+
+def score_interval_summary(score: SuiteScore) -> dict | None:
+    """The score's 95 % interval for a JSON answer (None without a score)."""
+    interval = score.score_interval
+    return None if interval is None else interval.as_dict()
+
+
 def typed_minutes(minutes: float | None) -> float | None:
     """Minutes as MLCommons publishes them: three decimals."""
     return None if minutes is None else round(minutes, MINUTE_DECIMALS)
@@ -63,4 +95,6 @@ def official_summary(b: BenchmarkScore) -> dict:
         "scaling_factor": b.scaling_factor,
         "scaling_source": b.scaling_source,
         "scaling_reason": b.scaling_reason,
+        "interval": b.interval.as_dict(),
+        "stated_variance": b.stated_variance.as_dict(),
     }

@@ -11,10 +11,11 @@ from rich.table import Table
 from rich.text import Text
 
 from gp2bm.files.plaintext import printable
-from gp2bm.reports.official import factor_text
+from gp2bm.reports.official import factor_text, score_spread_text, spread_text
 from gp2bm.results.energy import BenchmarkEnergy
 from gp2bm.results.ledger import Ledger
 from gp2bm.results.scoring import BenchmarkScore, RunRole, SuiteScore
+from gp2bm.results.spread import METHOD
 
 if TYPE_CHECKING:  # names for the annotations only: `gp2bm score` need not load the writers
     from gp2bm.reports.rfp_workbook import FilledCell
@@ -94,6 +95,7 @@ def benchmark_summary(b: BenchmarkScore) -> Text:
     lines.append(
         "  VALID" if b.valid else "  INVALID", style="bold green" if b.valid else "bold red"
     )
+    lines.append(f"\n  {spread_text(b)}")
     lines.append(f"\n  scaling: {b.scaling_reason}")
     if b.rcp is not None:
         lines.append(f"\n  RCP: {'pass' if b.rcp.passed else 'FAIL'} - {b.rcp.message}")
@@ -131,6 +133,9 @@ def render_score(result: SuiteScore) -> Group:
         parts.append(
             Text(f"score ({result.suite.formula_text()}) = {terms} = {score:.6f}", style="bold")
         )
+        parts.append(Text(f"  {score_spread_text(result)}"))
+    if result.benchmarks:
+        parts.append(Text(f"interval: {METHOD}", style="dim"))
     return Group(*parts)
 
 
@@ -145,8 +150,14 @@ def _plain(console: Console, text: str) -> None:
     console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
-def _score_text(score: float | None) -> str:
-    return "none (invalid)" if score is None else f"{score:.6f}"
+def _score_text(score: float | None, interval: dict | None = None) -> str:
+    if score is None:
+        return "none (invalid)"
+    if interval is None:
+        return f"{score:.6f}"
+    low = "no lower end" if interval.get("low") is None else f"{interval['low']:.6f}"
+    high = "no upper end" if interval.get("high") is None else f"{interval['high']:.6f}"
+    return f"{score:.6f} (95 % interval {low} to {high})"
 
 
 def print_filled_cells(filled: list[FilledCell], err: Console) -> None:
@@ -182,15 +193,27 @@ def _print_results(benchmarks: dict[str, dict], out: Console) -> None:
         _plain(
             out,
             f"{name}: {official} (olympic mean {unscaled} min x scaling {factor} "
-            f"({b['scaling_source']}): {b['scaling_reason']})",
+            f"({b['scaling_source']}): {b['scaling_reason']}); {_interval_text(b)}",
         )
+
+
+def _interval_text(b: dict) -> str:
+    """A benchmark's 95 % interval as ``official_summary`` gives it, in a few words."""
+    interval = b.get("interval") or {}
+    low, high = interval.get("low"), interval.get("high")
+    if low is None:
+        return f"95 % interval none ({interval.get('reason') or 'no result'})"
+    if high is None:
+        return f"95 % interval {low:.6f} min to no upper end ({interval.get('reason')})"
+    return f"95 % interval {low:.6f} to {high:.6f} min"
 
 
 def print_reports(written: WrittenReports, out: Console) -> None:
     for kind, path in written.written:
         out.print(f"{kind}: {path}", highlight=False)
     _print_results(written.benchmarks, out)
-    out.print(f"score ({written.formula}): {_score_text(written.score)}", highlight=False)
+    score = _score_text(written.score, written.score_interval)
+    out.print(f"score ({written.formula}): {score}", highlight=False)
 
 
 def print_package(bundle: dict, out: Console, err: Console) -> None:
@@ -244,11 +267,12 @@ def print_verification(verification: dict, out: Console) -> None:
     for line in verification.get("ledger_lines") or []:
         _plain(out, f"  ledger: {line}")
     for f in verification["findings"]:
-        accepted = " (accepted)" if f.get("accepted") else ""
-        _plain(out, f"  {f['class']}{accepted}: {f['text']}")
+        mark = " (accepted)" if f.get("accepted") else ""
+        _plain(out, f"  {f['class']}{mark}: {f['text']}")
     _print_results(verification.get("benchmarks") or {}, out)
     _plain(out, f"  not provable from a bundle: {verification['not_provable']}")
     if verification["ok"]:
         accepted_names = verification.get("accepted") or []
         also = f" (accepting {', '.join(accepted_names)})" if accepted_names else ""
-        out.print(f"verified{also}: score {verification['score']:.6f}", highlight=False)
+        score = _score_text(verification["score"], verification.get("score_interval"))
+        out.print(f"verified{also}: score {score}", highlight=False)

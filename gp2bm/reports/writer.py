@@ -18,7 +18,7 @@ from gp2bm.errors import InputError
 from gp2bm.reports.completeness import incomplete
 from gp2bm.reports.csv_report import write_csv
 from gp2bm.reports.html_report import write_html
-from gp2bm.reports.official import official_summary
+from gp2bm.reports.official import official_summary, score_interval_summary
 from gp2bm.reports.rfp_workbook import FilledCell, RfpAnswers, fill_answers, read_answers
 from gp2bm.reports.view import CampaignView, load_campaign
 from gp2bm.reports.xlsx_report import write_xlsx
@@ -57,6 +57,7 @@ class WrittenReports:
     score: float | None
     valid: bool
     formula: str
+    score_interval: dict | None = None  # the score's 95 % interval
     written: list[tuple[str, Path]] = field(default_factory=list)
     filled: list[FilledCell] = field(default_factory=list)
     benchmarks: dict[str, dict] = field(default_factory=dict)  # official_summary of each
@@ -66,6 +67,7 @@ class WrittenReports:
         return {
             "campaign": str(self.campaign),
             "score": self.score,
+            "score_interval": self.score_interval,
             "valid": self.valid,
             "benchmarks": self.benchmarks,
             "written": {kind: str(path) for kind, path in self.written},
@@ -149,6 +151,7 @@ def make_reports(
         score=view.score.score,
         valid=view.score.valid,
         formula=view.suite.formula_text(),
+        score_interval=score_interval_summary(view.score),
         written=written,
         filled=filled,
         benchmarks={n: official_summary(b) for n, b in view.score.benchmarks.items()},

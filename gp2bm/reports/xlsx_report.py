@@ -4,9 +4,10 @@ Compliance and Telemetry sheets, written with openpyxl.
 Numbers are stored as numbers (with a display format), never as text, so that the
 evaluator can compute with them; text is always a string cell, never a formula
 (``celltext``). The Summary sheet gives each benchmark's official result (the olympic mean
-times the scaling factor) with the unscaled mean, the factor and why beside it.
-``gp2bm verify`` builds the workbook again from the bundled logs (``build_workbook``) and
-compares every cell (``cell_values``).
+times the scaling factor) with the unscaled mean, the factor and why beside it, then its
+95 % interval (``results.spread``) and MLPerf's stated variance; the score's interval is on
+the row below the score. ``gp2bm verify`` builds the workbook again from the bundled logs
+(``build_workbook``) and compares every cell (``cell_values``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DROPPED_COLOUR = "9E9E9E"
 HEADER_FILL = "DDE4EE"
 # Where verify reads the claimed score back.
 SUMMARY_SCORE_LABEL = "score"
+SUMMARY_INTERVAL_LABEL = "score 95 % interval"
 
 
 def _colour(role: RunRole) -> str:
@@ -102,18 +104,37 @@ def _summary(wb, view: CampaignView) -> None:
     cell.number_format = "0.000000"
     cell.font = Font(bold=True, size=13)
     ws.cell(row=r, column=3, value="valid" if score.valid else "INVALID: no score")
-    r += 2
+    r = _score_interval_row(ws, view, r + 1)
+    r += 1
     problems = [f"{n}: {p}" for n, b in score.benchmarks.items() for p in b.problems]
     problems += [f"{n}: no results" for n in score.missing]
     for text in problems:
         ws.cell(row=r, column=1, value="problem").font = Font(bold=True, color="C62828")
         _put(ws, r, 2, text)
         r += 1
-    _widths(ws, [20, 22, 14, 10, 8, 10, 10, 22, 12, 60])
+    _widths(ws, [20, 22, 14, 10, 8, 10, 10, 22, 12, 60, 16, 16, 16])
+
+
+def _score_interval_row(ws, view: CampaignView, r: int) -> int:
+    """The score's 95 % interval (its low and high end; text where it has no lower end),
+    on row ``r`` when there is a score; returns the next free row."""
+    from openpyxl.styles import Font  # heavy: openpyxl
+
+    interval = view.score.score_interval
+    if interval is None:
+        return r
+    ws.cell(row=r, column=1, value=SUMMARY_INTERVAL_LABEL).font = Font(bold=True)
+    low = _put(ws, r, 2, typed_score(interval.low) if interval.low is not None else "no lower end")
+    low.number_format = "0.000000"
+    high = typed_score(interval.high) if interval.high is not None else "no upper end"
+    _put(ws, r, 3, high).number_format = "0.000000"
+    _put(ws, r, 4, "joint bootstrap of the benchmarks (see Runs)")
+    return r + 1
 
 
 SUMMARY_HEADER = ["benchmark", "minutes", "seconds", "valid", "runs", "required", "scaling"]
 SUMMARY_HEADER += ["unscaled minutes", "source", "why this scaling"]
+SUMMARY_HEADER += ["95 % interval from (min)", "95 % interval to (min)", "MLPerf stated variance"]
 
 
 def _summary_results(ws, view: CampaignView, r: int) -> int:
@@ -134,11 +155,27 @@ def _summary_results(ws, view: CampaignView, r: int) -> int:
             _put(ws, r, 8, typed_minutes(b.mean)).number_format = "0.000"
             _put(ws, r, 9, b.scaling_source)
             _put(ws, r, 10, b.scaling_reason)
+            _interval_cells(ws, r, b)
         else:
             _put(ws, r, 4, "no results")
         _put(ws, r, 6, spec.runs)
         r += 1
     return r
+
+
+def _interval_cells(ws, r: int, b) -> None:
+    """A benchmark's 95 % interval (text where an end is missing) and MLPerf's stated
+    variance, in columns 11 to 13 of its Summary row."""
+    interval = b.interval
+    if interval.low is None:
+        _put(ws, r, 11, f"none ({interval.reason})")
+    else:
+        _put(ws, r, 11, typed_minutes(interval.low)).number_format = "0.000"
+        if interval.high is None:
+            _put(ws, r, 12, f"no upper end ({interval.reason})")
+        else:
+            _put(ws, r, 12, typed_minutes(interval.high)).number_format = "0.000"
+    _put(ws, r, 13, b.stated_variance.fraction).number_format = "0.0%"
 
 
 def _run_values(name: str, run: RunView) -> list:

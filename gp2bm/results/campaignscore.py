@@ -1,13 +1,17 @@
 """A gp2bm campaign's score: its results scored against its suite, from runs of one node
-type (the RFP asks for one), as ``run-all`` ends and ``status`` shows it so far."""
+type (the RFP asks for one), as ``run-all`` ends and ``status`` shows it so far; and its
+projection so far (``results.projection``: whether it can still pass, and the node time of
+the runs left), as run-all says it after each run and ``status`` shows it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from gp2bm.campaign.layout import CampaignLayout
+from gp2bm.campaign.record import RunRecord
 from gp2bm.errors import InputError, InvalidError
 from gp2bm.results.nodetypes import NodeTypes, require_one_node_type
+from gp2bm.results.projection import Projection, project
 from gp2bm.results.resultset import score_paths
 from gp2bm.results.scoring import SuiteScore
 from gp2bm.results.verdictcache import VerdictCache
@@ -50,3 +54,20 @@ def score_so_far(
         notes.append(f"not scored: {exc}")
         return None
 
+
+
+def node_seconds(layout: CampaignLayout, suite: Suite) -> dict[str, list[float]]:
+    """The node seconds each finished run of each benchmark took (its run record's: gp2bm's
+    own clock from start to end); a run without a record counts for nothing."""
+    took: dict[str, list[float]] = {}
+    for bench in suite.benchmarks:
+        records = (RunRecord.load(layout.record_path(bench, n)) for n in layout.finished(bench))
+        took[bench] = [r.seconds for r in records if r is not None and r.seconds is not None]
+    return took
+
+
+def projection_so_far(
+    layout: CampaignLayout, suite: Suite, score: SuiteScore | None
+) -> Projection:
+    """Whether the campaign can still pass, from its score so far (``score_so_far``)."""
+    return project(suite, score, node_seconds(layout, suite))

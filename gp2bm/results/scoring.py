@@ -21,7 +21,6 @@ The RFP score is the sum over benchmarks of weight / minutes (7.19/R + 9.05/B).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -32,19 +31,19 @@ from gp2bm.results.energy import BenchmarkEnergy, benchmark_energy
 from gp2bm.results.mlcommons import compliance as compliance_checker
 from gp2bm.results.mlcommons import rcp as rcp_checker
 from gp2bm.results.mlcommons import seeds as seed_checker
+from gp2bm.results.olympic import OLYMPIC_DROP, olympic_mean, olympic_roles
+from gp2bm.results.olympic import RunRole as RunRole
 from gp2bm.results.runlog import RunLog
+from gp2bm.results.spread import (
+    Interval,
+    ScoreInterval,
+    StatedVariance,
+    benchmark_interval,
+    score_interval,
+    stated_variance,
+)
 from gp2bm.results.timing import timing_mismatch
 from gp2bm.spec.suite import BenchmarkSpec, ComplianceMode, Suite
-
-
-class RunRole(StrEnum):
-    """What a run is to its benchmark's result: counted in the olympic mean, dropped at
-    either end of it, or failed (a failed run takes the dropped slowest run's place)."""
-
-    COUNTED = "counted"
-    DROPPED_FASTEST = "dropped (fastest)"
-    DROPPED_SLOWEST = "dropped (slowest)"
-    FAILED = "failed"
 
 
 class RcpMode(StrEnum):
@@ -60,41 +59,12 @@ class RcpMode(StrEnum):
 # Anomalies of a log that keep it from MLCommons' seed checker (its run fails already).
 UNCHECKED_KINDS = ("truncated", "garbled_line", "log_too_large")
 
+# The failed runs MLCommons allows a benchmark of 5 or 10 runs (a published set has no suite).
+DEFAULT_MAX_FAILED = 1
+
 NO_SCALING = "none"
 SCALING_JSON = "scaling.json"
 SCALING_RCP = "rcp"
-
-
-def olympic_mean(times: Sequence[float], failed: int = 0, drop: int = 1) -> float | None:
-    """MLCommons' olympic mean of the good runs' times.
-
-    ``drop`` runs are dropped at each end; each failed run stands in for one dropped slowest
-    run. Returns None when more runs failed than may be dropped, or nothing is left.
-    """
-    roles = olympic_roles(times, failed, drop)
-    if roles is None:
-        return None
-    kept = [t for t, role in zip(times, roles, strict=True) if role == RunRole.COUNTED]
-    if not kept:
-        return None
-    return sum(sorted(kept)) / len(kept)
-
-
-def olympic_roles(
-    times: Sequence[float], failed: int = 0, drop: int = 1
-) -> list[RunRole] | None:
-    """For each time, whether it is counted or dropped (and which end), in input order."""
-    if failed > drop:
-        return None
-    order = sorted(range(len(times)), key=lambda i: times[i])
-    roles = [RunRole.COUNTED] * len(times)
-    for i in order[:drop]:
-        roles[i] = RunRole.DROPPED_FASTEST
-    slow = drop - failed
-    if slow:
-        for i in order[drop:][-slow:]:
-            roles[i] = RunRole.DROPPED_SLOWEST
-    return roles
 
 
 @dataclass(frozen=True)
@@ -171,6 +141,26 @@ class BenchmarkScore:
     def valid(self) -> bool:
         return self.minutes is not None and not self.problems
 
+    @property
+    def max_failed_runs(self) -> int:
+        """The failed runs its suite allows (a published set, without one: MLCommons' 1)."""
+        return self.spec.max_failed_runs if self.spec is not None else DEFAULT_MAX_FAILED
+
+    @property
+    def interval(self) -> Interval:
+        """The 95 % interval on the result (``spread.METHOD``), scaled as the result is."""
+        good = [r.minutes for r in self.runs if not r.failed and r.minutes is not None]
+        if self.minutes is None:
+            runs = len(self.runs)
+            return Interval(None, None, runs=runs, reason="no result")
+        failed = sum(1 for r in self.runs if r.failed)
+        return benchmark_interval(good, failed, self.max_failed_runs, self.scaling_factor)
+
+    @property
+    def stated_variance(self) -> StatedVariance:
+        """MLPerf's stated variance of such a benchmark, around the result."""
+        return stated_variance(self.benchmark, self.minutes)
+
     def as_dict(self) -> dict:
         return {
             "folder": str(self.folder),
@@ -192,6 +182,8 @@ class BenchmarkScore:
                 "messages": list(self.seeds.messages),
             },
             "energy": None if self.energy is None else self.energy.as_dict(),
+            "interval": self.interval.as_dict(),
+            "stated_variance": self.stated_variance.as_dict(),
             "runs": [r.as_dict() for r in self.runs],
         }
 
@@ -220,6 +212,14 @@ class SuiteScore:
         return total
 
     @property
+    def score_interval(self) -> ScoreInterval | None:
+        """The score's 95 % interval (``spread.SCORE_RULE``); None without a score."""
+        if self.score is None:
+            return None
+        weights = {n: spec.weight for n, spec in self.suite.benchmarks.items()}
+        return score_interval([(w, self.benchmarks[n].interval) for n, w in weights.items()])
+
+    @property
     def valid(self) -> bool:
         """The score is computed: every benchmark of the suite is present and valid."""
         return self.score is not None
@@ -234,6 +234,9 @@ class SuiteScore:
             "benchmarks": {name: b.as_dict() for name, b in self.benchmarks.items()},
             "missing": self.missing,
             "score": self.score,
+            "score_interval": None
+            if self.score_interval is None
+            else self.score_interval.as_dict(),
         }
 
 
@@ -316,7 +319,7 @@ def score_benchmark(
 
 def _olympic(result: BenchmarkScore, spec: BenchmarkSpec | None) -> None:
     runs = result.runs
-    max_failed = spec.max_failed_runs if spec else 1
+    max_failed = spec.max_failed_runs if spec else DEFAULT_MAX_FAILED
     failed = [r for r in runs if r.failed]
     good = [r for r in runs if not r.failed]
     if spec is not None and len(runs) != spec.runs:
@@ -328,11 +331,11 @@ def _olympic(result: BenchmarkScore, spec: BenchmarkSpec | None) -> None:
         )
     # a run without a time has failed (score_run): every good run has one
     times = [r.minutes for r in good if r.minutes is not None]
-    roles = olympic_roles(times, failed=len(failed), drop=1)
+    roles = olympic_roles(times, failed=len(failed), drop=OLYMPIC_DROP)
     if roles is not None:
         for run, role in zip(good, roles, strict=True):
             run.role = role
-        result.mean = olympic_mean(times, failed=len(failed), drop=1)
+        result.mean = olympic_mean(times, failed=len(failed), drop=OLYMPIC_DROP)
         if result.mean is None:
             result.problems.append("no run left after the olympic drops")
 

@@ -4,8 +4,10 @@ The command line only parses and renders; what a campaign's start does, in order
 open the campaign (its suite, manifests, folder and runtime), refuse images not pinned by
 digest (the one pin check, ``images.require_pinned``), run the pre-flight that ``gp2bm
 check`` runs (unless ``--skip-check``: a blocking failure stops the campaign before any run),
-describe the node once (its inventory and system description), then do every missing run.
-A dry run plans the same runs (``plan.plan_campaign``) and starts nothing.
+describe the node once (its inventory and system description), then do every missing run,
+the campaign projected before the first and after each (``watch``: whether it can still
+pass, said at once; ``--stop-early`` stops it there). A dry run plans the same runs
+(``plan.plan_campaign``) and starts nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from gp2bm.run.plan import CampaignPlan, plan_campaign
 from gp2bm.run.power import settle_power
 from gp2bm.run.progress import CampaignProgress
 from gp2bm.run.request import CampaignChoice, OpenCampaign, RunRequest, open_campaign
+from gp2bm.run.watch import CampaignWatch
 from gp2bm.runtimes.base import Runtime
 from gp2bm.spec.manifest import BenchmarkManifest
 
@@ -139,5 +142,8 @@ def run_requested(
     record_node_once(campaign, opened.manifests, display.warn)
     targets = {name: b.target for name, b in opened.suite.benchmarks.items()}
     with display.progress(targets) as progress:
-        outcomes = run_campaign(campaign, opened.manifests, runtime, options, benchmarks, progress)
+        watch = CampaignWatch(campaign, req.stop_early, progress.warn)
+        outcomes = run_campaign(
+            campaign, opened.manifests, runtime, options, benchmarks, progress, watch
+        )
     return CampaignRun(opened, outcomes)

@@ -3,7 +3,8 @@
 Under the campaign lock it first cleans up what a killed gp2bm left (its containers, the
 partial logs, kept as attempts), prepares each image once, then does each run under the
 run's own lock: Slurm array tasks may share the campaign, and a run another gp2bm is doing
-is skipped, not done twice.
+is skipped, not done twice. A ``CampaignWatch`` given projects the campaign before the first
+run and after each (``run.watch``), and may stop it between two runs (``--stop-early``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gp2bm.run.options import RunOptions
 from gp2bm.run.progress import CampaignProgress, LiveStatus
 from gp2bm.run.signals import SignalGuard
 from gp2bm.run.spanning import require_allocation
+from gp2bm.run.watch import CampaignWatch
 from gp2bm.run.writing import disk_full, is_disk_full
 from gp2bm.runtimes.base import LABEL_CAMPAIGN, ImageInfo, Runtime
 from gp2bm.runtimes.span import spans
@@ -31,12 +33,14 @@ def run_campaign(
     options: RunOptions,
     benchmarks: list[str] | None = None,
     progress: CampaignProgress | None = None,
+    watch: CampaignWatch | None = None,
 ) -> list[RunOutcome]:
     """Run every missing run of the campaign (or of the named benchmarks). The caller has
-    checked what must hold before (the images pinned: ``images.require_pinned``)."""
+    checked what must hold before (the images pinned: ``images.require_pinned``).
+    ``watch``: told before the first run and after each; it may stop the campaign there."""
     names = benchmarks or list(campaign.suite.benchmarks)
     try:
-        return _run_campaign(campaign, manifests, runtime, options, names, progress)
+        return _run_campaign(campaign, manifests, runtime, options, names, progress, watch)
     except OSError as exc:
         # Any other write of the campaign (its lock, suite copy, attempts) on a full disk.
         if not is_disk_full(exc):
@@ -51,6 +55,7 @@ def _run_campaign(
     options: RunOptions,
     names: list[str],
     progress: CampaignProgress | None,
+    watch: CampaignWatch | None,
 ) -> list[RunOutcome]:
     outcomes = []
     with campaign.lock(), SignalGuard():
@@ -69,6 +74,8 @@ def _run_campaign(
         if progress:
             for note in (n for b in benches for n in setups[b].notes):
                 progress.note(f"warning: {note}")
+        if watch is not None and plan:
+            watch.check()  # a campaign resumed may not pass already
         for planned in plan:
             bench = planned.benchmark
             outcome = _run_one(
@@ -76,6 +83,8 @@ def _run_campaign(
             )
             if outcome is not None:
                 outcomes.append(outcome)
+                if watch is not None:
+                    watch.check(outcome)
     return outcomes
 
 

@@ -155,6 +155,11 @@ class CampaignProgress:
     def note(self, text: str) -> None:
         self.console.print(f"[yellow]{escape(text)}[/]", highlight=False)
 
+    def warn(self, text: str) -> None:
+        """A warning in one whole line (the campaign's projection, a slow run): never
+        folded, so a log or a pipe reads it as one line."""
+        self.console.print(text, style="yellow", highlight=False, markup=False, soft_wrap=True)
+
     def _label(self, p: PlannedRun) -> str:
         return f"{p.benchmark} run {p.index} ({p.position}/{p.total})"
 
@@ -166,12 +171,15 @@ class CampaignProgress:
                 self._task = self._progress.add_task(
                     "campaign", total=planned.total, label="", detail=""
                 )
-            self._progress.update(self._task, label=self._label(planned), detail="starting")
+            task = self._task
+            self._progress.update(task, label=self._label(planned), detail="starting")
         else:
             self._line(f"{self._label(planned)}: started")
 
     def tick(self) -> None:
-        if self._progress is None or self._status is None or self._planned is None:
+        if self._progress is None or self._task is None:
+            return
+        if self._status is None or self._planned is None:
             return
         if self._task is None:
             return

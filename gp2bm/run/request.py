@@ -41,6 +41,8 @@ class RunRequest:
     no_gpu: bool = False
     # the node power source to sample during every run (None: the campaign's, if any)
     power: PowerSettings | None = None
+    # stop between two runs once the runs so far decide the campaign cannot pass
+    stop_early: bool = False
 
 
 def run_options(
