@@ -1,4 +1,5 @@
-"""gp2bm verify: the evaluator's commands (wiring: parse, call, render)."""
+"""gp2bm verify and gp2bm accept: the evaluator's and the buyer's commands (wiring: parse,
+call, render)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,20 @@ import json
 import shlex
 
 from gp2bm.cli.app import app, err, out
-from gp2bm.cli.options import AcceptOpt, BundleArg, JsonOpt, OwnSuiteOpt
+from gp2bm.cli.options import (
+    AcceptanceCampaignArg,
+    AcceptDifferenceOpt,
+    AcceptOpt,
+    BundleArg,
+    HtmlOpt,
+    JsonOpt,
+    OwnSuiteOpt,
+    ToleranceOpt,
+)
+from gp2bm.evaluation.accept import accept_campaign
 from gp2bm.evaluation.verify import verify_bundle
 from gp2bm.handin.scratch import stop_on_sigterm
+from gp2bm.reports.acceptance import acceptance_lines, write_acceptance_html
 from gp2bm.reports.terminal import print_verification
 from gp2bm.reports.workprogress import WorkProgress
 
@@ -49,6 +61,56 @@ def verify(
         raise failure
     err.print(
         f"verified in {work.elapsed:.1f} s; done: {shlex.quote(str(bundle))} is ready to hand in",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("accept")
+def accept_command(
+    bundle: BundleArg,
+    campaign: AcceptanceCampaignArg,
+    suite: OwnSuiteOpt = None,
+    tolerance: ToleranceOpt = None,
+    accept: AcceptDifferenceOpt = None,
+    html: HtmlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The buyer's acceptance check: hold a campaign re-run on the delivered system to the
+    committed bundle (the vendor's hand-in).
+
+    The committed bundle is verified first, by your rules (--suite, else gp2bm's suite of
+    its name); the acceptance campaign is scored under the same rules. Compared, and said
+    in words: the rules, the images (image IDs), the implementation source (every file by
+    SHA-256, staged as package stages it), the hardware (accelerator model, count and
+    memory, driver, CPU, memory, nodes), and each benchmark's result against the committed
+    one with both 95 % intervals. A benchmark passes when it is no slower than committed by
+    more than the tolerance (--tolerance, else the larger of MLPerf's stated variance and
+    the committed interval's reach). Only a re-run shows that the committed results came
+    from the hardware delivered: this is that re-run's check.
+
+    Exit 0 when every benchmark passes and nothing differs that you did not --accept; 1
+    naming each failing benchmark (with the percentage) and each difference; 2 for an
+    unreadable bundle, campaign or option.
+    """
+    with stop_on_sigterm("gp2bm accept"), WorkProgress(err, "accept") as work:
+        result = accept_campaign(bundle, campaign, suite, tolerance, frozenset(accept or []))
+    data = result.as_dict()
+    if html is not None:
+        written = write_acceptance_html(data, html)
+        err.print(f"wrote {written}", highlight=False, markup=False, soft_wrap=True)
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        for line in acceptance_lines(data):
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+    failure = result.failure()
+    if failure is not None:
+        raise failure
+    err.print(
+        f"accepted in {work.elapsed:.1f} s; done: {shlex.quote(str(campaign))} holds the "
+        "committed result",
         highlight=False,
         markup=False,
         soft_wrap=True,

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from gp2bm import __version__
-from gp2bm.campaign.trust import RESERVATIONS
+from gp2bm.campaign.trust import ACCEPTANCE_DIFFERENCES, RESERVATIONS
 from gp2bm.runtimes import NAMES
 from gp2bm.spec.suite import ComplianceMode
 
@@ -425,6 +425,37 @@ AcceptOpt = Annotated[
         metavar="RESERVATION",
         help="Accept a reservation of the bundle's trust ledger by name (repeat it): "
         + "; ".join(f"{name}: {what}" for name, what in RESERVATIONS.items())
+        + ". The verdict says what was accepted.",
+    ),
+]
+
+AcceptanceCampaignArg = Annotated[
+    Path,
+    typer.Argument(
+        metavar="CAMPAIGN",
+        help="The acceptance campaign: run-all's folder of the re-run on the delivered system.",
+    ),
+]
+ToleranceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--tolerance",
+        metavar="PCT",
+        help="How much slower than the committed result a benchmark may be, in percent (the "
+        "RFP's own). Default, per benchmark: the larger of MLPerf's stated variance (2.5 % "
+        "image, 5 % other) and how far the committed result's 95 % interval reaches above it.",
+    ),
+]
+AcceptDifferenceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--accept",
+        metavar="NAME",
+        help="Accept a difference of the delivered system, or a reservation of the committed "
+        "bundle, by name (repeat it): "
+        + "; ".join(f"{name}: {what}" for name, what in ACCEPTANCE_DIFFERENCES.items())
+        + "; and the reservations: "
+        + ", ".join(RESERVATIONS)
         + ". The verdict says what was accepted.",
     ),
 ]

@@ -96,7 +96,7 @@ def _against_inventory(desc: dict, found_fields: dict, where: str) -> list[str]:
             continue
         claimed, measured = read(desc.get(key)), read(found_fields.get(key))
         same = (
-            _same_cpu(str(claimed), str(measured))
+            same_cpu(str(claimed), str(measured))
             if key == "host_processor_model_name"
             else claimed == measured
         )
@@ -146,7 +146,7 @@ def _host_against_records(desc: dict, accounts: dict[str, set], where: str) -> l
     out = []
     models = {" ".join(str(c).split()) for c in accounts["cpu"] if c}
     claimed = " ".join(str(desc.get("host_processor_model_name") or "").split())
-    if models and not any(_same_cpu(claimed, m) for m in models):
+    if models and not any(same_cpu(claimed, m) for m in models):
         out.append(
             f"{where}: host_processor_model_name {claimed[:60]!r}, the run records' nodes had "
             f"{sorted(m[:60] for m in models)}"
@@ -161,7 +161,7 @@ def _host_against_records(desc: dict, accounts: dict[str, set], where: str) -> l
     return out
 
 
-def _same_cpu(claimed: str, reported: str) -> bool:
+def same_cpu(claimed: str, reported: str) -> bool:
     """A claimed CPU model matches what a node reported: the same words, or the claim
     is the reported name without its vendor's decorations ("(R)", "CPU @ 2.4GHz")."""
     def words(text: str) -> list[str]:

@@ -30,8 +30,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gp2bm.errors import InvalidError
+
+if TYPE_CHECKING:  # the view is made by verify; this module stays light
+    from gp2bm.reports.view import CampaignView
 
 RECOMPUTED = "recomputed"
 CROSS_CHECKED = "cross-checked"
@@ -60,6 +64,8 @@ class Verification:
     ledger: dict = field(default_factory=dict)
     ledger_lines: list[str] = field(default_factory=list)
     accepted: list[str] = field(default_factory=list)  # reservations the evaluator accepts
+    # the bundle read as a campaign and recomputed (for ``accept``; never in the JSON)
+    view: CampaignView | None = field(default=None, repr=False, compare=False)
 
     def add(self, other: Verification) -> None:
         """The findings of ``other`` (a part checked elsewhere) after these."""

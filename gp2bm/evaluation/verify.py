@@ -68,7 +68,7 @@ from gp2bm.spec.suite import ComplianceMode, Suite, load_suite
 __all__ = ["Verification", "compare", "verify_bundle", "verify_tree"]
 
 
-def _top(root: Path) -> Path:
+def top_folder(root: Path) -> Path:
     if BundleFiles(root).sums_file.is_file():
         return root
     entries = list(root.iterdir())
@@ -259,6 +259,7 @@ def verify_tree(
     if recomputed is None:
         return result
     view, verdicts = recomputed
+    result.view = view
     # the side ended (``closing``) before the scratch folder its package checker writes
     # into is removed: else a file it writes meanwhile keeps the folder there
     with scratch("check") as tmp, closing(side):
@@ -298,10 +299,10 @@ def verify_bundle(
         )
     bundle = Path(bundle)
     if bundle.is_dir():
-        return verify_tree(_top(bundle), bundle, suite_path, accept=accept)
+        return verify_tree(top_folder(bundle), bundle, suite_path, accept=accept)
     with scratch("verify") as tmp:
         safetar.extract(bundle, tmp / "bundle", limits=BUNDLE)
         # the side process forked as the command started (``early``), else now; ended
         # before the folder it reads is removed
         with CheckerSide() as side:
-            return verify_tree(_top(tmp / "bundle"), bundle, suite_path, side, accept)
+            return verify_tree(top_folder(tmp / "bundle"), bundle, suite_path, side, accept)

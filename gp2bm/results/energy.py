@@ -12,7 +12,9 @@ over its nodes and interconnects, in joules.
 
 A benchmark's energy is the mean over the same runs as its score's olympic mean (the
 fastest and the slowest dropped, a failed run taking the slowest's place), times the same
-scaling factor, as the summarizer does.
+scaling factor, as the summarizer does. Of runs of equal time, the first in run order is
+the one dropped as the fastest (the summarizer takes them in the order its directory
+listing gives, which no rule fixes: with such a tie its energy can be another run's).
 
 What MLPerf asks of the readings that the summarizer does not check is said as findings:
 fewer than 60 readings in the measured loop (the rule: extend the loop, as NVIDIA's configs

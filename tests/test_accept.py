@@ -1,0 +1,173 @@
+"""The buyer's acceptance check (gp2bm accept) on real smoke campaigns: the committed one
+packaged by gp2bm, the acceptance ones run again by run-all. The same workload passes; one
+made slower (the smoke workload's own knob, --sleep-per-epoch) fails naming the benchmark
+and the percentage; one on a node with other GPUs (NVML's stand-in, tests/fake_pynvml)
+fails naming the accelerator count; a committed bundle that is not verified cannot be
+accepted against. Runs are made long by the same knob so that their times are the sleep's,
+not the shared machine's noise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from campaign_helpers import SYSTEM, run_all_local, write_suite
+from fake_pynvml import install
+from test_report_campaign import ORG, system_description
+
+from gp2bm.handin.bundle import build_bundle
+from gp2bm.node import fingerprint
+from gp2bm.node.systemdesc import detected_fields
+
+pytestmark = pytest.mark.slow
+
+RUNS = {"resnet": 5, "bert": 10}  # what MLCommons' package checker asks of a bundle
+# Seconds per epoch (BERT: per evaluation block): runs of about a second each, the sleep's
+SLEEP = {"resnet": 0.03, "bert": 0.15}
+SLOWER = 1.5  # times as long
+
+
+def smoke_suite(folder: Path, factor: float = 1.0) -> Path:
+    """The smoke suite, each run's sleep ``factor`` times SLEEP."""
+    suite = write_suite(folder, RUNS)
+    for bench, sleep in SLEEP.items():
+        manifest = folder / f"{bench}.yaml"
+        doc = yaml.safe_load(manifest.read_text())
+        doc["local"]["command"] += ["--sleep-per-epoch", f"{sleep * factor:g}"]
+        manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return suite
+
+
+def campaign(cli, folder: Path, factor: float = 1.0, *extra: str) -> Path:
+    suite = smoke_suite(folder / "suite", factor)
+    root = folder / "campaign"
+    res = run_all_local(cli, suite, root, *extra)
+    assert res.code == 0, res.err[-3000:]
+    return root
+
+
+def describe(root: Path) -> None:
+    """The system description a vendor fills in: what the node measured, no GPU."""
+    inventory = json.loads((root / "inventory.json").read_text())
+    no_gpu = {"accelerators_per_node": "0", "accelerator_model_name": "N/A",
+              "accelerator_memory_capacity": "N/A"}  # fmt: skip
+    desc = {**system_description(), **no_gpu, **detected_fields(inventory)}
+    folder = root / ORG / "systems"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{SYSTEM}.json").write_text(json.dumps(desc, indent=2))
+
+
+@pytest.fixture(scope="module")
+def committed(tmp_path_factory) -> tuple[Path, Path]:
+    """The vendor's committed bundle and the suite file it ran (the evaluator's rules)."""
+    from gp2bm.cli import main
+
+    folder = tmp_path_factory.mktemp("committed")
+    suite = smoke_suite(folder / "suite")
+    root = folder / "campaign"
+    try:
+        main(["run-all", "--suite", str(suite), "--campaign", str(root), "--runtime", "local",
+              "--system", SYSTEM, "--cache-drop-command", "true"])  # fmt: skip
+    except SystemExit as exc:
+        assert exc.code in (0, None), exc
+    describe(root)
+    bundle = build_bundle(root, folder / "handin.tar.gz", None).output
+    return bundle, suite
+
+
+def accept(cli, bundle: Path, root: Path, suite: Path, *args: str) -> tuple[int, dict]:
+    res = cli("accept", bundle, root, "--suite", suite, "--json", *args)
+    assert res.code in (0, 1), res.out + res.err
+    assert "Traceback" not in res.err
+    return res.code, json.loads(res.out)
+
+
+def test_the_same_workload_is_accepted(cli, committed, tmp_path):
+    bundle, suite = committed
+    root = campaign(cli, tmp_path)
+    code, data = accept(cli, bundle, root, suite)
+    assert code == 0, data
+    assert data["accepted"] and not [d for d in data["differences"] if not d["accepted"]]
+    for name in RUNS:
+        b = data["benchmarks"][name]
+        assert b["passed"] and abs(b["change"]) < b["tolerance"], b
+        assert b["committed"]["interval"]["low"] is not None
+        assert b["delivered"]["interval"]["low"] is not None
+    # what was compared is said in words, each of the four
+    said = " ".join(data["compared"])
+    for word in ("rules", "images", "implementation source", "hardware", "results"):
+        assert word in said, said
+    assert "the same" in said
+    text = cli("accept", bundle, root, "--suite", suite, "--html", tmp_path / "a.html")
+    assert text.code == 0 and text.out.strip().splitlines()[-1] == "accepted"
+    assert "resnet: committed" in text.out and "within the tolerance" in text.out
+    page = (tmp_path / "a.html").read_text()
+    assert "Acceptance: accepted" in page and "<script" not in page
+
+
+def test_a_slower_system_fails_naming_the_benchmark_and_how_much(cli, committed, tmp_path):
+    bundle, suite = committed
+    root = campaign(cli, tmp_path, SLOWER)
+    code, data = accept(cli, bundle, root, suite)
+    assert code == 1 and not data["accepted"]
+    resnet = data["benchmarks"]["resnet"]
+    assert not resnet["passed"] and resnet["change"] > 0.3, resnet
+    assert "% slower, beyond the tolerance" in resnet["line"]
+    res = cli("accept", bundle, root, "--suite", suite)
+    assert res.code == 1
+    last = res.err.strip().splitlines()[-1]
+    assert "not accepted" in last and "resnet" in last and "% slower" in last, last
+    # the RFP's own tolerance, wide enough, accepts it
+    wide = cli("accept", bundle, root, "--suite", suite, "--tolerance", "200")
+    assert wide.code == 0, wide.err[-2000:]
+
+
+@pytest.fixture
+def eight_h100(monkeypatch):
+    """This process's node answers NVML with 8 H100 (the stand-in); the node's facts, taken
+    once per process, are taken again with it, and again after."""
+    fingerprint._identity.cache_clear()
+    install(monkeypatch)
+    yield
+    fingerprint._identity.cache_clear()
+
+
+def test_other_gpus_fail_naming_the_accelerator_count(cli, committed, tmp_path, eight_h100):
+    """The acceptance node answers NVML with 8 H100: the committed runs had none. The
+    count and the model differ, each named; accepted only by name."""
+    bundle, suite = committed
+    root = campaign(cli, tmp_path, 1.0, "--no-gpu")
+    code, data = accept(cli, bundle, root, suite)
+    assert code == 1
+    kinds = {d["kind"]: d["text"] for d in data["differences"]}
+    assert "accelerator-count" in kinds and "accelerator" in kinds, kinds
+    assert "committed 0, delivered 8" in kinds["accelerator-count"]
+    assert "H100" in kinds["accelerator"]
+    res = cli("accept", bundle, root, "--suite", suite)
+    assert res.code == 1 and "accelerator" in res.err.strip().splitlines()[-1]
+    names = [a for k in kinds for a in ("--accept", k)]
+    both = cli("accept", bundle, root, "--suite", suite, *names)
+    assert both.code == 0, both.out + both.err
+    assert "accepted (accepting" in both.out
+
+
+def test_a_bundle_that_is_not_verified_cannot_be_accepted_against(cli, committed, tmp_path):
+    """By other rules than the bundle's (gp2bm's own GP2BM suite): not verified, so no
+    acceptance; an unknown --accept name, a missing campaign: exit 2."""
+    bundle, suite = committed
+    root = campaign(cli, tmp_path)
+    other = tmp_path / "other.yaml"
+    doc = yaml.safe_load(suite.read_text())
+    doc["benchmarks"]["bert"]["weight"] = 19.05
+    other.write_text(yaml.safe_dump(doc))
+    code, data = accept(cli, bundle, root, other)
+    assert code == 1
+    (first,) = [d for d in data["differences"] if d["kind"] == "committed"]
+    assert "not verified" in first["text"] and "bert.weight" in first["text"]
+    unknown = cli("accept", bundle, root, "--suite", suite, "--accept", "everything")
+    assert unknown.code == 2 and "everything" in unknown.err
+    missing = cli("accept", bundle, tmp_path / "nowhere", "--suite", suite)
+    assert missing.code == 2 and "nowhere" in missing.err
+    assert len(missing.err.strip().splitlines()) == 1
