@@ -144,14 +144,14 @@ def test_a_run_far_slower_than_published_warns():
 
 
 def test_the_watch_warns_of_a_run_far_slower_than_published(tmp_path):
-    """On a campaign whose inventory has 4 A100-SXM4-80GB: a ResNet run 31 % slower than the
+    """On a campaign whose inventory has 8 A100-SXM4-80GB: a ResNet run 31 % slower than the
     slowest such published result warns; the campaign itself is complete and valid."""
     root = synthetic_campaign(tmp_path)
     meta = json.loads((root / "campaign.json").read_text())
     campaign = Campaign.open(root, load_suite(meta["suite_file"]), create=False)
     said: list[str] = []
     watch = CampaignWatch(campaign, True, said.append)
-    published = plausibility(load_atlas(), "resnet", "A100-SXM4-80GB", 4, 1, 10.0)
+    published = plausibility(load_atlas(), "resnet", "A100-SXM4-80GB", 8, 1, 10.0)
     slowest = published.slowest
     assert slowest is not None
     record = RunRecord("resnet", 4, status="success", minutes=slowest * 1.31)
@@ -159,7 +159,7 @@ def test_the_watch_warns_of_a_run_far_slower_than_published(tmp_path):
     assert projection is not None and projection.outlook is Outlook.CAN_PASS
     assert said == [
         "warning: resnet run 4: the node may be misconfigured: 31 % slower than the slowest "
-        f"published 4x A100-SXM4-80GB ResNet result ({slowest * 1.31:.2f} min against "
+        f"published 8x A100-SXM4-80GB ResNet result ({slowest * 1.31:.2f} min against "
         f"{slowest:.2f} min, of {len(published.compared)} published results on 1 node)"
     ]
 

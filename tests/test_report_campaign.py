@@ -50,7 +50,7 @@ def system_description(system: str = SYSTEM, org: str = ORG) -> dict:
         "host_networking": "InfiniBand HDR",
         "host_networking_topology": "N/A",
         "host_memory_configuration": "16x 64 GB DDR4",
-        "accelerators_per_node": "4",
+        "accelerators_per_node": "8",
         "accelerator_model_name": "NVIDIA A100-SXM4-80GB",
         "accelerator_host_interconnect": "PCIe 4.0 x16",
         "accelerator_frequency": "1410 MHz",
@@ -82,8 +82,8 @@ INVENTORY = {
     "gpus": {
         "driver_version": "535.104.05",
         "cuda_driver_version": "12.2",
-        "count": 4,
-        "gpus": [{"index": i, "name": "NVIDIA A100-SXM4-80GB"} for i in range(4)],
+        "count": 8,
+        "gpus": [{"index": i, "name": "NVIDIA A100-SXM4-80GB"} for i in range(8)],
     },
     "nvidia_smi": {"present": True, "query": "==== NVSMI LOG ====\n" + "x " * 400},
 }

@@ -10,12 +10,15 @@ PREFLIGHT = "preflight"
 UNPINNED = "unpinned"
 ATTEMPTS = "attempts"
 NOT_RUN = "not-run-by-gp2bm"
+IMPLAUSIBLE_RESULT = "implausible"
 RESERVATIONS = {
     CACHE_DROP: "a run without a cache drop (disabled, or failed and let go on)",
     PREFLIGHT: "a run started without the pre-flight (--skip-check), or with no word of it",
     UNPINNED: "a run of an image not pinned by digest (--allow-unpinned)",
     ATTEMPTS: "runs interrupted and redone (their attempts are kept in the bundle)",
     NOT_RUN: "result logs gp2bm did not run (no run line of gp2bm in them)",
+    IMPLAUSIBLE_RESULT: "a result more than 1.5x faster than any published closed-division "
+    "result of its accelerator, count and node count (gp2bm atlas)",
 }
 
 # Host memory as the kernel reports it moves with firmware and kernel reservations: within

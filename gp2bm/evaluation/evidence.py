@@ -10,8 +10,9 @@ not run are held to none of the gp2bm checks: they are the reservation
 
 from __future__ import annotations
 
+from gp2bm.campaign.trust import NOT_RUN
 from gp2bm.evaluation import provenance, timeline
-from gp2bm.evaluation.hardware import check_hardware, vendor_words
+from gp2bm.evaluation.hardware import INVENTORY_FILE, check_hardware, vendor_words
 from gp2bm.evaluation.verification import Verification
 from gp2bm.reports.view import CampaignView, RunView
 from gp2bm.results.timing import observed_number
@@ -40,6 +41,14 @@ def _run_findings(view: CampaignView, bench: str, run: RunView) -> list[str]:
     return found
 
 
+def _any_run_by_gp2bm(view: CampaignView) -> bool:
+    return any(
+        run.score.log is not None and run.score.log.trace is not None
+        for runs in view.runs.values()
+        for run in runs
+    )
+
+
 def cross_check(view: CampaignView, result: Verification) -> None:
     """The cross-checks of every log gp2bm ran, and of the bundle."""
     for bench, runs in view.runs.items():
@@ -53,7 +62,17 @@ def cross_check(view: CampaignView, result: Verification) -> None:
         result.contradictions += timeline.copies(ran)
     result.contradictions += provenance.numbering(view.layout, view.suite)
     result.contradictions += provenance.accounted(view.layout, view.suite)
-    result.contradictions += check_hardware(view)
+    hardware = check_hardware(view)
+    if view.inventory is None and not _any_run_by_gp2bm(view):
+        # logs gp2bm did not run (imported, published) come without gp2bm's inventory:
+        # their reservation, not-run-by-gp2bm, says so; nothing is cross-checked instead
+        missing = [f for f in hardware if f.startswith(f"{INVENTORY_FILE}: missing")]
+        hardware = [f for f in hardware if f not in missing]
+        result.unverifiable += [
+            f"{INVENTORY_FILE}: missing, as for logs gp2bm did not run (reservation "
+            f"{NOT_RUN}): the system description is the vendor's word alone"
+        ] if missing else []
+    result.contradictions += hardware
     words = vendor_words(view)
     if words is not None:
         result.unverifiable.append(words)

@@ -40,7 +40,7 @@ from gp2bm.campaign.layout import (
 )
 from gp2bm.campaign.trust import RESERVATIONS
 from gp2bm.errors import Gp2bmError, InputError
-from gp2bm.evaluation import claimcheck, evidence, reportcheck
+from gp2bm.evaluation import claimcheck, evidence, plausible, reportcheck
 from gp2bm.evaluation.checkerside import CheckerSide
 from gp2bm.evaluation.reference import (
     Reference,
@@ -282,6 +282,7 @@ def verify_tree(
     claimcheck.check_records(view, result)
     evidence.cross_check(view, result)
     evidence.reserve(view, result)
+    plausible.judge(view, result)
     for item in (meta or {}).get("incomplete") or []:
         result.problems.append(f"incomplete: {item}")
     return result

@@ -270,6 +270,8 @@ def print_verification(verification: dict, out: Console) -> None:
         mark = " (accepted)" if f.get("accepted") else ""
         _plain(out, f"  {f['class']}{mark}: {f['text']}")
     _print_results(verification.get("benchmarks") or {}, out)
+    if checked.get("plausibility"):
+        _plain(out, f"  against the published results: {checked['plausibility']}")
     _plain(out, f"  not provable from a bundle: {verification['not_provable']}")
     if verification["ok"]:
         accepted_names = verification.get("accepted") or []

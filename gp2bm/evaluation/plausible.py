@@ -1,0 +1,62 @@
+"""A bundle's results against the published record (``atlas.plausibility``).
+
+The bundle's accelerator and count are its system description's (``accelerator_model_name``,
+``accelerators_per_node``; the hardware cross-check holds them against the inventory and
+the records), its node count the suite's. Each benchmark's recomputed result is judged
+against every closed-division result of that accelerator, count and node count:
+
+* faster than the fastest published by more than the atlas's margin (1.5x): the
+  reservation ``implausible`` (``campaign.trust``), accepted only by name;
+* faster within the margin, or slower than the slowest published ("the node may be
+  misconfigured"): said, not a reservation;
+* no accelerator, an accelerator the atlas does not know, no such published result: said
+  as what could not be judged.
+"""
+
+from __future__ import annotations
+
+from gp2bm.atlas import load_atlas, normalise_accelerator, plausibility
+from gp2bm.atlas.claims import CANNOT_JUDGE, IMPLAUSIBLE, PLAUSIBLE
+from gp2bm.campaign.trust import IMPLAUSIBLE_RESULT
+from gp2bm.evaluation.verification import Verification
+from gp2bm.files.plaintext import printable
+from gp2bm.reports.view import CampaignView
+
+
+def _claimed_accelerator(view: CampaignView) -> tuple[str, int] | None:
+    """The system description's accelerator (the atlas's name) and count, or None."""
+    desc = view.system_desc or {}
+    try:
+        count = int(str(desc.get("accelerators_per_node", "")).strip())
+    except ValueError:
+        return None
+    name = normalise_accelerator(str(desc.get("accelerator_model_name") or ""))
+    if count <= 0 or name is None:
+        return None
+    return name, count
+
+
+def judge(view: CampaignView, result: Verification) -> None:
+    """Each benchmark's result against the published ones: a reservation when implausible,
+    a line of what was judged otherwise (``result.checked["plausibility"]``)."""
+    claimed = _claimed_accelerator(view)
+    if claimed is None:
+        model = printable(str((view.system_desc or {}).get("accelerator_model_name")), 60)
+        result.checked["plausibility"] = (
+            f"not judged: no accelerator the published results know ({model})"
+        )
+        return
+    name, count = claimed
+    atlas = load_atlas()
+    said = []
+    for bench, b in view.score.benchmarks.items():
+        if b.minutes is None or not b.minutes > 0:
+            continue
+        judged = plausibility(atlas, bench, name, count, view.suite.nodes, b.minutes)
+        said.append(f"{bench}: {judged.sentence}")
+        if judged.verdict == IMPLAUSIBLE:
+            why = judged.sentence.removeprefix(f"{IMPLAUSIBLE}: ")
+            result.reserve(IMPLAUSIBLE_RESULT, f"{bench}: {why}", [bench])
+        elif judged.verdict not in (PLAUSIBLE, CANNOT_JUDGE):
+            result.unverifiable.append(f"published results: {bench}: {judged.sentence}")
+    result.checked["plausibility"] = "; ".join(said) or "no result to judge"
