@@ -19,6 +19,8 @@ from test_report_campaign import (
     unfilled_smoke_campaign,
 )
 
+from gp2bm.atlas import load_atlas
+from gp2bm.atlas.expectation import expect_benchmark
 from gp2bm.evaluation.claimcheck import COUNT_FIELDS
 from gp2bm.node.systemdesc import detected_fields
 from gp2bm.reports.view import load_campaign
@@ -106,6 +108,35 @@ def test_fill_the_real_rfp_workbook(cli, tmp_path, template):
                 assert repr(ca.alignment) == repr(cb.alignment), (name, ca.coordinate)
     # the D7 cell held 4 in the template: the Proposed column keeps what was asked
     assert original["MLPerf"]["C8"].value is None and original["MLPerf"]["B23"].value is None
+
+
+def test_proposed_results_projected_from_the_published_ones(cli, tmp_path, template):
+    """``--proposed bert=expect``: the campaign node's 8 A100-SXM4-80GB on the proposed 2
+    nodes, as ``gp2bm expect`` projects them, in seconds, each cell commented so."""
+    root = synthetic_campaign(tmp_path)
+    out = tmp_path / "filled.xlsx"
+    res = cli("report", root, "--template", template, "--xlsx", out, "--proposed", "nodes=2",
+              "--proposed", "bert=expect", "--proposed", "resnet=EXPECT")  # fmt: skip
+    assert res.code == 0, res.err
+    ws = load_workbook(out)["MLPerf"]
+    atlas = load_atlas()
+    for cell, bench in (("D8", "bert"), ("D9", "resnet")):
+        expected = expect_benchmark(atlas, bench, "A100-SXM4-80GB", 8, 2)
+        assert expected.minutes is not None
+        assert ws[cell].value == pytest.approx(60 * expected.minutes, abs=1e-3)
+        note = ws[cell].comment.text
+        assert note.startswith("Projected from published MLPerf results, not measured")
+        assert "--accelerator A100-SXM4-80GB --count 8 --nodes 2" in note
+    assert ws["D7"].value == 2
+    # a node with no accelerator the published results know: one line, nothing written
+    inventory = root / "inventory.json"
+    data = json.loads(inventory.read_text())
+    data["gpus"] = {"count": 0, "gpus": []}
+    inventory.write_text(json.dumps(data))
+    bad = cli("report", root, "--template", template, "--xlsx", tmp_path / "no.xlsx",
+              "--proposed", "bert=expect")  # fmt: skip
+    assert bad.code == 2 and "--proposed bert=expect" in bad.err, bad.err
+    assert len(bad.err.strip().splitlines()) == 1 and not (tmp_path / "no.xlsx").exists()
 
 
 def test_rfp_workbook_refuses_an_invalid_result(cli, tmp_path, template):

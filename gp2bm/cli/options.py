@@ -358,7 +358,9 @@ ProposedOpt = Annotated[
         "--proposed",
         metavar="KEY=VALUE",
         help="KEY=VALUE for the workbook's Proposed column: nodes, bert and resnet (in the "
-        "form's unit: seconds), mpi_tasks, omp_threads; repeat it.",
+        "form's unit: seconds; or bert=expect, resnet=expect: projected from the published "
+        "results for the campaign node's accelerators on the proposed nodes, as gp2bm expect "
+        "gives it, the cell commented so), mpi_tasks, omp_threads; repeat it.",
     ),
 ]
 TestOpt = Annotated[

@@ -13,7 +13,10 @@ benchmark's result in the unit its label asks for (seconds = 60 x minutes), the 
 stack (from the system description, the inventory, the images that ran) and, from
 ``--changes``, the description of changes. The Proposed column takes what the vendor passes
 with ``--proposed KEY=VALUE``; ``--test KEY=VALUE`` fills what a campaign cannot know (MPI
-tasks, flags) or overrides the detected software lines.
+tasks, flags) or overrides the detected software lines. ``--proposed bert=expect`` (or
+``resnet=expect``) takes the result from the published results instead (``atlas.expect``
+for the campaign node's accelerator and count, on the proposed nodes, else the suite's),
+its cell commented as projected from published results, not measured.
 
 A benchmark's result is the official number (the olympic mean times the scaling factor, the
 RCP normalisation for a suite with RCP checks); its cell carries a comment with the unscaled
@@ -30,6 +33,8 @@ from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gp2bm.atlas import load_atlas, normalise_accelerator
+from gp2bm.atlas.expectation import expect_benchmark
 from gp2bm.errors import InputError, InvalidError
 from gp2bm.node.systemdesc import is_placeholder
 from gp2bm.reports.celltext import put_value
@@ -61,6 +66,9 @@ BENCH_LABEL_RE = re.compile(r"^\s*(\S+)\s+benchmark\s*\((seconds|minutes)\)", re
 # Lines of whole numbers of at least 1, and lines of text; any other line (a benchmark's
 # result) is a number above 0.
 COUNT_KEYS = {"nodes", "mpi_tasks", "omp_threads"}
+# ``--proposed bert=expect``: the result projected from the published results
+PROJECTED = "expect"
+RESULT_KEYS = {"bert", "resnet"}
 TEXT_KEYS = {"compiler", "mpi", "libraries", "compiler_flags", "library_flags", "changes"}
 
 # The software lines gp2bm fills from what it knows of the node (the system description, the
@@ -186,6 +194,8 @@ def answer_value(key: str, value: str, option: str):
     Anything else is refused, naming the option."""
     if key in TEXT_KEYS:
         return value
+    if key in RESULT_KEYS and value.strip().lower() == PROJECTED:
+        return PROJECTED
     what = "a whole number, at least 1" if key in COUNT_KEYS else "a number above 0"
     try:
         number = float(value)
@@ -371,6 +381,48 @@ def _test_answers(
     return values
 
 
+def _node_accelerator(view: CampaignView, option: str) -> tuple[str, int]:
+    """The campaign node's one kind of accelerator, as the atlas names it, and its count."""
+    gpus = (view.inventory or {}).get("gpus") or {}
+    devices = [d for d in (gpus.get("gpus") or []) if isinstance(d, dict)]
+    names = {str(d.get("name")) for d in devices if d.get("name")}
+    known = normalise_accelerator(names.pop()) if len(names) == 1 else None
+    if known is None:
+        raise InputError(
+            f"{option}: the campaign's node has no one accelerator the published results know "
+            f"({', '.join(sorted(names)) or 'none'}); give the result in the form's unit"
+        )
+    return known, len(devices)
+
+
+def projected_answers(
+    view: CampaignView, layout: FormLayout, proposed: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``proposed`` with each ``KEY=expect`` replaced by the published results' projection
+    (in the form's unit), and the comment of each such cell."""
+    out, notes = dict(proposed), {}
+    for key in [k for k, v in proposed.items() if str(v).strip().lower() == PROJECTED]:
+        option = f"--proposed {key}={PROJECTED}"
+        name, count = _node_accelerator(view, option)
+        nodes = int(proposed.get("nodes") or view.suite.nodes)
+        found = expect_benchmark(load_atlas(), key, name, count, nodes)
+        if found.minutes is None:
+            raise InputError(f"{option}: {found.explanation}")
+        per = 60 if layout.units.get(key, "seconds") == "seconds" else 1
+        out[key] = f"{found.minutes * per:.3f}"
+        span = (
+            f"; range {found.low:.2f} to {found.high:.2f} min"
+            if found.low is not None and found.high is not None
+            else ""
+        )
+        notes[key] = (
+            f"Projected from published MLPerf results, not measured (gp2bm expect "
+            f"--accelerator {name} --count {count} --nodes {nodes}): {found.minutes:.2f} min"
+            f"{span}. {found.explanation}"
+        )
+    return out, notes
+
+
 def _write_answers(
     ws, layout: FormLayout, values: dict[str, object], proposed: dict[str, str] | None
 ) -> list[FilledCell]:
@@ -404,6 +456,13 @@ def result_note(b: BenchmarkScore, unit: str) -> str:
         f"Official result {official} = olympic mean {mean} (unscaled) x scaling "
         f"{factor_text(b)}. {b.scaling_reason}"
     )
+
+
+def _explain_projected(ws, layout: FormLayout, projected: dict[str, str]) -> None:
+    from openpyxl.comments import Comment  # heavy: openpyxl
+
+    for key, note in projected.items():
+        ws[layout.proposed[key]].comment = Comment(note, "gp2bm")
 
 
 def _explain_results(ws, layout: FormLayout, view: CampaignView) -> None:
@@ -487,8 +546,10 @@ def fill_rfp_workbook(
     wb, ws = _open_form(template, out)
     layout = find_layout(ws, str(template))
     values = _test_answers(view, layout, template, changes, test)
+    proposed, projected = projected_answers(view, layout, proposed or {})
     filled = _write_answers(ws, layout, values, proposed)
     _explain_results(ws, layout, view)
+    _explain_projected(ws, layout, projected)
     banner = _put_banner(ws, workbook_gaps(view, layout, values, changes))
     if banner is not None:
         filled.append(banner)
