@@ -64,6 +64,20 @@ class Plausibility:
         }
 
 
+def claimed_accelerator(system_desc: dict | None) -> tuple[str, int] | None:
+    """A system description's accelerator (the atlas's name) and count per node, or None
+    (no accelerator, a count that is not a whole number, a model the atlas does not know)."""
+    desc = system_desc or {}
+    try:
+        count = int(str(desc.get("accelerators_per_node", "")).strip())
+    except ValueError:
+        return None
+    name, known = accelerator_name(str(desc.get("accelerator_model_name") or ""))
+    if count <= 0 or not known or not name:
+        return None
+    return name, count
+
+
 def plausibility(
     atlas: Atlas,
     benchmark: str,

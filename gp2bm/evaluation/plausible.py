@@ -15,31 +15,18 @@ against every closed-division result of that accelerator, count and node count:
 
 from __future__ import annotations
 
-from gp2bm.atlas import load_atlas, normalise_accelerator, plausibility
-from gp2bm.atlas.claims import CANNOT_JUDGE, IMPLAUSIBLE, PLAUSIBLE
+from gp2bm.atlas import load_atlas, plausibility
+from gp2bm.atlas.claims import CANNOT_JUDGE, IMPLAUSIBLE, PLAUSIBLE, claimed_accelerator
 from gp2bm.campaign.trust import IMPLAUSIBLE_RESULT
 from gp2bm.evaluation.verification import Verification
 from gp2bm.files.plaintext import printable
 from gp2bm.reports.view import CampaignView
 
 
-def _claimed_accelerator(view: CampaignView) -> tuple[str, int] | None:
-    """The system description's accelerator (the atlas's name) and count, or None."""
-    desc = view.system_desc or {}
-    try:
-        count = int(str(desc.get("accelerators_per_node", "")).strip())
-    except ValueError:
-        return None
-    name = normalise_accelerator(str(desc.get("accelerator_model_name") or ""))
-    if count <= 0 or name is None:
-        return None
-    return name, count
-
-
 def judge(view: CampaignView, result: Verification) -> None:
     """Each benchmark's result against the published ones: a reservation when implausible,
     a line of what was judged otherwise (``result.checked["plausibility"]``)."""
-    claimed = _claimed_accelerator(view)
+    claimed = claimed_accelerator(view.system_desc)
     if claimed is None:
         model = printable(str((view.system_desc or {}).get("accelerator_model_name")), 60)
         result.checked["plausibility"] = (

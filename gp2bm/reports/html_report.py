@@ -24,6 +24,8 @@ import re
 from html import escape, unescape
 from pathlib import Path
 
+from gp2bm.atlas import load_atlas
+from gp2bm.atlas.claims import claimed_accelerator
 from gp2bm.node.systemdesc import is_placeholder
 from gp2bm.reports.claims import claims
 from gp2bm.reports.completeness import BANNER_TITLE, incomplete
@@ -164,6 +166,50 @@ def plot_run_times(view: CampaignView, draw: bool = True) -> str | None:
     ]
     # outside the axes: a legend inside covers a bar
     fig.legend(handles=handles, loc="outside upper right", ncols=3, fontsize=9)
+    return _png(fig)
+
+
+def _published(view: CampaignView) -> list[tuple[str, float, list[float]]]:
+    """Per benchmark with a result: its minutes and the minutes of every published
+    closed-division result of the system description's accelerator, count and nodes."""
+    claimed = claimed_accelerator(view.system_desc)
+    if claimed is None:
+        return []
+    name, count = claimed
+    atlas = load_atlas()
+    out = []
+    for bench, b in view.score.benchmarks.items():
+        rows = atlas.results(bench, name, count, view.score.suite.nodes)
+        times = sorted(r.minutes for r in rows if r.minutes is not None)
+        if b.minutes is not None and times:
+            out.append((bench, b.minutes, times))
+    return out
+
+
+def plot_published(view: CampaignView, draw: bool = True) -> str | None:
+    """A strip plot per benchmark: every published result of the node's accelerator and
+    count (grey, spread vertically in their order), the campaign's result marked (red)."""
+    found = _published(view)
+    if not found or not draw:
+        return PLOT_PLACEHOLDER if found else None
+    claimed = claimed_accelerator(view.system_desc)
+    assert claimed is not None
+    fig = _figure(11, 1.6 * len(found) + 0.6)
+    axes = fig.subplots(len(found), 1, squeeze=False)[:, 0]
+    for ax, (bench, minutes, times) in zip(axes, found, strict=True):
+        spread = [((i * 7) % 11 - 5) / 25 for i in range(len(times))]  # fixed, not random
+        ax.scatter(times, spread, color="#9e9e9e", s=18, label="published")
+        ax.scatter([minutes], [0], color="#c62828", s=80, marker="D", label="this campaign")
+        ax.set_yticks([])
+        ax.set_ylim(-0.5, 0.5)
+        ax.set_xlabel("minutes")
+        ax.set_title(
+            f"{bench}: {minutes:.4f} min among {len(times)} published {claimed[1]}x "
+            f"{claimed[0]} results",
+            fontsize=10,
+        )
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].legend(loc="upper right", fontsize=8)
     return _png(fig)
 
 
@@ -716,6 +762,14 @@ def render_html(view: CampaignView, draw: bool = True) -> str:
         )
     for name, bench in score.benchmarks.items():
         body += [f"<h3>{escape(name)} runs</h3>", _runs_table(view, name, bench)]
+    published = plot_published(view, draw)
+    if published:
+        body += ["<h2>Among the published results</h2>", published]
+        body.append(
+            '<p class="meta">Each grey point is a published closed-division MLPerf Training '
+            "result of the system description's accelerator, count per node and node count "
+            "(gp2bm atlas); the red point is this campaign's result.</p>"
+        )
     accuracy = plot_accuracy(view, draw)
     if accuracy:
         body += ["<h2>Eval accuracy</h2>", accuracy]
