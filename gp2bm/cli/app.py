@@ -62,6 +62,7 @@ COMMAND_MODULES = {
     "report": "handin",
     "package": "handin",
     "verify": "evaluation",
+    "accept": "evaluation",
     "score": "score",
     "atlas": "atlas",
     "expect": "atlas",
@@ -70,7 +71,7 @@ COMMAND_MODULES = {
 
 # Work a command starts before its modules are imported: ``verify``'s side process begins
 # importing MLCommons' checkers while this process imports the rest (``evaluation.early``).
-EARLY_STARTS = {"verify": "gp2bm.evaluation.early"}
+EARLY_STARTS = {"verify": "gp2bm.evaluation.early", "accept": "gp2bm.evaluation.early"}
 
 
 def register_commands(argv: list[str]) -> None:

@@ -47,6 +47,7 @@ from gp2bm.cli.options import (
 )
 from gp2bm.errors import InputError
 from gp2bm.files.findings import CheckItem, CheckStatus
+from gp2bm.node.systemdesc import package_step
 from gp2bm.placement import TaskState
 from gp2bm.placement.fanout import Run, Submission
 from gp2bm.placement.runstate import RunState, StateChanges
@@ -146,7 +147,8 @@ def _score(req: RunRequest, as_json: bool, campaign: Campaign) -> None:
         print_ledger(ledger, out)
     where = shlex.quote(str(campaign.root))
     if scored.score.valid:
-        _note(f"next: gp2bm report {where} (the reports), then gp2bm package {where}")
+        step = package_step(campaign.layout.system_file, where)
+        _note(f"next: gp2bm report {where} (the reports), then {step}")
     else:
         _note(f"next: gp2bm status {where} (which runs failed, and why)")
     raise typer.Exit(0 if scored.score.valid else 1)

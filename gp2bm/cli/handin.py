@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.resolve import resolve_campaign_dir
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import (
@@ -29,6 +30,7 @@ from gp2bm.errors import InputError
 from gp2bm.handin.bundle import build_bundle
 from gp2bm.handin.package import PackageRequest, default_output, package_options
 from gp2bm.handin.scratch import stop_on_sigterm
+from gp2bm.node.systemdesc import package_step
 from gp2bm.reports.terminal import (
     print_filled_cells,
     print_incomplete,
@@ -96,7 +98,8 @@ def report(
     else:
         print_reports(written, out)
     where = shlex.quote(str(written.campaign))
-    next_step(f"reports written in {_took(work)}; next: gp2bm package {where}")
+    system_file = CampaignLayout.read(written.campaign).system_file
+    next_step(f"reports written in {_took(work)}; next: {package_step(system_file, where)}")
 
 
 @app.command()

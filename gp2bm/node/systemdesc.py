@@ -11,6 +11,7 @@ own system-description checker for its verdict, as the package checker will.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,3 +309,24 @@ def mlperf_check(fields: dict[str, str], ruleset: str, usage: str = USAGE) -> Ch
     (``results.mlcommons.sysdesc``)."""
     return check_system_desc(fields, ruleset, usage)
 
+
+
+def package_step(system_file: Path, where: str) -> str:
+    """The next step toward ``gp2bm package`` of the campaign at ``where`` (a shell-quoted
+    path): the package itself, or, while the campaign's system description is missing or
+    not filled in, the step before it."""
+    fields: dict | None = None
+    if system_file.is_file():
+        try:
+            loaded = json.loads(system_file.read_text(encoding="utf-8"))
+            fields = loaded if isinstance(loaded, dict) else None
+        except (OSError, ValueError):
+            fields = None
+    gaps = None if fields is None else problems({k: str(v) for k, v in fields.items()})
+    if gaps == []:
+        return f"gp2bm package {where}"
+    what = "no system description" if gaps is None else f"{len(gaps)} system field(s) to fill"
+    return (
+        f"fill in system.yaml beside the suite ({what}), then gp2bm inventory --campaign "
+        f"{where} --check, then gp2bm package {where}"
+    )
