@@ -59,6 +59,7 @@ COMMAND_MODULES = {
     "run": "campaign",
     "pin": "campaign",
     "pull": "campaign",
+    "import": "campaign",
     "report": "handin",
     "package": "handin",
     "verify": "evaluation",

@@ -8,6 +8,7 @@ import shlex
 import typer
 
 from gp2bm.campaign.folder import Campaign
+from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, command_line, err, out
 from gp2bm.cli.options import (
     AccountOpt,
@@ -19,10 +20,12 @@ from gp2bm.cli.options import (
     ConversionEffOpt,
     DryRunOpt,
     ImageArg,
+    ImportSourceArg,
     InterconnectOpt,
     JsonOpt,
     MeasurementOpt,
     MixedNodesOpt,
+    NewCampaignOpt,
     NoGpuOpt,
     OrgOpt,
     PartitionOpt,
@@ -47,6 +50,7 @@ from gp2bm.cli.options import (
 )
 from gp2bm.errors import InputError
 from gp2bm.files.findings import CheckItem, CheckStatus
+from gp2bm.files.plaintext import printable
 from gp2bm.node.systemdesc import package_step
 from gp2bm.placement import TaskState
 from gp2bm.placement.fanout import Run, Submission
@@ -55,6 +59,7 @@ from gp2bm.placement.submit import Fanout, SlurmRequest, fan_out
 from gp2bm.reports.node_text import preflight_table
 from gp2bm.reports.terminal import print_ledger, render_score
 from gp2bm.results.campaignscore import score_campaign
+from gp2bm.results.importing import import_logs
 from gp2bm.results.ledger import campaign_ledger, ran_of
 from gp2bm.run.campaignrun import DryRun, dry_run, run_requested
 from gp2bm.run.images import pin_image, pull_images
@@ -360,3 +365,35 @@ def pull(
     else:
         for r in results:
             out.print(f"{r['benchmark']}: {r['image']} (image id {r['id']})", highlight=False)
+
+
+@app.command("import")
+def import_command(
+    source: ImportSourceArg,
+    campaign: NewCampaignOpt,
+    suite: SuiteOpt = None,
+    org: OrgOpt = None,
+    system: SystemOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a campaign of result logs gp2bm did not run: NVIDIA's launch scripts' logs
+    (DATESTAMP_N.log) or an MLPerf submission tree's (result_N.txt), each benchmark's by
+    what its log says, in their order, copied byte for byte as result_N.txt with an import
+    record each (never a run record). Then score, report and package work on it; the
+    trust ledger, and verify, name its runs "not run by gp2bm". The organisation and system
+    default to the logs' submission lines; a systems/<system>.json under SOURCE is copied.
+    """
+    the_suite = resolve_suite(suite)
+    done = import_logs(source, campaign, the_suite, org, system)
+    if as_json:
+        print(json.dumps(done.as_dict(), indent=2))
+    else:
+        runs = ", ".join(f"{bench} {n}" for bench, n in done.runs.items())
+        out.print(
+            f"imported into {done.campaign}: {runs} (org {done.org}, system {done.system})",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip
+    for note in done.notes:
+        _note(f"note: {printable(note, 300)}")
+    where = shlex.quote(str(done.campaign))
+    _note(f"next: gp2bm score {where}, then gp2bm report {where}")

@@ -431,6 +431,18 @@ AcceptOpt = Annotated[
     ),
 ]
 
+ImportSourceArg = Annotated[
+    Path,
+    typer.Argument(
+        metavar="SOURCE",
+        help="A folder of result logs (NVIDIA's DATESTAMP_N.log files, or an MLPerf "
+        "submission tree's result_N.txt), or one log.",
+    ),
+]
+NewCampaignOpt = Annotated[
+    Path,
+    typer.Option("--campaign", help="The campaign folder to make (new, or empty)."),
+]
 AcceptanceCampaignArg = Annotated[
     Path,
     typer.Argument(

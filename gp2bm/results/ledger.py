@@ -99,6 +99,8 @@ def drop_state(record: RunRecord) -> str:
 
 
 def _pin_state(record: RunRecord) -> str:
+    if not record.image and not record.runtime:  # no run record (a log gp2bm did not run)
+        return "not recorded"
     if record.runtime == "local":
         return "no image (local runtime)"
     return "pinned by digest" if record.image_pinned else "not pinned"
