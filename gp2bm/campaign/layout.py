@@ -228,6 +228,12 @@ class CampaignFiles:
         return self.root / LOCK_FILE
 
     @property
+    def run_all_log(self) -> Path:
+        """What run-all would have shown once its terminal or a pipe was gone (never in a
+        bundle)."""
+        return self.root / "run-all.log"
+
+    @property
     def images_dir(self) -> Path:
         """Where a runtime that keeps its images per campaign keeps them (Apptainer's SIF)."""
         return self.root / "images"

@@ -62,6 +62,7 @@ from gp2bm.results.campaignscore import score_campaign
 from gp2bm.results.importing import import_logs
 from gp2bm.results.ledger import campaign_ledger, ran_of
 from gp2bm.run.campaignrun import DryRun, dry_run, run_requested
+from gp2bm.run.detach import Detachable
 from gp2bm.run.images import pin_image, pull_images
 from gp2bm.run.progress import CampaignProgress
 from gp2bm.run.request import CampaignChoice, PowerWords, RunRequest, run_options
@@ -303,10 +304,11 @@ def run_all(
     req = RunRequest(CampaignChoice(suite, campaign, runtime, org, system), options,
                      skip_check=skip_check, no_gpu=no_gpu, power=power.settings(),
                      stop_early=stop_early)  # fmt: skip
-    if not slurm:
-        _run(req, None, dry, as_json)
-        return
-    _on_slurm(req, SlurmRequest(partition, nodes, account, time_limit), dry, wait, as_json)
+    with Detachable():  # a closed pipe or a lost terminal stops no run
+        if not slurm:
+            _run(req, None, dry, as_json)
+            return
+        _on_slurm(req, SlurmRequest(partition, nodes, account, time_limit), dry, wait, as_json)
 
 
 @app.command("run")

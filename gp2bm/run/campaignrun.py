@@ -21,6 +21,7 @@ from gp2bm.errors import InvalidError
 from gp2bm.files.findings import CheckItem, CheckStatus, blocking
 from gp2bm.node.description import record_node_once
 from gp2bm.node.preflight import CHECKSUM_CACHE, Preflight, run_checks
+from gp2bm.run.detach import log_to_campaign
 from gp2bm.run.execute import RunOutcome
 from gp2bm.run.images import require_pinned, unpinned
 from gp2bm.run.loop import run_campaign
@@ -129,6 +130,7 @@ def run_requested(
     """Every missing run of the campaign (or of ``benchmarks``), shown on ``display``."""
     opened = open_campaign(req.choice, benchmarks)
     campaign, runtime, options = opened.campaign, opened.runtime, req.options
+    log_to_campaign(campaign.layout.run_all_log)
     manifests = opened.of(benchmarks)
     require_pinned(opened.suite, manifests, runtime, options.allow_unpinned)
     settle_power(campaign.layout, opened.suite.power, req.power)
