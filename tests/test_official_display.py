@@ -61,15 +61,15 @@ def test_csv_xlsx_html(cli, campaign, factor, tmp_path):
         rows = {r["benchmark"]: r for r in csv.DictReader(fh) if r["kind"] == "result"}
     r = rows["resnet"]
     # minutes as MLCommons publishes them (three decimals); the exact value is in the JSON
-    assert float(r["minutes"]) == round(UNSCALED * factor, 3)
-    assert float(r["unscaled_minutes"]) == round(UNSCALED, 3)
+    assert float(r["minutes"]) == pytest.approx(UNSCALED * factor, rel=1e-12)
+    assert float(r["unscaled_minutes"]) == pytest.approx(UNSCALED, rel=1e-12)
     assert float(r["scaling_factor"]) == factor and "faster" in r["scaling_reason"]
     ws = load_workbook(out / "r.xlsx")["Summary"]
     header = next(row for row in ws.iter_rows(values_only=True) if row[0] == "benchmark")
     resnet = dict(zip(header, next(row for row in ws.iter_rows(values_only=True)
                                    if row[0] == "resnet"), strict=True))  # fmt: skip
-    assert resnet["minutes"] == round(UNSCALED * factor, 3)
-    assert resnet["unscaled minutes"] == round(UNSCALED, 3)
+    assert resnet["minutes"] == pytest.approx(UNSCALED * factor, rel=1e-12)
+    assert resnet["unscaled minutes"] == pytest.approx(UNSCALED, rel=1e-12)
     assert resnet["scaling"] == pytest.approx(factor, rel=1e-12)  # a workbook keeps 15 digits
     assert "faster" in resnet["why this scaling"]
     page = (out / "r.html").read_text()
@@ -84,7 +84,7 @@ def test_rfp_workbook_cell_carries_the_unscaled_mean(cli, campaign, factor, tmp_
     out = tmp_path / "rfp.xlsx"
     assert cli("report", campaign, "--template", RFP_WORKBOOK, "--xlsx", out).code == 0
     cell = load_workbook(out)["MLPerf"]["C9"]  # ResNet Benchmark (seconds)
-    assert cell.value == round(60 * UNSCALED * factor, 3)  # seconds as a person types them
+    assert cell.value == pytest.approx(60 * UNSCALED * factor, rel=1e-12)  # in full
     assert f"olympic mean {60 * UNSCALED:.3f} seconds (unscaled)" in cell.comment.text
     assert "faster than the RCP mean" in cell.comment.text
 

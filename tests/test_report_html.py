@@ -53,7 +53,7 @@ def test_page_is_self_contained(report):
         assert attr.startswith(("data:", "#")), attr
     assert "<link" not in html and "@import" not in html and "url(" not in html
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 4  # run times, eval accuracy, telemetry of each benchmark
+    assert len(images) == 5  # run times, published results, eval accuracy, telemetry of each
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # the only script element is inert JSON: what verify compares

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from gp2bm.results.scoring import BenchmarkScore, SuiteScore
 
-# The numbers a person would type into a form (the CSV, the workbooks): minutes with three
-# decimals, as MLCommons' results tables publish time-to-train; seconds with three (a run's
-# time is whole milliseconds); the score with six. The exact values stay in the JSON
-# (``gp2bm score --json``, the bundle's claims).
+# How a form shows the numbers (the workbooks' number formats, the text): minutes with
+# three decimals, as MLCommons' results tables publish time-to-train; seconds with three (a
+# run's time is whole milliseconds); the score with six. The cells and the CSV hold them in
+# full: only the float noise of the arithmetic is cut (``STORED_DECIMALS``: far below a
+# millisecond's share of any mean of runs), so 0.239 s is never 0.23899999999999996 and a
+# smoke run's 0.0018116666666667 min is never 0.002.
 MINUTE_DECIMALS = 3
 SECOND_DECIMALS = 3
 SCORE_DECIMALS = 6
+STORED_DECIMALS = 12
 
 
 def factor_text(b: BenchmarkScore) -> str:
@@ -72,17 +75,19 @@ def score_interval_summary(score: SuiteScore) -> dict | None:
 
 
 def typed_minutes(minutes: float | None) -> float | None:
-    """Minutes as MLCommons publishes them: three decimals."""
-    return None if minutes is None else round(minutes, MINUTE_DECIMALS)
+    """Minutes as a report's cell holds them: full precision (a smoke run's 0.0018 min is
+    no 0.002); a cell's number format rounds for display only (``MINUTE_DECIMALS``)."""
+    return None if minutes is None else round(float(minutes), STORED_DECIMALS)
 
 
 def typed_seconds(minutes: float | None) -> float | None:
-    """The seconds of ``minutes``, with at most three decimals (no float noise)."""
-    return None if minutes is None else round(minutes * 60, SECOND_DECIMALS)
+    """The seconds of ``minutes``, full precision (displayed with ``SECOND_DECIMALS``)."""
+    return None if minutes is None else round(float(minutes) * 60, STORED_DECIMALS - 3)
 
 
 def typed_score(score: float | None) -> float | None:
-    return None if score is None else round(score, SCORE_DECIMALS)
+    """The score, full precision (displayed with ``SCORE_DECIMALS``)."""
+    return None if score is None else round(float(score), STORED_DECIMALS)
 
 
 def official_summary(b: BenchmarkScore) -> dict:
