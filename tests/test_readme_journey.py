@@ -102,5 +102,10 @@ def test_readme_journey_runs_as_written(tmp_path):
     assert bundle.is_file()
     if RFP_WORKBOOK.is_file():
         assert (work / "results/smoke/reports/Benchmark_Results.xlsx").is_file()
+        # the answers given once to report: package fills the workbook into the bundle
+        names = [name for name, _ in _bundle_texts(bundle)]
+        assert any(n.endswith("/reports/Benchmark_Results.xlsx") for n in names), names
+        changes = [n for n in names if n.endswith("/changes/DESCRIPTION.txt")]
+        assert changes, names
     leaks = [name for name, data in _bundle_texts(bundle) if str(work).encode() in data]
     assert not leaks, f"the bundle records the vendor's folder {work}: {leaks}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -168,7 +169,9 @@ def test_rfp_bad_input(cli, tmp_path, template):
     res = cli("report", root, "--template", template, "--xlsx", tmp_path / "o.xlsx",
               "--changes", tmp_path / "missing.txt")  # fmt: skip
     assert res.code == 2 and "missing.txt: file not found" in res.err
-    res = cli("report", root, "--changes", tmp_path / "missing.txt")
+    changes = tmp_path / "changes.txt"
+    changes.write_text("None.\n")
+    res = cli("report", root, "--changes", changes)  # no template given, none kept
     assert res.code == 2 and "--template" in res.err
     for r in (res,):
         assert "Traceback" not in r.err
@@ -223,7 +226,7 @@ def test_smoke_campaign_without_description_or_changes_is_bannered(
     for coord, bench in (("C8", "bert"), ("C9", "resnet")):
         value = ws[coord].value
         assert _typed_seconds(value), (coord, value)  # 0.239, never 0.23899999999999996
-        assert value == pytest.approx(60 * view.score.benchmarks[bench].minutes, rel=1e-12)
+        assert value == pytest.approx(60 * view.score.benchmarks[bench].minutes, abs=1e-9)
     # the detected stack without its placeholders (the banner names them) and without an
     # engine no run used (podman is on this node; every run was a local process)
     libraries = ws["C17"].value or ""
@@ -263,3 +266,43 @@ def test_smoke_campaign_with_everything_given_has_no_banner(
     assert _typed_seconds(ws["C8"].value) and _typed_seconds(ws["C9"].value)
     assert "<FILL IN>" not in ws["C17"].value.upper()
     assert "incomplete" not in res.err.lower()
+
+
+def test_answers_given_once_fill_the_bundle_and_an_incomplete_workbook_is_refused(
+    cli, tmp_path, template, smoke_unfilled
+):
+    """report keeps the answers in the campaign; package fills the workbook from them
+    into the bundle, refusing it while an answer is missing (here the description of
+    changes) unless --allow-incomplete, which the bundle and verify then say."""
+    root = copy_campaign(smoke_unfilled, tmp_path / "filled")
+    inventory = json.loads((root / "inventory.json").read_text())
+    no_gpu = {"accelerators_per_node": "0", "accelerator_model_name": "N/A",
+              "accelerator_memory_capacity": "N/A"}  # fmt: skip
+    desc = root / ORG / "systems" / f"{SYSTEM}.json"
+    desc.write_text(json.dumps({**system_description(), **no_gpu,
+                                **detected_fields(inventory)}, indent=2))  # fmt: skip
+    assert cli("report", root, "--template", template, "--test", "mpi=N/A").code == 0
+    bundle = tmp_path / "b.tar.gz"
+    refused = cli("package", root, "-o", bundle)
+    assert refused.code == 1 and not bundle.exists()
+    assert "the filled RFP workbook is incomplete" in refused.err
+    assert "description of changes" in refused.err and "--allow-incomplete" in refused.err
+    written = cli("package", root, "-o", bundle, "--allow-incomplete", "--json")
+    assert written.code == 0, written.err[-2000:]
+    gaps = written.json()["incomplete"]
+    assert any(g.startswith("RFP workbook Benchmark_Results.xlsx:") for g in gaps), gaps
+    rules = json.loads((root / "campaign.json").read_text())["suite_file"]
+    verdict = cli("verify", bundle, "--suite", rules, "--json")
+    assert verdict.code == 1
+    assert any("RFP workbook" in p for p in verdict.json()["problems"])
+    # the description of changes given later: the kept answers, completed, make it whole
+    changes = tmp_path / "changes.txt"
+    changes.write_text(CHANGES + "\n")
+    assert cli("report", root, "--changes", changes).code == 0  # the template is kept
+    whole = tmp_path / "whole.tar.gz"
+    res = cli("package", root, "-o", whole, "--json")
+    assert res.code == 0, res.err[-2000:]
+    names = tarfile.open(whole).getnames()
+    assert any(n.endswith("reports/Benchmark_Results.xlsx") for n in names)
+    assert any(n.endswith("changes/DESCRIPTION.txt") for n in names)
+    assert cli("verify", whole, "--suite", rules).code == 0

@@ -228,6 +228,13 @@ class CampaignFiles:
         return self.root / LOCK_FILE
 
     @property
+    def answers_dir(self) -> Path:
+        """The RFP answers, given once to ``report`` (the template, the description of
+        changes, the Proposed and Test lines), kept for the next report and ``package``;
+        hidden: never in a bundle as such (the filled workbook is)."""
+        return self.root / ".rfp-answers"
+
+    @property
     def run_all_log(self) -> Path:
         """What run-all would have shown once its terminal or a pipe was gone (never in a
         bundle)."""

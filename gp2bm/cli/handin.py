@@ -129,8 +129,9 @@ def package(
     request = PackageRequest(
         output, allow_incomplete, upstream or [], template, changes, proposed or [], test or []
     )
-    options = package_options(request)
+    package_options(request)  # bad options fail before the campaign is looked for
     root = resolve_campaign_dir(campaign, suite)
+    options = package_options(request, root)  # with the RFP answers kept by report
     target = output or bundle_beside(root, suite)
     with stop_on_sigterm("gp2bm package"), _file_errors(), WorkProgress(err, "package") as work:
         result = build_bundle(root, target, suite, options, work)

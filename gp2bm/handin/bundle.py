@@ -62,8 +62,9 @@ from gp2bm.handin.source import stage_source, write_changes
 from gp2bm.handin.stage import stage_campaign, write_images
 from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.reports.claims import claims
+from gp2bm.reports.completeness import incomplete
 from gp2bm.reports.official import official_summary
-from gp2bm.reports.rfp_workbook import RfpAnswers
+from gp2bm.reports.rfp_workbook import FilledCell, RfpAnswers
 from gp2bm.reports.view import CampaignView, ImageUse, images_used, load_campaign
 from gp2bm.reports.writer import ReportTargets, write_reports
 from gp2bm.results.checkpool import Progress
@@ -314,6 +315,23 @@ def _problems(view: CampaignView, check: PackageCheck) -> list[str]:
 # ---------------------------------------------------------------------------- writing
 
 
+def _workbook_complete(
+    bundle: _Bundle, view: CampaignView, rfp: Path | None, filled: list[FilledCell]
+) -> None:
+    """A filled RFP workbook that lacks an answer (a blank description of changes, a
+    placeholder) is refused, unless --allow-incomplete: then the bundle says so."""
+    known = incomplete(view)  # the campaign's own gaps, said already
+    gaps = [g for cell in filled for g in cell.gaps if g not in known]
+    if rfp is None or not gaps:
+        return
+    if not bundle.options.allow_incomplete:
+        raise InvalidError(
+            f"{rfp.name}: the filled RFP workbook is incomplete: {'; '.join(gaps)}; or pass "
+            "--allow-incomplete"
+        )
+    bundle.incomplete += [f"RFP workbook {rfp.name}: {g}" for g in gaps]
+
+
 def _write_claims_and_reports(bundle: _Bundle, view: CampaignView) -> list[str]:
     """The claims and the reports, all computed from the bundled logs; returns the reports'
     paths in the bundle."""
@@ -328,7 +346,8 @@ def _write_claims_and_reports(bundle: _Bundle, view: CampaignView) -> list[str]:
         targets.answers = RfpAnswers(
             options.template, options.changes, options.proposed, options.test
         )
-    write_reports(view, targets)
+    _, filled = write_reports(view, targets)
+    _workbook_complete(bundle, view, targets.rfp, filled)
     written = [targets.csv, targets.xlsx, targets.html, targets.rfp]
     return [dest.relative(path) for path in written if path is not None]
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gp2bm.campaign.layout import CampaignFiles
 from gp2bm.campaign.resolve import campaign_suite, resolve_campaign_dir
 from gp2bm.errors import InputError
 from gp2bm.handin.bundle import PackageOptions, PackageResult, build_bundle
+from gp2bm.reports.answers import campaign_answers
 from gp2bm.reports.rfp_workbook import parse_assignments, read_answers
 
 
@@ -28,13 +30,18 @@ class PackageRequest:
     test: list[str] = field(default_factory=list)  # KEY=VALUE
 
 
-def package_options(request: PackageRequest) -> PackageOptions:
+def package_options(request: PackageRequest, root: Path | None = None) -> PackageOptions:
     """The request's options, each checked: a file that is not there, a KEY=VALUE that is
-    not one, workbook answers without the workbook."""
-    if request.template is None and (request.proposed or request.test):
-        raise InputError("--proposed and --test fill the RFP workbook: give --template")
+    not one, workbook answers without the workbook. ``root``: the campaign, whose kept RFP
+    answers (``reports.answers``) fill the workbook where the request gives none."""
     upstreams = {k: Path(v) for k, v in parse_assignments(request.upstream, "--upstream").items()}
-    answers = read_answers(request.template, request.changes, request.proposed, request.test)
+    given = read_answers(request.template, request.changes, request.proposed, request.test)
+    if root is None:
+        if request.template is None and (request.proposed or request.test):
+            raise InputError("--proposed and --test fill the RFP workbook: give --template")
+        answers = given
+    else:
+        answers = campaign_answers(CampaignFiles(root), given)
     return PackageOptions(
         allow_incomplete=request.allow_incomplete,
         template=answers.template,
@@ -55,7 +62,7 @@ def package_campaign(
     campaign: Path | None, suite_path: Path | None, request: PackageRequest
 ) -> PackageResult:
     """Write the hand-in bundle of a campaign (default: results/<suite name>)."""
-    options = package_options(request)
     root = resolve_campaign_dir(campaign, suite_path)
+    options = package_options(request, root)
     output = request.output or default_output(root, suite_path)
     return build_bundle(root, output, suite_path, options)

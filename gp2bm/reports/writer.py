@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gp2bm.campaign.layout import CampaignLayout
+from gp2bm.campaign.layout import CampaignFiles, CampaignLayout
 from gp2bm.campaign.resolve import resolve_campaign_dir
 from gp2bm.errors import InputError
+from gp2bm.reports.answers import campaign_answers, keep_answers
 from gp2bm.reports.completeness import incomplete
 from gp2bm.reports.csv_report import write_csv
 from gp2bm.reports.html_report import write_html
@@ -139,13 +140,13 @@ def make_reports(
 ) -> WrittenReports:
     """``gp2bm report``: check what was asked, read the campaign once, write its reports.
     ``progress``: told how the scoring goes (``score_paths``)."""
-    if request.template is None and (request.changes or request.proposed or request.test):
-        raise InputError("--changes, --proposed and --test fill the RFP workbook: give --template")
-    answers = read_answers(request.template, request.changes, request.proposed, request.test)
+    given = read_answers(request.template, request.changes, request.proposed, request.test)
     root = resolve_campaign_dir(campaign, suite_path)
+    answers = campaign_answers(CampaignFiles(root), given)  # given once, kept
     cache = VerdictCache(default_cache_dir())
     view = load_campaign(root, suite_path, cache=cache, progress=progress)
     written, filled = write_reports(view, report_targets(view.layout, request, answers))
+    keep_answers(CampaignFiles(root), given, answers)
     return WrittenReports(
         campaign=root,
         score=view.score.score,
