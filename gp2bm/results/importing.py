@@ -151,9 +151,17 @@ def _copy(src: Path, dest: Path) -> str:
 
 
 def _system_description(source: Path, system: str) -> Path | None:
+    """The system description of ``system`` in a submission tree under ``source``: an
+    organisation's folder's system file (``CampaignLayout.system_file``)."""
     if not source.is_dir():
         return None
-    return next((p for p in sorted(source.rglob(f"systems/{system}.json")) if p.is_file()), None)
+    for path in sorted(source.rglob(f"{system}.json")):
+        if len(path.parents) < 3 or not path.is_file():
+            continue
+        org_dir = path.parents[1]
+        if CampaignLayout(org_dir.parent, org_dir.name, system).system_file == path:
+            return path
+    return None
 
 
 SAID = ("seed", "run_start", "run_stop", "status")
