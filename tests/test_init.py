@@ -80,3 +80,22 @@ def test_status_takes_the_campaign_positionally_or_as_an_option(cli, tmp_path):
         assert res.code == 2 and f"{missing}: not a gp2bm campaign" in res.err
     both = cli("status", missing, "--campaign", tmp_path / "other")
     assert both.code == 2 and "two campaigns given" in both.err
+
+
+def test_the_working_folder_remembers_its_suite(cli, tmp_path, monkeypatch):
+    """After init, commands run in the folder take its suite without --suite; the
+    campaign folder follows (results/<suite name>); --suite NAME names gp2bm's own."""
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", ".", "--suite", "smoke").code == 0
+    marker = tmp_path / ".gp2bm.json"
+    assert yaml.safe_load(marker.read_text())["suite"] == "manifests/smoke.yaml"
+    dry = cli("run-all", "--runtime", "local", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "smoke" in dry.out + dry.err and "gp2rfp" not in dry.out + dry.err
+    named = cli("inventory", "--suite", "gp2rfp", "--json")
+    assert named.code == 0, named.err
+    wrong = cli("run-all", "--suite", "no-such-suite", "--runtime", "local", "--dry-run")
+    assert wrong.code == 2 and "known: gp2rfp" in wrong.err
+    (tmp_path / "manifests" / "smoke.yaml").unlink()
+    gone = cli("run-all", "--runtime", "local", "--dry-run")
+    assert gone.code == 2 and ".gp2bm.json" in gone.err and len(gone.err.splitlines()) == 1

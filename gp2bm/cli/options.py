@@ -26,7 +26,9 @@ SuiteOpt = Annotated[
     Path | None,
     typer.Option(
         "--suite",
-        help="Suite manifest (default: the GP2BM RFP's, gp2rfp.yaml of gp2bm's default suites).",
+        help="Suite manifest, or the name of one of gp2bm's suites (smoke, gp2rfp, "
+        "nvidia-v4.0, ...). Default: the working folder's (made by gp2bm init), else the "
+        "GP2BM RFP's (gp2rfp).",
     ),
 ]
 SuiteFileOpt = Annotated[Path, typer.Option("--suite", help="The campaign's suite manifest.")]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gp2bm.campaign.resolve import working_suite
 from gp2bm.errors import InputError
 from gp2bm.runtimes import DEFAULT, Runtime, able, get_runtime
 from gp2bm.spec.manifest import (
@@ -64,7 +65,7 @@ def registry_runtime(name: str, capability: str, doing: str) -> Runtime:
 
 
 def pin_image(suite_path: Path | None, benchmark: str, image: str, runtime: str = DEFAULT) -> dict:
-    suite = load_suite(suite_path or DEFAULT_SUITE)
+    suite = load_suite(suite_path or working_suite())
     if benchmark not in suite.benchmarks:
         raise InputError(f"benchmark '{benchmark}' is not in suite '{suite.name}'")
     manifest = suite_manifests(suite)[benchmark]
@@ -88,7 +89,7 @@ def pin_image(suite_path: Path | None, benchmark: str, image: str, runtime: str 
 def pull_images(
     suite_path: Path | None, benchmarks: list[str] | None, runtime: str = DEFAULT
 ) -> list[dict]:
-    suite = load_suite(suite_path or DEFAULT_SUITE)
+    suite = load_suite(suite_path or working_suite())
     manifests = suite_manifests(suite)
     for b in benchmarks or []:
         if b not in manifests:

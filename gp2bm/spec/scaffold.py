@@ -21,6 +21,10 @@ from gp2bm.spec.manifest import suite_manifests
 from gp2bm.spec.suite import MANIFEST_DIR, Suite
 
 MANIFESTS = "manifests"
+# A working folder made by `gp2bm init` names its suite here (every command run in it
+# takes that suite when no --suite is given).
+FOLDER_FILE = ".gp2bm.json"
+FOLDER_SCHEMA = "gp2bm.folder/1"
 SYSTEM_YAML = "system.yaml"
 PLACEHOLDER = '"<FILL IN>"'
 # A commented example line of the template's detected part: `# field: "value"  # note`.
@@ -118,6 +122,15 @@ def placeholders(text: str) -> list[str]:
     ]
 
 
+def remember_suite(folder: Path, suite_file: Path) -> Path:
+    """``FOLDER_FILE``: the working folder's suite, which every command run in the folder
+    takes when no --suite is given (``campaign.resolve.working_suite``)."""
+    marker = Path(folder) / FOLDER_FILE
+    rel = Path(suite_file).resolve().relative_to(Path(folder).resolve()).as_posix()
+    marker.write_text(json.dumps({"schema": FOLDER_SCHEMA, "suite": rel}, indent=2) + "\n")
+    return marker
+
+
 def scaffold(
     suite: Suite, folder: Path, template: Path, detected: dict[str, str], where: str
 ) -> Scaffold:
@@ -131,6 +144,7 @@ def scaffold(
     except OSError as exc:
         raise InputError(f"{template}: cannot read the system.yaml template: {exc}") from None
     written = copy_suite(suite, folder)
+    remember_suite(folder, written[0])
     system = prefill_system_yaml(text, detected, where)
     (folder / MANIFESTS / SYSTEM_YAML).write_text(system, encoding="utf-8")
     written.append(folder / MANIFESTS / SYSTEM_YAML)

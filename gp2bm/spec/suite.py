@@ -115,8 +115,37 @@ class Suite:
         return " + ".join(f"{b.weight}/{b.symbol or b.name}" for b in self.benchmarks.values())
 
 
-def load_suite(path: Path | str = DEFAULT_SUITE) -> Suite:
+def builtin_suite_names() -> list[str]:
+    """gp2bm's own suites, by name (``--suite NAME``)."""
+    return sorted(
+        p.stem for p in MANIFEST_DIR.glob("*.yaml") if p.stem != "system" and _is_suite_file(p)
+    )
+
+
+def _is_suite_file(path: Path) -> bool:
+    try:
+        return re.search(r"^benchmarks:", path.read_text(encoding="utf-8"), re.M) is not None
+    except OSError:
+        return False
+
+
+def named_suite(path: Path | str) -> Path:
+    """``path`` as given, or, when no such file is there and it is a bare name (``smoke``,
+    ``gp2rfp.yaml``), gp2bm's own suite of that name."""
     path = Path(path)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    shipped = MANIFEST_DIR / f"{path.name.removesuffix('.yaml')}.yaml"
+    if shipped.is_file() and _is_suite_file(shipped):
+        return shipped
+    raise InputError(
+        f"{path}: no such suite file, nor a suite of gp2bm's of that name (known: "
+        f"{', '.join(builtin_suite_names())})"
+    )
+
+
+def load_suite(path: Path | str = DEFAULT_SUITE) -> Suite:
+    path = named_suite(path)
     doc = load_validated(path, "suite")
     suite = _suite(path, doc)
     check_arithmetic(suite)
