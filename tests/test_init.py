@@ -18,8 +18,9 @@ def test_prefill_fills_what_the_node_told_and_leaves_the_rest():
         TEMPLATE, {"host_processor_model_name": "AMD EPYC 9654", "number_of_nodes": "1"}, "n1"
     )
     fields = yaml.safe_load(text)
-    assert fields["host_processor_model_name"] == "AMD EPYC 9654"
-    assert fields["number_of_nodes"] == "1"
+    # what the node told is shown, never frozen: gp2bm detects it at every campaign
+    assert "host_processor_model_name" not in fields and "number_of_nodes" not in fields
+    assert '# host_processor_model_name: "AMD EPYC 9654"' in text
     # what the node could not tell is to fill in, not left out
     assert fields["accelerator_model_name"] == "<FILL IN>"
     assert "accelerator_model_name: " + PLACEHOLDER + "  # not detected on n1" in text
@@ -42,7 +43,8 @@ def test_init_writes_a_working_folder(cli, tmp_path):
     assert "{manifest_dir}" not in resnet and str(MANIFEST_DIR.resolve()) in resnet
     fields = load_vendor_fields(manifests / "system.yaml")
     assert fields["submitter"] == "<FILL IN>"
-    assert fields["operating_system"] not in ("", "<FILL IN>")  # detected on every host
+    assert "operating_system" not in fields  # detected on every host, at every campaign
+    assert "# operating_system: " in (manifests / "system.yaml").read_text()
     assert "to fill in" in res.out and "gp2bm inventory --suite" in res.out
     again = cli("init", tmp_path, "--suite", "smoke")
     assert again.code == 2 and "already there" in again.err and len(again.err.splitlines()) == 1
@@ -99,3 +101,19 @@ def test_the_working_folder_remembers_its_suite(cli, tmp_path, monkeypatch):
     (tmp_path / "manifests" / "smoke.yaml").unlink()
     gone = cli("run-all", "--runtime", "local", "--dry-run")
     assert gone.code == 2 and ".gp2bm.json" in gone.err and len(gone.err.splitlines()) == 1
+
+
+def test_a_typed_value_the_node_contradicts_is_a_check_finding(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", ".", "--suite", "smoke").code == 0
+    system = tmp_path / "manifests" / "system.yaml"
+    args = ("check", "--runtime", "local", "--no-gpu", "--allow-cache-drop-failure", "--json")
+    honest = cli(*args)
+    (item,) = [i for i in honest.json()["checks"] if i["name"] == "system.yaml"]
+    assert item["status"] == "pass", item
+    system.write_text(system.read_text() + 'host_processor_vcpu_count: "4096"\n')
+    res = cli(*args)
+    assert res.code == 1
+    (item,) = [i for i in res.json()["checks"] if i["name"] == "system.yaml"]
+    assert item["status"] == "fail" and "host_processor_vcpu_count: typed '4096'" in item["detail"]
+    assert "delete the line" in item["fix"]

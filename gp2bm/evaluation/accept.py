@@ -37,7 +37,6 @@ from pathlib import Path
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.campaign.trust import ACCEPTANCE_DIFFERENCES, MEMORY_SLACK, RESERVATIONS
 from gp2bm.errors import Gp2bmError, InputError, InvalidError
-from gp2bm.evaluation.hardware import accelerator, same_cpu
 from gp2bm.evaluation.reference import reference_suite, rule_differences, scoring_suite
 from gp2bm.evaluation.verify import top_folder, verify_tree
 from gp2bm.files import safetar
@@ -45,6 +44,7 @@ from gp2bm.files.plaintext import printable
 from gp2bm.handin.limits import BUNDLE
 from gp2bm.handin.scratch import check_stopped, scratch
 from gp2bm.handin.source import stage_source
+from gp2bm.node.measured import accelerator, same_cpu
 from gp2bm.reports.official import official_summary
 from gp2bm.reports.view import CampaignView, images_used, load_campaign
 from gp2bm.results.spread import stated_variance

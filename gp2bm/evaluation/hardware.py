@@ -14,44 +14,14 @@ along with the logs: only a re-run on the delivered system proves the hardware.
 
 from __future__ import annotations
 
-import re
-
-from gp2bm.atlas.accelerators import accelerator_name, has_no_accelerator
 from gp2bm.campaign.layout import INVENTORY_FILE
 from gp2bm.campaign.record import RunRecord
+from gp2bm.node.measured import MEMORY_SHARE, accelerator, contradictions, count, gib, same_cpu
 from gp2bm.node.systemdesc import WHOLE_NUMBERS, detected_fields
 from gp2bm.reports.view import CampaignView
 
 # The system description's fields MLCommons' result summarizer reads with int().
 INTEGER_FIELDS = WHOLE_NUMBERS
-# How far a memory capacity may differ between accounts (firmware reservations, rounding).
-MEMORY_SHARE = 0.1
-
-
-def _count(value: object) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
-def _gib(text: object) -> float | None:
-    """A capacity as the system description writes it ("1.5 TB", "80 GB", "2048 GiB")."""
-    m = re.fullmatch(r"\s*([\d.]+)\s*([KMGTP])i?B\s*", str(text or ""), flags=re.I)
-    if not m:
-        return None
-    scale = {"K": 2**-20, "M": 2**-10, "G": 1, "T": 2**10, "P": 2**20}[m.group(2).upper()]
-    return float(m.group(1)) * scale
-
-
-def accelerator(name: object) -> str:
-    """One name per accelerator ('' for none), as the atlas files it."""
-    text = str(name or "").strip()
-    if not text or has_no_accelerator(text) or re.match(r"(n/?a|none)\b", text, flags=re.I):
-        return ""
-    return " + ".join(sorted(accelerator_name(part.strip())[0] for part in text.split("+")))
-
-
 def _node_accounts(records: list[RunRecord]) -> dict[str, set]:
     """What the run records say of their nodes, each fact's values."""
     accounts: dict[str, set] = {
@@ -76,49 +46,23 @@ def _claims(desc: dict, where: str) -> list[str]:
         f"{where}: {key} {str(desc.get(key))[:30]!r} is not an integer (rule: MLCommons' "
         "result summarizer reads it as one)"
         for key in INTEGER_FIELDS
-        if _count(desc.get(key)) is None
+        if count(desc.get(key)) is None
     ]
     return found
 
 
 def _against_inventory(desc: dict, found_fields: dict, where: str) -> list[str]:
-    out = []
-    pairs = (
-        ("accelerators_per_node", _count),
-        ("host_processors_per_node", _count),
-        ("host_processor_core_count", _count),
-        ("host_processor_vcpu_count", _count),
-        ("accelerator_model_name", accelerator),
-        ("host_processor_model_name", lambda v: " ".join(str(v or "").split())),
-    )
-    for key, read in pairs:
-        if key not in found_fields:
-            continue
-        claimed, measured = read(desc.get(key)), read(found_fields.get(key))
-        same = (
-            same_cpu(str(claimed), str(measured))
-            if key == "host_processor_model_name"
-            else claimed == measured
-        )
-        if not same:
-            out.append(
-                f"{where}: {key}: claimed {str(desc.get(key))[:60]!r}, the inventory "
-                f"({INVENTORY_FILE}) gives {str(found_fields.get(key))[:60]!r}"
-            )
-    for key in ("host_memory_capacity", "accelerator_memory_capacity"):
-        ours, theirs = _gib(desc.get(key)), _gib(found_fields.get(key))
-        if ours is not None and theirs is not None and abs(ours - theirs) > MEMORY_SHARE * theirs:
-            out.append(
-                f"{where}: {key}: claimed {desc.get(key)!r}, the inventory ({INVENTORY_FILE}) "
-                f"gives {found_fields.get(key)!r}"
-            )
-    return out
+    return [
+        f"{where}: {key}: claimed {str(desc.get(key))[:60]!r}, the inventory "
+        f"({INVENTORY_FILE}) gives {str(found_fields.get(key))[:60]!r}"
+        for key in contradictions(desc, found_fields)
+    ]
 
 
 def _against_records(desc: dict, accounts: dict[str, set], where: str) -> list[str]:
     out = []
     gpus = {g for g in accounts["gpus"] if g is not None}
-    claimed = _count(desc.get("accelerators_per_node"))
+    claimed = count(desc.get("accelerators_per_node"))
     if gpus and gpus != {claimed}:
         out.append(
             f"{where}: accelerators_per_node {desc.get('accelerators_per_node')!r}, the run "
@@ -132,7 +76,7 @@ def _against_records(desc: dict, accounts: dict[str, set], where: str) -> list[s
         )
     out += _host_against_records(desc, accounts, where)
     cpus = {c for c in accounts["cpus"] if c is not None}
-    vcpus = _count(desc.get("host_processor_vcpu_count"))
+    vcpus = count(desc.get("host_processor_vcpu_count"))
     if cpus and vcpus is not None and cpus != {vcpus}:
         out.append(
             f"{where}: host_processor_vcpu_count {vcpus}, the run records' nodes had "
@@ -152,23 +96,13 @@ def _host_against_records(desc: dict, accounts: dict[str, set], where: str) -> l
             f"{sorted(m[:60] for m in models)}"
         )
     memory = {float(m) for m in accounts["memory"] if isinstance(m, (int, float))}
-    ours = _gib(desc.get("host_memory_capacity"))
+    ours = gib(desc.get("host_memory_capacity"))
     if ours is not None and any(abs(ours - m) > MEMORY_SHARE * max(m, 1.0) for m in memory):
         out.append(
             f"{where}: host_memory_capacity {desc.get('host_memory_capacity')!r}, the run "
             f"records' nodes had {sorted(memory)} GiB"
         )
     return out
-
-
-def same_cpu(claimed: str, reported: str) -> bool:
-    """A claimed CPU model matches what a node reported: the same words, or the claim
-    is the reported name without its vendor's decorations ("(R)", "CPU @ 2.4GHz")."""
-    def words(text: str) -> list[str]:
-        plain = re.sub(r"\((R|TM|C)\)|\bCPU\b|@.*$|\bProcessor\b", " ", text, flags=re.I)
-        return plain.lower().split()
-
-    return claimed == reported or (bool(words(claimed)) and words(claimed) == words(reported))
 
 
 def vendor_words(view: CampaignView) -> str | None:

@@ -17,13 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm.campaign.layout import CampaignFiles
+from gp2bm.errors import InputError
 from gp2bm.files.checksums import parse_sha256sum, sha256_file
 from gp2bm.files.findings import CheckItem, fail, ok, skipped, warn
 from gp2bm.files.units import human_bytes
 from gp2bm.node.cachedrop import DROP_CACHES
 from gp2bm.node.datasets import ImageFileReader, VerifiedCache, check_mount
 from gp2bm.node.gpus import describe_gpus
+from gp2bm.node.inventory import probe_cpu, probe_gpus, probe_memory
 from gp2bm.node.launchcheck import launch_items
+from gp2bm.node.measured import contradictions
+from gp2bm.node.systemdesc import (
+    default_system_yaml,
+    detected_fields,
+    is_placeholder,
+    load_vendor_fields,
+)
 from gp2bm.runtimes import DEFAULT, CheckContext, Runtime, get_runtime
 from gp2bm.runtimes.base import image_here
 from gp2bm.runtimes.span import spanning_problem, spans
@@ -410,8 +419,47 @@ def check_cache_drop(p: Preflight) -> list[CheckItem]:
     return [ok(name, f"{DROP_CACHES} writable")]
 
 
+def _measured_here(nodes: int) -> dict[str, str]:
+    """The system fields this node answers (CPU, memory, GPUs), as init and run-all detect
+    them; a probe that cannot answer leaves its fields out."""
+    found: dict = {}
+    for key, probe in (("cpu", probe_cpu), ("memory", probe_memory), ("gpus", probe_gpus)):
+        try:
+            found[key] = probe()
+        except Exception as exc:  # noqa: BLE001 - a probe that cannot answer says nothing
+            found[key] = {"error": str(exc)}
+    return detected_fields(found, nodes)
+
+
+def check_system_yaml(p: Preflight) -> list[CheckItem]:
+    """The values typed into system.yaml against what this node reports: a typed value the
+    node contradicts would be a finding of the evaluator's verify."""
+    path = default_system_yaml(p.suite.path)
+    if path is None:
+        return []
+    try:
+        vendor = load_vendor_fields(path)
+    except InputError as exc:  # said again where the description is built; no run stops
+        return [warn("system.yaml", f"not read: {exc}", "fix the file (YAML of MLPerf fields)")]
+    typed = {k: v for k, v in vendor.items() if not is_placeholder(v)}
+    measured = _measured_here(p.suite.nodes)
+    wrong = contradictions(typed, measured)
+    if not wrong:
+        return [ok("system.yaml", f"{path.name}: no typed value contradicts this node")]
+    said = "; ".join(f"{k}: typed {typed[k]!r}, this node reports {measured[k]!r}" for k in wrong)
+    return [
+        fail(
+            "system.yaml",
+            f"{path}: {said}",
+            "delete the line to let gp2bm detect it at every campaign, or run on the node "
+            "the value describes",
+        )
+    ]
+
+
 CHECKS: tuple[Callable[[Preflight], list[CheckItem]], ...] = (
     check_gpus,
+    check_system_yaml,
     check_nodes,
     check_runtime,
     check_launch,

@@ -92,22 +92,24 @@ def copy_suite(suite: Suite, folder: Path) -> list[Path]:
 
 
 def prefill_system_yaml(template: str, detected: dict[str, str], where: str) -> str:
-    """The system.yaml template with its detected part filled in: each commented example
-    becomes the value this node gave (``where`` names the node), or a placeholder with
-    "not detected" when the node could not tell. The vendor's part stays as it is."""
+    """The system.yaml template with its detected part shown: each commented example
+    becomes the value this node gave (``where`` names the node), still a comment (gp2bm
+    detects it again at every campaign: a value typed here would freeze it, and one that
+    contradicts the node is a finding of ``gp2bm check``), or a placeholder with "not
+    detected" when the node could not tell. The vendor's part stays as it is."""
     lines = []
     for line in template.splitlines():
         if _DETECTED_HEADER.match(line):
             lines.append(
-                f"# --- Detected on {where} by gp2bm init; a value here wins over what gp2bm "
-                "detects at each campaign: delete a line to let detection decide ---"
+                f"# --- Detected on {where}: gp2bm detects these at every campaign; uncomment "
+                "a line only to override it (gp2bm check says when it contradicts the node) ---"
             )
             continue
         match = _EXAMPLE.match(line)
         if match is None:
             lines.append(line)
         elif match.group(1) in detected:
-            lines.append(f"{match.group(1)}: {json.dumps(detected[match.group(1)])}")
+            lines.append(f"# {match.group(1)}: {json.dumps(detected[match.group(1)])}")
         else:
             lines.append(f"{match.group(1)}: {PLACEHOLDER}  # not detected on {where}")
     return "\n".join(lines) + "\n"
