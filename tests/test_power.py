@@ -11,6 +11,7 @@ BMC whose clock is off: each a finding in the run record, the run itself unharme
 
 from __future__ import annotations
 
+import csv
 import glob
 import json
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from openpyxl import load_workbook
 from campaign_helpers import bench_dir, run_all_local, write_suite
 from nvidia_chain import system_fields
 from powerservers import (
@@ -206,6 +208,28 @@ def test_campaign_power_logs_pass_mlcommons_and_its_energy_is_gp2bms(
     assert json.loads((campaign / "power.json").read_text())["password_env"] in (
         None, "GP2BM_POWER_PASSWORD"
     )
+    _energy_in_the_reports(cli, campaign, tmp_path, ours)
+
+
+def _energy_in_the_reports(cli, campaign: Path, tmp_path: Path, joules: dict) -> None:
+    """The reports carry each benchmark's energy (kWh) and each run's; the page plots the
+    node power of a counted run with its timed window."""
+    out = tmp_path / "reports"
+    res = cli("report", campaign, "--csv", out / "r.csv", "--xlsx", out / "r.xlsx",
+              "--html", out / "r.html")  # fmt: skip
+    assert res.code == 0, res.err
+    with open(out / "r.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for bench, value in joules.items():
+        (result,) = [r for r in rows if r["kind"] == "result" and r["benchmark"] == bench]
+        assert float(result["energy_kwh"]) == pytest.approx(value / 3.6e6, rel=1e-9)
+        runs = [r for r in rows if r["kind"] == "run" and r["benchmark"] == bench]
+        assert all(float(r["energy_kwh"]) > 0 and int(r["power_samples"]) > 0 for r in runs)
+    page = (out / "r.html").read_text()
+    assert "<h2>Node power</h2>" in page and "energy: " in page
+    summary = load_workbook(out / "r.xlsx")["Summary"]
+    cells = [row for row in summary.iter_rows(values_only=True) if row and row[0] == "resnet"]
+    assert cells and cells[0][13] == pytest.approx(joules["resnet"] / 3.6e6, rel=1e-9)
 
 
 # ---------------------------------------------------------------------------- faults

@@ -1,15 +1,16 @@
 """The spreadsheet-ready CSV: one row per run, one per benchmark result, one for the score.
 
 One table with a fixed header, so that any spreadsheet opens it as columns: ``kind`` says
-what a row is (``run``, ``result``, ``score``); numbers are plain decimals with a point, as a
-person would type them (minutes and seconds with three decimals, the score with six:
-``official.typed_*``; the exact values are in the JSON), never quoted, never localised. A
-result row
+what a row is (``run``, ``result``, ``score``); numbers are plain decimals with a point, in full
+without float noise (``official.typed_*``), never quoted, never localised. A result row
 gives the official number (``minutes``: the olympic mean times the scaling factor) with the
 unscaled mean, the factor and why beside it, then its 95 % interval (``interval_low``,
 ``interval_high``: minutes, or the score on the score row; empty where there is none, or no
 upper end) and MLPerf's stated variance of such a benchmark (``stated_variance``, a
-fraction). Text that would start like a formula gets a leading apostrophe (``celltext``).
+fraction). With MLPerf power logs, each run's energy (``energy_kwh``), its nodes' average
+power and its readings, and each result's energy (the olympic mean over the same runs as
+the score, scaled as it is). Text that would start like a formula gets a leading
+apostrophe (``celltext``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from gp2bm.reports.celltext import csv_text
 from gp2bm.reports.official import factor_text, typed_minutes, typed_score, typed_seconds
 from gp2bm.reports.view import CampaignView
-from gp2bm.results.scoring import SuiteScore
+from gp2bm.results.scoring import BenchmarkScore, SuiteScore
 
 COLUMNS = [
     "kind",
@@ -42,6 +43,9 @@ COLUMNS = [
     "interval_low",
     "interval_high",
     "stated_variance",
+    "energy_kwh",
+    "average_power_w",
+    "power_samples",
 ]
 # Columns that hold numbers: never touched by the formula guard.
 NUMBER_COLUMNS = {
@@ -55,6 +59,9 @@ NUMBER_COLUMNS = {
     "interval_low",
     "interval_high",
     "stated_variance",
+    "energy_kwh",
+    "average_power_w",
+    "power_samples",
 }
 
 
@@ -68,9 +75,21 @@ def _relaxed(record) -> list[str]:
     return [f"container: {', '.join(relaxed)}"] if relaxed else []
 
 
+def _run_energy(bench: BenchmarkScore, file: str) -> dict[str, str]:
+    """A run's energy columns (empty without power logs)."""
+    found = next((e for e in (bench.energy.runs if bench.energy else []) if e.result == file), None)
+    if found is None:
+        return {}
+    return {
+        "energy_kwh": _num(found.kwh),
+        "average_power_w": _num(found.average_w),
+        "power_samples": str(found.samples),
+    }
+
+
 def _run_rows(view: CampaignView) -> list[dict[str, str]]:
     out = []
-    for name in view.score.benchmarks:
+    for name, bench in view.score.benchmarks.items():
         for run in view.runs[name]:
             r = run.score
             out.append(
@@ -88,6 +107,7 @@ def _run_rows(view: CampaignView) -> list[dict[str, str]]:
                     "valid": "",
                     "score": "",
                     "note": "; ".join(r.reasons + _relaxed(run.record)),
+                    **_run_energy(bench, r.file),
                 }
             )
     return out
@@ -118,6 +138,7 @@ def _result_rows(score: SuiteScore) -> list[dict[str, str]]:
                 "interval_low": _num(typed_minutes(interval.low)),
                 "interval_high": _num(typed_minutes(interval.high)),
                 "stated_variance": _num(bench.stated_variance.fraction),
+                "energy_kwh": "" if bench.energy is None else _num(bench.energy.kwh),
             }
         )
     for name in score.missing:

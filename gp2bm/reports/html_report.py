@@ -26,16 +26,18 @@ from pathlib import Path
 
 from gp2bm.atlas import load_atlas
 from gp2bm.atlas.claims import claimed_accelerator
+from gp2bm.campaign.layout import run_number
 from gp2bm.node.systemdesc import is_placeholder
 from gp2bm.reports.claims import claims
 from gp2bm.reports.completeness import BANNER_TITLE, incomplete
 from gp2bm.reports.humanize import human_value
 from gp2bm.reports.nested import flatten
 from gp2bm.reports.node_text import summary_rows
-from gp2bm.reports.official import factor_text, scaled, score_spread_text
+from gp2bm.reports.official import energy_text, factor_text, scaled, score_spread_text
 from gp2bm.reports.software import software
 from gp2bm.reports.telemetry import Telemetry
 from gp2bm.reports.view import CampaignView, images_used, submission_fixes
+from gp2bm.results.energy import PowerLog, read_power_log
 from gp2bm.results.scoring import (
     BenchmarkScore,
     RunRole,
@@ -184,6 +186,48 @@ def _published(view: CampaignView) -> list[tuple[str, float, list[float]]]:
         if b.minutes is not None and times:
             out.append((bench, b.minutes, times))
     return out
+
+
+def _power_runs(view: CampaignView) -> list[tuple[str, str, PowerLog, int, int]]:
+    """Per benchmark with power logs: its first counted run's node 0 power log and the
+    run's run_start and run_stop stamps (the timed window)."""
+    out = []
+    for name, b in view.score.benchmarks.items():
+        if b.energy is None:
+            continue
+        for run in (r for r in b.runs if r.counted and r.log is not None):
+            n = run_number(run.file)
+            path = view.layout.power_node_file(name, n, 0) if n is not None else None
+            if path is None or not path.is_file():
+                continue
+            start, stop = run.log.start_ms, run.log.stop_ms  # type: ignore[union-attr]
+            if start is not None and stop is not None:
+                out.append((name, run.file, read_power_log(path), start, stop))
+                break
+    return out
+
+
+def plot_power(view: CampaignView, draw: bool = True) -> str | None:
+    """Node power over time of each benchmark's first counted run, its timed window
+    (run_start to run_stop) shaded."""
+    found = _power_runs(view)
+    if not found or not draw:
+        return PLOT_PLACEHOLDER if found else None
+    fig = _figure(11, 2.4 * len(found))
+    axes = fig.subplots(len(found), 1, squeeze=False)[:, 0]
+    for ax, (name, file, log, start, stop) in zip(axes, found, strict=True):
+        readings = sorted(log.readings)
+        t0 = min([start, *(t for t, _ in readings)])
+        ax.plot([(t - t0) / 1000 for t, _ in readings], [w for _, w in readings],
+                color="#6a1b9a", linewidth=1.2)  # fmt: skip
+        ax.axvspan((start - t0) / 1000, (stop - t0) / 1000, color="#c8e6c9", alpha=0.6,
+                   label="run_start to run_stop")  # fmt: skip
+        ax.set_title(f"{name} {file}: node power", fontsize=10)
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("W")
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(alpha=0.3)
+    return _png(fig)
 
 
 def plot_published(view: CampaignView, draw: bool = True) -> str | None:
@@ -519,6 +563,9 @@ def _summary_section(view: CampaignView) -> str:
             f'<p class="meta">{escape(name)} scaling {escape(factor_text(b))}: '
             f"{escape(b.scaling_reason)}</p>"
         )
+        if b.energy is not None:
+            said = escape(energy_text(b.energy))
+            parts.append(f'<p class="meta">{escape(name)} energy: {said}</p>')
         for p in b.problems:
             parts.append(f'<p class="problem">{escape(name)}: {escape(p)}</p>')
         for n in b.notes:
@@ -762,6 +809,13 @@ def render_html(view: CampaignView, draw: bool = True) -> str:
         )
     for name, bench in score.benchmarks.items():
         body += [f"<h3>{escape(name)} runs</h3>", _runs_table(view, name, bench)]
+    power = plot_power(view, draw)
+    if power:
+        body += ["<h2>Node power</h2>", power]
+        body.append(
+            '<p class="meta">Node power of each benchmark\'s first counted run, from its MLPerf '
+            "power log; the shaded span is the timed window (run_start to run_stop).</p>"
+        )
     published = plot_published(view, draw)
     if published:
         body += ["<h2>Among the published results</h2>", published]

@@ -10,6 +10,8 @@ number the evaluator will compute, never the better unscaled one alone.
 
 from __future__ import annotations
 
+from gp2bm.files.plaintext import printable
+from gp2bm.results.energy import BenchmarkEnergy
 from gp2bm.results.scoring import BenchmarkScore, SuiteScore
 
 # How a form shows the numbers (the workbooks' number formats, the text): minutes with
@@ -103,3 +105,21 @@ def official_summary(b: BenchmarkScore) -> dict:
         "interval": b.interval.as_dict(),
         "stated_variance": b.stated_variance.as_dict(),
     }
+
+
+def energy_text(e: BenchmarkEnergy) -> str:
+    """A benchmark's energy in one line: kWh, the runs' average node power and readings,
+    the source (printable: the source's name comes from a power log)."""
+    measured = [r for r in e.runs if r.joules is not None]
+    watts = [r.average_w for r in measured if r.average_w is not None]
+    samples = sum(r.samples for r in measured)
+    source = printable(str(next((r.source for r in e.runs if r.source), "unknown")), 120)
+    if e.kwh is None:
+        figure = f"none ({e.reason})"
+    else:
+        figure = f"{e.kwh:.6g} kWh ({e.joules:.6g} J, olympic mean of {len(e.counted)} runs)"
+    average = f"{sum(watts) / len(watts):.1f} W average node power" if watts else "no reading"
+    return (
+        f"{figure}; {average}, {samples} readings in {len(measured)} measured loops; "
+        f"{source}; {len(e.findings)} finding(s)"
+    )

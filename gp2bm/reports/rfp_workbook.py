@@ -39,7 +39,7 @@ from gp2bm.errors import InputError, InvalidError
 from gp2bm.node.systemdesc import is_placeholder
 from gp2bm.reports.celltext import put_value
 from gp2bm.reports.completeness import banner_text, incomplete, placeholder_answers
-from gp2bm.reports.official import factor_text, typed_minutes, typed_seconds
+from gp2bm.reports.official import energy_text, factor_text, typed_minutes, typed_seconds
 from gp2bm.reports.software import software
 from gp2bm.reports.view import CampaignView, images_used
 from gp2bm.reports.xlsx_report import workbook_bytes
@@ -474,6 +474,8 @@ def _explain_results(ws, layout: FormLayout, view: CampaignView) -> None:
         coord = layout.test.get(name)
         if coord is not None:
             note = result_note(b, layout.units.get(name, "seconds")) + ledger
+            if b.energy is not None:
+                note += f" Energy to train: {energy_text(b.energy)}."
             ws[coord].comment = Comment(note, "gp2bm")
 
 

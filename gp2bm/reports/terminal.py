@@ -10,9 +10,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from gp2bm.files.plaintext import printable
-from gp2bm.reports.official import factor_text, score_spread_text, spread_text
-from gp2bm.results.energy import BenchmarkEnergy
+from gp2bm.reports.official import energy_text, factor_text, score_spread_text, spread_text
 from gp2bm.results.ledger import Ledger
 from gp2bm.results.scoring import BenchmarkScore, RunRole, SuiteScore
 from gp2bm.results.spread import METHOD
@@ -63,24 +61,6 @@ def benchmark_table(b: BenchmarkScore) -> Table:
 def _unbroken(text: str, style: str = "") -> Text:
     """A line a terminal may wrap but rich never breaks (a path stays one token to copy)."""
     return Text(text, style=style, no_wrap=True, overflow="ignore")
-
-
-def energy_text(e: BenchmarkEnergy) -> str:
-    """A benchmark's energy in one line: kWh, the runs' average node power and readings,
-    the source (printable: the source's name comes from a power log)."""
-    measured = [r for r in e.runs if r.joules is not None]
-    watts = [r.average_w for r in measured if r.average_w is not None]
-    samples = sum(r.samples for r in measured)
-    source = printable(str(next((r.source for r in e.runs if r.source), "unknown")), 120)
-    if e.kwh is None:
-        figure = f"none ({e.reason})"
-    else:
-        figure = f"{e.kwh:.6g} kWh ({e.joules:.6g} J, olympic mean of {len(e.counted)} runs)"
-    average = f"{sum(watts) / len(watts):.1f} W average node power" if watts else "no reading"
-    return (
-        f"{figure}; {average}, {samples} readings in {len(measured)} measured loops; "
-        f"{source}; {len(e.findings)} finding(s)"
-    )
 
 
 def benchmark_summary(b: BenchmarkScore) -> Text:

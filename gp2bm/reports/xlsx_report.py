@@ -18,7 +18,7 @@ from pathlib import Path
 from gp2bm.reports.celltext import put_value
 from gp2bm.reports.completeness import banner_text, incomplete
 from gp2bm.reports.nested import flatten
-from gp2bm.reports.official import typed_minutes, typed_score, typed_seconds
+from gp2bm.reports.official import energy_text, typed_minutes, typed_score, typed_seconds
 from gp2bm.reports.software import software
 from gp2bm.reports.view import CampaignView, RunView, images_used, submission_fixes
 from gp2bm.results.scoring import RunRole
@@ -135,6 +135,7 @@ def _score_interval_row(ws, view: CampaignView, r: int) -> int:
 SUMMARY_HEADER = ["benchmark", "minutes", "seconds", "valid", "runs", "required", "scaling"]
 SUMMARY_HEADER += ["unscaled minutes", "source", "why this scaling"]
 SUMMARY_HEADER += ["95 % interval from (min)", "95 % interval to (min)", "MLPerf stated variance"]
+SUMMARY_HEADER += ["energy (kWh)", "energy, as measured"]
 
 
 def _summary_results(ws, view: CampaignView, r: int) -> int:
@@ -156,6 +157,9 @@ def _summary_results(ws, view: CampaignView, r: int) -> int:
             _put(ws, r, 9, b.scaling_source)
             _put(ws, r, 10, b.scaling_reason)
             _interval_cells(ws, r, b)
+            if b.energy is not None:
+                _put(ws, r, 14, b.energy.kwh).number_format = "0.000000"
+                _put(ws, r, 15, energy_text(b.energy))
         else:
             _put(ws, r, 4, "no results")
         _put(ws, r, 6, spec.runs)
