@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from openpyxl import load_workbook
 from campaign_helpers import bench_dir, run_all_local, write_suite
 from nvidia_chain import system_fields
+from openpyxl import load_workbook
 from powerservers import (
     IPMI_PASSWORD,
     IPMI_USER,
