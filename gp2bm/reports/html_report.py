@@ -778,6 +778,27 @@ def _telemetry_section(view: CampaignView, draw: bool) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def _power_and_published(view: CampaignView, draw: bool) -> list[str]:
+    """The node power plot and the place among the published results, where there are."""
+    body: list[str] = []
+    power = plot_power(view, draw)
+    if power:
+        body += ["<h2>Node power</h2>", power]
+        body.append(
+            '<p class="meta">Node power of each benchmark\'s first counted run, from its MLPerf '
+            "power log; the shaded span is the timed window (run_start to run_stop).</p>"
+        )
+    published = plot_published(view, draw)
+    if published:
+        body += ["<h2>Among the published results</h2>", published]
+        body.append(
+            '<p class="meta">Each grey point is a published closed-division MLPerf Training '
+            "result of the system description's accelerator, count per node and node count "
+            "(gp2bm atlas); the red point is this campaign's result.</p>"
+        )
+    return body
+
+
 def render_html(view: CampaignView, draw: bool = True) -> str:
     """The page; ``draw=False``: each plot a placeholder (what verify compares)."""
     score = view.score
@@ -809,21 +830,7 @@ def render_html(view: CampaignView, draw: bool = True) -> str:
         )
     for name, bench in score.benchmarks.items():
         body += [f"<h3>{escape(name)} runs</h3>", _runs_table(view, name, bench)]
-    power = plot_power(view, draw)
-    if power:
-        body += ["<h2>Node power</h2>", power]
-        body.append(
-            '<p class="meta">Node power of each benchmark\'s first counted run, from its MLPerf '
-            "power log; the shaded span is the timed window (run_start to run_stop).</p>"
-        )
-    published = plot_published(view, draw)
-    if published:
-        body += ["<h2>Among the published results</h2>", published]
-        body.append(
-            '<p class="meta">Each grey point is a published closed-division MLPerf Training '
-            "result of the system description's accelerator, count per node and node count "
-            "(gp2bm atlas); the red point is this campaign's result.</p>"
-        )
+    body += _power_and_published(view, draw)
     accuracy = plot_accuracy(view, draw)
     if accuracy:
         body += ["<h2>Eval accuracy</h2>", accuracy]
