@@ -37,6 +37,7 @@ from pathlib import Path
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.campaign.trust import ACCEPTANCE_DIFFERENCES, MEMORY_SLACK, RESERVATIONS
 from gp2bm.errors import Gp2bmError, InputError, InvalidError
+from gp2bm.evaluation.hardware import node_accounts
 from gp2bm.evaluation.reference import reference_suite, rule_differences, scoring_suite
 from gp2bm.evaluation.verify import top_folder, verify_tree
 from gp2bm.files import safetar
@@ -44,7 +45,7 @@ from gp2bm.files.plaintext import printable
 from gp2bm.handin.limits import BUNDLE
 from gp2bm.handin.scratch import check_stopped, scratch
 from gp2bm.handin.source import stage_source
-from gp2bm.node.measured import accelerator, same_cpu
+from gp2bm.node.measured import same_cpu
 from gp2bm.reports.official import official_summary
 from gp2bm.reports.view import CampaignView, images_used, load_campaign
 from gp2bm.results.spread import stated_variance
@@ -206,18 +207,8 @@ def _image_ids(view: CampaignView) -> dict[str, set[str]]:
 def _facts(view: CampaignView) -> dict[str, set]:
     """What a side says of its node(s): from the run records' node facts, and the
     inventory for what they do not hold (driver, accelerator memory)."""
-    facts: dict[str, set] = {k: set() for k in ("gpus", "models", "cpu", "cpus", "memory")}
-    for runs in view.runs.values():
-        for run in runs:
-            node = (run.record.node_facts if run.record is not None else None) or {}
-            if not node:
-                continue
-            facts["gpus"].add(node.get("gpu_count"))
-            models = node.get("gpu_models") or []
-            facts["models"].add(" + ".join(sorted({accelerator(m) for m in models})))
-            facts["cpu"].add(node.get("cpu_model"))
-            facts["cpus"].add(node.get("logical_cpus"))
-            facts["memory"].add(node.get("memory_gib"))
+    records = [run.record for runs in view.runs.values() for run in runs if run.record]
+    facts = node_accounts(records)  # as verify reads them (each node of a run across nodes)
     gpus = (view.inventory or {}).get("gpus") or {}
     devices = gpus.get("gpus") if isinstance(gpus, dict) else None
     facts["driver"] = {gpus.get("driver_version")} if isinstance(gpus, dict) else set()

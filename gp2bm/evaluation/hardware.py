@@ -22,7 +22,7 @@ from gp2bm.reports.view import CampaignView
 
 # The system description's fields MLCommons' result summarizer reads with int().
 INTEGER_FIELDS = WHOLE_NUMBERS
-def _node_accounts(records: list[RunRecord]) -> dict[str, set]:
+def node_accounts(records: list[RunRecord]) -> dict[str, set]:
     """What the run records say of their nodes, each fact's values."""
     accounts: dict[str, set] = {
         "gpus": set(), "models": set(), "cpu": set(), "cpus": set(), "memory": set()
@@ -130,7 +130,7 @@ def check_hardware(view: CampaignView) -> list[str]:
             f"organisation {view.org!r} (rule: one organisation hands it in)"
         )
     records = [run.record for runs in view.runs.values() for run in runs if run.record]
-    found += _against_records(desc, _node_accounts(records), where)
+    found += _against_records(desc, node_accounts(records), where)
     if view.inventory is None:
         return found + [
             f"{INVENTORY_FILE}: missing (rule: the node's inventory is the evidence of what "
