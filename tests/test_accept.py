@@ -27,6 +27,11 @@ RUNS = {"resnet": 5, "bert": 10}  # what MLCommons' package checker asks of a bu
 # Seconds per epoch (BERT: per evaluation block): runs of about a second each, the sleep's
 SLEEP = {"resnet": 0.03, "bert": 0.15}
 SLOWER = 1.5  # times as long
+# The same workload is held to a tolerance of its own: two campaigns run minutes apart on a
+# shared machine differ by its load, which can move second-long runs by more than MLPerf's
+# stated 2.5 %; a run 1.5 times as long is beyond it all the same. The stated variance as the
+# default tolerance is tested on its own (test_the_default_tolerance_is_mlperfs_or_wider).
+SAME = "20"
 
 
 def smoke_suite(folder: Path, factor: float = 1.0) -> Path:
@@ -87,8 +92,9 @@ def accept(cli, bundle: Path, root: Path, suite: Path, *args: str) -> tuple[int,
 def test_the_same_workload_is_accepted(cli, committed, tmp_path):
     bundle, suite = committed
     root = campaign(cli, tmp_path)
-    code, data = accept(cli, bundle, root, suite)
-    assert code == 0, data
+    code, data = accept(cli, bundle, root, suite, "--tolerance", SAME)
+    failed = [b["line"] for b in data["benchmarks"].values() if not b["passed"]]
+    assert code == 0, (failed, [d for d in data["differences"] if not d["accepted"]])
     assert data["accepted"] and not [d for d in data["differences"] if not d["accepted"]]
     for name in RUNS:
         b = data["benchmarks"][name]
@@ -100,7 +106,8 @@ def test_the_same_workload_is_accepted(cli, committed, tmp_path):
     for word in ("rules", "images", "implementation source", "hardware", "results"):
         assert word in said, said
     assert "the same" in said
-    text = cli("accept", bundle, root, "--suite", suite, "--html", tmp_path / "a.html")
+    text = cli("accept", bundle, root, "--suite", suite, "--tolerance", SAME,
+               "--html", tmp_path / "a.html")  # fmt: skip
     assert text.code == 0 and text.out.strip().splitlines()[-1] == "accepted"
     assert "resnet: committed" in text.out and "within the tolerance" in text.out
     page = (tmp_path / "a.html").read_text()
