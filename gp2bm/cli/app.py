@@ -62,6 +62,8 @@ COMMAND_MODULES = {
     "report": "handin",
     "package": "handin",
     "verify": "evaluation",
+    "compare": "evaluation",
+    "accept": "evaluation",
     "score": "score",
     "atlas": "atlas",
     "expect": "atlas",
