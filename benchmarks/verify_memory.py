@@ -29,7 +29,6 @@ import hashlib
 import io
 import json
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -139,23 +138,31 @@ def bundles(folder: Path) -> dict[str, callable]:
     }
 
 
+def sampled(cmd: list[str]) -> tuple[float, float, int, str, str]:
+    """Run ``cmd``: (peak MB of its process tree, seconds, exit code, stdout, stderr). Its
+    output goes to files, not pipes: a long answer cannot stall it while it is sampled."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = psutil.Popen(cmd, stdout=out, stderr=err, text=True)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                tree = [proc, *proc.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        return peak / MIB, seconds, proc.returncode, out.read(), err.read()
+
+
 def measure(bundle: Path) -> tuple[float, float, int, str]:
     """(peak MB of verify's process tree, seconds, exit code, first line it said)."""
-    start = time.perf_counter()
-    proc = psutil.Popen([*GP2BM, "verify", str(bundle), "--json"], stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE, text=True)  # fmt: skip
-    peak = 0
-    while proc.poll() is None:
-        try:
-            tree = [proc, *proc.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.02)
-    out, err = proc.communicate()
-    seconds = time.perf_counter() - start
+    mb, seconds, code, out, err = sampled([*GP2BM, "verify", str(bundle), "--json"])
     said = err.strip().splitlines()[:1] or [_verdict(out)]
-    return peak / MIB, seconds, proc.returncode, said[0]
+    return mb, seconds, code, said[0]
 
 
 def _verdict(out: str) -> str:

@@ -63,6 +63,7 @@ COMMAND_MODULES = {
     "report": "handin",
     "package": "handin",
     "verify": "evaluation",
+    "compare": "evaluation",
     "accept": "evaluation",
     "score": "score",
     "atlas": "atlas",

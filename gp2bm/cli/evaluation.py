@@ -1,5 +1,5 @@
-"""gp2bm verify and gp2bm accept: the evaluator's and the buyer's commands (wiring: parse,
-call, render)."""
+"""gp2bm verify, gp2bm compare and gp2bm accept: the evaluator's and the buyer's commands
+(wiring: parse, call, render)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,24 @@ from gp2bm.cli.options import (
     AcceptDifferenceOpt,
     AcceptOpt,
     BundleArg,
+    BundlesArg,
+    CompareSuiteOpt,
+    CompareXlsxOpt,
+    CsvOpt,
     HtmlOpt,
     JsonOpt,
     OwnSuiteOpt,
     ToleranceOpt,
 )
 from gp2bm.evaluation.accept import accept_campaign
+from gp2bm.evaluation.compare import compare_bundles
 from gp2bm.evaluation.verify import verify_bundle
 from gp2bm.handin.scratch import stop_on_sigterm
 from gp2bm.reports.acceptance import acceptance_lines, write_acceptance_html
+from gp2bm.reports.comparison import comparison_lines
 from gp2bm.reports.terminal import print_verification
 from gp2bm.reports.workprogress import WorkProgress
+from gp2bm.reports.writer import write_comparison_reports
 
 
 @app.command()
@@ -67,6 +74,60 @@ def verify(
     )
 
 
+def _say(text: str) -> None:
+    err.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _answer(data: dict, lines: list[str], as_json: bool, failure: Exception | None) -> None:
+    """The answer on stdout (one JSON object, or its lines as plain text), then the failure
+    it exits with, if any."""
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        for line in lines:
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+    if failure is not None:
+        raise failure
+
+
+@app.command("compare")
+def compare_command(
+    bundles: BundlesArg,
+    suite: CompareSuiteOpt = None,
+    accept: AcceptOpt = None,
+    html: HtmlOpt = None,
+    xlsx: CompareXlsxOpt = None,
+    csv: CsvOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare several vendors' bundles: each verified by your rules, the verified ones ranked.
+
+    Every bundle is verified as gp2bm verify does it, by one reference suite (your --suite
+    file, else gp2bm's GP2BM suite, for every bundle alike), in parallel up to the cores.
+    The bundles that verify are ranked by the RFP score, each with its vendor, system,
+    accelerators, nodes, each benchmark's result in minutes and seconds with its 95 %
+    interval and the runs' range, the reservations you accepted, and the published results'
+    verdict (gp2bm atlas). A bundle that does not verify is set apart, never ranked, with
+    its first findings; two bundles of the same vendor and system are both shown and
+    flagged. Every run of every bundle is listed. --html, --xlsx, --csv write the same
+    comparison as a page, a workbook and one CSV row per bundle.
+
+    Exit 0 when every bundle verifies; 1 when one does not (the comparison is still shown
+    and written); 2 for a missing bundle, a bad suite file or option; 130 when stopped.
+    """
+    work = WorkProgress(err, "compare")
+    with stop_on_sigterm("gp2bm compare"):
+        comparison = compare_bundles(bundles, suite, frozenset(accept or []), work)
+    data = comparison.as_dict()
+    for _, path in write_comparison_reports(data, csv, xlsx, html):
+        _say(f"wrote {path}")
+    _answer(data, comparison_lines(data), as_json, comparison.failure())
+    _say(
+        f"compared {data['compared']} bundle(s) in {work.elapsed:.1f} s; done: every bundle "
+        "verified, the ranking stands"
+    )
+
+
 @app.command("accept")
 def accept_command(
     bundle: BundleArg,
@@ -98,20 +159,9 @@ def accept_command(
         result = accept_campaign(bundle, campaign, suite, tolerance, frozenset(accept or []))
     data = result.as_dict()
     if html is not None:
-        written = write_acceptance_html(data, html)
-        err.print(f"wrote {written}", highlight=False, markup=False, soft_wrap=True)
-    if as_json:
-        print(json.dumps(data, indent=2))
-    else:
-        for line in acceptance_lines(data):
-            out.print(line, highlight=False, markup=False, soft_wrap=True)
-    failure = result.failure()
-    if failure is not None:
-        raise failure
-    err.print(
+        _say(f"wrote {write_acceptance_html(data, html)}")
+    _answer(data, acceptance_lines(data), as_json, result.failure())
+    _say(
         f"accepted in {work.elapsed:.1f} s; done: {shlex.quote(str(campaign))} holds the "
-        "committed result",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
+        "committed result"
     )

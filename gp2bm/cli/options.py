@@ -445,6 +445,27 @@ NewCampaignOpt = Annotated[
     Path,
     typer.Option("--campaign", help="The campaign folder to make (new, or empty)."),
 ]
+BundlesArg = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="BUNDLE...",
+        help="The bundles to compare (each written by `gp2bm package`: a .tar.gz or its folder).",
+    ),
+]
+CompareSuiteOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--suite",
+        help="Your own copy of the RFP's suite file: the rules every bundle is held to (its "
+        "name and manifests do not matter). Default: gp2bm's built-in GP2BM suite, for every "
+        "bundle alike.",
+    ),
+]
+CompareXlsxOpt = Annotated[
+    Path | None,
+    typer.Option("--xlsx", help="Write the comparison's tables here, one sheet each."),
+]
+
 AcceptanceCampaignArg = Annotated[
     Path,
     typer.Argument(

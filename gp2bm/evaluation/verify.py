@@ -65,7 +65,7 @@ from gp2bm.results.scoring import RcpMode
 from gp2bm.results.verdictcache import folder_digest
 from gp2bm.spec.suite import ComplianceMode, Suite, load_suite
 
-__all__ = ["Verification", "compare", "verify_bundle", "verify_tree"]
+__all__ = ["Verification", "check_reservation_names", "compare", "verify_bundle", "verify_tree"]
 
 
 def top_folder(root: Path) -> Path:
@@ -288,16 +288,21 @@ def verify_tree(
     return result
 
 
-def verify_bundle(
-    bundle: Path, suite_path: Path | None = None, accept: frozenset[str] = frozenset()
-) -> Verification:
-    """Verify a .tar.gz bundle (extracted safely into a scratch folder) or a folder;
-    ``accept``: the reservations (``results.ledger.RESERVATIONS``) the evaluator accepts."""
+def check_reservation_names(accept: frozenset[str]) -> None:
+    """Refuse (InputError) an ``--accept`` name that is no reservation of the ledger."""
     unknown = sorted(set(accept) - set(RESERVATIONS))
     if unknown:
         raise InputError(
             f"--accept {unknown[0]}: no such reservation (known: {', '.join(RESERVATIONS)})"
         )
+
+
+def verify_bundle(
+    bundle: Path, suite_path: Path | None = None, accept: frozenset[str] = frozenset()
+) -> Verification:
+    """Verify a .tar.gz bundle (extracted safely into a scratch folder) or a folder;
+    ``accept``: the reservations (``results.ledger.RESERVATIONS``) the evaluator accepts."""
+    check_reservation_names(accept)
     bundle = Path(bundle)
     if bundle.is_dir():
         return verify_tree(top_folder(bundle), bundle, suite_path, accept=accept)

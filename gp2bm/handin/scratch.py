@@ -94,6 +94,14 @@ def scratch(job: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def unscratched(text: str) -> str:
+    """``text`` with the path of any scratch folder (``<temp dir>/gp2bm-<job>-<pid>-*``)
+    written ``<scratch>``: a verdict kept after its command ended names a folder that is
+    gone, and another run of the same check names another folder."""
+    prefix = re.escape(os.path.join(tempfile.gettempdir(), "gp2bm-"))
+    return re.sub(prefix + r"[a-z]+-\d+-[^/\s'\"]+", "<scratch>", text)
+
+
 # What stopped the command (set by the SIGTERM handler), for the checkpoints to see: code
 # that catches every exception (a checker's own guard) may swallow the one the handler raises.
 _STOPPED: list[str] = []

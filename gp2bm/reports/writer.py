@@ -2,20 +2,24 @@
 
 ``gp2bm report`` and the hand-in bundle both write through ``write_reports``. The filled
 RFP workbook goes first: it refuses a campaign without a valid result, and then nothing
-else has been written.
+else has been written. ``gp2bm compare`` writes the comparison of several bundles through
+``write_comparison_reports``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from gp2bm.campaign.layout import CampaignFiles, CampaignLayout
 from gp2bm.campaign.resolve import resolve_campaign_dir
 from gp2bm.errors import InputError
 from gp2bm.reports.answers import campaign_answers, keep_answers
+from gp2bm.reports.comparison import write_comparison_csv, write_comparison_xlsx
+from gp2bm.reports.comparison_page import write_comparison_html
 from gp2bm.reports.completeness import incomplete
 from gp2bm.reports.csv_report import write_csv
 from gp2bm.reports.html_report import write_html
@@ -25,6 +29,8 @@ from gp2bm.reports.view import CampaignView, load_campaign
 from gp2bm.reports.xlsx_report import write_xlsx
 from gp2bm.results.checkpool import Progress
 from gp2bm.results.verdictcache import VerdictCache, default_cache_dir
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -87,15 +93,43 @@ def write_reports(
         with _naming(targets.rfp):
             filled = fill_answers(view, targets.answers, targets.rfp)
         written.append(("rfp workbook", targets.rfp))
-    for kind, path, write in (
-        ("csv", targets.csv, write_csv),
-        ("xlsx", targets.xlsx, write_xlsx),
-        ("html", targets.html, write_html),
-    ):
+    written += write_each(
+        view,
+        [
+            ("csv", targets.csv, write_csv),
+            ("xlsx", targets.xlsx, write_xlsx),
+            ("html", targets.html, write_html),
+        ],
+    )
+    return written, filled
+
+
+def write_each(
+    subject: T, targets: list[tuple[str, Path | None, Callable[[T, Path], Path]]]
+) -> list[tuple[str, Path]]:
+    """``write(subject, path)`` of each (kind, path, write) whose path is given, in order;
+    returns (kind, path) of each written. One that cannot be written is named (InputError)."""
+    written: list[tuple[str, Path]] = []
+    for kind, path, write in targets:
         if path:
             with _naming(path):
-                written.append((kind, write(view, path)))
-    return written, filled
+                written.append((kind, write(subject, path)))
+    return written
+
+
+def write_comparison_reports(
+    data: dict, csv: Path | None, xlsx: Path | None, html: Path | None
+) -> list[tuple[str, Path]]:
+    """The comparison of several bundles (``Comparison.as_dict``) as a CSV, a workbook and a
+    page, each where it is asked for."""
+    return write_each(
+        data,
+        [
+            ("csv", csv, write_comparison_csv),
+            ("xlsx", xlsx, write_comparison_xlsx),
+            ("html", html, write_comparison_html),
+        ],
+    )
 
 
 @contextmanager
