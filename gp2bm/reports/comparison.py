@@ -5,9 +5,9 @@ renders the comparison's JSON (``Comparison.as_dict``).
 Every text that came from a bundle (a vendor's name, a system's, a finding) is escaped for
 where it goes: shown as plain text on a terminal (``plaintext.printable``: no escape
 sequence obeyed), a formula-safe field in the CSV and a string cell in the workbook
-(``celltext``: a name that starts with ``=`` stays text). Numbers stay numbers: minutes and
-seconds with three decimals, the score with six (``official.typed_*``), as gp2bm's other
-sheets give them; the JSON keeps the exact values, which the ranking is made of.
+(``celltext``: a name that starts with ``=`` stays text). Numbers stay numbers, at full
+precision (``official.typed_*``), as gp2bm's other sheets give them; the JSON keeps the
+exact values, which the ranking is made of.
 """
 
 from __future__ import annotations
