@@ -216,7 +216,8 @@ def test_the_workbook_has_a_sheet_per_table_with_typed_values(compared):
     assert [r["vendor"] for r in rows] == ["Alpha", "Beta", "Gamma"]
     for row, entry in zip(rows, data["ranking"], strict=True):
         assert isinstance(row["rank"], int) and row["verified"] is True
-        assert isinstance(row["score"], float) and row["score"] == pytest.approx(typed_score(entry["score"]), rel=1e-14)
+        stored = pytest.approx(typed_score(entry["score"]), rel=1e-14)  # a cell's 15 digits
+        assert isinstance(row["score"], float) and row["score"] == stored
         assert isinstance(row["resnet_seconds"], float) and isinstance(row["bert_minutes"], float)
     # the hostile name is a string cell shown as typed, never a formula
     cell = ranking.cell(row=3, column=header.index("system_name") + 1)
