@@ -52,7 +52,7 @@ from gp2bm.placement.fanout import Run, Submission
 from gp2bm.placement.runstate import RunState, StateChanges
 from gp2bm.placement.submit import Fanout, SlurmRequest, fan_out
 from gp2bm.reports.node_text import preflight_table
-from gp2bm.reports.terminal import print_ledger, render_score
+from gp2bm.reports.terminal import print_ledger, print_plain, render_score
 from gp2bm.results.campaignscore import score_campaign
 from gp2bm.results.ledger import campaign_ledger, ran_of
 from gp2bm.run.campaignrun import DryRun, dry_run, run_requested
@@ -63,7 +63,7 @@ from gp2bm.runtimes import DEFAULT
 
 
 def _note(line: str) -> None:
-    err.print(line, highlight=False, markup=False, soft_wrap=True)
+    print_plain(err, line)
 
 
 class TerminalDisplay:

@@ -21,7 +21,7 @@ from gp2bm.evaluation.accept import accept_campaign
 from gp2bm.evaluation.verify import verify_bundle
 from gp2bm.handin.scratch import stop_on_sigterm
 from gp2bm.reports.acceptance import acceptance_lines, write_acceptance_html
-from gp2bm.reports.terminal import print_verification
+from gp2bm.reports.terminal import print_plain, print_verification
 from gp2bm.reports.workprogress import WorkProgress
 
 
@@ -59,11 +59,9 @@ def verify(
     failure = result.failure()
     if failure is not None:
         raise failure
-    err.print(
+    print_plain(
+        err,
         f"verified in {work.elapsed:.1f} s; done: {shlex.quote(str(bundle))} is ready to hand in",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
     )
 
 
@@ -99,19 +97,17 @@ def accept_command(
     data = result.as_dict()
     if html is not None:
         written = write_acceptance_html(data, html)
-        err.print(f"wrote {written}", highlight=False, markup=False, soft_wrap=True)
+        print_plain(err, f"wrote {written}")
     if as_json:
         print(json.dumps(data, indent=2))
     else:
         for line in acceptance_lines(data):
-            out.print(line, highlight=False, markup=False, soft_wrap=True)
+            print_plain(out, line)
     failure = result.failure()
     if failure is not None:
         raise failure
-    err.print(
+    print_plain(
+        err,
         f"accepted in {work.elapsed:.1f} s; done: {shlex.quote(str(campaign))} holds the "
         "committed result",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
     )
