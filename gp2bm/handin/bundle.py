@@ -60,6 +60,7 @@ from gp2bm.handin.scratch import check_stopped, scratch, sweep_partial_bundles
 from gp2bm.handin.secrets import secrets_in_logs
 from gp2bm.handin.source import stage_source, write_changes
 from gp2bm.handin.stage import stage_campaign, write_images
+from gp2bm.handin.vendorpaths import VendorPaths
 from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.reports.claims import claims
 from gp2bm.reports.official import official_summary
@@ -153,6 +154,12 @@ class _Bundle:
         return self.source.root
 
     @property
+    def paths(self) -> VendorPaths:
+        """The vendor's folders, named by role in what the bundle carries."""
+        manifests = [m.path for m in self.manifests.values()]
+        return VendorPaths.of(self.root, self.suite.path, manifests)
+
+    @property
     def staging(self) -> Path:
         return self.work / "stage"
 
@@ -215,7 +222,13 @@ def _stage_evidence(bundle: _Bundle) -> tuple[str, CampaignView, dict[str, list[
     that ran all come from the bundled logs. Returns the bundled suite's path too."""
     dest = bundle.dest
     suite_rel, manifest_files = stage_campaign(
-        bundle.source, dest, bundle.meta, bundle.suite, bundle.manifests, bundle.notes
+        bundle.source,
+        dest,
+        bundle.meta,
+        bundle.suite,
+        bundle.manifests,
+        bundle.notes,
+        bundle.paths,
     )
     bundle.secrets = secrets_in_logs(dest, bundle.manifests)
     bundle.notes += [f"{s} (the log is kept as it is: it is the evidence)" for s in bundle.secrets]
@@ -394,6 +407,7 @@ def _make(bundle: _Bundle) -> PackageResult:
         reports=reports,
     )
     dest = bundle.dest
+    meta = bundle.paths.document(meta)  # type: ignore[assignment]
     dest.files.bundle_file.write_text(json.dumps(meta, indent=2) + "\n")
     present = {p.name for p in dest.root.iterdir()}
     dest.files.readme_file.write_text(render_readme(view, meta, check, bypass, present))
