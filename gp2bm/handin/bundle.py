@@ -410,7 +410,8 @@ def _make(bundle: _Bundle) -> PackageResult:
     meta = bundle.paths.document(meta)  # type: ignore[assignment]
     dest.files.bundle_file.write_text(json.dumps(meta, indent=2) + "\n")
     present = {p.name for p in dest.root.iterdir()}
-    dest.files.readme_file.write_text(render_readme(view, meta, check, bypass, present))
+    readme = render_readme(view, meta, check, bypass, present)
+    dest.files.readme_file.write_text(bundle.paths.text(readme))
     bundle.step("SHA256SUMS and the archive", 5)
     _within_verify_limits(bundle)
     files = write_sums(dest)
