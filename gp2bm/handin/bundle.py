@@ -362,11 +362,13 @@ def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -
         "score": view.score.score,
         "package_checker": parts["package_checker"],
         "rcp_bypass": parts["rcp_bypass"],
-        "implementations": parts["implementations"],
+        "implementations": bundle.paths.document(parts["implementations"]),
         "reports": parts["reports"],
         "ledger": view.ledger.as_dict(),
-        "incomplete": bundle.incomplete,
-        "notes": bundle.notes,
+        # what gp2bm says names the vendor's folders by role; the checker's words about the
+        # logs are kept as verify recomputes them (they quote the logs, which travel as they are)
+        "incomplete": bundle.paths.document(bundle.incomplete),
+        "notes": bundle.paths.document(bundle.notes),
     }
 
 
@@ -407,11 +409,9 @@ def _make(bundle: _Bundle) -> PackageResult:
         reports=reports,
     )
     dest = bundle.dest
-    meta = bundle.paths.document(meta)  # type: ignore[assignment]
     dest.files.bundle_file.write_text(json.dumps(meta, indent=2) + "\n")
     present = {p.name for p in dest.root.iterdir()}
-    readme = render_readme(view, meta, check, bypass, present)
-    dest.files.readme_file.write_text(bundle.paths.text(readme))
+    dest.files.readme_file.write_text(render_readme(view, meta, check, bypass, present))
     bundle.step("SHA256SUMS and the archive", 5)
     _within_verify_limits(bundle)
     files = write_sums(dest)
