@@ -17,6 +17,7 @@ from rich.console import Console
 
 from gp2bm.cli.options import VersionOpt
 from gp2bm.errors import Gp2bmError
+from gp2bm.files.atomic import FIXES, write_error
 from gp2bm.files.plaintext import terminal_line
 
 app = typer.Typer(
@@ -128,6 +129,11 @@ def _main(argv: list[str] | None) -> None:
             sys.exit(exit_code)
         if os.environ.get("GP2BM_DEBUG"):
             raise
+        if isinstance(exc, OSError) and exc.errno in FIXES:
+            # a disk or permission error no stage named: one line naming the file and the fix
+            line = write_error(exc.filename or "a file (the system named none)", exc)
+            err.print(terminal_line(f"gp2bm: error: {line}"), markup=False, highlight=False)
+            sys.exit(2)
         err.print(
             terminal_line(
                 f"gp2bm: internal error: {type(exc).__name__}: {exc} "

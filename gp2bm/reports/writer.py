@@ -15,6 +15,7 @@ from pathlib import Path
 from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.resolve import resolve_campaign_dir
 from gp2bm.errors import InputError
+from gp2bm.files.atomic import write_error
 from gp2bm.reports.completeness import incomplete
 from gp2bm.reports.csv_report import write_csv
 from gp2bm.reports.html_report import write_html
@@ -104,7 +105,7 @@ def _naming(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise InputError(f"{exc.filename or path}: {exc.strerror or exc}") from None
+        raise write_error(exc.filename or path, exc) from None
 
 
 def report_targets(
