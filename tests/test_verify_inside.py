@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from test_report_campaign import ORG, smoke_campaign
-from test_verdict import forged_bundle, resum
+from test_verdict import forged_bundle
 
 from gp2bm.handin.bundle import build_bundle
 
@@ -54,9 +54,7 @@ def assert_not_quoted(res) -> None:
 
 @pytest.mark.reliability("verify-inside-bundle")
 @pytest.mark.parametrize("what", ["log", "folder", "records"])
-def test_a_link_out_of_an_extracted_bundle_is_never_followed(
-    cli, honest, suite, tmp_path, what
-):
+def test_a_link_out_of_an_extracted_bundle_is_never_followed(cli, honest, suite, tmp_path, what):
     secret = outside_secret(tmp_path)
 
     def link_out(top: Path) -> None:
@@ -114,9 +112,7 @@ def test_a_bundled_suites_manifest_paths_are_never_opened_outside(
             p for p in (top / "manifests").glob("*.yaml") if "benchmarks" in p.read_text()
         )
         doc = yaml.safe_load(suite_file.read_text())
-        rel = Path("../" * len(suite_file.relative_to(tmp_path).parts)) / evil.relative_to(
-            tmp_path
-        )
+        rel = Path("../" * len(suite_file.relative_to(tmp_path).parts)) / evil.relative_to(tmp_path)
         doc["benchmarks"]["resnet"]["manifest"] = {
             "dotdot": str(rel), "absolute": str(evil), "link": "evil-link.yaml"
         }[how]  # fmt: skip
