@@ -47,6 +47,7 @@ from gp2bm.cli.options import (
 )
 from gp2bm.errors import InputError
 from gp2bm.files.findings import CheckItem, CheckStatus
+from gp2bm.files.shellline import shell_line
 from gp2bm.placement import TaskState
 from gp2bm.placement.fanout import Run, Submission
 from gp2bm.placement.runstate import RunState, StateChanges
@@ -103,7 +104,8 @@ def _print_plan(planned: DryRun, as_json: bool) -> None:
     )
     for r in plan.rows:
         out.print(f"# {r.benchmark} run {r.run} -> {r.result}", highlight=False)
-        out.print(shlex.join(r.command), highlight=False, markup=False, soft_wrap=True)
+        # pasted into a shell, runs exactly the argv (a tab, a newline shown as $'\t')
+        out.print(shell_line(r.command), highlight=False, markup=False, soft_wrap=True)
 
 
 def _dry_run_footer(planned: DryRun, suite_given: bool) -> None:
