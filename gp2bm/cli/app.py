@@ -65,6 +65,7 @@ COMMAND_MODULES = {
     "report": "handin",
     "package": "handin",
     "verify": "evaluation",
+    "accept": "evaluation",
     "score": "score",
     "atlas": "atlas",
     "expect": "atlas",
