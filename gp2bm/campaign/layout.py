@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 
 from gp2bm.errors import InputError
 from gp2bm.files.jsonfile import read_json, write_json_atomic
+from gp2bm.files.plaintext import printable
 
 CAMPAIGN_FILE = "campaign.json"
 LOCK_FILE = ".gp2bm.lock"
@@ -114,6 +115,15 @@ def _numbers(folder: Path, pattern: re.Pattern[str]) -> set[int]:
     return {int(m.group(1)) for p in folder.iterdir() if (m := pattern.fullmatch(p.name))}
 
 
+def _one_component(name: str) -> bool:
+    """``name`` is one plain path component: a folder of the campaign, nothing else."""
+    return (
+        name not in (".", "..")
+        and not any(ch in name for ch in "/\\")
+        and not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name)
+    )
+
+
 @dataclass(frozen=True)
 class CampaignMeta:
     """``campaign.json``: who runs the campaign, which suite, with which runtime. Keys this
@@ -142,6 +152,13 @@ class CampaignMeta:
         for key in cls.OPTIONAL_TEXT:
             if data.get(key) is not None and not isinstance(data[key], str):
                 raise InputError(f"{where}: '{key}' is not a string")
+        for key in ("org", "system"):  # each names one folder of the campaign, never a path
+            if not _one_component(data[key]):
+                raise InputError(
+                    f"{where}: '{key}' {printable(data[key], 64)!r} is not a folder name "
+                    "(no '/', '\\', '.', '..' or control character): it would lead out of "
+                    "the campaign"
+                )
         known = {"org", "system", "suite", "created", "gp2bm_version", *cls.OPTIONAL_TEXT}
         return cls(
             org=data["org"],
@@ -337,9 +354,7 @@ class CampaignFiles:
         """The benchmarks that have a records folder (the nodes' folder is none)."""
         if not self.records_root.is_dir():
             return []
-        return sorted(
-            p.name for p in self.records_root.iterdir() if p.is_dir() and p.name != NODES
-        )
+        return sorted(p.name for p in self.records_root.iterdir() if p.is_dir() and p.name != NODES)
 
     # ------------------------------------------------------------------ attempts
     def attempts_dir(self, bench: str) -> Path:

@@ -17,6 +17,8 @@ from rich.console import Console
 
 from gp2bm.cli.options import VersionOpt
 from gp2bm.errors import Gp2bmError
+from gp2bm.files.atomic import FIXES, write_error
+from gp2bm.files.plaintext import terminal_line
 
 app = typer.Typer(
     name="gp2bm",
@@ -32,8 +34,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-out = Console()
-err = Console(stderr=True)
+# no emoji codes: ":x:" in a member name or a log line is shown as written, never replaced
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 # The words gp2bm was started with (after "gp2bm"), for a hint that repeats the command.
 _invoked: list[str] = []
@@ -109,7 +112,10 @@ def _main(argv: list[str] | None) -> None:
         rc = app(args=argv, prog_name="gp2bm", standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except Gp2bmError as exc:
-        err.print(f"gp2bm: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        # the message may quote a member name, a log line or a checker (escaped and cut)
+        err.print(
+            terminal_line(f"gp2bm: error: {exc}"), markup=False, highlight=False, soft_wrap=True
+        )
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -126,8 +132,16 @@ def _main(argv: list[str] | None) -> None:
             sys.exit(exit_code)
         if os.environ.get("GP2BM_DEBUG"):
             raise
+        if isinstance(exc, OSError) and exc.errno in FIXES:
+            # a disk or permission error no stage named: one line naming the file and the fix
+            line = write_error(exc.filename or "a file (the system named none)", exc)
+            err.print(terminal_line(f"gp2bm: error: {line}"), markup=False, highlight=False)
+            sys.exit(2)
         err.print(
-            f"gp2bm: internal error: {type(exc).__name__}: {exc} (set GP2BM_DEBUG=1 for details)",
+            terminal_line(
+                f"gp2bm: internal error: {type(exc).__name__}: {exc} "
+                "(set GP2BM_DEBUG=1 for details)"
+            ),
             markup=False,
             highlight=False,
             soft_wrap=True,

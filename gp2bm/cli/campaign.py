@@ -51,13 +51,14 @@ from gp2bm.cli.options import (
 from gp2bm.errors import InputError
 from gp2bm.files.findings import CheckItem, CheckStatus
 from gp2bm.files.plaintext import printable
+from gp2bm.files.shellline import shell_line
 from gp2bm.node.systemdesc import package_step
 from gp2bm.placement import TaskState
 from gp2bm.placement.fanout import Run, Submission
 from gp2bm.placement.runstate import RunState, StateChanges
 from gp2bm.placement.submit import Fanout, SlurmRequest, fan_out
 from gp2bm.reports.node_text import preflight_table
-from gp2bm.reports.terminal import print_ledger, render_score
+from gp2bm.reports.terminal import print_ledger, print_plain, render_score
 from gp2bm.results.campaignscore import score_campaign
 from gp2bm.results.importing import import_logs
 from gp2bm.results.ledger import campaign_ledger, ran_of
@@ -70,7 +71,7 @@ from gp2bm.runtimes import DEFAULT
 
 
 def _note(line: str) -> None:
-    err.print(line, highlight=False, markup=False, soft_wrap=True)
+    print_plain(err, line)
 
 
 class TerminalDisplay:
@@ -110,7 +111,8 @@ def _print_plan(planned: DryRun, as_json: bool) -> None:
     )
     for r in plan.rows:
         out.print(f"# {r.benchmark} run {r.run} -> {r.result}", highlight=False)
-        out.print(shlex.join(r.command), highlight=False, markup=False, soft_wrap=True)
+        # pasted into a shell, runs exactly the argv (a tab, a newline shown as $'\t')
+        out.print(shell_line(r.command), highlight=False, markup=False, soft_wrap=True)
 
 
 def _dry_run_footer(planned: DryRun, suite_given: bool) -> None:

@@ -27,7 +27,7 @@ from gp2bm.evaluation.verify import verify_bundle
 from gp2bm.handin.scratch import stop_on_sigterm
 from gp2bm.reports.acceptance import acceptance_lines, write_acceptance_html
 from gp2bm.reports.comparison import comparison_lines
-from gp2bm.reports.terminal import print_verification
+from gp2bm.reports.terminal import print_plain, print_verification
 from gp2bm.reports.workprogress import WorkProgress
 from gp2bm.reports.writer import write_comparison_reports
 
@@ -66,16 +66,14 @@ def verify(
     failure = result.failure()
     if failure is not None:
         raise failure
-    err.print(
+    print_plain(
+        err,
         f"verified in {work.elapsed:.1f} s; done: {shlex.quote(str(bundle))} is ready to hand in",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
     )
 
 
 def _say(text: str) -> None:
-    err.print(text, highlight=False, markup=False, soft_wrap=True)
+    print_plain(err, text)
 
 
 def _answer(data: dict, lines: list[str], as_json: bool, failure: Exception | None) -> None:
@@ -85,7 +83,7 @@ def _answer(data: dict, lines: list[str], as_json: bool, failure: Exception | No
         print(json.dumps(data, indent=2))
     else:
         for line in lines:
-            out.print(line, highlight=False, markup=False, soft_wrap=True)
+            print_plain(out, line)
     if failure is not None:
         raise failure
 

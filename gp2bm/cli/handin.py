@@ -35,6 +35,7 @@ from gp2bm.reports.terminal import (
     print_filled_cells,
     print_incomplete,
     print_package,
+    print_plain,
     print_reports,
 )
 from gp2bm.reports.workprogress import WorkProgress
@@ -44,7 +45,7 @@ from gp2bm.reports.writer import ReportRequest, make_reports
 def next_step(line: str) -> None:
     """The last line of a long command: what to do next (stderr: --json output stays one
     object)."""
-    err.print(line, highlight=False, markup=False, soft_wrap=True)
+    print_plain(err, line)
 
 
 def _took(work: WorkProgress) -> str:

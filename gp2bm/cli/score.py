@@ -11,7 +11,7 @@ from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import ComplianceOpt, JsonOpt, PathsArg, RcpOpt, RulesetOpt, SuiteOpt
-from gp2bm.reports.terminal import print_ledger, render_score
+from gp2bm.reports.terminal import print_ledger, print_plain, render_score
 from gp2bm.reports.workprogress import WorkProgress
 from gp2bm.results.ledger import campaign_ledger, ran_of
 from gp2bm.results.resultset import campaign_of, score_paths
@@ -65,5 +65,5 @@ def score(
     if campaign is not None:
         where = shlex.quote(str(campaign))
         after += f"; next: gp2bm report {where}" if result.valid else f"; see gp2bm status {where}"
-    err.print(after, highlight=False, markup=False, soft_wrap=True)
+    print_plain(err, after)
     raise typer.Exit(0 if result.valid else 1)

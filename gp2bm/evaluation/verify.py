@@ -27,8 +27,10 @@ the score is valid and the package checker passes (``docs/VERIFY.md``).
 
 from __future__ import annotations
 
+import os
+import stat
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gp2bm.campaign.layout import (
@@ -39,7 +41,7 @@ from gp2bm.campaign.layout import (
     CampaignLayout,
 )
 from gp2bm.campaign.trust import RESERVATIONS
-from gp2bm.errors import Gp2bmError, InputError
+from gp2bm.errors import Gp2bmError, InputError, UnsafeMember
 from gp2bm.evaluation import claimcheck, evidence, plausible, reportcheck
 from gp2bm.evaluation.checkerside import CheckerSide
 from gp2bm.evaluation.reference import (
@@ -52,6 +54,7 @@ from gp2bm.evaluation.verification import Verification, compare
 from gp2bm.files import safetar
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.jsonfile import read_json
+from gp2bm.files.plaintext import printable
 from gp2bm.handin.limits import BUNDLE, check_sizes
 from gp2bm.handin.scratch import check_stopped, scratch
 from gp2bm.handin.verdicts import RunVerdicts
@@ -66,6 +69,23 @@ from gp2bm.results.verdictcache import folder_digest
 from gp2bm.spec.suite import ComplianceMode, Suite, load_suite
 
 __all__ = ["Verification", "check_reservation_names", "compare", "verify_bundle", "verify_tree"]
+
+
+def refuse_links(folder: Path) -> None:
+    """An extracted bundle holds plain files and folders only, as ``safetar`` extracts
+    them: a symbolic link or a special file in it is refused before anything is read
+    (``UnsafeMember``, exit 1), so no file outside the folder is read, nor quoted."""
+    for where, dirs, files in os.walk(folder, followlinks=False):
+        for name in sorted(dirs + files):
+            path = Path(where) / name
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                raise UnsafeMember(
+                    f"{printable(path, 300)}: a symbolic link, which a bundle never holds "
+                    "(verify reads nothing through it; verify the .tar.gz as it was handed in)"
+                )
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                raise UnsafeMember(f"{printable(path, 300)}: not a plain file or folder")
 
 
 def top_folder(root: Path) -> Path:
@@ -136,6 +156,25 @@ def _bundled_suite(top: Path, meta: dict | None, result: Verification) -> Path |
     return path
 
 
+def _manifests_inside(top: Path, bundled: Suite, result: Verification) -> Suite:
+    """The bundled suite with every manifest it names that would lie outside the bundle
+    (absolute, through ``..`` or a link) left out, each a difference: verify never opens a
+    file of the evaluator's machine that a bundle names."""
+    base = Path(bundled.path).parent if bundled.path else top
+    benchmarks = dict(bundled.benchmarks)
+    for name, spec in bundled.benchmarks.items():
+        if spec.manifest is None:
+            continue
+        where = (base / spec.manifest).resolve()
+        if not where.is_relative_to(top.resolve()):
+            result.differences.append(
+                f"the bundle's suite: benchmarks.{name}.manifest {printable(spec.manifest, 200)!r}"
+                " lies outside the bundle: not read"
+            )
+            benchmarks[name] = replace(spec, manifest=None)
+    return replace(bundled, benchmarks=benchmarks)
+
+
 def _validity(view: CampaignView, result: Verification) -> None:
     if not view.score.valid:
         result.problems.append("the logs give no valid score")
@@ -170,6 +209,7 @@ def _suites(
     result.reference = reference.as_dict()
     if bundled_path is None or bundled is None:
         return None
+    bundled = _manifests_inside(top, bundled, result)
     result.differences += rule_differences(bundled, reference.suite)
     return Suites(bundled_path, reference, scoring_suite(bundled, reference.suite))
 
@@ -305,6 +345,7 @@ def verify_bundle(
     check_reservation_names(accept)
     bundle = Path(bundle)
     if bundle.is_dir():
+        refuse_links(bundle)
         return verify_tree(top_folder(bundle), bundle, suite_path, accept=accept)
     with scratch("verify") as tmp:
         safetar.extract(bundle, tmp / "bundle", limits=BUNDLE)

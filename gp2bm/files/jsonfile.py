@@ -7,10 +7,10 @@ problem, never the file's content.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from gp2bm.errors import InputError
+from gp2bm.files.atomic import write_text_atomic
 from gp2bm.files.regular import open_regular
 
 # gp2bm's JSON files (records, campaign.json, an inventory) are a few KB.
@@ -18,21 +18,9 @@ MAX_JSON_BYTES = 64 << 20
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync'd, then renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(path)
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def temporary_path(path: Path) -> Path:
-    """The temporary file ``write_json_atomic`` writes before the rename (per process)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write ``data`` to ``path`` through a temporary file, fsync'd, then renamed
+    (``files.atomic``: a failed write is one line naming the file and the fix)."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _read_bytes(path: Path) -> bytes:

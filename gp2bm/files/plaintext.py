@@ -14,6 +14,9 @@ import unicodedata
 
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs"})
 ELLIPSIS = "..."
+# The longest line a command prints of text it did not write itself (a finding, a checker's
+# message, an error naming a member of a bundle): longer ones are cut.
+LINE_LIMIT = 4000
 
 
 def is_hidden(ch: str) -> bool:
@@ -38,3 +41,9 @@ def printable(text: object, limit: int | None = None) -> str:
     cut = text if limit is None else text[:limit]
     out = "".join(ascii(ch)[1:-1] if is_hidden(ch) else ch for ch in cut)
     return out + (ELLIPSIS if limit is not None and len(text) > limit else "")
+
+
+def terminal_line(text: object, limit: int = LINE_LIMIT) -> str:
+    """One line for the terminal: ``printable`` with the line limit (a newline is shown as
+    ``\\n``, so a text can never start a line of its own)."""
+    return printable(text, limit)

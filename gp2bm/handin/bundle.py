@@ -60,6 +60,7 @@ from gp2bm.handin.scratch import check_stopped, scratch, sweep_partial_bundles
 from gp2bm.handin.secrets import secrets_in_logs
 from gp2bm.handin.source import stage_source, write_changes
 from gp2bm.handin.stage import stage_campaign, write_images
+from gp2bm.handin.vendorpaths import VendorPaths
 from gp2bm.handin.verdicts import RunVerdicts
 from gp2bm.reports.claims import claims
 from gp2bm.reports.completeness import incomplete
@@ -154,6 +155,12 @@ class _Bundle:
         return self.source.root
 
     @property
+    def paths(self) -> VendorPaths:
+        """The vendor's folders, named by role in what the bundle carries."""
+        manifests = [m.path for m in self.manifests.values()]
+        return VendorPaths.of(self.root, self.suite.path, manifests)
+
+    @property
     def staging(self) -> Path:
         return self.work / "stage"
 
@@ -216,7 +223,13 @@ def _stage_evidence(bundle: _Bundle) -> tuple[str, CampaignView, dict[str, list[
     that ran all come from the bundled logs. Returns the bundled suite's path too."""
     dest = bundle.dest
     suite_rel, manifest_files = stage_campaign(
-        bundle.source, dest, bundle.meta, bundle.suite, bundle.manifests, bundle.notes
+        bundle.source,
+        dest,
+        bundle.meta,
+        bundle.suite,
+        bundle.manifests,
+        bundle.notes,
+        bundle.paths,
     )
     bundle.secrets = secrets_in_logs(dest, bundle.manifests)
     bundle.notes += [f"{s} (the log is kept as it is: it is the evidence)" for s in bundle.secrets]
@@ -368,11 +381,13 @@ def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -
         "score": view.score.score,
         "package_checker": parts["package_checker"],
         "rcp_bypass": parts["rcp_bypass"],
-        "implementations": parts["implementations"],
+        "implementations": bundle.paths.document(parts["implementations"]),
         "reports": parts["reports"],
         "ledger": view.ledger.as_dict(),
-        "incomplete": bundle.incomplete,
-        "notes": bundle.notes,
+        # what gp2bm says names the vendor's folders by role; the checker's words about the
+        # logs are kept as verify recomputes them (they quote the logs, which travel as they are)
+        "incomplete": bundle.paths.document(bundle.incomplete),
+        "notes": bundle.paths.document(bundle.notes),
     }
 
 

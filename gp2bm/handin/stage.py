@@ -28,6 +28,7 @@ from gp2bm.errors import InputError
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.redact import redact_document
 from gp2bm.handin.source import copy_file
+from gp2bm.handin.vendorpaths import VendorPaths
 from gp2bm.reports.view import ImageUse
 from gp2bm.spec.suite import Suite
 
@@ -56,13 +57,16 @@ def _safe_relative(name: str) -> bool:
     return bool(parts) and not Path(name).is_absolute() and ".." not in parts
 
 
-def copy_manifest(src: Path, dest: Path) -> list[str]:
+def copy_manifest(src: Path, dest: Path, paths: VendorPaths | None = None) -> list[str]:
     """Copy a manifest with its secrets redacted (``redact_document``: secret environment
-    values, secret options and URL passwords in command lines, anywhere in the document);
-    returns where it redacted (the file is then rewritten, without its comments)."""
+    values, secret options and URL passwords in command lines, anywhere in the document)
+    and the vendor's folders named by role (``paths``); returns where it redacted (the file
+    is then rewritten, without its comments)."""
     doc = yaml.safe_load(src.read_text(encoding="utf-8"))
     redacted, where = redact_document(doc)
-    if not where:
+    if paths is not None:
+        redacted = paths.document(redacted)
+    if redacted == doc:
         copy_file(src, dest)
         return []
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +98,24 @@ def _copy_power(src: CampaignLayout, dest: BundleLayout, bench: str, log: Path) 
         copy_file(inside(path, src.root), dest.benchmark_dir(bench) / rel)
 
 
-def _copy_records(src: CampaignLayout, dest: BundleLayout, notes: list[str]) -> None:
+def _copy_record(path: Path, dest: Path, paths: VendorPaths) -> None:
+    """A run record (JSON) with the vendor's folders named by role (its command, its
+    manifest); another file (telemetry, an attempt's log) byte for byte."""
+    if path.suffix != ".json":
+        copy_file(path, dest)
+        return
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        copy_file(path, dest)  # read strictly by verify, which names what is wrong
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(paths.document(data), indent=2, sort_keys=True) + "\n")
+
+
+def _copy_records(
+    src: CampaignLayout, dest: BundleLayout, notes: list[str], paths: VendorPaths
+) -> None:
     """Run records and telemetry; a run still in progress (.partial) is left out."""
     records = src.records_root
     if not records.is_dir():
@@ -106,7 +127,7 @@ def _copy_records(src: CampaignLayout, dest: BundleLayout, notes: list[str]) -> 
         if path.name.endswith(".partial"):
             notes.append(f"{src.relative(path)}: a run in progress, left out")
             continue
-        copy_file(inside(path, src.root), dest.records_root / rel)
+        _copy_record(inside(path, src.root), dest.records_root / rel, paths)
 
 
 def _copy_top_files(src: CampaignLayout, dest: BundleLayout) -> None:
@@ -122,7 +143,7 @@ def _copy_top_files(src: CampaignLayout, dest: BundleLayout) -> None:
 
 
 def _copy_manifests(
-    dest: BundleLayout, suite: Suite, manifests: dict, notes: list[str]
+    dest: BundleLayout, suite: Suite, manifests: dict, notes: list[str], paths: VendorPaths
 ) -> dict[str, str]:
     """Each benchmark manifest under manifests/, secrets redacted; returns their paths."""
     manifest_files = {}
@@ -131,7 +152,7 @@ def _copy_manifests(
         name = rel if rel is not None and _safe_relative(rel) else manifest.path.name
         target = dest.files.manifests_dir / name
         manifest_files[bench] = dest.relative(target)
-        redacted = copy_manifest(manifest.path, target)
+        redacted = copy_manifest(manifest.path, target, paths)
         if redacted:
             notes.append(
                 f"{manifest_files[bench]}: secret values redacted ({', '.join(redacted)}); "
@@ -147,6 +168,7 @@ def stage_campaign(
     suite: Suite,
     manifests: dict,
     notes: list[str],
+    paths: VendorPaths,
 ) -> tuple[str, dict[str, str]]:
     """Copy the evidence: the submission tree (logs byte for byte, scaling.json, the system
     description), campaign.json pointing at the bundled suite, run records, the inventory
@@ -159,10 +181,10 @@ def stage_campaign(
     extra = dict(meta.extra, suite_file_original=portable(meta.suite_file))
     bundled = replace(meta, suite_file=suite_rel, extra=extra)
     dest.meta_file.write_text(json.dumps(bundled.to_dict(), indent=2, sort_keys=True) + "\n")
-    _copy_records(src, dest, notes)
+    _copy_records(src, dest, notes, paths)
     _copy_top_files(src, dest)
     copy_file(Path(suite.path), suite_file)
-    return suite_rel, _copy_manifests(dest, suite, manifests, notes)
+    return suite_rel, _copy_manifests(dest, suite, manifests, notes, paths)
 
 
 def write_images(

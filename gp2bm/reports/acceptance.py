@@ -7,6 +7,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from gp2bm.files.atomic import write_text_atomic
 from gp2bm.files.plaintext import printable
 
 
@@ -44,11 +45,14 @@ def acceptance_html(data: dict) -> str:
         f"<td>{'pass' if b['passed'] else 'FAIL'}</td></tr>"
         for name, b in data["benchmarks"].items()
     )
-    diffs = "".join(
-        f"<li>{'accepted' if d['accepted'] else 'differs'}: {escape(d['kind'])}: "
-        f"{escape(d['text'])}</li>"
-        for d in data["differences"]
-    ) or "<li>none</li>"
+    diffs = (
+        "".join(
+            f"<li>{'accepted' if d['accepted'] else 'differs'}: {escape(d['kind'])}: "
+            f"{escape(d['text'])}</li>"
+            for d in data["differences"]
+        )
+        or "<li>none</li>"
+    )
     compared = "".join(f"<li>{escape(c)}</li>" for c in data["compared"])
     ledger = "".join(f"<li>{escape(x)}</li>" for x in data["ledger"])
     verdict = "accepted" if data["accepted"] else "not accepted"
@@ -73,9 +77,4 @@ def acceptance_html(data: dict) -> str:
 
 
 def write_acceptance_html(data: dict, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(acceptance_html(data), encoding="utf-8")
-    partial.replace(path)
-    return path
+    return write_text_atomic(Path(path), acceptance_html(data))

@@ -19,6 +19,7 @@ import csv
 import io
 from pathlib import Path
 
+from gp2bm.files.atomic import write_text_atomic
 from gp2bm.reports.celltext import csv_text
 from gp2bm.reports.official import factor_text, typed_minutes, typed_score, typed_seconds
 from gp2bm.reports.view import CampaignView
@@ -187,10 +188,7 @@ def render_csv(view: CampaignView) -> str:
 
 
 def write_csv(view: CampaignView, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_csv(view), encoding="utf-8", newline="")
-    return path
+    return write_text_atomic(Path(path), render_csv(view))
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

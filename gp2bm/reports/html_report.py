@@ -27,6 +27,7 @@ from pathlib import Path
 from gp2bm.atlas import load_atlas
 from gp2bm.atlas.claims import claimed_accelerator
 from gp2bm.campaign.layout import run_number
+from gp2bm.files.atomic import write_text_atomic
 from gp2bm.node.systemdesc import is_placeholder
 from gp2bm.reports.claims import claims
 from gp2bm.reports.completeness import BANNER_TITLE, incomplete
@@ -515,8 +516,7 @@ def error_bar(b: BenchmarkScore) -> str:
     shapes = [
         f'<rect x="{x(stated.low)}" y="4" width="{round(x(stated.high) - x(stated.low), 1)}" '
         f'height="{ERRORBAR_H - 8}" fill="#dfe5ee"/>',
-        f'<line x1="{left}" y1="{mid}" x2="{right}" y2="{mid}" stroke="#1565c0" '
-        'stroke-width="2"/>',
+        f'<line x1="{left}" y1="{mid}" x2="{right}" y2="{mid}" stroke="#1565c0" stroke-width="2"/>',
         f'<line x1="{left}" y1="{mid - 6}" x2="{left}" y2="{mid + 6}" stroke="#1565c0" '
         'stroke-width="2"/>',
     ]
@@ -851,10 +851,7 @@ def render_html(view: CampaignView, draw: bool = True) -> str:
 
 
 def write_html(view: CampaignView, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(view), encoding="utf-8")
-    return path
+    return write_text_atomic(Path(path), render_html(view))
 
 
 def without_plots(page: str) -> str:

@@ -36,6 +36,7 @@ from pathlib import Path
 from gp2bm.atlas import load_atlas, normalise_accelerator
 from gp2bm.atlas.expectation import expect_benchmark
 from gp2bm.errors import InputError, InvalidError
+from gp2bm.files.atomic import write_bytes_atomic
 from gp2bm.node.systemdesc import is_placeholder
 from gp2bm.reports.celltext import put_value
 from gp2bm.reports.completeness import banner_text, incomplete, placeholder_answers
@@ -555,17 +556,7 @@ def fill_rfp_workbook(
     banner = _put_banner(ws, workbook_gaps(view, layout, values, changes))
     if banner is not None:
         filled.append(banner)
-    data = workbook_bytes(wb)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and not out.is_file():  # a device (/dev/stdout): written, never replaced
-        out.write_bytes(data)
-        return filled
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes_atomic(out, workbook_bytes(wb))  # a device (/dev/stdout): written in place
     return filled
 
 

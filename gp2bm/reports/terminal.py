@@ -10,6 +10,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from gp2bm.files.plaintext import printable, terminal_line
 from gp2bm.reports.official import energy_text, factor_text, score_spread_text, spread_text
 from gp2bm.results.ledger import Ledger
 from gp2bm.results.scoring import BenchmarkScore, RunRole, SuiteScore
@@ -34,7 +35,7 @@ def _why(r) -> str:
 def benchmark_table(b: BenchmarkScore) -> Table:
     """The runs of a benchmark; the "why" column only when a run has a reason to show."""
     whys = [_why(r) for r in b.runs]
-    table = Table(title=b.benchmark, title_justify="left", expand=False)
+    table = Table(title=Text(printable(b.benchmark, 200)), title_justify="left", expand=False)
     table.add_column("run", no_wrap=True)
     table.add_column("minutes", justify="right", no_wrap=True)
     table.add_column("seconds", justify="right", no_wrap=True)
@@ -47,14 +48,14 @@ def benchmark_table(b: BenchmarkScore) -> Table:
         counted, failed = r.role == RunRole.COUNTED, r.role == RunRole.FAILED
         style = "green" if counted else ("red" if failed else "yellow")
         row: list[str | Text] = [
-            r.file,
+            Text(printable(r.file, 200)),
             _fmt(r.minutes),
             "-" if r.minutes is None else f"{r.minutes * 60:.3f}",
-            r.status,
+            Text(printable(r.status, 60)),
             "-" if r.seed is None else str(r.seed),
             Text(r.role, style=style),
         ]
-        table.add_row(*row, *([why] if any(whys) else []))
+        table.add_row(*row, *([Text(terminal_line(why))] if any(whys) else []))
     return table
 
 
@@ -76,17 +77,19 @@ def benchmark_summary(b: BenchmarkScore) -> Text:
         "  VALID" if b.valid else "  INVALID", style="bold green" if b.valid else "bold red"
     )
     lines.append(f"\n  {spread_text(b)}")
-    lines.append(f"\n  scaling: {b.scaling_reason}")
+    lines.append(f"\n  scaling: {terminal_line(b.scaling_reason)}")
     if b.rcp is not None:
-        lines.append(f"\n  RCP: {'pass' if b.rcp.passed else 'FAIL'} - {b.rcp.message}")
+        lines.append(
+            f"\n  RCP: {'pass' if b.rcp.passed else 'FAIL'} - {terminal_line(b.rcp.message)}"
+        )
     if b.seeds is not None:
         lines.append(f"\n  seeds: {b.seeds.summary()}")
     if b.energy is not None:
         lines.append(f"\n  energy: {energy_text(b.energy)}")
     for p in b.problems:
-        lines.append(f"\n  problem: {p}", style="red")
+        lines.append(f"\n  problem: {terminal_line(p)}", style="red")
     for n in b.notes:
-        lines.append(f"\n  note: {n}", style="yellow")
+        lines.append(f"\n  note: {terminal_line(n)}", style="yellow")
     return lines
 
 
@@ -122,12 +125,14 @@ def render_score(result: SuiteScore) -> Group:
 def print_ledger(ledger: Ledger, console: Console) -> None:
     """The trust ledger, one line each (reservations named)."""
     for line in ledger.lines():
-        _plain(console, f"ledger: {line}")
+        print_plain(console, f"ledger: {line}")
 
 
-def _plain(console: Console, text: str) -> None:
-    """A line of free text (paths, checker messages): no markup, never wrapped."""
-    console.print(text, highlight=False, markup=False, soft_wrap=True)
+def print_plain(console: Console, text: str) -> None:
+    """The one way a command prints a line holding text from a log, a bundle, a record or a
+    checker: escaped and cut (``files.plaintext.terminal_line``), no rich markup, no
+    highlighting, never wrapped."""
+    console.print(terminal_line(text), highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 def _score_text(score: float | None, interval: dict | None = None) -> str:
@@ -145,22 +150,22 @@ def print_filled_cells(filled: list[FilledCell], err: Console) -> None:
     with the reports' other gaps)."""
     for cell in filled:
         if cell.column == "Banner":
-            _plain(err, f"  {cell.coordinate}: the INCOMPLETE banner")
+            print_plain(err, f"  {cell.coordinate}: the INCOMPLETE banner")
             continue
         shown = cell.value if not isinstance(cell.value, str) else cell.value[:60]
-        _plain(err, f"  {cell.column} {cell.coordinate} {cell.key} = {shown!r}")
+        print_plain(err, f"  {cell.column} {cell.coordinate} {cell.key} = {shown!r}")
 
 
 def print_incomplete(gaps: list[str], err: Console) -> None:
     """What keeps the reports from a hand-in, one warning a line."""
     for gap in gaps:
-        _plain(err, f"warning: incomplete: {gap}")
+        print_plain(err, f"warning: incomplete: {gap}")
 
 
 def print_next(err: Console, what: str, elapsed: float | None = None) -> None:
     """The last line of a long command: how long it took, and what to do next."""
     took = "" if elapsed is None else f"done in {elapsed:.1f} s; "
-    _plain(err, f"{took}next: {what}")
+    print_plain(err, f"{took}next: {what}")
 
 
 def _print_results(benchmarks: dict[str, dict], out: Console) -> None:
@@ -170,7 +175,7 @@ def _print_results(benchmarks: dict[str, dict], out: Console) -> None:
         official = "none" if b["minutes"] is None else f"{b['minutes']:.6f} min"
         unscaled = "none" if b["unscaled_minutes"] is None else f"{b['unscaled_minutes']:.6f}"
         factor = "none" if b["scaling_factor"] is None else f"{b['scaling_factor']:.6g}"
-        _plain(
+        print_plain(
             out,
             f"{name}: {official} (olympic mean {unscaled} min x scaling {factor} "
             f"({b['scaling_source']}): {b['scaling_reason']}); {_interval_text(b)}",
@@ -190,31 +195,28 @@ def _interval_text(b: dict) -> str:
 
 def print_reports(written: WrittenReports, out: Console) -> None:
     for kind, path in written.written:
-        out.print(f"{kind}: {path}", highlight=False)
+        print_plain(out, f"{kind}: {path}")
     _print_results(written.benchmarks, out)
     score = _score_text(written.score, written.score_interval)
-    out.print(f"score ({written.formula}): {score}", highlight=False)
+    print_plain(out, f"score ({written.formula}): {score}")
 
 
 def print_package(bundle: dict, out: Console, err: Console) -> None:
     """A bundle as ``gp2bm package --json`` gives it."""
-    out.print(f"bundle: {bundle['bundle']} ({bundle['files']} files)", highlight=False)
+    print_plain(out, f"bundle: {bundle['bundle']} ({bundle['files']} files)")
     check = bundle["package_checker"]
     verdict = "pass" if check["passed"] else ("not run" if not check["ran"] else "FAIL")
-    out.print(f"MLCommons package checker: {verdict}", highlight=False)
+    print_plain(out, f"MLCommons package checker: {verdict}")
     if bundle["rcp_bypass"]:
-        out.print(
-            f"RCP bypass (suite turns RCP off): {', '.join(bundle['rcp_bypass'])}",
-            highlight=False,
-        )
+        print_plain(out, f"RCP bypass (suite turns RCP off): {', '.join(bundle['rcp_bypass'])}")
     _print_results(bundle.get("benchmarks") or {}, out)
-    out.print(f"score: {_score_text(bundle['score'])}", highlight=False)
+    print_plain(out, f"score: {_score_text(bundle['score'])}")
     for item in bundle["incomplete"]:
-        _plain(err, f"incomplete: {item}")
+        print_plain(err, f"incomplete: {item}")
     for item in bundle.get("secrets_in_logs") or []:
-        _plain(err, f"warning: a log shows a secret: {item}")
+        print_plain(err, f"warning: a log shows a secret: {item}")
     for item in bundle["problems"]:
-        _plain(err, f"problem: {item}")
+        print_plain(err, f"problem: {item}")
 
 
 def _reference_line(reference: dict) -> str:
@@ -234,7 +236,7 @@ def print_verification(verification: dict, out: Console) -> None:
     """A verification as ``gp2bm verify --json`` gives it: what was recomputed, by which
     rules, the ledger, each finding with its class (``docs/VERIFY.md``), the verdict."""
     checked = verification["checked"]
-    _plain(
+    print_plain(
         out,
         f"{verification['bundle']}: recomputed from {checked.get('runs', 0)} logs "
         f"({checked.get('files', 0)} files, SHA256SUMS, times, olympic means, scaling, "
@@ -243,18 +245,18 @@ def print_verification(verification: dict, out: Console) -> None:
         "attempts, gp2bm's own lines, the hardware",
     )
     if verification.get("reference"):
-        _plain(out, "  " + _reference_line(verification["reference"]))
+        print_plain(out, "  " + _reference_line(verification["reference"]))
     for line in verification.get("ledger_lines") or []:
-        _plain(out, f"  ledger: {line}")
+        print_plain(out, f"  ledger: {line}")
     for f in verification["findings"]:
         mark = " (accepted)" if f.get("accepted") else ""
-        _plain(out, f"  {f['class']}{mark}: {f['text']}")
+        print_plain(out, f"  {f['class']}{mark}: {f['text']}")
     _print_results(verification.get("benchmarks") or {}, out)
     if checked.get("plausibility"):
-        _plain(out, f"  against the published results: {checked['plausibility']}")
-    _plain(out, f"  not provable from a bundle: {verification['not_provable']}")
+        print_plain(out, f"  against the published results: {checked['plausibility']}")
+    print_plain(out, f"  not provable from a bundle: {verification['not_provable']}")
     if verification["ok"]:
         accepted_names = verification.get("accepted") or []
         also = f" (accepting {', '.join(accepted_names)})" if accepted_names else ""
         score = _score_text(verification["score"], verification.get("score_interval"))
-        out.print(f"verified{also}: score {score}", highlight=False)
+        print_plain(out, f"verified{also}: score {score}")

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from gp2bm.campaign.layout import CampaignFiles, CampaignLayout
 from gp2bm.campaign.resolve import resolve_campaign_dir
-from gp2bm.errors import InputError
+from gp2bm.files.atomic import write_error
 from gp2bm.reports.answers import campaign_answers, keep_answers
 from gp2bm.reports.comparison import write_comparison_csv, write_comparison_xlsx
 from gp2bm.reports.comparison_page import write_comparison_html
@@ -139,7 +139,7 @@ def _naming(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise InputError(f"{exc.filename or path}: {exc.strerror or exc}") from None
+        raise write_error(exc.filename or path, exc) from None
 
 
 def report_targets(

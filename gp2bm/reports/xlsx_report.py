@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from gp2bm.files.atomic import write_bytes_atomic
 from gp2bm.reports.celltext import put_value
 from gp2bm.reports.completeness import banner_text, incomplete
 from gp2bm.reports.nested import flatten
@@ -389,10 +390,7 @@ def workbook_bytes(wb) -> bytes:
 
 def write_xlsx(view: CampaignView, path: Path) -> Path:
     data = workbook_bytes(build_workbook(view))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
+    return write_bytes_atomic(Path(path), data)
 
 
 def cell_values(wb) -> dict[str, list[tuple]]:

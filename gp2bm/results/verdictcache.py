@@ -17,6 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Protocol
 
+from gp2bm.errors import InputError
 from gp2bm.files.jsonfile import read_json_or_empty, write_json_atomic
 
 SCHEMA = "gp2bm.verdict/1"
@@ -24,9 +25,20 @@ MLPERF_LOGGING_VERSION = version("mlperf-logging")
 
 
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/gp2bm/verdicts`` (``~/.cache/gp2bm/verdicts``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "gp2bm" / "verdicts"
+    """``$XDG_CACHE_HOME/gp2bm/verdicts`` (``~/.cache/gp2bm/verdicts``); never under ``/``
+    nor a relative folder: with neither an absolute ``$XDG_CACHE_HOME`` nor a home (``$HOME``
+    empty, ``/`` or relative), one line says what to set."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if Path(xdg).is_absolute():  # the XDG spec: a relative value is ignored
+        return Path(xdg) / "gp2bm" / "verdicts"
+    home = os.environ.get("HOME")
+    home = str(Path.home()) if home is None else home  # unset: the user database's
+    if not Path(home).is_absolute() or Path(home) == Path("/"):
+        raise InputError(
+            f"the verdict cache has no folder: HOME is {home!r} and XDG_CACHE_HOME "
+            f"{xdg!r}; set XDG_CACHE_HOME (or HOME) to an absolute folder of yours"
+        )
+    return Path(home) / ".cache" / "gp2bm" / "verdicts"
 
 
 def folder_digest(named_digests: list[tuple[str, str]]) -> str:

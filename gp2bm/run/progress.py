@@ -115,7 +115,7 @@ class CampaignProgress:
         live: bool | None = None,
         targets: dict[str, float] | None = None,
     ):
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, emoji=False)
         self.live = self.console.is_terminal if live is None else live
         self.targets = dict(targets or {})  # benchmark -> quality target (the suite's)
         self._progress: Progress | None = None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gp2bm.campaign.record import RunRecord
 from gp2bm.errors import DiskFull
-from gp2bm.files.jsonfile import temporary_path
+from gp2bm.files.atomic import temporary_path
 
 # ENOSPC, or EDQUOT where a quota is what ran out.
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})

@@ -129,6 +129,15 @@ def _head(path: Path, size: int = 1 << 20) -> str:
         return ""
 
 
+def csv_field(field: str) -> str:
+    """One field of a ``--mount`` value, which Docker and Podman read as a CSV record: a
+    field holding a comma, a quote or a line break is quoted, its quotes doubled (a host
+    path ``/data,source=/etc`` stays one path, never a second option)."""
+    if any(ch in field for ch in ',"\r\n'):
+        return '"' + field.replace('"', '""') + '"'
+    return field
+
+
 class DockerExecution(Execution):
     pump: OutputPump
 
@@ -224,7 +233,8 @@ class DockerRuntime(Runtime):
             argv += ["--workdir", spec.workdir]
         for m in spec.mounts:
             opts = "ro" if m.readonly else "rw"
-            argv += ["--mount", f"type=bind,source={m.host},target={m.container},{opts}"]
+            fields = ["type=bind", f"source={m.host}", f"target={m.container}", opts]
+            argv += ["--mount", ",".join(csv_field(f) for f in fields)]
         for k, v in sorted(spec.env.items()):
             argv += ["--env", f"{k}={v}"]
         # seccomp, capabilities, init, UTS, devices: as NVIDIA's run_with_docker.sh has them

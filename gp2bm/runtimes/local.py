@@ -168,7 +168,7 @@ class LocalRuntime(Runtime):
             raise InputError(f"{manifest.path}: cannot tell which folder the local command runs")
         return SourceExport(
             folder=folder,
-            origin=f"the local runtime ran `{folder}` as a plain process; copied from that "
-            "folder when the bundle was made",
+            origin=f"the local runtime ran the folder of its command (`{Path(folder).name}`) as "
+            "a plain process; copied from that folder when the bundle was made",
             max_files=MAX_SOURCE_FILES,
         )

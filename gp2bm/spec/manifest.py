@@ -134,6 +134,27 @@ def _env(d: dict | None) -> dict[str, str]:
     return out
 
 
+# The largest shared memory a container may ask for: no node has more memory than this.
+MAX_SHM_BYTES = 16 << 40
+SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _shm_size(value: object, path: Path) -> str | None:
+    """``shm_size`` as Docker reads it (a number of bytes, or k/m/g/t), refused past
+    ``MAX_SHM_BYTES`` in one line naming the file."""
+    if value is None:
+        return None
+    text = str(value)
+    digits, unit = text.rstrip("bkmgtBKMGT"), text[len(text.rstrip("bkmgtBKMGT")) :]
+    size = int(digits) * SIZE_UNITS[unit.lower()[-1:] if unit else ""]
+    if size > MAX_SHM_BYTES or size < 1:
+        raise InputError(
+            f"{path}: at shm_size: {text} is {size} bytes, not within 1 byte and 16 TiB "
+            "(no node has more memory); give the size the implementation asks for, e.g. 1g"
+        )
+    return text
+
+
 def load_manifest(path: Path | str) -> BenchmarkManifest:
     path = Path(path)
     doc = load_validated(path, "benchmark")
@@ -159,7 +180,7 @@ def load_manifest(path: Path | str) -> BenchmarkManifest:
         seed_env=seed.get("env"),
         seed_arg=seed.get("arg"),
         mounts=[_mount(m, path) for m in doc.get("mounts", [])],
-        shm_size=None if doc.get("shm_size") is None else str(doc["shm_size"]),
+        shm_size=_shm_size(doc.get("shm_size"), path),
         ulimits=ulimits,
         gpus=doc.get("gpus", "all"),
         ipc=doc.get("ipc"),
