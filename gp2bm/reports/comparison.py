@@ -16,6 +16,7 @@ import csv
 import io
 from pathlib import Path
 
+from gp2bm.files.atomic import write_bytes_atomic
 from gp2bm.files.plaintext import printable
 from gp2bm.reports.celltext import csv_text
 from gp2bm.reports.official import typed_minutes, typed_score, typed_seconds
@@ -346,11 +347,8 @@ _EMPTY: dict = {
 
 
 def write_file(path: Path, data: bytes) -> Path:
-    """``data`` written to ``path`` (its folder made where it is missing)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
+    """``data`` written to ``path`` whole or not at all (its folder made where missing)."""
+    return write_bytes_atomic(Path(path), data)
 
 
 def write_comparison_xlsx(data: dict, path: Path) -> Path:
