@@ -366,7 +366,7 @@ def _stop_unless_the_workload_ended(
     """A full disk, a lost engine or a lost node is not the workload's failure: the
     campaign stops and the run is kept as an attempt, redone by the next run-all."""
     if is_disk_full(ended.output_error):
-        raise disk_full(run.plan.partial)
+        raise disk_full(run.plan.partial, ended.output_error)
     lost_node = run.placement.lost() if ended.reason is None else None
     if lost_node:
         run.record.update(

@@ -42,10 +42,11 @@ def run_campaign(
     try:
         return _run_campaign(campaign, manifests, runtime, options, names, progress, watch)
     except OSError as exc:
-        # Any other write of the campaign (its lock, suite copy, attempts) on a full disk.
+        # Any other write of the campaign (its lock, suite copy, attempts) that failed for
+        # want of room or of permission.
         if not is_disk_full(exc):
             raise
-        raise disk_full(exc.filename or campaign.root) from None
+        raise disk_full(exc.filename or campaign.root, exc) from None
 
 
 def _run_campaign(
