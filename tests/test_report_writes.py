@@ -99,3 +99,34 @@ def test_the_verdict_cache_lies_under_xdg_cache_home_or_home(monkeypatch, tmp_pa
     monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # ignored, as the XDG spec says
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "gp2bm" / "verdicts"
+
+
+def fill_leaving(path: Path, room: int) -> None:
+    """Fill the disk of ``path``, then give back ``room`` bytes: too little for a bundle."""
+    fill(path)
+    with open(path, "r+b") as fh:
+        fh.truncate(max(0, path.stat().st_size - room))
+
+
+@pytest.mark.reliability("scratch-full")
+def test_a_full_temporary_folder_is_named_not_the_file_being_copied(
+    tmp_path_factory, tmp_path, small_disk
+):
+    """package and verify work in a scratch folder under TMPDIR: with too little room
+    there, the one line names that folder and TMPDIR, never the campaign's log that was
+    being copied into it (nor 'a file'), exit 2; nothing is written under the bundle's
+    name and no scratch folder is left."""
+    root = copy_campaign(smoke_campaign(tmp_path_factory), tmp_path / "campaign")
+    bundle = tmp_path / "b.tar.gz"
+    env = {**os.environ, "GP2BM_DEBUG": "", "COLUMNS": "300"}
+    made = gp2bm("package", root, "--allow-incomplete", "--output", bundle, env=env)
+    assert made.returncode == 0, made.stderr[-2000:]
+    fill_leaving(small_disk / "filler", 96 * 1024)
+    full = {**env, "TMPDIR": str(small_disk)}
+    again = tmp_path / "again.tar.gz"
+    for proc in (gp2bm("package", root, "--allow-incomplete", "--output", again, env=full),
+                 gp2bm("verify", bundle, env=full)):  # fmt: skip
+        one_line_naming(proc, small_disk, "No space left on device".lower(), "TMPDIR")
+        assert "result_" not in proc.stderr and "a file" not in proc.stderr, proc.stderr
+    assert not again.exists()
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]

@@ -13,6 +13,7 @@ bundle's name.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -22,9 +23,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gp2bm.errors import Interrupted
+from gp2bm.errors import InputError, Interrupted
 from gp2bm.files.signals import owned_handler
 
+# Less room than this left in the temporary folder when a copy failed for want of space:
+# the scratch folder is what ran out (a bundle's staged copy of a campaign is megabytes).
+SCRATCH_ROOM = 64 * 1024 * 1024
 OWNED_RE = re.compile(r"gp2bm-[a-z]+-(\d+)-.*")
 PARTIAL_RE = re.compile(r"\..+\.(\d+)\.tmp")
 
@@ -85,13 +89,55 @@ def _mine(path: Path) -> bool:
 @contextmanager
 def scratch(job: str) -> Iterator[Path]:
     """A scratch folder named after this process, removed on the way out; orphans of
-    earlier runs are removed first."""
+    earlier runs are removed first. A full (or unwritable) temporary folder is named as
+    what ran out, never the file that was being copied into it."""
     sweep()
-    path = Path(tempfile.mkdtemp(prefix=f"gp2bm-{job}-{os.getpid()}-"))
+    folder = tempfile.gettempdir()
+    try:
+        path = Path(tempfile.mkdtemp(prefix=f"gp2bm-{job}-{os.getpid()}-"))
+    except OSError as exc:
+        raise scratch_error(folder, exc) from None
     try:
         yield path
+    except OSError as exc:
+        if not _scratch_ran_out(path, exc):
+            raise
+        raise scratch_error(folder, exc) from None
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def scratch_error(folder: str, exc: OSError) -> InputError:
+    """The temporary folder as what failed: where it is, the system's words, the fix."""
+    said = exc.strerror or str(exc)
+    return InputError(
+        f"{folder}: {said.lower()} in the temporary folder gp2bm works in; free space there, "
+        "or give another with TMPDIR=FOLDER"
+    )
+
+
+def _scratch_ran_out(path: Path, exc: OSError) -> bool:
+    """Whether ``exc`` is the scratch folder's file system running out of room: the failed
+    file lies in it, or (a copy's error names its source, or nothing) the scratch's file
+    system has less room left than ``SCRATCH_ROOM`` and than that of any file named."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return False
+    named = [str(n) for n in (exc.filename, exc.filename2) if n]
+    if any(n.startswith(str(path)) for n in named):
+        return True
+    room = _room(str(path))
+    if room is None or room >= SCRATCH_ROOM:
+        return False
+    others = [_room(os.path.dirname(os.path.abspath(n))) for n in named]
+    return all(other is None or other > room for other in others)
+
+
+def _room(folder: str) -> int | None:
+    try:
+        found = os.statvfs(folder)
+    except OSError:
+        return None
+    return found.f_bavail * found.f_frsize
 
 
 def unscratched(text: str) -> str:
