@@ -214,7 +214,10 @@ def test_a_second_non_converged_resnet_run_stops_the_campaign_at_once(cli, tmp_p
     projection = status.json()["projection"]
     assert projection["outlook"] == "cannot pass" and projection["runs_left"] == 5
     assert projection["benchmarks"]["resnet"]["failed"][1].startswith("result_2 did not")
-    assert projection["line"] in cli("status", campaign).out
+    shown = cli("status", campaign).out
+    assert projection["line"] in shown
+    # runs left: the score so far; each run's duration named as gp2bm's wall clock
+    assert "score so far (" in shown and "wall s" in shown and "launch to exit" in shown
 
     again = run_all_local(cli, suite, campaign, "--stop-early")
     assert again.code == 1 and "started" not in again.err
@@ -226,6 +229,7 @@ def test_a_second_non_converged_resnet_run_stops_the_campaign_at_once(cli, tmp_p
     assert {k: v for k, v in digests(results).items() if k in kept} == kept
     assert len(digests(results)) == 5 and len(digests(bench_dir(campaign, "bert"))) == 3
     assert done.json()["benchmarks"]["resnet"]["interval"]["reason"] == "no result"
+    assert "score so far" not in cli("status", campaign).out  # every run done: the score
 
 
 def test_a_campaign_that_can_pass_says_nothing_more(cli, tmp_path):

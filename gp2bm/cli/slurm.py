@@ -48,6 +48,8 @@ from gp2bm.runtimes import DEFAULT, get_runtime
 from gp2bm.spec.manifest import suite_manifests
 from gp2bm.spec.suite import Suite, load_suite
 
+# "wall": gp2bm's clock of a whole run; the time to train is the log's (gp2bm score).
+WALL_CAPTION = "wall s: gp2bm's clock of each run, launch to exit (the time to train: gp2bm score)"
 STATE_STYLE = {
     "done": "green",
     "failed": "bold red",
@@ -107,25 +109,27 @@ def status(
         print(json.dumps(data, indent=2))
         return
     _print_status(c, the_suite, states, notes, types)
-    _print_score(score)
+    _print_score(score, all(s.state in ("done", "failed") for s in states))
     out.print(projection.line(), highlight=False, markup=False, soft_wrap=True)
     print_ledger(ledger, out)
 
 
-def _print_score(score: SuiteScore | None) -> None:
+def _print_score(score: SuiteScore | None, every_run_done: bool) -> None:
     if score is None:
         return
     for name, b in score.benchmarks.items():
         out.print(f"{name}: {result_line(b)}", highlight=False, markup=False)
     shown = "none yet" if score.score is None else f"{score.score:.6f}"
-    out.print(f"score so far ({score.suite.formula_text()}): {shown}", highlight=False)
+    label = "score" if every_run_done else "score so far"
+    out.print(f"{label} ({score.suite.formula_text()}): {shown}", highlight=False)
 
 
 def _print_status(
     c: Campaign, the_suite: Suite, states: list[RunState], notes: list[str], types: NodeTypes
 ) -> None:
-    table = Table(title=f"campaign {c.root} ({the_suite.name})")
-    for col in ("benchmark", "run", "state", "node", "job", "seconds", "detail"):
+    table = Table(title=f"campaign {c.root} ({the_suite.name})", caption=WALL_CAPTION,
+                  caption_justify="left")  # fmt: skip
+    for col in ("benchmark", "run", "state", "node", "job", "wall s", "detail"):
         table.add_column(col, overflow="fold")
     for s in states:
         style = STATE_STYLE.get(s.state, "")

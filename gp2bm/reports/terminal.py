@@ -32,13 +32,20 @@ def _why(r) -> str:
     return why
 
 
+# One name per duration: the time to train is a log's (run_start to run_stop, what
+# MLPerf scores); "wall" is gp2bm's own clock of a whole run (launch to exit, start-up
+# included: status, run records' ``seconds``).
+TRAIN_CAPTION = "min, s: the log's time to train (run_start to run_stop), what MLPerf scores"
+
+
 def benchmark_table(b: BenchmarkScore) -> Table:
     """The runs of a benchmark; the "why" column only when a run has a reason to show."""
     whys = [_why(r) for r in b.runs]
-    table = Table(title=Text(printable(b.benchmark, 200)), title_justify="left", expand=False)
+    table = Table(title=Text(printable(b.benchmark, 200)), title_justify="left", expand=False,
+                  caption=TRAIN_CAPTION, caption_justify="left")  # fmt: skip
     table.add_column("run", no_wrap=True)
-    table.add_column("minutes", justify="right", no_wrap=True)
-    table.add_column("seconds", justify="right", no_wrap=True)
+    table.add_column("min", justify="right", no_wrap=True)
+    table.add_column("s", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("seed", justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
