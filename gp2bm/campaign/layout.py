@@ -461,8 +461,9 @@ README_FILE = "README.md"
 MANIFESTS = "manifests"
 CHANGES = "changes"
 CHECKS = "checks"
+TOOL = "tool"  # the gp2bm that wrote a bundle, as a wheel
 # Top folders of a bundle whose files verify only hashes (in chunks).
-HASHED_ONLY = (CHANGES, CHECKS)
+HASHED_ONLY = (CHANGES, CHECKS, TOOL)
 
 
 @dataclass(frozen=True)
@@ -503,6 +504,10 @@ class BundleFiles:
     @property
     def description_of_changes(self) -> Path:
         return self.changes_dir / "DESCRIPTION.txt"
+
+    @property
+    def tool_dir(self) -> Path:
+        return self.root / TOOL
 
     @property
     def checks_dir(self) -> Path:

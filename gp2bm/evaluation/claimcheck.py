@@ -15,6 +15,7 @@ from gp2bm.evaluation.verification import Verification, close, compare
 from gp2bm.files.plaintext import printable
 from gp2bm.handin.format import BUNDLE_FORMAT, RCP_BYPASS
 from gp2bm.handin.package_check import PackageCheck
+from gp2bm.handin.selfwheel import file_sha256, wheel_name
 from gp2bm.reports.view import CampaignView
 
 # gp2bm-bundle.json keys only the packager can know.
@@ -66,6 +67,31 @@ def _implementations(meta: dict, bundle: BundleFiles, result: Verification) -> N
         result.unverifiable.append(f"{where}.origin: {info.get('origin')}")
 
 
+def _wheel(meta: dict, bundle: BundleFiles, result: Verification) -> None:
+    """The wheel of the gp2bm that wrote the bundle: in the bundle, of the version the
+    bundle names, its SHA-256 and size as gp2bm-bundle.json says. What it does is not
+    verified (an evaluator verifies with a gp2bm of their own, or installs this one)."""
+    info = meta.get("gp2bm_wheel")
+    where = f"{BUNDLE_FILE}: gp2bm_wheel"
+    if info is None:
+        result.unverifiable.append(f"{where}: none (which gp2bm wrote it is the packager's word)")
+        return
+    path = info.get("path") if isinstance(info, dict) else None
+    member = bundle.member(path) if isinstance(path, str) else None
+    if member is None or not member.is_file():
+        result.differences.append(f"{where}: {printable(str(path), 80)!r} is not in the bundle")
+        return
+    expected = wheel_name(str(meta.get("gp2bm_version") or ""))
+    if member.name != expected:
+        named = printable(member.name, 80)
+        result.differences.append(
+            f"{where}: named {named!r}, expected {expected!r} (the version the bundle names)"
+        )
+    digest, size = file_sha256(member)
+    _differ(result, where, "sha256", info.get("sha256"), digest)
+    _differ(result, where, "bytes", info.get("bytes"), size)
+
+
 def check_meta(meta: dict, view: CampaignView, check: PackageCheck, result: Verification) -> None:
     """gp2bm-bundle.json: every claim against the logs, the tree and the checker's verdict."""
     if meta.get("bundle_format") != BUNDLE_FORMAT:
@@ -92,6 +118,7 @@ def check_meta(meta: dict, view: CampaignView, check: PackageCheck, result: Veri
         )
     bundle = BundleFiles(view.root)
     _implementations(meta, bundle, result)
+    _wheel(meta, bundle, result)
     for rel in meta.get("reports") or []:
         member = bundle.member(rel) if isinstance(rel, str) else None
         if member is None or not member.is_file():
@@ -104,6 +131,7 @@ def check_meta(meta: dict, view: CampaignView, check: PackageCheck, result: Veri
     )
     known = {"bundle_format", "score", "ruleset", "org", "system", "package_checker"}
     known |= {"rcp_bypass", "implementations", "reports", "incomplete", "suite_file", "ledger"}
+    known |= {"gp2bm_wheel"}
     said = [key for key in UNVERIFIABLE_META if meta.get(key)]
     if said:
         result.unverifiable.append(f"{BUNDLE_FILE}: {', '.join(said)} (the packager's word)")

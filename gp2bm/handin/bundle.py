@@ -9,6 +9,7 @@
                                                     the local runtime, the script's folder
     changes/                                        diffs against the named upstream, the
                                                     vendor's description of changes
+    tool/gp2bm-VERSION-py3-none-any.whl             the gp2bm that wrote the bundle
     manifests/                                      suite and benchmark manifests, images.json
     records/, inventory.json, campaign.json         run records, telemetry, hardware
     reports/                                        results.csv, results.xlsx, report.html
@@ -42,7 +43,7 @@ from pathlib import Path
 
 from gp2bm import __version__
 from gp2bm.campaign.folder import Campaign
-from gp2bm.campaign.layout import BundleLayout, CampaignLayout, CampaignMeta
+from gp2bm.campaign.layout import TOOL, BundleLayout, CampaignLayout, CampaignMeta
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import Gp2bmError, InputError, InvalidError, UnsafeMember
 from gp2bm.handin.archive import write_sums, write_tar
@@ -58,6 +59,7 @@ from gp2bm.handin.package_check import (
 from gp2bm.handin.readme import render_readme
 from gp2bm.handin.scratch import check_stopped, scratch, sweep_partial_bundles
 from gp2bm.handin.secrets import secrets_in_logs
+from gp2bm.handin.selfwheel import write_wheel
 from gp2bm.handin.source import stage_source, write_changes
 from gp2bm.handin.stage import stage_campaign, write_images
 from gp2bm.handin.vendorpaths import VendorPaths
@@ -367,7 +369,7 @@ def _write_claims_and_reports(bundle: _Bundle, view: CampaignView) -> list[str]:
 
 def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -> dict:
     """gp2bm-bundle.json: how the bundle was made. ``parts``: package_checker, rcp_bypass,
-    implementations and reports."""
+    implementations, reports and the wheel of the gp2bm that wrote it."""
     return {
         "bundle_format": BUNDLE_FORMAT,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -383,6 +385,7 @@ def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -
         "rcp_bypass": parts["rcp_bypass"],
         "implementations": bundle.paths.document(parts["implementations"]),
         "reports": parts["reports"],
+        "gp2bm_wheel": {"path": f"{TOOL}/{parts['wheel'].name}", **parts["wheel"].as_dict()},
         "ledger": view.ledger.as_dict(),
         # what gp2bm says names the vendor's folders by role; the checker's words about the
         # logs are kept as verify recomputes them (they quote the logs, which travel as they are)
@@ -418,6 +421,7 @@ def _make(bundle: _Bundle) -> PackageResult:
     check_stopped()
     bundle.step("writing the reports", 4)
     reports = _write_claims_and_reports(bundle, view)
+    wheel = write_wheel(bundle.dest.files.tool_dir)
     meta = _bundle_meta(
         bundle,
         suite_rel,
@@ -426,6 +430,7 @@ def _make(bundle: _Bundle) -> PackageResult:
         rcp_bypass=bypass,
         implementations=implementations,
         reports=reports,
+        wheel=wheel,
     )
     dest = bundle.dest
     dest.files.bundle_file.write_text(json.dumps(meta, indent=2) + "\n")

@@ -122,6 +122,7 @@ def _contents(view: CampaignView, meta: dict, present: set[str]) -> list[str]:
     return lines + [
         f"| `{REPORTS}/` | {reports} (the HTML page works offline) |",
         f"| `{CHECKS}/` | MLCommons' package checker output on this tree |",
+        *_tool_row(meta),
         f"| `{CLAIMS_FILE}` | what `gp2bm score --json` computes from these logs |",
         f"| `{BUNDLE_FILE}` | how this bundle was made |",
         f"| `{SUMS_FILE}` | SHA-256 of every other file |",
@@ -136,10 +137,34 @@ def _sources(meta: dict) -> list[str]:
     return lines + [""]
 
 
-def _how_to_verify(view: CampaignView, check: PackageCheck) -> list[str]:
+def _tool_row(meta: dict) -> list[str]:
+    wheel = meta.get("gp2bm_wheel") or {}
+    if not wheel.get("path"):
+        return []
+    return [f"| `{wheel['path']}` | the gp2bm that wrote this bundle, as a wheel (sha256 "
+            f"`{wheel.get('sha256')}`) |"]  # fmt: skip
+
+
+def _get_gp2bm(meta: dict) -> list[str]:
+    """How the evaluator gets the gp2bm that wrote the bundle (or a newer one)."""
+    wheel = meta.get("gp2bm_wheel") or {}
+    if not wheel.get("path"):
+        return []
+    return [
+        f"0. gp2bm {meta.get('gp2bm_version') or ''} wrote this bundle; its wheel is "
+        f"`{wheel['path']}` (`sha256sum {wheel['path']}` gives `{wheel.get('sha256')}`). "
+        "Install it in a virtual environment of its own (Python 3.11 or newer): `python3 -m "
+        f"venv gp2bm-env && gp2bm-env/bin/pip install {wheel['path']}`, then run "
+        "`gp2bm-env/bin/gp2bm`; its source is in the wheel (a zip). A gp2bm of your own "
+        "verifies the bundle just as well: the rules, not the tool, decide.",
+    ]
+
+
+def _how_to_verify(view: CampaignView, check: PackageCheck, meta: dict) -> list[str]:
     lines = [
         "## How to verify",
         "",
+        *_get_gp2bm(meta),
         "1. `sha256sum -c SHA256SUMS` in this folder: nothing was changed after packaging.",
         "2. `gp2bm verify BUNDLE.tar.gz --suite FILE`, FILE your own copy of the RFP's suite "
         "file (its rules are what counts: its name and manifests do not matter; without "
@@ -205,7 +230,7 @@ def render_readme(
         *_result(view),
         *_contents(view, meta, present),
         *_sources(meta),
-        *_how_to_verify(view, check),
+        *_how_to_verify(view, check, meta),
         *_ledger(view),
         *_rcp_bypass(view, bypass),
         *_listed("Incomplete", meta["incomplete"]),
