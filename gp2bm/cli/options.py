@@ -232,7 +232,7 @@ ImageArg = Annotated[str, typer.Argument(help="IMAGE[:TAG] to resolve in its reg
 BenchmarksArg = Annotated[
     list[str] | None,
     typer.Argument(
-        metavar="[BENCHMARK]...", help="Benchmarks to pull (default: all of the suite)."
+        metavar="BENCHMARK", help="Benchmarks to pull (default: all of the suite)."
     ),
 ]
 

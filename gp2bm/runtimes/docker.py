@@ -422,7 +422,7 @@ class DockerRuntime(Runtime):
     def check_engine(self, client, context: CheckContext) -> list[CheckItem]:
         version = client.version()
         items = [
-            ok(ENGINE_CHECK, f"{self.product} {version.get('Version')} at {client.api.base_url}")
+            ok(ENGINE_CHECK, f"{self.product} {version.get('Version')} at {self.host}")
         ]
         if context.gpus:
             items.append(self.check_gpu_runtime(client))
