@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from rich.console import Console
@@ -148,3 +149,26 @@ def test_no_final_line_when_nothing_ran_or_it_failed(clock):
         progress.end_run(PlannedRun("bert", 0, 1, 2), _success(0, 1, 1.0))
         raise RuntimeError("stopped")
     assert "run(s) in" not in buf.getvalue()
+
+
+def test_the_live_line_at_80_columns_keeps_its_clock_and_is_not_red(clock):
+    """On a terminal of 80 columns the live line's elapsed clock is never cut (the detail
+    gives way, with an ellipsis) and the bar is green, not rich's red-pink default."""
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=80, color_system="truecolor")
+    status = LiveStatus()
+    for n, acc in enumerate([0.61, 0.70, 0.7412]):
+        status.on_line(_eval_line(acc, 4 * (n + 1)))
+    planned = PlannedRun("resnet", 3, 4, 15)
+    with CampaignProgress(console, live=True, targets={"resnet": TARGET}) as progress:
+        progress.start_run(planned, status)
+        clock.now += 754.0
+        progress.tick()
+        assert progress._progress is not None
+        progress._progress.refresh()
+    text = buf.getvalue()
+    assert "38;2;249;38;114" not in text  # rich's bar.complete colour
+    plain = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line) for line in text.split("\r")]
+    shown = [line.strip("\n") for line in plain if "resnet run 3" in line][-1]
+    assert len(shown.rstrip()) <= 80, shown
+    assert re.search(r"\b\d:\d\d:\d\d\b", shown), shown  # h:mm:ss whole

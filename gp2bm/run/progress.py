@@ -10,6 +10,7 @@ import time
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from gp2bm.campaign.folder import PlannedRun
 from gp2bm.campaign.record import ABORTED, RunRecord
@@ -128,12 +129,15 @@ class CampaignProgress:
 
     def __enter__(self):
         if self.live:
+            # a calm bar (rich's default is red-pink), a clock never cut, the detail last and
+            # the one that gives way at 80 columns
             self._progress = Progress(
-                TextColumn("[bold]{task.fields[label]}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} runs"),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[detail]}"),
+                TextColumn("[bold]{task.fields[label]}", table_column=Column(no_wrap=True)),
+                BarColumn(bar_width=16, complete_style="green", finished_style="green"),
+                TextColumn("{task.completed}/{task.total} runs", table_column=Column(no_wrap=True)),
+                TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+                TextColumn("{task.fields[detail]}",
+                           table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
                 console=self.console,
                 transient=False,
             )
