@@ -15,10 +15,12 @@ all: venv
 
 venv: $(BIN)/gp2bm
 
+# setuptools warns of every editable install that a folder named like the package may take
+# precedence: in this checkout that folder is the package, so the warning is silenced.
 $(BIN)/gp2bm: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
 # The smoke suite end to end with the local runtime: 15 short real training runs, every
