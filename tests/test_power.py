@@ -150,6 +150,15 @@ def _mlcommons(cli, campaign: Path, tmp: Path, suite: Path, monkeypatch) -> dict
     assert packed.code == 0, packed.out + packed.err
     verified = cli("verify", bundle, "--suite", suite, "--json")
     assert verified.code == 0, verified.out[:3000] + verified.err
+    # compare shows each benchmark's energy as recomputed from the bundle's power logs
+    compared = cli("compare", bundle, "--suite", suite, "--json")
+    assert compared.code == 0, compared.out[:3000] + compared.err
+    (ranked,) = json.loads(compared.out)["ranking"]
+    for bench, joules in _energies(cli, campaign).items():
+        shown = ranked["benchmarks"][bench]
+        assert shown["energy_kwh"] == pytest.approx(joules / 3.6e6, rel=1e-12), shown
+        assert shown["average_power_w"] > 0 and shown["energy_source"]
+    assert "kWh" in cli("compare", bundle, "--suite", suite).out
     tree = tmp / "tree"
     tree.mkdir()
     with tarfile.open(bundle) as tar:

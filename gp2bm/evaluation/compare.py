@@ -61,6 +61,7 @@ from gp2bm.handin.scratch import check_stopped, unscratched
 from gp2bm.reports.view import CampaignView
 from gp2bm.reports.workprogress import WorkProgress
 from gp2bm.results.checkpool import available_cores, can_fork, start_worker
+from gp2bm.results.energy import BenchmarkEnergy
 from gp2bm.results.mlcommons import install
 from gp2bm.spec.suite import DEFAULT_SUITE
 
@@ -133,6 +134,21 @@ def bundle_facts(view: CampaignView) -> dict:
         "driver": ((view.inventory or {}).get("gpus") or {}).get("driver_version"),
         "suite": view.suite.name,
         "runs": runs,
+        "energy": {name: _energy(bench.energy) for name, bench in view.score.benchmarks.items()},
+    }
+
+
+def _energy(energy: BenchmarkEnergy | None) -> dict:
+    """A benchmark's energy as a comparison shows it (recomputed from the bundled power
+    logs, the olympic mean over the score's runs): kWh, average node power, the source."""
+    if energy is None:
+        return {"kwh": None, "average_w": None, "source": None, "reason": "no power logs"}
+    watts = [r.average_w for r in energy.runs if r.joules is not None and r.average_w]
+    return {
+        "kwh": energy.kwh,
+        "average_w": sum(watts) / len(watts) if watts else None,
+        "source": next((str(r.source) for r in energy.runs if r.source), None),
+        "reason": energy.reason,
     }
 
 
@@ -263,7 +279,7 @@ def judge(atlas: Atlas, benchmark: str, facts: dict, minutes: float | None) -> d
     }
 
 
-def _benchmark(summary: dict, runs: list[dict], judged: dict) -> dict:
+def _benchmark(summary: dict, runs: list[dict], judged: dict, energy: dict | None) -> dict:
     times = [r["minutes"] for r in runs if r["minutes"] is not None and r["role"] != "failed"]
     interval = summary.get("interval") or {}
     return {
@@ -277,6 +293,9 @@ def _benchmark(summary: dict, runs: list[dict], judged: dict) -> dict:
         "runs": len(runs),
         "stated_variance": (summary.get("stated_variance") or {}).get("fraction"),
         "plausibility": judged,
+        "energy_kwh": (energy or {}).get("kwh"),
+        "average_power_w": (energy or {}).get("average_w"),
+        "energy_source": (energy or {}).get("source"),
     }
 
 
@@ -311,7 +330,8 @@ def _entry(raw: dict, benchmarks: list[str], atlas: Atlas) -> dict:
         summary = v["benchmarks"].get(bench) or {}
         runs = facts["runs"].get(bench, [])
         judged = judge(atlas, bench, facts, summary.get("minutes"))
-        entry["benchmarks"][bench] = _benchmark(summary, runs, judged)
+        energy = (facts.get("energy") or {}).get(bench)
+        entry["benchmarks"][bench] = _benchmark(summary, runs, judged, energy)
     return entry
 
 

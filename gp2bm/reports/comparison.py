@@ -127,7 +127,7 @@ def _ranked_lines(entry: dict, data: dict) -> list[str]:
         results.append(
             f"{bench_name(data, b)} {number(r['minutes'])} min = {number(r['seconds'])} s "
             f"(95 % interval {interval_text(r['interval_low'], r['interval_high'])}; runs "
-            f"{interval_text(r['runs_min'], r['runs_max'])})"
+            f"{interval_text(r['runs_min'], r['runs_max'])}; {energy_text(r)})"
         )
     interval = entry["score_interval"] or {}
     lines = [
@@ -208,7 +208,18 @@ def _result_columns(data: dict, entry: dict) -> dict:
         out[f"{b}_runs_min"] = typed_minutes(r.get("runs_min"))
         out[f"{b}_runs_max"] = typed_minutes(r.get("runs_max"))
         out[f"{b}_plausibility"] = (r.get("plausibility") or {}).get("verdict")
+        out[f"{b}_energy_kwh"] = r.get("energy_kwh")
+        out[f"{b}_average_power_w"] = r.get("average_power_w")
     return out
+
+
+def energy_text(r: dict) -> str:
+    """A benchmark's energy in a comparison: kWh and average node power, or none."""
+    if r.get("energy_kwh") is None:
+        return "no energy (no power logs)"
+    watts = r.get("average_power_w")
+    power = f", {watts:.1f} W average node power" if watts is not None else ""
+    return f"energy {r['energy_kwh']:.6g} kWh{power}"
 
 
 def bundle_row(data: dict, entry: dict) -> dict:

@@ -20,6 +20,7 @@ from gp2bm.files.plaintext import printable
 from gp2bm.reports.comparison import (
     accelerators_text,
     bench_name,
+    energy_text,
     first_findings,
     hardware_words,
     interval_text,
@@ -74,7 +75,7 @@ def _ranking(data: dict) -> str:
     headers = ["rank", "vendor and system", "accelerators"]
     for b in data["benchmarks"]:
         name = bench_name(data, b)
-        headers += [f"{name} (min = s)", f"{name} spread (min)", f"{name} published"]
+        headers += [f"{name} (min = s)", f"{name} spread (min), energy", f"{name} published"]
     headers += ["score", "score 95 % interval", "reservations accepted", "flags"]
     rows = []
     for e in data["ranking"]:
@@ -86,7 +87,7 @@ def _ranking(data: dict) -> str:
                 _cell(f"{number(r['minutes'])} = {number(r['seconds'])} s", True),
                 _cell(
                     f"95 %: {interval_text(r['interval_low'], r['interval_high'])}; runs: "
-                    f"{interval_text(r['runs_min'], r['runs_max'])}"
+                    f"{interval_text(r['runs_min'], r['runs_max'])}; {energy_text(r)}"
                 ),
                 f'<td title="{_e(judged["sentence"])}">{_e(judged["verdict"])}</td>',
             ]
