@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import yaml
@@ -99,3 +101,31 @@ def spawn_run_all(suite: Path, campaign: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
+
+
+class WhenRun1Writes:
+    """A thread that calls ``act`` once run 0 of a benchmark is finished and run 1 is
+    writing its log (its partial log holds ``run_start``): the moment a fault test breaks
+    the campaign's disk. ``done`` is set when ``act`` returned True."""
+
+    def __init__(self, results: Path, partial: Path, act) -> None:
+        self.results, self.partial, self.act = results, partial, act
+        self.done, self._stop = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            if (self.results / "result_0.txt").exists() and self.partial.exists():
+                if b'"run_start"' in self.partial.read_bytes():
+                    if self.act():
+                        self.done.set()
+                    return
+            time.sleep(0.02)
+
+    def __enter__(self) -> WhenRun1Writes:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(10)

@@ -8,12 +8,11 @@ import json
 import os
 import secrets
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from campaign_helpers import write_suite
+from campaign_helpers import WhenRun1Writes, write_suite
 
 NO_DROP = ["--cache-drop-command", "true", "--skip-check"]  # the pre-flight wants 1 GiB free
 
@@ -88,28 +87,11 @@ def test_disk_full_mid_run_stops_cleanly_and_resumes(cli, tmp_path, small_disk):
     results = campaign / "gp2bm" / "results" / "node1" / "resnet"
     partial = campaign / "records" / "resnet" / "result_1.txt.partial"
     filler = small_disk / "filler"
-    filled = threading.Event()
-    stop = threading.Event()
-
-    def filler_thread():
-        # Fill the disk once run 0 is finished and run 1 is writing its log.
-        while not stop.is_set():
-            if (results / "result_0.txt").exists() and partial.exists():
-                if b'"run_start"' in partial.read_bytes():
-                    fill(filler)
-                    filled.set()
-                    return
-            time.sleep(0.02)
-
     args = ["--suite", suite, "--campaign", campaign, "--runtime", "local", "--system", "node1"]
-    thread = threading.Thread(target=filler_thread, daemon=True)
-    thread.start()
-    try:
+    # fill the disk once run 0 is finished and run 1 is writing its log
+    with WhenRun1Writes(results, partial, lambda: fill(filler) is None) as filled:
         res = cli("run-all", *args, *NO_DROP)
-    finally:
-        stop.set()
-        thread.join(10)
-    assert filled.is_set(), "run 1 ended before the disk could be filled: " + res.err[-1500:]
+    assert filled.done.is_set(), "run 1 ended before the disk could be filled: " + res.err[-1500:]
     assert res.code == 2, res.err[-2000:]
     last = res.err.strip().splitlines()[-1]
     assert "result_1.txt.partial" in last and "no space left on device" in last

@@ -10,13 +10,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from campaign_helpers import write_suite
+from campaign_helpers import WhenRun1Writes, write_suite
 
 NO_DROP = ["--cache-drop-command", "true", "--skip-check"]
 
@@ -55,28 +53,12 @@ def test_a_campaign_made_unwritable_mid_run_stops_in_one_line(cli, can_lock):
     campaign = can_lock / "campaign"
     results = campaign / "gp2bm" / "results" / "node1" / "resnet"
     partial = campaign / "records" / "resnet" / "result_1.txt.partial"
-    locked = threading.Event()
-    stop = threading.Event()
-
-    def lock_when_run_1_writes() -> None:
-        while not stop.is_set():
-            if (results / "result_0.txt").exists() and partial.exists():
-                if b'"run_start"' in partial.read_bytes():
-                    if _immutable(campaign, True).returncode == 0:
-                        locked.set()
-                    return
-            time.sleep(0.02)
-
     args = ["--suite", suite, "--campaign", campaign, "--runtime", "local", "--system", "node1"]
-    watcher = threading.Thread(target=lock_when_run_1_writes, daemon=True)
-    watcher.start()
-    try:
+    locking = lambda: _immutable(campaign, True).returncode == 0  # noqa: E731
+    with WhenRun1Writes(results, partial, locking) as lock:
         res = cli("run-all", *args, *NO_DROP)
-    finally:
-        stop.set()
-        watcher.join(10)
     try:
-        assert locked.is_set(), "run 1 ended before the folder was locked: " + res.err[-1500:]
+        assert lock.done.is_set(), "run 1 ended before the folder was locked: " + res.err[-1500:]
         assert res.code == 2, res.err[-2000:]
         last = res.err.strip().splitlines()[-1]
         assert "operation not permitted" in last, last

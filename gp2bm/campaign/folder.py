@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gp2bm import __version__
-from gp2bm.campaign.layout import CAMPAIGN_FILE, CampaignLayout, CampaignMeta
+from gp2bm.campaign.layout import CAMPAIGN_FILE, CampaignLayout, CampaignMeta, OnLayout
 from gp2bm.campaign.locks import campaign_lock, lock_holder, run_lock
 from gp2bm.campaign.record import INTERRUPTED, RUNNING, RunRecord
 from gp2bm.errors import InputError, RunBusy
@@ -65,25 +65,13 @@ class PlannedRun:
 
 
 @dataclass
-class Campaign:
+class Campaign(OnLayout):
     """A campaign being run: where its files lie, its suite, the runtime its runs use."""
 
     layout: CampaignLayout
     suite: Suite
     runtime: str
     created: str = field(default_factory=now_iso)
-
-    @property
-    def root(self) -> Path:
-        return self.layout.root
-
-    @property
-    def org(self) -> str:
-        return self.layout.org
-
-    @property
-    def system(self) -> str:
-        return self.layout.system
 
     @property
     def ident(self) -> str:

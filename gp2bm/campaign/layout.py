@@ -562,3 +562,22 @@ def is_submitted_log(rel: Path) -> bool:
     """A result log of a submission tree (``.../results/.../result_*.txt``), by its path in a
     bundle."""
     return is_result_log(rel.name) and "results" in rel.parts
+
+
+class OnLayout:
+    """What stands on a campaign's layout (a campaign being run, a campaign's read model):
+    its folder, organisation and system, the layout's."""
+
+    layout: CampaignLayout
+
+    @property
+    def root(self) -> Path:
+        return self.layout.root
+
+    @property
+    def org(self) -> str:
+        return self.layout.org
+
+    @property
+    def system(self) -> str:
+        return self.layout.system

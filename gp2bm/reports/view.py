@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gp2bm import __version__
-from gp2bm.campaign.layout import CampaignLayout, CampaignMeta, run_number
+from gp2bm.campaign.layout import CampaignLayout, CampaignMeta, OnLayout, run_number
 from gp2bm.campaign.record import RunRecord
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import InputError
@@ -69,7 +69,7 @@ class ImageUse:
 
 
 @dataclass
-class CampaignView:
+class CampaignView(OnLayout):
     layout: CampaignLayout
     meta: CampaignMeta
     suite: Suite
@@ -83,18 +83,6 @@ class CampaignView:
     ledger: Ledger = field(default_factory=Ledger)  # the trust ledger of its runs
     generated: str = ""
     gp2bm_version: str = __version__
-
-    @property
-    def root(self) -> Path:
-        return self.layout.root
-
-    @property
-    def org(self) -> str:
-        return self.layout.org
-
-    @property
-    def system(self) -> str:
-        return self.layout.system
 
     @property
     def system_desc_path(self) -> Path:
