@@ -124,7 +124,8 @@ def test_synthetic_campaign_passes_rcp_without_bypass(cli, tmp_path):
     if RFP_WORKBOOK.is_file():
         changes = tmp_path / "changes.txt"
         changes.write_text("No source changes.")
-        args += ["--template", RFP_WORKBOOK, "--changes", changes, "--proposed", "nodes=4"]
+        args += ["--template", RFP_WORKBOOK, "--changes", changes, "--proposed", "nodes=4",
+                 "--test", "mpi_tasks=8", "--test", "omp_threads=1"]
     res = cli(*args)
     assert res.code == 0, res.err
     data = res.json()

@@ -28,7 +28,7 @@ from gp2bm.reports.view import load_campaign
 
 SHEETS = ["HPCG", "QE", "NAMD - CPU", "NAMD - GPU", "SPEChpc", "GROMACS", "MLPerf", "HPL", "IOR"]
 # The answer cells of the real form (found by their labels; checked here by coordinate).
-TEST_CELLS = {"C7", "C8", "C9", "C10", "C15", "C16", "C17", "B23"}
+TEST_CELLS = {"C7", "C8", "C9", "C10", "C11", "C15", "C16", "C17", "B23"}
 PROPOSED_CELLS = {"D7", "D8", "D9"}
 CHANGES = "Tuned the data loader (see changes/resnet.diff).\nNo other change."
 
@@ -63,7 +63,7 @@ def test_fill_the_real_rfp_workbook(cli, tmp_path, template):
     res = cli(
         "report", root, "--template", template, "--xlsx", out, "--changes", changes,
         "--proposed", "nodes=4", "--proposed", "bert=1100.5", "--proposed", "resnet=1500",
-        "--test", "mpi_tasks=4", "--json",
+        "--test", "mpi_tasks=4", "--test", "omp_threads=2", "--json",
     )  # fmt: skip
     assert res.code == 0, res.err
     assert res.json()["written"] == {"rfp workbook": str(out)}
@@ -80,7 +80,7 @@ def test_fill_the_real_rfp_workbook(cli, tmp_path, template):
     assert ws["C7"].value == 1
     assert ws["C8"].value == pytest.approx(60 * bert_minutes)  # seconds, as the label asks
     assert ws["C9"].value == pytest.approx(60 * resnet_minutes)
-    assert ws["C10"].value == 4
+    assert ws["C10"].value == 4 and ws["C11"].value == 2
     assert ws["C15"].value == "gcc 11.4.0; python 3.11.7"
     assert ws["C16"].value == "openmpi 4.1.5"
     assert "PyTorch 2.1" in ws["C17"].value and "cuda 12.2" in ws["C17"].value
@@ -241,6 +241,8 @@ def test_smoke_campaign_without_description_or_changes_is_bannered(
     assert "description of changes (B23) is blank: give --changes FILE" in banner
     if not libraries:  # nothing known of the libraries: a blank line the banner names
         assert "the libraries line (C17) is blank" in banner
+    assert "the omp_threads line (C11) is blank" in banner and "--test omp_threads=N" in banner
+    assert "mpi_tasks" not in banner and ws["C10"].value == 1  # one process a run: known
     assert "B3: the INCOMPLETE banner" in res.err
     assert "warning: incomplete: the description of changes (B23) is blank" in res.err
     assert "warning: incomplete: system description" in res.err
@@ -257,9 +259,11 @@ def test_smoke_campaign_with_everything_given_has_no_banner(
     changes = tmp_path / "changes.txt"
     changes.write_text(CHANGES + "\n")
     out = tmp_path / "Benchmark_Results.xlsx"
-    res = cli("report", root, "--template", template, "--xlsx", out, "--changes", changes)
+    res = cli("report", root, "--template", template, "--xlsx", out, "--changes", changes,
+              "--test", "omp_threads=1")  # fmt: skip
     assert res.code == 0, res.err
     wb = load_workbook(out)
+    assert wb["MLPerf"]["C10"].value == 1  # MPI tasks: the one process each run started
     ws = wb["MLPerf"]
     assert ws["B3"].value is None and "gp2bm: incomplete" not in wb.sheetnames
     assert ws["B23"].value == CHANGES
@@ -281,7 +285,8 @@ def test_answers_given_once_fill_the_bundle_and_an_incomplete_workbook_is_refuse
     desc = root / ORG / "systems" / f"{SYSTEM}.json"
     desc.write_text(json.dumps({**system_description(), **no_gpu,
                                 **detected_fields(inventory)}, indent=2))  # fmt: skip
-    assert cli("report", root, "--template", template, "--test", "mpi=N/A").code == 0
+    given = ["--test", "mpi=N/A", "--test", "omp_threads=1"]
+    assert cli("report", root, "--template", template, *given).code == 0
     bundle = tmp_path / "b.tar.gz"
     refused = cli("package", root, "-o", bundle)
     assert refused.code == 1 and not bundle.exists()
@@ -306,3 +311,42 @@ def test_answers_given_once_fill_the_bundle_and_an_incomplete_workbook_is_refuse
     assert any(n.endswith("reports/Benchmark_Results.xlsx") for n in names)
     assert any(n.endswith("changes/DESCRIPTION.txt") for n in names)
     assert cli("verify", whole, "--suite", rules).code == 0
+
+
+def _launch(root: Path, edit) -> None:
+    for record in sorted(root.glob("records/*/run_*.json")):
+        data = json.loads(record.read_text())
+        data["launch"] = edit(record, dict(data.get("launch") or {}))
+        record.write_text(json.dumps(data, indent=2))
+
+
+def test_mpi_tasks_and_omp_threads_come_from_the_runs_launch(cli, tmp_path, template):
+    """Every run's launch started 8 processes a node with OMP_NUM_THREADS=4: the form says
+    8 and 4. Runs that disagree leave the line blank, and the banner names it."""
+    root = synthetic_campaign(tmp_path / "agree")
+
+    def eight_by_four(record, launch):
+        env = {**(launch.get("environment") or {}), "OMP_NUM_THREADS": "4"}
+        return {**launch, "processes_per_node": 8, "nodes": 1, "environment": env}
+
+    _launch(root, eight_by_four)
+    out = tmp_path / "a.xlsx"
+    assert cli("report", root, "--template", template, "--xlsx", out).code == 0
+    ws = load_workbook(out)["MLPerf"]
+    assert (ws["C10"].value, ws["C11"].value) == (8, 4)
+    # one run of another launch: neither count is known
+    other = synthetic_campaign(tmp_path / "disagree")
+
+    def one_differs(record, launch):
+        launch = eight_by_four(record, launch)
+        if record.name == "run_0.json" and record.parent.name == "bert":
+            launch.update(processes_per_node=4, environment={"OMP_NUM_THREADS": "2"})
+        return launch
+
+    _launch(other, one_differs)
+    out = tmp_path / "b.xlsx"
+    assert cli("report", other, "--template", template, "--xlsx", out).code == 0
+    ws = load_workbook(out)["MLPerf"]
+    assert ws["C10"].value is None and ws["C11"].value is None
+    assert "the mpi_tasks line (C10) is blank" in ws["B3"].value
+    assert "the omp_threads line (C11) is blank" in ws["B3"].value

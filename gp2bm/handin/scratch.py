@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -178,6 +179,8 @@ def stop_on_sigterm(what: str) -> Iterator[None]:
         yield
         return
     _STOPPED.clear()
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = _quiet_when_stopped(unraisable)
     try:
         try:
             yield
@@ -190,4 +193,19 @@ def stop_on_sigterm(what: str) -> Iterator[None]:
         check_stopped()
     finally:
         signal.signal(signal.SIGTERM, old)
+        sys.unraisablehook = unraisable
         _STOPPED.clear()
+
+
+def _quiet_when_stopped(hook):
+    """Python's hook for an exception it cannot raise (one raised in a finalizer or a
+    weakref callback, where SIGTERM's handler may run) made silent for the handler's own:
+    Python would print it with a traceback; the stop is kept (``_STOPPED``) and raised at
+    the next checkpoint, as one line."""
+
+    def quiet(unraisable) -> None:
+        if isinstance(unraisable.exc_value, Interrupted) and _STOPPED:
+            return
+        hook(unraisable)
+
+    return quiet

@@ -76,6 +76,11 @@ TEXT_KEYS = {"compiler", "mpi", "libraries", "compiler_flags", "library_flags", 
 # inventory, the manifests): one left blank is a gap the banner names. The flags' lines are
 # the vendor's alone (--test), and may rightly stay empty.
 DETECTED_LINES = ("compiler", "mpi", "libraries")
+# The counts gp2bm reads from the runs' launch (``launch_values``), and why one is blank.
+LAUNCH_LINES = {
+    "mpi_tasks": "the run records do not say (or do not agree on) the processes of a run",
+    "omp_threads": "the runs' environment sets no OMP_NUM_THREADS (or not one value)",
+}
 
 # Words naming a container engine in a declared software stack, and the runtime each is.
 ENGINE_WORDS = {
@@ -266,9 +271,38 @@ def _nodes(view: CampaignView):
         return view.suite.nodes
 
 
+def _whole_number(value: object) -> int | None:
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def launch_values(view: CampaignView) -> dict[str, int]:
+    """The MPI tasks (the processes a run's launch started: per node times nodes) and the
+    OpenMP threads (``OMP_NUM_THREADS`` of the runs' environment) from the run records,
+    where every run that says agrees; a line the runs disagree on, or do not say, stays
+    for the vendor to give (``--test``), flagged as a gap."""
+    tasks: set[int] = set()
+    threads: set[int] = set()
+    for runs in view.runs.values():
+        for run in runs:
+            launch = run.record.launch if run.record is not None else None
+            if not isinstance(launch, dict):
+                continue
+            per_node, nodes = _whole_number(launch.get("processes_per_node")), _whole_number(
+                launch.get("nodes"))  # fmt: skip
+            if per_node is not None and nodes is not None:
+                tasks.add(per_node * nodes)
+            omp = _whole_number((launch.get("environment") or {}).get("OMP_NUM_THREADS"))
+            if omp is not None:
+                threads.add(omp)
+    found = {"mpi_tasks": tasks, "omp_threads": threads}
+    return {key: next(iter(seen)) for key, seen in found.items() if len(seen) == 1}
+
+
 def test_values(view: CampaignView, units: dict[str, str]) -> dict[str, object]:
-    """The Test column as measured: nodes, each benchmark's result, the software lines."""
-    values: dict[str, object] = {"nodes": _nodes(view)}
+    """The Test column as measured: nodes, each benchmark's result, the MPI tasks and
+    OpenMP threads the runs' launch used, the software lines."""
+    values: dict[str, object] = {"nodes": _nodes(view), **launch_values(view)}
     for name in view.suite.benchmarks:
         bench = view.score.benchmarks.get(name)
         if bench is None or not bench.valid:
@@ -492,6 +526,9 @@ def workbook_gaps(
         )
     for key in placeholder_answers(values):
         gaps.append(f"the {key} line ({layout.test.get(key)}) is still a placeholder")
+    for key, why in LAUNCH_LINES.items():
+        if key in layout.test and values.get(key) is None:
+            gaps.append(f"the {key} line ({layout.test[key]}) is blank: {why}; give --test {key}=N")
     for key in DETECTED_LINES:
         if key in layout.test and not str(values.get(key) or "").strip():
             gaps.append(
