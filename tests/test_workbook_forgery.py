@@ -301,6 +301,29 @@ def test_an_external_link_part_is_found(cli, handin, tmp_path, rel):
     ), found
 
 
+CONNECTION = (
+    '<connections xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<connection id="1" name="q" type="4" refreshOnLoad="1">'
+    '<webPr url="http://example.org/result"/></connection></connections>'
+)
+
+
+@pytest.mark.reliability("workbook-cell-by-cell")
+def test_a_data_connection_refreshed_on_load_is_found(cli, handin, tmp_path):
+    """A part gp2bm never writes (here a web query Excel refreshes on open) is a finding."""
+    bundle, rules = handin
+    top = _unpack(bundle, tmp_path)
+
+    def edit(zf, parts):
+        parts["xl/connections.xml"] = CONNECTION.encode()
+
+    _rewrite_zip(top / RFP, edit)
+    _resum(top, RFP)
+    found = _verify(cli, top, rules, tmp_path / "t.tar.gz")
+    expected = f"{RFP}: part xl/connections.xml: claimed 'present', recomputed nothing"
+    assert expected in found, found
+
+
 @pytest.mark.reliability("workbook-cell-by-cell")
 def test_a_bundle_without_the_template_of_its_rfp_workbook_is_a_finding(cli, handin, tmp_path):
     """The template travels beside the filled workbook (verify fills it again, and names its

@@ -7,8 +7,8 @@ cell: its type, its value or formula text, its number format (a literal-text for
 ``"12.5"`` shows another number than the cell holds), its comment and its hyperlink. Of the
 workbook: the sheets (order and hidden or very hidden state), hidden rows and columns,
 data validations, conditional formats, defined names, external links (``xl/externalLinks``
-parts). Any difference is one finding naming the sheet and cell (``differences``), its
-values escaped and cut short.
+parts) and every other part of the zip (macros, data connections...). Any difference is
+one finding naming the sheet and cell (``differences``), its values escaped and cut short.
 """
 
 from __future__ import annotations
@@ -83,9 +83,9 @@ def shape_of(source: str | IO[bytes], wb=None) -> Shape:
 
     shape = Shape()
     with zipfile.ZipFile(source) as zf:
-        for part in zf.namelist():
-            if part.startswith(EXTERNAL_PARTS):
-                shape.parts[f"part {part}"] = "external link"
+        for part in zf.namelist():  # macros, data connections, links: a part gp2bm never writes
+            is_link = part.startswith(EXTERNAL_PARTS)
+            shape.parts[f"part {part}"] = "external link" if is_link else "present"
     if wb is None:
         if not isinstance(source, str):
             source.seek(0)
