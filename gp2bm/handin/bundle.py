@@ -370,6 +370,7 @@ def _write_claims_and_reports(bundle: _Bundle, view: CampaignView) -> list[str]:
         kept = dest.rfp_template(Path(options.template).name)
         kept.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(kept, Path(options.template).read_bytes())  # verify fills it again
+        written.append(kept)
     return [dest.relative(path) for path in written if path is not None]
 
 
