@@ -244,7 +244,7 @@ def test_an_edited_workbook_cell_is_found(cli, bundle, tmp_path):
     wb.save(top / rel)
     _resum(top, rel)
     res = cli("verify", _pack(top, tmp_path / "t.tar.gz"))
-    assert res.code == 1 and f"{rel}: Runs!R2C5 (resnet): claimed" in res.out
+    assert res.code == 1 and f"{rel}: Runs!E2 (resnet): claimed 29, recomputed 30" in res.out
 
 
 @pytest.mark.reliability("verify-edited-claims")

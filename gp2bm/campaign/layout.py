@@ -48,6 +48,7 @@ LOCK_FILE = ".gp2bm.lock"
 INVENTORY_FILE = "inventory.json"
 RECORDS = "records"
 REPORTS = "reports"
+RFP_TEMPLATE_DIR = "template"  # under reports/: the RFP template, as it was filled
 ATTEMPTS = "attempts"
 NODES = "nodes"
 SCALING_FILE = "scaling.json"
@@ -273,6 +274,11 @@ class CampaignFiles:
     def report_file(self, kind: str) -> Path:
         """The report of ``kind`` (csv, xlsx, html) where `gp2bm report` and a bundle put it."""
         return self.reports_dir / REPORT_NAMES[kind]
+
+    def rfp_template(self, name: str) -> Path:
+        """Where a bundle keeps the RFP template its filled workbook ``name`` was filled
+        from (verify fills it again from the logs and compares)."""
+        return self.reports_dir / RFP_TEMPLATE_DIR / name
 
     # ------------------------------------------------------------------ records
     @property

@@ -3,10 +3,13 @@
 Every report is made again from the recomputed view of the bundle (SPEC's ``--rawformat``
 idea: the raw results are the truth, a report only renders them) and compared with the one
 handed in: the CSV character for character (and row by row, to name what differs: its
-numbers are the typed ones, ``official.typed_*``), every
-cell of gp2bm's workbook, every character of the HTML page but the pixels of its plots, the
+numbers are the typed ones, ``official.typed_*``), every cell and part of gp2bm's workbook
+and of the filled RFP workbook (``workbookshape``: formulas as stored, number formats,
+hidden sheets, names, links, comments...; the RFP workbook filled again from the template
+bundled beside it), every character of the HTML page but the pixels of its plots, the
 README. What only the vendor can know in them (when a report was generated, the answers the
-vendor typed into the RFP's workbook) is listed as unverifiable. A report that is missing,
+vendor typed into the RFP's workbook, whether the bundled template is the RFP's own) is
+listed as unverifiable. A report that is missing,
 unreadable, or differs is a difference, naming the file.
 """
 
@@ -18,6 +21,7 @@ import io
 from pathlib import Path
 
 from gp2bm.campaign.layout import README_FILE, REPORT_NAMES, BundleFiles
+from gp2bm.errors import Gp2bmError
 from gp2bm.evaluation.verification import (
     Verification,
     close,
@@ -25,12 +29,15 @@ from gp2bm.evaluation.verification import (
     first_difference,
     same_text,
 )
+from gp2bm.evaluation.workbookshape import Shape, differences, shape_of
+from gp2bm.files.checksums import sha256_file
+from gp2bm.files.plaintext import printable
 from gp2bm.handin.limits import check_workbook
 from gp2bm.handin.package_check import PackageCheck
 from gp2bm.handin.readme import render_readme
 from gp2bm.reports import html_report, rfp_workbook, xlsx_report
 from gp2bm.reports.csv_report import render_csv
-from gp2bm.reports.official import typed_minutes, typed_score, typed_seconds
+from gp2bm.reports.official import typed_minutes, typed_score
 from gp2bm.reports.view import CampaignView
 
 MAX_CELL_DIFFERENCES = 5
@@ -117,27 +124,21 @@ def check_csv(view: CampaignView, recomputed: dict, result: Verification) -> Non
         )
 
 
-def _cell_differences(claimed: dict, actual: dict) -> list[str]:
-    out = []
-    for sheet in list(claimed) + [s for s in actual if s not in claimed]:
-        if sheet not in actual or sheet not in claimed:
-            out.append(f"sheet {sheet}: {'claimed' if sheet in claimed else 'recomputed'} only")
-            continue
-        a, b = claimed[sheet], actual[sheet]
-        for r in range(max(len(a), len(b))):
-            x = a[r] if r < len(a) else ()
-            y = b[r] if r < len(b) else ()
-            for c in range(max(len(x), len(y))):
-                u = x[c] if c < len(x) else None
-                v = y[c] if c < len(y) else None
-                if not close(u, v) and {u, v} != {None, ""}:  # a saved empty text is no cell
-                    label = f" ({y[0]})" if y and isinstance(y[0], str) else ""
-                    out.append(f"{sheet}!R{r + 1}C{c + 1}{label}: claimed {u!r}, recomputed {v!r}")
-    return out
+def _report(name: str, found: list[str], result: Verification) -> None:
+    result.differences += [f"{name}: {d}" for d in found[:MAX_CELL_DIFFERENCES]]
+    if len(found) > MAX_CELL_DIFFERENCES:
+        more = len(found) - MAX_CELL_DIFFERENCES
+        result.differences.append(f"{name}: {more} more differences in its cells and parts")
+
+
+def _rendered(wb) -> Shape:
+    """The shape of a workbook made here, as it reads back once saved."""
+    return shape_of(io.BytesIO(xlsx_report.workbook_bytes(wb)))
 
 
 def check_xlsx(view: CampaignView, bundle: Path, result: Verification) -> None:
-    """Every cell of gp2bm's workbook against the workbook its logs give."""
+    """gp2bm's workbook against the workbook its logs give: every cell (type, value or
+    formula, number format) and every part (``workbookshape``)."""
     from openpyxl import load_workbook  # heavy: openpyxl
 
     path = view.layout.report_file("xlsx")
@@ -147,19 +148,17 @@ def check_xlsx(view: CampaignView, bundle: Path, result: Verification) -> None:
         return
     check_workbook(path, bundle, name)
     try:
-        wb = load_workbook(path, data_only=True)
-        claimed = xlsx_report.cell_values(wb)
+        wb = load_workbook(path)  # formulas as stored, not their cached values
+        claimed = shape_of(str(path), wb)
         generated = xlsx_report.summary_value(wb, "report generated")
         version = xlsx_report.summary_value(wb, "gp2bm")
     except Exception as exc:  # openpyxl raises many kinds on a damaged file
         result.differences.append(f"{name}: unreadable ({type(exc).__name__})")
         return
     again = dataclasses.replace(view, generated=generated or "", gp2bm_version=version or "")
-    found = _cell_differences(claimed, xlsx_report.cell_values(xlsx_report.build_workbook(again)))
-    result.differences += [f"{name}: {d}" for d in found[:MAX_CELL_DIFFERENCES]]
-    if len(found) > MAX_CELL_DIFFERENCES:
-        result.differences.append(f"{name}: {len(found) - MAX_CELL_DIFFERENCES} more cells differ")
-    result.unverifiable.append(f"{name}: when it was generated ({generated}), by gp2bm {version}")
+    _report(name, differences(claimed, _rendered(xlsx_report.build_workbook(again))), result)
+    when, by = printable(generated, 40), printable(version, 40)
+    result.unverifiable.append(f"{name}: when it was generated ({when}), by gp2bm {by}")
 
 
 def check_workbooks(view: CampaignView, bundle: Path) -> Verification:
@@ -214,32 +213,51 @@ def check_readme(view: CampaignView, meta: dict | None, result: Verification) ->
         )
 
 
+def _filled_again(view: CampaignView, claimed, template: Path) -> Shape:
+    """The RFP workbook gp2bm fills from ``template`` with the logs and the vendor's
+    answers as the ``claimed`` workbook holds them (InputError, InvalidError when it
+    cannot)."""
+    from openpyxl import load_workbook  # heavy: openpyxl
+
+    form = load_workbook(template)
+    where, tab = view.relative(template), rfp_workbook.SHEET
+    answers = rfp_workbook.answers_of(view, claimed[tab], form[tab], where)
+    rfp_workbook.fill_form(view, form, Path(where), answers.changes, answers.proposed, answers.test)
+    return _rendered(form)
+
+
 def check_rfp(view: CampaignView, bundle: Path, result: Verification) -> None:
-    """A filled RFP workbook in reports/: each benchmark's result cell against the logs; the
-    vendor's own answers (Proposed column, software lines, changes) are unverifiable."""
+    """A filled RFP workbook in reports/ against the one gp2bm fills again from the template
+    bundled beside it (reports/template/), the logs and the vendor's answers as the workbook
+    holds them: every cell and part (``workbookshape``); a formula only where the template
+    has it. The answers themselves and the template are unverifiable."""
     from openpyxl import load_workbook  # heavy: openpyxl
 
     for path in sorted(view.layout.reports_dir.glob("*.xlsx")):
         if path.name == REPORT_NAMES["xlsx"]:
             continue
-        name = view.relative(path)
+        name, template = view.relative(path), view.layout.rfp_template(path.name)
+        if not template.is_file():
+            result.differences.append(
+                f"{name}: the template it was filled from ({view.relative(template)}) is not "
+                "in the bundle: it cannot be filled again"
+            )
+            continue
         check_workbook(path, bundle, name)
+        check_workbook(template, bundle, view.relative(template))
         try:
-            wb = load_workbook(path, data_only=True)
-            ws = wb[rfp_workbook.SHEET]
-            layout = rfp_workbook.find_layout(ws, name)
+            wb = load_workbook(path)  # formulas as stored, not their cached values
+            claimed = shape_of(str(path), wb)
+            expected = _filled_again(view, wb, template)
+        except Gp2bmError as exc:
+            result.differences.append(f"{name}: cannot be filled again ({printable(exc, 200)})")
+            continue
         except Exception as exc:  # a missing tab or form, or openpyxl's many kinds
             result.differences.append(f"{name}: not a filled RFP workbook ({type(exc).__name__})")
             continue
-        for bench, b in view.score.benchmarks.items():
-            coord = layout.test.get(bench)
-            if coord is None:
-                continue
-            seconds = layout.units.get(bench, "seconds") == "seconds"
-            expected = typed_seconds(b.minutes) if seconds else typed_minutes(b.minutes)
-            if not close(ws[coord].value, expected):
-                result.differences.append(
-                    f"{name}: {bench} ({coord}): claimed {ws[coord].value!r}, "
-                    f"recomputed {expected!r}"
-                )
+        _report(name, differences(claimed, expected), result)
+        digest = sha256_file(template)
         result.unverifiable.append(f"{name}: the vendor's own answers (all but the results)")
+        result.unverifiable.append(
+            f"{view.relative(template)}: the RFP's own workbook? (sha256 {digest})"
+        )

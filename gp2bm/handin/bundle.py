@@ -12,7 +12,10 @@
     tool/gp2bm-VERSION-py3-none-any.whl             the gp2bm that wrote the bundle
     manifests/                                      suite and benchmark manifests, images.json
     records/, inventory.json, campaign.json         run records, telemetry, hardware
-    reports/                                        results.csv, results.xlsx, report.html
+    reports/                                        results.csv, results.xlsx, report.html;
+                                                    the filled RFP workbook and, under
+                                                    template/, the template it was filled
+                                                    from (verify fills it again)
     checks/                                         MLCommons' package checker output
     gp2bm-claims.json                               what `gp2bm score --json` says
     gp2bm-bundle.json                               how the bundle was made
@@ -46,6 +49,7 @@ from gp2bm.campaign.folder import Campaign
 from gp2bm.campaign.layout import TOOL, BundleLayout, CampaignLayout, CampaignMeta
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import Gp2bmError, InputError, InvalidError, UnsafeMember
+from gp2bm.files.atomic import write_bytes_atomic
 from gp2bm.handin.archive import write_sums, write_tar
 from gp2bm.handin.format import BUNDLE_FORMAT
 from gp2bm.handin.limits import check_sizes
@@ -364,6 +368,11 @@ def _write_claims_and_reports(bundle: _Bundle, view: CampaignView) -> list[str]:
     _, filled = write_reports(view, targets)
     _workbook_complete(bundle, view, targets.rfp, filled)
     written = [targets.csv, targets.xlsx, targets.html, targets.rfp]
+    if options.template is not None:
+        kept = dest.rfp_template(Path(options.template).name)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(kept, Path(options.template).read_bytes())  # verify fills it again
+        written.append(kept)
     return [dest.relative(path) for path in written if path is not None]
 
 

@@ -7,8 +7,6 @@ compares it character for character.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from gp2bm.campaign.layout import (
     BUNDLE_FILE,
     CHANGES,
@@ -118,7 +116,8 @@ def _contents(view: CampaignView, meta: dict, present: set[str]) -> list[str]:
         )
     if INVENTORY_FILE in present:
         lines.append(f"| `{INVENTORY_FILE}` | the hardware and software inventory of the node |")
-    reports = ", ".join(f"`{Path(r).name}`" for r in meta["reports"])
+    # a report's path under reports/ (the RFP template lies in template/)
+    reports = ", ".join(f"`{str(r).removeprefix(f'{REPORTS}/')}`" for r in meta["reports"])
     return lines + [
         f"| `{REPORTS}/` | {reports} (the HTML page works offline) |",
         f"| `{CHECKS}/` | MLCommons' package checker output on this tree |",

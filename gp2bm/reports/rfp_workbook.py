@@ -69,6 +69,7 @@ BENCH_LABEL_RE = re.compile(r"^\s*(\S+)\s+benchmark\s*\((seconds|minutes)\)", re
 COUNT_KEYS = {"nodes", "mpi_tasks", "omp_threads"}
 # ``--proposed bert=expect``: the result projected from the published results
 PROJECTED = "expect"
+PROJECTED_NOTE = "Projected from published MLPerf results"  # its cell's comment
 RESULT_KEYS = {"bert", "resnet"}
 TEXT_KEYS = {"compiler", "mpi", "libraries", "compiler_flags", "library_flags", "changes"}
 
@@ -451,7 +452,7 @@ def projected_answers(
             else ""
         )
         notes[key] = (
-            f"Projected from published MLPerf results, not measured (gp2bm expect "
+            f"{PROJECTED_NOTE}, not measured (gp2bm expect "
             f"--accelerator {name} --count {count} --nodes {nodes}): {found.minutes:.2f} min"
             f"{span}. {found.explanation}"
         )
@@ -572,6 +573,30 @@ def _put_banner(ws, gaps: list[str]) -> FilledCell | None:
     return FilledCell(coord, "Banner", "incomplete", banner_text(gaps), gaps)
 
 
+def fill_form(
+    view: CampaignView,
+    wb,
+    where: Path,
+    changes: str | None = None,
+    proposed: dict[str, str] | None = None,
+    test: dict[str, str] | None = None,
+) -> list[FilledCell]:
+    """Fill the MLPerf tab of ``wb`` (a template read from ``where``) in memory: plain
+    values only, each answer cell keeping the template's number format; return what went
+    where. ``gp2bm verify`` fills the bundled template again with this."""
+    ws = wb[SHEET]
+    layout = find_layout(ws, str(where))
+    values = _test_answers(view, layout, where, changes, test)
+    proposed, projected = projected_answers(view, layout, proposed or {})
+    filled = _write_answers(ws, layout, values, proposed)
+    _explain_results(ws, layout, view)
+    _explain_projected(ws, layout, projected)
+    banner = _put_banner(ws, workbook_gaps(view, layout, values, changes))
+    if banner is not None:
+        filled.append(banner)
+    return filled
+
+
 def fill_rfp_workbook(
     view: CampaignView,
     template: Path,
@@ -583,18 +608,40 @@ def fill_rfp_workbook(
     """Write a copy of ``template`` to ``out`` with its MLPerf tab filled; return what went
     where."""
     template, out = Path(template), Path(out)
-    wb, ws = _open_form(template, out)
-    layout = find_layout(ws, str(template))
-    values = _test_answers(view, layout, template, changes, test)
-    proposed, projected = projected_answers(view, layout, proposed or {})
-    filled = _write_answers(ws, layout, values, proposed)
-    _explain_results(ws, layout, view)
-    _explain_projected(ws, layout, projected)
-    banner = _put_banner(ws, workbook_gaps(view, layout, values, changes))
-    if banner is not None:
-        filled.append(banner)
+    wb, _ = _open_form(template, out)
+    filled = fill_form(view, wb, template, changes, proposed, test)
     write_bytes_atomic(out, workbook_bytes(wb))  # a device (/dev/stdout): written in place
     return filled
+
+
+def _given(value) -> str:
+    """An answer read back from a filled cell, as it would have been given (KEY=VALUE)."""
+    return value if isinstance(value, str) else str(value)
+
+
+def answers_of(view: CampaignView, filled, template, where: str) -> RfpAnswers:
+    """The vendor's answers as a filled MLPerf tab holds them (``filled``; ``template``: the
+    tab it was filled from): each Proposed line and each Test line that differs from the
+    template's (a line the campaign measures only where it differs from the measurement),
+    the description of changes. ``gp2bm verify`` fills the template again with them."""
+    layout = find_layout(template, where)
+    answers = RfpAnswers()
+    for key, coord in layout.proposed.items():
+        cell = filled[coord]
+        note = cell.comment.text if cell.comment is not None else ""
+        if key in RESULT_KEYS and note.startswith(PROJECTED_NOTE):
+            answers.proposed[key] = PROJECTED
+        elif cell.value is not None and cell.value != template[coord].value:
+            answers.proposed[key] = _given(cell.value)
+    measured = test_values(view, layout.units)
+    for key, coord in layout.test.items():
+        value = filled[coord].value
+        if key == "changes":
+            answers.changes = None if value is None else _given(value)
+        elif key not in view.suite.benchmarks and value is not None:
+            if value != measured.get(key, template[coord].value):
+                answers.test[key] = _given(value)
+    return answers
 
 
 def fill_answers(view: CampaignView, answers: RfpAnswers, out: Path) -> list[FilledCell]:

@@ -7,7 +7,7 @@ evaluator can compute with them; text is always a string cell, never a formula
 times the scaling factor) with the unscaled mean, the factor and why beside it, then its
 95 % interval (``results.spread``) and MLPerf's stated variance; the score's interval is on
 the row below the score. ``gp2bm verify`` builds the workbook again from the bundled logs
-(``build_workbook``) and compares every cell (``cell_values``).
+(``build_workbook``) and compares every cell and part (``evaluation.workbookshape``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,145 @@
+"""What a workbook shows, cell by cell and part by part, for ``gp2bm verify`` to compare a
+workbook of a bundle with the one its logs give.
+
+A workbook is read with openpyxl as it is stored (formulas as formulas, never the cached
+values a program could show instead of recalculating), and the zip's list of parts. Of each
+cell: its type, its value or formula text, its number format (a literal-text format such as
+``"12.5"`` shows another number than the cell holds), its comment and its hyperlink. Of the
+workbook: the sheets (order and hidden or very hidden state), hidden rows and columns,
+data validations, conditional formats, defined names, external links (``xl/externalLinks``
+parts) and every other part of the zip (macros, data connections...). Any difference is
+one finding naming the sheet and cell (``differences``), its values escaped and cut short.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from typing import IO
+
+from gp2bm.evaluation.verification import close
+from gp2bm.files.plaintext import printable
+
+SHORT = 40  # characters of a value a finding quotes
+EXTERNAL_PARTS = "xl/externalLinks/"
+
+
+@dataclass
+class Shape:
+    """A workbook as compared: cells (``sheet!A1`` -> type, value, number format) and every
+    other thing it shows or does (a name -> its text)."""
+
+    cells: dict[str, tuple[str, object, str]] = field(default_factory=dict)
+    parts: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # sheet!A1 -> its row's first text
+
+
+def _empty(value) -> bool:
+    return value is None or value == ""  # a saved empty text is no cell
+
+
+def _cells(ws, shape: Shape) -> None:
+    first: dict[int, str] = {}
+    for (row, _), cell in sorted(ws._cells.items()):
+        where = f"{ws.title}!{cell.coordinate}"
+        if row in first:
+            shape.labels[where] = first[row]
+        elif cell.data_type == "s" and cell.value:
+            first[row] = cell.value
+        if not _empty(cell.value) or cell.number_format != "General":
+            kind = "empty" if _empty(cell.value) else cell.data_type
+            shape.cells[where] = (kind, cell.value, cell.number_format)
+        if cell.comment is not None:
+            shape.parts[f"{where} comment"] = f"{cell.comment.author}: {cell.comment.text}"
+        if cell.hyperlink is not None:
+            link = cell.hyperlink
+            shape.parts[f"{where} hyperlink"] = f"{link.target or ''}#{link.location or ''}"
+
+
+def _sheet_parts(ws, shape: Shape) -> None:
+    name = ws.title
+    shape.parts[f"sheet {name}"] = ws.sheet_state
+    for key, dim in ws.row_dimensions.items():
+        if dim.hidden:
+            shape.parts[f"{name}!row {key}"] = "hidden"
+    for key, dim in ws.column_dimensions.items():
+        if dim.hidden:
+            shape.parts[f"{name}!column {key}"] = "hidden"
+    for i, dv in enumerate(ws.data_validations.dataValidation, 1):
+        shape.parts[f"{name} data validation {i}"] = (
+            f"{dv.sqref}: {dv.type} {dv.operator} {dv.formula1} {dv.formula2}"
+        )
+    for i, cf in enumerate(ws.conditional_formatting, 1):
+        rules = "; ".join(f"{r.type} {r.formula} {r.dxfId}" for r in cf.rules)
+        shape.parts[f"{name} conditional format {i}"] = f"{cf.sqref}: {rules}"
+    for key, dn in ws.defined_names.items():
+        shape.parts[f"{name} defined name {key}"] = str(dn.attr_text)
+
+
+def shape_of(source: str | IO[bytes], wb=None) -> Shape:
+    """The shape of the workbook at ``source`` (a path or a binary file), as stored (``wb``:
+    the workbook openpyxl read from it already, else it is read here)."""
+    from openpyxl import load_workbook  # heavy: openpyxl
+
+    shape = Shape()
+    with zipfile.ZipFile(source) as zf:
+        for part in zf.namelist():  # macros, data connections, links: a part gp2bm never writes
+            is_link = part.startswith(EXTERNAL_PARTS)
+            shape.parts[f"part {part}"] = "external link" if is_link else "present"
+    if wb is None:
+        if not isinstance(source, str):
+            source.seek(0)
+        wb = load_workbook(source)  # formulas as stored, not their cached values
+    shape.parts["sheets"] = ", ".join(wb.sheetnames)
+    for key, dn in wb.defined_names.items():
+        shape.parts[f"defined name {key}"] = str(dn.attr_text)
+    for i, _ in enumerate(getattr(wb, "_external_links", []), 1):
+        shape.parts[f"external link {i}"] = "external link"
+    for ws in wb.worksheets:
+        _cells(ws, shape)
+        _sheet_parts(ws, shape)
+    return shape
+
+
+def _short(value) -> str:
+    if value is None:
+        return "nothing"
+    return repr(printable(value, SHORT)) if isinstance(value, str) else printable(value, SHORT)
+
+
+KINDS = {"f": "formula", "s": "text", "n": "number", "b": "boolean", "d": "date", "e": "error"}
+
+
+def _typed(cell: tuple[str, object, str]) -> str:
+    kind, value, _ = cell
+    return "nothing" if kind == "empty" else f"{KINDS.get(kind, kind)} {_short(value)}"
+
+
+def _cell_difference(where: str, claimed, expected) -> str | None:
+    """What differs in one cell (type, value or formula, number format), or None;
+    ``where``: the cell and its row's label."""
+    a = claimed or ("empty", None, "General")
+    b = expected or ("empty", None, "General")
+    if a[0] != b[0]:
+        return f"{where}: claimed {_typed(a)}, recomputed {_typed(b)}"
+    if a[0] != "empty" and not close(a[1], b[1]):
+        return f"{where}: claimed {_short(a[1])}, recomputed {_short(b[1])}"
+    if a[2] != b[2]:
+        return f"{where}: number format {_short(a[2])}, recomputed {_short(b[2])}"
+    return None
+
+
+def differences(claimed: Shape, expected: Shape) -> list[str]:
+    """Each cell and part that differs, in the order of the claimed workbook."""
+    out = []
+    for where in list(claimed.cells) + [w for w in expected.cells if w not in claimed.cells]:
+        label = expected.labels.get(where) or claimed.labels.get(where)
+        named = f"{where} ({printable(label, SHORT)})" if label else where
+        found = _cell_difference(named, claimed.cells.get(where), expected.cells.get(where))
+        if found is not None:
+            out.append(found)
+    for key in list(claimed.parts) + [k for k in expected.parts if k not in claimed.parts]:
+        a, b = claimed.parts.get(key), expected.parts.get(key)
+        if a != b:
+            out.append(f"{printable(key, 2 * SHORT)}: claimed {_short(a)}, recomputed {_short(b)}")
+    return out
