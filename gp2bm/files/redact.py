@@ -12,6 +12,12 @@ one place that decides what a secret is:
 
 A workload may print a secret it was given; ``find_secrets`` says where (gp2bm warns, and
 never rewrites a log: the log is the evidence).
+
+A file may be a secret itself: by its name (``secret_file``: ``.env``, ``*.pem``, an SSH
+key, ``.netrc``; ``token_file``: an ``.npmrc`` or ``.pypirc`` holding a token) or by a
+credential in its text (``find_credential``: a private key header, an AWS key id, GitHub,
+GitLab, Slack, Google, Hugging Face, npm, PyPI and Stripe tokens, a secret's name assigned
+a literal value), said by what it is and its line, never by its text.
 """
 
 from __future__ import annotations
