@@ -95,3 +95,8 @@ class SchedulerError(InputError):
 
 class UnsafeMember(InvalidError):
     """The archive holds a member that must not be extracted."""
+
+
+class RefusedSource(InputError):
+    """A file of the implementation source that a bundle must not carry (a secret, a name
+    or a size verify refuses): refused even with --allow-incomplete."""

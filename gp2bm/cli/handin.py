@@ -12,6 +12,7 @@ from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.resolve import resolve_campaign_dir
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import (
+    AllowFileOpt,
     AllowIncompleteOpt,
     CampaignArg,
     ChangesOpt,
@@ -114,13 +115,16 @@ def package(
     proposed: ProposedOpt = None,
     test: TestOpt = None,
     suite: SuiteOpt = None,
+    allow_file: AllowFileOpt = None,
     as_json: JsonOpt = False,
 ):
     """Write the hand-in bundle: MLPerf submission tree, source, reports, SHA256SUMS.
 
     The bundle holds the submission tree with the source that ran, the manifests,
     inventory, run records, telemetry, the reports, a README for the evaluator and
-    SHA256SUMS; MLCommons' package checker runs on it.
+    SHA256SUMS; MLCommons' package checker runs on it. A source file that holds a secret
+    (.env, a private key, a token) or that verify would refuse (its name, its size) is
+    refused, naming it; --allow-file ships one such secret deliberately.
 
     Exit 0 when written and valid, 1 when the system description is missing (unless
     --allow-incomplete), the score is invalid or MLCommons' package checker fails (the
@@ -128,7 +132,14 @@ def package(
     nothing is written under the bundle's name).
     """
     request = PackageRequest(
-        output, allow_incomplete, upstream or [], template, changes, proposed or [], test or []
+        output,
+        allow_incomplete,
+        upstream or [],
+        template,
+        changes,
+        proposed or [],
+        test or [],
+        allow_file or [],
     )
     package_options(request)  # bad options fail before the campaign is looked for
     root = resolve_campaign_dir(campaign, suite)

@@ -410,6 +410,16 @@ UpstreamOpt = Annotated[
         help="BENCH=FOLDER: a local copy of the upstream implementation to diff against.",
     ),
 ]
+AllowFileOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-file",
+        metavar="PATH",
+        help="Ship this file of the implementation source though it holds a secret (PATH "
+        "relative to the implementation folder; repeatable); the bundle says it was shipped "
+        "by your choice.",
+    ),
+]
 BundleArg = Annotated[
     Path, typer.Argument(metavar="BUNDLE", help="A bundle written by `gp2bm package`.")
 ]

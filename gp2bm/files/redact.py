@@ -12,6 +12,12 @@ one place that decides what a secret is:
 
 A workload may print a secret it was given; ``find_secrets`` says where (gp2bm warns, and
 never rewrites a log: the log is the evidence).
+
+A file may be a secret itself: by its name (``secret_file``: ``.env``, ``*.pem``, an SSH
+key, ``.netrc``; ``token_file``: an ``.npmrc`` or ``.pypirc`` holding a token) or by a
+credential in its text (``find_credential``: a private key header, an AWS key id, GitHub,
+GitLab, Slack, Google, Hugging Face, npm, PyPI and Stripe tokens, a secret's name assigned
+a literal value), said by what it is and its line, never by its text.
 """
 
 from __future__ import annotations
@@ -250,3 +256,115 @@ def _chunks(source: str | bytes | Path, overlap: int):
             cut = max(len(chunk) - overlap, 0)
             line += chunk.count(b"\n", 0, cut)
             tail = chunk[cut:]
+
+
+# ---------------------------------------------------------------------------- in files
+
+# A file that is a secret by its name (matched on the name, lower case; ``.pub`` keys and
+# ``known_hosts`` are public): what it is, as a refusal says it.
+SECRET_FILE_NAMES = (
+    (re.compile(r"\.env(\..+)?"), "an environment file (.env)"),
+    (re.compile(r".+\.pem"), "a private key file (*.pem)"),
+    (re.compile(r".+\.(key|ppk)"), "a private key file (*.key)"),
+    (re.compile(r".+\.(p12|pfx|jks|keystore)"), "a key store (*.p12, *.pfx, *.jks)"),
+    (re.compile(r"id_(rsa|dsa|ecdsa|ed25519|xmss)(_sk)?(?!.*\.pub$).*"), "an SSH private key"),
+    (re.compile(r"id_[^.]+"), "an SSH private key (id_*)"),
+    (re.compile(r"[._]netrc"), "a login file (.netrc)"),
+    (re.compile(r"\.pgpass"), "a PostgreSQL password file (.pgpass)"),
+    (re.compile(r"\.git-credentials"), "git's credential store (.git-credentials)"),
+    (re.compile(r"\.?credentials(\.(json|ya?ml|ini|toml|csv|xml|txt))?"), "a credentials file"),
+    (re.compile(r"\.htpasswd"), "a password file (.htpasswd)"),
+)
+# Files that are secrets only when they hold a token: their name and what gives it away.
+TOKEN_FILES = {
+    ".npmrc": re.compile(rb"(?im)^[^#;\n]*(_authtoken|_auth|_password)\s*=\s*\S"),
+    ".pypirc": re.compile(rb"(?im)^\s*password\s*[=:]\s*\S"),
+    ".dockercfg": re.compile(rb'"auths?"\s*:'),
+}
+# Folders whose files are credentials (an SSH folder's public files aside).
+SECRET_FOLDERS = {".ssh": "a file of an SSH folder", ".aws": "a file of an AWS folder"}
+PUBLIC_FILES = {"known_hosts", "authorized_keys", "config"}
+# A literal value: 6 characters or more, no placeholder (``<...>``, ``${...}``, ``%s``), no
+# colour, prefix or format (``#ccc``, ``:::MLL``, ``!BII``)
+_LITERAL = rb"(?![#:!.])[^\s\"'<>\[\]{}()$%`\\,;]{6,}"
+_SECRET_WORD = rb"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key)"
+# Credential patterns in a text: what each is, as a refusal says it.
+CREDENTIAL_PATTERNS = (
+    (rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----", "a private key"),
+    (rb"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])", "an AWS access key"),
+    (rb"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36,}", "a GitHub token"),
+    (rb"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{22,}", "a GitHub token"),
+    (rb"(?<![A-Za-z0-9])glpat-[A-Za-z0-9_-]{20,}", "a GitLab token"),
+    (rb"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}", "a Slack token"),
+    (rb"(?<![A-Za-z0-9_])AIza[0-9A-Za-z_-]{35}", "a Google API key"),
+    (rb"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}", "a Hugging Face token"),
+    (rb"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}", "an npm token"),
+    (rb"(?<![A-Za-z0-9_])pypi-AgE[A-Za-z0-9_-]{50,}", "a PyPI token"),
+    (rb"(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{20,}", "a Stripe key"),
+    # NAME = "literal" anywhere (code, JSON, YAML), whose name ends in a secret's word; a
+    # word in capitals (``token = "MISSING"``) is a constant's name, not a secret
+    (
+        rb"(?i)(?<![A-Za-z0-9_])[\w.-]*" + _SECRET_WORD + rb"(?![A-Za-z0-9])[\"']?\s*[:=]\s*"
+        rb"(?P<q>[\"'])(?![A-Z_]+[\"'])" + _LITERAL + rb"(?P=q)",  # not a constant's name
+        "a secret assigned a literal value",
+    ),
+)
+# NAME=value as a whole line (an environment or INI file, a shell script): in a program's
+# source the same line assigns a variable (``token = tokenizer_name``), so not searched there
+CONFIG_ASSIGNMENT = (
+    rb"(?im)^[ \t]*(?:export[ \t]+)?[\w.-]*" + _SECRET_WORD + rb"(?![A-Za-z0-9])[ \t]*[=:]"
+    rb"[ \t]*" + _LITERAL + rb"[ \t]*\r?$"
+)
+CODE_SUFFIXES = frozenset(
+    ".py .pyx .pxd .pyi .c .h .cc .cpp .cxx .hpp .cu .cuh .java .js .ts .go .rs .jl .scala"
+    " .kt .swift .lua .m".split()
+)
+_CREDENTIALS = [(re.compile(p), what) for p, what in CREDENTIAL_PATTERNS]
+_CONFIG_CREDENTIALS = [*_CREDENTIALS, (re.compile(CONFIG_ASSIGNMENT), _CREDENTIALS[-1][1])]
+# A credential is never longer than this (a match across two chunks is found in the later)
+CREDENTIAL_OVERLAP = 4096
+NEWLINE = b"\n"
+
+
+def secret_file(rel: str) -> str | None:
+    """What the file at the relative POSIX path ``rel`` is when its name says it holds a
+    secret (``"a private key file (*.pem)"``), else None."""
+    parts = rel.lower().split("/")
+    name = parts[-1]
+    for pattern, what in SECRET_FILE_NAMES:
+        if pattern.fullmatch(name):
+            return what
+    for folder in parts[:-1]:
+        if folder in SECRET_FOLDERS and name not in PUBLIC_FILES and not name.endswith(".pub"):
+            return SECRET_FOLDERS[folder]
+    return None
+
+
+def token_file(rel: str, path: Path) -> str | None:
+    """What a file that holds a secret only when it says so (``.npmrc``, ``.pypirc``) is,
+    when it does."""
+    name = rel.lower().rsplit("/", 1)[-1]
+    pattern = TOKEN_FILES.get(name)
+    if pattern is None:
+        return None
+    for chunk, _, _ in _chunks(path, CREDENTIAL_OVERLAP):
+        if pattern.search(chunk):
+            return f"a {name} that holds a token"
+    return None
+
+
+def find_credential(path: Path) -> str | None:
+    """The first credential pattern in a file (read in chunks), as ``"an AWS access key on
+    line 3"``, else None. The text is never quoted."""
+    code = Path(path).suffix.lower() in CODE_SUFFIXES
+    patterns = _CREDENTIALS if code else _CONFIG_CREDENTIALS
+    for chunk, line, seen in _chunks(path, CREDENTIAL_OVERLAP):
+        found = []
+        for pattern, what in patterns:
+            match = next((m for m in pattern.finditer(chunk) if m.end() > seen), None)
+            if match is not None:
+                found.append((match.start(), what))
+        if found:
+            start, what = min(found)
+            return f"{what} on line {line + chunk.count(NEWLINE, 0, start)}"
+    return None

@@ -48,11 +48,12 @@ from gp2bm import __version__
 from gp2bm.campaign.folder import Campaign
 from gp2bm.campaign.layout import TOOL, BundleLayout, CampaignLayout, CampaignMeta
 from gp2bm.campaign.resolve import campaign_suite
-from gp2bm.errors import Gp2bmError, InputError, InvalidError, UnsafeMember
+from gp2bm.errors import Gp2bmError, InputError, InvalidError, RefusedSource, UnsafeMember
 from gp2bm.files.atomic import write_bytes_atomic
+from gp2bm.files.plaintext import printable
 from gp2bm.handin.archive import write_sums, write_tar
 from gp2bm.handin.format import BUNDLE_FORMAT
-from gp2bm.handin.limits import check_sizes
+from gp2bm.handin.limits import check_sizes, check_tree
 from gp2bm.handin.package_check import (
     PackageCheck,
     check_package,
@@ -62,9 +63,10 @@ from gp2bm.handin.package_check import (
 )
 from gp2bm.handin.readme import render_readme
 from gp2bm.handin.scratch import check_stopped, scratch, sweep_partial_bundles
-from gp2bm.handin.secrets import secrets_in_logs
+from gp2bm.handin.secrets import manifest_secrets, secrets_in_logs
 from gp2bm.handin.selfwheel import write_wheel
 from gp2bm.handin.source import stage_source, write_changes
+from gp2bm.handin.sourcescan import SourceScan
 from gp2bm.handin.stage import stage_campaign, write_images
 from gp2bm.handin.vendorpaths import VendorPaths
 from gp2bm.handin.verdicts import RunVerdicts
@@ -89,6 +91,8 @@ class PackageOptions:
     proposed: dict[str, str] = field(default_factory=dict)
     test: dict[str, str] = field(default_factory=dict)
     upstreams: dict[str, Path] = field(default_factory=dict)
+    # source files shipped though they hold a secret, relative to the implementation folder
+    allow_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -248,9 +252,14 @@ def _stage_evidence(bundle: _Bundle) -> tuple[str, CampaignView, dict[str, list[
     return suite_rel, view, used
 
 
-def _stage_one_source(bundle: _Bundle, bench: str, ran: list[ImageUse]) -> dict:
-    """One benchmark's implementation source and its diff: where it came from, how many files."""
+def _stage_one_source(bundle: _Bundle, bench: str, ran: list[ImageUse], allowed: set[str]) -> dict:
+    """One benchmark's implementation source and its diff: where it came from, how many
+    files. A file it must not carry is refused (``sourcescan``), --allow-incomplete or not;
+    the --allow-file paths it holds are taken from ``allowed``."""
     manifest = bundle.manifests[bench]
+    scan = SourceScan(
+        f"{bench} source", manifest_secrets(manifest), frozenset(bundle.options.allow_files)
+    )
     runtime = (ran[0].runtime if ran else None) or bundle.meta.runtime or DEFAULT
     folder = bundle.dest.implementation_dir(bench, manifest.implementation_name)
     rel = bundle.dest.relative(folder)
@@ -264,12 +273,17 @@ def _stage_one_source(bundle: _Bundle, bench: str, ran: list[ImageUse]) -> dict:
             bundle.work / f"image-{bench}",
             bundle.notes,
             images_dir=bundle.source.images_dir,  # a runtime's per-campaign images
+            scan=scan,
         )
+    except RefusedSource:
+        raise
     except Gp2bmError as exc:
         if not bundle.options.allow_incomplete:
             raise
         bundle.incomplete.append(f"{bench}: implementation source missing: {exc}")
         origin, count = f"missing: {exc}", 0
+    bundle.notes += scan.shipped
+    allowed -= scan.seen
     upstream = bundle.options.upstreams.get(bench)
     diff = write_changes(bench, manifest, upstream, folder, rel, bundle.dest.files.changes_dir)
     return {"path": rel, "origin": origin, "files": count, "diff": diff}
@@ -278,8 +292,15 @@ def _stage_one_source(bundle: _Bundle, bench: str, ran: list[ImageUse]) -> dict:
 def _stage_sources(bundle: _Bundle, used: dict[str, list[ImageUse]]) -> dict[str, dict]:
     """Every benchmark's source, its diff, and the vendor's description of changes."""
     implementations = {}
+    unmatched = set(bundle.options.allow_files)
     for bench in bundle.manifests:
-        implementations[bench] = _stage_one_source(bundle, bench, used.get(bench, []))
+        implementations[bench] = _stage_one_source(bundle, bench, used.get(bench, []), unmatched)
+    if unmatched:
+        raise InputError(
+            f"--allow-file {printable(sorted(unmatched)[0], 300)}: no such file in the "
+            "implementation source of any benchmark (give its path relative to the "
+            "implementation folder)"
+        )
     if bundle.options.changes is not None:
         bundle.dest.files.description_of_changes.write_text(bundle.options.changes + "\n")
     return implementations
@@ -407,8 +428,10 @@ def _bundle_meta(bundle: _Bundle, suite_rel: str, view: CampaignView, **parts) -
 
 
 def _within_verify_limits(bundle: _Bundle) -> None:
-    """Refuse to write a bundle that ``gp2bm verify`` would refuse (a log past the size
-    MLCommons' checkers are run on, too many logs or files too large to read)."""
+    """Refuse to write a bundle that ``gp2bm verify`` would refuse (a name it refuses, too
+    many members or bytes, a log past the size MLCommons' checkers are run on, too many
+    logs or files too large to read)."""
+    check_tree(bundle.dest.root, bundle.output)
     try:
         check_sizes(bundle.dest.root, bundle.output)
     except UnsafeMember as exc:

@@ -15,15 +15,23 @@ Published result logs are at most 0.2 MB; a GP2BM campaign has 15. A hand-in's l
 checks (64 MiB a log, ``runlog.MAX_CHECKED_LOG_BYTES``), so that any bundle verifies within
 the bounds above. ``package`` refuses what verify would, naming the log: the two cannot
 disagree on a bundle.
+
+Names: a bundle's are valid UTF-8 and show as themselves (no control character, no bidi
+mark: ``plaintext.hidden_characters``; SHA256SUMS is one name a line), and no two differ by
+case only (one would replace the other on the evaluator's case-insensitive disk).
+``package`` checks the source as it copies it (``name_problem``) and the whole staged tree
+before the tar (``check_tree``: names, the member count and the sizes of ``BUNDLE``).
 """
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
 from gp2bm.campaign.layout import hashed_only, is_submitted_log
-from gp2bm.errors import UnsafeMember
+from gp2bm.errors import InputError, UnsafeMember
+from gp2bm.files.plaintext import hidden_characters, printable
 from gp2bm.files.safetar import MIB, Limits
 
 BUNDLE = Limits(members=50_000, member_bytes=256 * MIB, total_bytes=1024 * MIB)
@@ -35,6 +43,68 @@ LOGS = 200
 READ_BYTES = 16 * MIB
 READ_TOTAL = 64 * MIB
 WORKBOOK_INFLATED = 64 * MIB
+
+
+def name_problem(name: str) -> str | None:
+    """Why a file or folder name (one component, as ``os`` gives it: undecodable bytes as
+    surrogates) cannot be in a bundle, else None."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not valid UTF-8"
+    hidden = hidden_characters(name)
+    if hidden:
+        return f"a control character ({', '.join(hidden)}) in its name"
+    return None
+
+
+def case_twin(rel: str, seen: dict[str, str]) -> str | None:
+    """The name already in ``seen`` (folded name -> name) that ``rel`` differs from by case
+    only, else None; ``rel`` is added."""
+    other = seen.setdefault(rel.casefold(), rel)
+    return other if other != rel else None
+
+
+def _tree_refusal(bundle: Path, rel: str, why: str) -> InputError:
+    return InputError(
+        f"{bundle}: {printable(rel, 300)}: {why}; gp2bm verify refuses such a bundle: "
+        "nothing was written"
+    )
+
+
+def size_problem(size: int, total: int) -> str | None:
+    """Why a file of ``size`` bytes, bringing the bundle's files to ``total``, is refused."""
+    if size > BUNDLE.member_bytes:
+        return f"{size} bytes, more than the {BUNDLE.member_bytes // MIB} MiB a member may hold"
+    if total > BUNDLE.total_bytes:
+        return f"the files add up to more than {BUNDLE.total_bytes // MIB} MiB"
+    return None
+
+
+def check_tree(top: Path, bundle: Path) -> None:
+    """Refuse (InputError, one line naming the file) a staged bundle that verify would not
+    open: a name that is not UTF-8 or holds a control character, case-only twins, more
+    members than ``BUNDLE`` allows, a file or a total over its sizes."""
+    members, total = 1, 0  # the top folder is a member
+    seen: dict[str, str] = {}
+    for folder, dirs, files in os.walk(top):
+        dirs.sort()
+        for name in [*dirs, *sorted(files)]:
+            path = Path(folder, name)
+            rel = path.relative_to(top).as_posix()
+            size = path.lstat().st_size if name in files else 0
+            members, total = members + 1, total + size
+            twin = case_twin(rel, seen)
+            why = (
+                name_problem(name)
+                or (twin and f"differs from {printable(twin, 300)} by case only")
+                or (members > BUNDLE.members and f"more than {BUNDLE.members} members")
+                or size_problem(size, total)
+            )
+            if why:
+                raise _tree_refusal(bundle, rel, why)
+
+
 def _refuse(bundle: Path, rel: str, size: int, what: str, limit: int) -> UnsafeMember:
     return UnsafeMember(
         f"{bundle}: {rel}: {size} bytes; {what} may hold at most {limit // MIB} MiB, refused"

@@ -13,6 +13,7 @@ from gp2bm.campaign.layout import CampaignFiles
 from gp2bm.campaign.resolve import campaign_suite, resolve_campaign_dir
 from gp2bm.errors import InputError
 from gp2bm.handin.bundle import PackageOptions, PackageResult, build_bundle
+from gp2bm.handin.sourcescan import allowed_path
 from gp2bm.reports.answers import campaign_answers
 from gp2bm.reports.rfp_workbook import parse_assignments, read_answers
 
@@ -28,6 +29,7 @@ class PackageRequest:
     changes: Path | None = None
     proposed: list[str] = field(default_factory=list)  # KEY=VALUE
     test: list[str] = field(default_factory=list)  # KEY=VALUE
+    allow_file: list[str] = field(default_factory=list)  # source files shipped by choice
 
 
 def package_options(request: PackageRequest, root: Path | None = None) -> PackageOptions:
@@ -49,6 +51,7 @@ def package_options(request: PackageRequest, root: Path | None = None) -> Packag
         proposed=answers.proposed,
         test=answers.test,
         upstreams=upstreams,
+        allow_files=[allowed_path(path) for path in request.allow_file],
     )
 
 

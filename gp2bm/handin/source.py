@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 
 from gp2bm.errors import InputError
+from gp2bm.files.plaintext import printable
+from gp2bm.handin.sourcescan import SourceScan
 from gp2bm.runtimes import get_runtime
 from gp2bm.spec.manifest import BenchmarkManifest
 
@@ -27,26 +29,43 @@ def copy_file(src: Path, dest: Path) -> None:
         os.chmod(dest, 0o755)
 
 
+def _kept_folders(
+    here: Path, src: Path, dirs: list[str], notes: list[str], scan: SourceScan
+) -> list[str]:
+    """The sub-folders of ``here`` to copy: caches, VCS folders and links left out, each
+    name checked (``SourceScan.check_name``)."""
+    keep = []
+    for d in sorted(dirs):
+        if d in SKIP_NAMES:
+            continue
+        rel = (here / d).relative_to(src)
+        if (here / d).is_symlink():
+            notes.append(f"{scan.what}: link {printable(rel)} to a folder left out")
+            continue
+        scan.check_name(rel.as_posix(), d)
+        keep.append(d)
+    return keep
+
+
 def copy_tree(
-    src: Path, dest: Path, notes: list[str], what: str, max_files: int | None = None
+    src: Path,
+    dest: Path,
+    notes: list[str],
+    what: str,
+    max_files: int | None = None,
+    scan: SourceScan | None = None,
 ) -> int:
     """Copy a source folder as plain files: links to files inside are copied as the file,
     other links are left out and listed in ``notes``; caches and VCS folders are skipped.
+    Every file is looked at first (``scan``: secrets, names and sizes, ``sourcescan``).
     More than ``max_files`` files is an input error (not a source folder)."""
     src = Path(src)
+    scan = scan or SourceScan(what)
     root = src.resolve()
     count = 0
     for folder, dirs, files in os.walk(src):
         here = Path(folder)
-        keep = []
-        for d in sorted(dirs):
-            if d in SKIP_NAMES:
-                continue
-            if (here / d).is_symlink():
-                notes.append(f"{what}: link {(here / d).relative_to(src)} to a folder left out")
-                continue
-            keep.append(d)
-        dirs[:] = keep
+        dirs[:] = _kept_folders(here, src, dirs, notes, scan)
         for name in sorted(files):
             path = here / name
             rel = path.relative_to(src)
@@ -55,10 +74,11 @@ def copy_tree(
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_file() or not target.is_relative_to(root):
-                    notes.append(f"{what}: link {rel} -> {os.readlink(path)} left out")
+                    link = printable(os.readlink(path))
+                    notes.append(f"{what}: link {printable(rel)} -> {link} left out")
                     continue
             elif not path.is_file():
-                notes.append(f"{what}: {rel} is not a regular file, left out")
+                notes.append(f"{what}: {printable(rel)} is not a regular file, left out")
                 continue
             count += 1
             if max_files is not None and count > max_files:
@@ -66,6 +86,7 @@ def copy_tree(
                     f"{what}: {src} holds more than {max_files} files; that is not the "
                     "folder of one benchmark's source"
                 )
+            scan.check_file(rel.as_posix(), path)
             copy_file(path, dest / rel)
     return count
 
@@ -145,12 +166,15 @@ def stage_source(
     scratch: Path,
     notes: list[str],
     images_dir: Path | None = None,
+    scan: SourceScan | None = None,
 ) -> tuple[str, int]:
     """Copy one benchmark's implementation source, as the runtime that ran it exports it;
     return where it came from and how many files. ``images_dir``: where the campaign kept
-    the runtime's per-campaign images (apptainer's SIFs). Raises Gp2bmError when it cannot
-    be had."""
+    the runtime's per-campaign images (apptainer's SIFs); ``scan``: what each file is
+    checked by (``sourcescan``). Raises Gp2bmError when it cannot be had, RefusedSource
+    for a file it must not carry."""
     what = f"{bench} source"
+    scan = scan or SourceScan(what)
     ids = [i["image_id"] for i in ran if i["image_id"]]
     image = ids[0] if ids else manifest.image
     if len(set(ids)) > 1:
@@ -160,7 +184,7 @@ def stage_source(
         rt.use_images_dir(images_dir)
     try:
         export = rt.export_source(manifest, image, scratch, notes, what)
-        count = copy_tree(export.folder, target, notes, what, export.max_files)
+        count = copy_tree(export.folder, target, notes, what, export.max_files, scan)
     finally:
         rt.close()
     return export.origin, count
