@@ -42,7 +42,8 @@ def handin(tmp_path_factory) -> tuple[Path, Path]:
     changes.write_text("No source changes.\n")
     bundle = base / "handin.tar.gz"
     args = ["package", str(root), "-o", str(bundle), "--template", str(RFP_WORKBOOK)]
-    args += ["--changes", str(changes), "--proposed", "nodes=4", "--test", "mpi=N/A"]
+    args += ["--changes", str(changes), "--proposed", "nodes=4", "--test", "mpi=N/A",
+             "--test", "omp_threads=1"]
     proc = subprocess.run(
         [sys.executable, "-m", "gp2bm", *args],
         capture_output=True,
