@@ -36,7 +36,6 @@ from __future__ import annotations
 import ctypes.util
 import errno
 import fcntl
-import ipaddress
 import json
 import os
 import shutil
@@ -62,49 +61,26 @@ from gp2bm.runtimes.base import (
     Runtime,
     SourceExport,
     Span,
+    check_file_pin,
+    file_pin,
     image_checks,
     register,
     require_source_dir,
 )
 from gp2bm.runtimes.process import start_process
+from gp2bm.runtimes.registry import is_plain_http, registry_of
 from gp2bm.spec.container import ContainerOptions, apptainer_flags
 from gp2bm.spec.manifest import BenchmarkManifest
 
 ENV_PREFIX = "APPTAINERENV_"
 # Variables of the calling environment that would reach the container despite --cleanenv.
 LEAKING_PREFIXES = ("APPTAINERENV_", "SINGULARITYENV_")
-INSECURE_ENV = "GP2BM_INSECURE_REGISTRIES"
 BUILD_TIMEOUT_S = 3600
 VERSION_TIMEOUT_S = 30
 EXPORT_TIMEOUT_S = 600
 PROBE_TIMEOUT_S = 600  # a first `exec docker://IMAGE` converts the image
 TASKENV = Path(__file__).with_name("taskenv.py")
 NOT_FOUND_FIX = "install Apptainer, or set GP2BM_APPTAINER to its path"
-
-
-def registry_of(image: str) -> str | None:
-    """The registry host[:port] of an image reference, None for Docker Hub shorthand."""
-    first, sep, _ = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
-
-
-def is_plain_http(registry: str | None) -> bool:
-    """A registry reached without TLS: loopback (as dockerd assumes) or listed by the user."""
-    if not registry:
-        return False
-    listed = {r.strip() for r in os.environ.get(INSECURE_ENV, "").split(",") if r.strip()}
-    if registry in listed:
-        return True
-    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def build_command(binary: str, sif: Path, source: str) -> list[str]:
@@ -138,12 +114,12 @@ def _check_bind_path(path: str) -> str:
     return path
 
 
-
 def taskenv_argv(span: Span, prefix: str) -> list[str]:
     """The per-task step on every node that hands Slurm's task variables, under ``prefix``,
     to the command after it (``taskenv.py``: standard library only, run by path)."""
     mapped = [f"{name}={source}" for name, source in span.rank_map]
     return [sys.executable, "-I", str(TASKENV), prefix, *mapped, "--"]
+
 
 @register
 class ApptainerRuntime(Runtime):
@@ -161,6 +137,10 @@ class ApptainerRuntime(Runtime):
         self.image_dir = Path(folder)
 
     # ----------------------------------------------------------------- rendering
+    def local_image(self, image: str, asked: bool) -> str | None:
+        """A SIF file, pinned by its path and its sha256 (no registry holds it)."""
+        return file_pin(image, asked, "SIF")
+
     def sif_path(self, benchmark: str) -> Path | None:
         if benchmark in self.sifs:
             return self.sifs[benchmark]
@@ -186,7 +166,7 @@ class ApptainerRuntime(Runtime):
         if spec.workdir:
             argv += ["--pwd", spec.workdir]
         argv += apptainer_flags(spec.options, spec.manifest or spec.benchmark)
-        sif = self.sif_path(spec.benchmark)
+        sif = Path(spec.image) if spec.image.startswith("/") else self.sif_path(spec.benchmark)
         return argv + [str(sif) if sif else f"docker://{spec.image}", *spec.command]
 
     def check_options(self, options: ContainerOptions, where: str) -> None:
@@ -208,12 +188,17 @@ class ApptainerRuntime(Runtime):
 
     def ready_command(self, manifest: BenchmarkManifest, span: Span) -> list[str]:
         """The campaign's SIF started once on every node (after ``prepare`` built it)."""
-        sif = self.sif_path(manifest.benchmark)
+        sif = manifest.image_file or self.sif_path(manifest.benchmark)
         image = str(sif) if sif else f"docker://{manifest.image}"
         return [*span.each_node, self.binary, "exec", "--containall", image, "true"]
 
     # ----------------------------------------------------------------- the SIF
     def prepare(self, manifest: BenchmarkManifest) -> ImageInfo:
+        if manifest.image_file:  # pinned locally: the SIF itself, checked against its pin
+            digest = check_file_pin(manifest)
+            self.sifs[manifest.benchmark] = Path(manifest.image_file)
+            self.sif_of_image[manifest.image] = Path(manifest.image_file)
+            return ImageInfo(reference=manifest.image, id=digest)
         if self.image_dir is None:
             raise InputError("apptainer: no campaign folder to keep the SIF images in")
         self.image_dir.mkdir(parents=True, exist_ok=True)

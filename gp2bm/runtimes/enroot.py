@@ -56,6 +56,8 @@ from gp2bm.runtimes.base import (
     Runtime,
     SourceExport,
     Span,
+    check_file_pin,
+    file_pin,
     image_checks,
     pinned_only,
     register,
@@ -145,7 +147,7 @@ class EnrootRuntime(Runtime):
     def ready_command(self, manifest: BenchmarkManifest, span: Span) -> list[str]:
         """The image imported once on every node under the run's name (run.sub's
         ``srun --container-image=... --container-name=... true``)."""
-        image = f"--container-image={enroot_uri(manifest.image)}"
+        image = f"--container-image={enroot_uri(manifest.launch_image)}"
         return [*span.each_node, image, *_named(span), "true"]
 
     def start_span(
@@ -153,7 +155,14 @@ class EnrootRuntime(Runtime):
     ) -> Execution:
         return self._start(self._span_argv(spec, span), spec, sink, on_line)
 
+    def local_image(self, image: str, asked: bool) -> str | None:
+        """A squashfs image file (``enroot import``'s ``.sqsh``), pinned by its path and its
+        sha256; Pyxis's ``--container-image`` takes the file as it is."""
+        return file_pin(image, asked, "squashfs")
+
     def prepare(self, manifest: BenchmarkManifest) -> ImageInfo:
+        if manifest.image_file:  # pinned locally: the squashfs itself, checked against its pin
+            return ImageInfo(reference=manifest.image, id=check_file_pin(manifest))
         if not manifest.pinned:
             raise InputError(
                 f"{manifest.path}: the enroot runtime runs images by digest only; "
