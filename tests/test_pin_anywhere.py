@@ -216,6 +216,9 @@ def test_pin_a_podman_build_locally(cli, podman_store, no_daemon, tmp_path):
     argv = [PODMAN, "image", "inspect", "--format", "{{.Id}}", manifest.image]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, env=local).stdout
     assert out.strip() == built
+    created = subprocess.run([PODMAN, "create", manifest.image, "/hello.txt"], env=local,
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    subprocess.run([PODMAN, "rm", created], env=local, capture_output=True, check=True)
 
 
 @pytest.mark.parametrize(("runtime", "name"), [("apptainer", "x.sif"), ("enroot", "x.sqsh")])
@@ -284,3 +287,8 @@ def test_pin_a_docker_build_locally(cli, docker_services, monkeypatch, tmp_path)
         assert rt.prepare(manifest).id == image.id
     finally:
         rt.close()
+    client = docker_services.client()
+    try:  # the engine launches the image ID as it is written
+        client.containers.create(manifest.image, ["/hello.txt"]).remove()
+    finally:
+        client.close()

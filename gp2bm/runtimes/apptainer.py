@@ -369,6 +369,12 @@ class ApptainerRuntime(Runtime):
 
     def _check_sif(self, folder: Path | None, bench: str, m: BenchmarkManifest) -> CheckItem:
         name = f"{bench} image"
+        if m.image_file:
+            try:
+                check_file_pin(m)
+            except InputError as exc:
+                return fail(name, str(exc), f"pin the SIF again: `gp2bm pin {bench} SIF`")
+            return ok(name, f"SIF {m.image_file} pinned locally, unchanged")
         sif = folder / f"{bench}.sif" if folder else None
         if sif and sif.exists():
             meta = self._read_meta(sif.with_name(sif.name + ".json"))
@@ -413,6 +419,8 @@ class ApptainerRuntime(Runtime):
     def _sif_that_ran(self, manifest: BenchmarkManifest, image: str, what: str) -> Path:
         """The campaign's SIF whose sha256 is the recorded image id (or, with no id
         recorded, the benchmark's SIF of the manifest's image), unchanged since hashed."""
+        if manifest.image_file and image == check_file_pin(manifest):
+            return Path(manifest.image_file)  # pinned locally: the SIF itself
         if self.image_dir is None:
             raise InputError(f"{what}: no campaign folder given to find the SIF images in")
         own = self.image_dir / f"{manifest.benchmark}.sif.json"  # the benchmark's, first
