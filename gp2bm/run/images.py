@@ -17,7 +17,6 @@ the default one (the pin goes into that suite's manifest).
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 from gp2bm.campaign.resolve import working_suite
@@ -118,9 +117,9 @@ def pin_image(
         if local or type(rt).local_image is Runtime.local_image:
             raise
         other = "" if runtime == DEFAULT else f" --runtime {runtime}"
+        again = pin_command(benchmark, image, suite_path)
         raise InputError(
-            f"{exc}; an image built here, that no registry holds: `gp2bm pin {benchmark} "
-            f"{shlex.quote(image)} --local{other}`"
+            f"{exc}; an image built here, that no registry holds: `{again} --local{other}`"
         ) from None
     finally:
         rt.close()

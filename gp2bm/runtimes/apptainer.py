@@ -7,7 +7,9 @@ shared file system build it once between them. The SIF's own sha256 is the diges
 ran: it goes into every run record as the image id, beside the OCI digest it was built from.
 A side file ``<bench>.sif.json`` keeps the source, the sha256 and the file's size, mtime and
 inode, so a later gp2bm re-hashes the SIF only when the file changed (as make and git do).
-Benchmarks that run the same image share one SIF (a hard link), built once.
+Benchmarks that run the same image share one SIF (a hard link), built once. A SIF pinned
+locally (``gp2bm pin resnet FILE.sif``: ``image: FILE.sif@sha256:...``) is run as it is,
+never rebuilt, and refused when its sha256 is no longer the pinned one.
 
 A run is ``apptainer run`` (the image's entrypoint with the manifest's arguments, as
 ``docker run``) with ``--containall`` (own /tmp, /dev, PID and IPC namespaces, no home, no

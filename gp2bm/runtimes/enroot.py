@@ -10,9 +10,11 @@ inside the job (an array task of ``run-all --slurm``, or an allocation of your o
         --container-entrypoint --no-container-mount-home IMAGE-ARGS...
 
 The image is named by its pinned digest (Enroot URIs put ``#`` between the registry and the
-repository), so what ran is the digest recorded. The run's environment reaches the
-container as srun's own environment, named with ``--container-env`` so that it overrides
-the image's values. GPUs and the network are the allocation's.
+repository), so what ran is the digest recorded; a squashfs file pinned locally
+(``image: FILE.sqsh@sha256:...``) is given to Pyxis as the file, hashed again first. The
+run's environment reaches the container as srun's own environment, named with
+``--container-env`` so that it overrides the image's values. GPUs and the network are the
+allocation's.
 
 A run across the nodes of an allocation (launcher ``srun``) is one step whose srun options
 are the launcher's (``--nodes=N --ntasks=N*P --ntasks-per-node=P``, ``--mpi=pmix`` where it
