@@ -292,3 +292,81 @@ def test_pin_a_docker_build_locally(cli, docker_services, monkeypatch, tmp_path)
         client.containers.create(manifest.image, ["/hello.txt"]).remove()
     finally:
         client.close()
+
+
+@pytest.mark.docker
+def test_a_run_of_an_image_pinned_locally(cli, docker_services, smoke_image, monkeypatch,
+                                          tmp_path):  # fmt: skip
+    """run-all starts from the image ID without --allow-unpinned; its record, the ledger
+    and status say "pinned locally"."""
+    monkeypatch.setenv("DOCKER_HOST", docker_services.docker_host)
+    client = docker_services.client()
+    try:
+        image_id = client.images.get(smoke_image).id
+    finally:
+        client.close()
+    suite = write_suite(tmp_path / "s", {"resnet": 1}, image=smoke_image)
+    res = cli("pin", "resnet", smoke_image, "--suite", suite, "--local")
+    assert res.code == 0 and image_of(suite) == image_id, res.err
+    campaign = tmp_path / "c"
+    res = cli("run-all", "--suite", suite, "--campaign", campaign, "--system", "node1",
+              "--cache-drop-command", "true", "--json")  # fmt: skip
+    assert res.code in (0, 1), res.err[-3000:]
+    record = json.loads((campaign / "records/resnet/run_0.json").read_text())
+    assert record["image"] == image_id and record["image_id"] == image_id
+    assert record["image_pinned_locally"] is True and record["image_pinned"] is False
+    assert record["allow_unpinned"] is False
+    ledger = campaign_ledger(CampaignLayout.read(campaign), load_suite(suite))
+    assert ledger.pinned == {"pinned locally": 1}
+    assert PINNED_LOCALLY in ledger.names() and UNPINNED not in ledger.names()
+    res = cli("status", campaign)
+    assert "pinned locally" in res.out, res.out
+
+
+@pytest.mark.slow
+def test_verify_names_runs_pinned_locally(cli, tmp_path_factory, tmp_path):
+    """A bundle whose runs (records and run lines) say their image was pinned locally:
+    verify shows the ledger's "pinned locally" and the reservation, refused until it is
+    accepted by name."""
+    from test_report_campaign import copy_campaign, smoke_campaign
+
+    from gp2bm.handin.bundle import PackageOptions, build_bundle
+
+    smoke = smoke_campaign(tmp_path_factory)
+    suite = smoke.parent / "suite" / "suite.yaml"  # the suite it ran
+    root = copy_campaign(smoke, tmp_path / "campaign")
+    for path in sorted((root / "records").glob("*/run_*.json")):
+        record = json.loads(path.read_text())
+        record.update(runtime="enroot", image=f"/images/smoke.sqsh@sha256:{'c' * 64}",
+                      image_pinned=False,
+                      image_pinned_locally=True)  # fmt: skip
+        path.write_text(json.dumps(record))
+        log = root / record["log"]
+        log.write_text("".join(_as_run(line, record) for line in log.read_text().splitlines()))
+    # the enroot runtime cannot copy the source out of an image: the bundle says so
+    options = PackageOptions(allow_incomplete=True)
+    bundle = build_bundle(root, tmp_path / "handin.tar.gz", options=options).output
+    res = cli("verify", bundle, "--json", "--suite", suite)
+    data = json.loads(res.out)
+    assert res.code == 1 and not data["verified"], res.err
+    assert data["ledger"]["pinned"] == {"pinned locally": 15}
+    assert [r["name"] for r in data["reservations"]] == [PINNED_LOCALLY]
+    text = cli("verify", bundle, "--suite", suite).out
+    assert "pinned locally" in text and f"reservation {PINNED_LOCALLY}" in text, text
+    data = json.loads(cli("verify", bundle, "--json", "--suite", suite, "--accept",
+                          PINNED_LOCALLY).out)  # fmt: skip
+    assert [r["accepted"] for r in data["reservations"]] == [True]
+    # what is left is the source enroot could not copy, not the pin
+    left = [f for f in data["findings"] if not f.get("accepted")]
+    assert left and all("implementation source missing" in f["text"] for f in left), left
+
+
+def _as_run(line: str, record: dict) -> str:
+    """A log line, its gp2bm run line saying the record's runtime and image."""
+    prefix = ":::MLLOG "
+    if line.startswith(prefix):
+        event = json.loads(line[len(prefix) :])
+        if event.get("key") == "gp2bm_run":
+            event["value"].update(runtime=record["runtime"], image=record["image"])
+            line = prefix + json.dumps(event)
+    return line + "\n"

@@ -30,6 +30,7 @@ from gp2bm.campaign.trust import (
 )
 from gp2bm.results.runlog import GP2BM_RUN, Record, iter_records
 from gp2bm.results.scoring import SuiteScore
+from gp2bm.spec.manifest import PINNED_LOCALLY as PINNED_LOCALLY_STATE
 from gp2bm.spec.suite import Suite
 
 
@@ -106,7 +107,7 @@ def _pin_state(record: RunRecord) -> str:
     if record.runtime == "local":
         return "no image (local runtime)"
     if record.image_pinned_locally:
-        return "pinned locally"
+        return PINNED_LOCALLY_STATE
     return "pinned by digest" if record.image_pinned else "not pinned"
 
 
@@ -144,7 +145,7 @@ def _reservations(records: dict[str, RunRecord], ran: dict[str, bool], ledger: L
         (PREFLIGHT, runs_where(lambda r: r.preflight in (None, PREFLIGHT_SKIPPED))),
         (UNPINNED, runs_where(lambda r: not (r.image_pinned or r.image_pinned_locally)
                               and r.runtime != "local")),  # fmt: skip
-        (PINNED_LOCALLY, runs_where(lambda r: r.image_pinned_locally)),
+        (PINNED_LOCALLY, runs_where(lambda r: r.image_pinned_locally and r.runtime != "local")),
         (NOT_RUN, tuple(run for run, yes in ran.items() if not yes)),
     ]
     redone = {a.split(":", 1)[0] for a in ledger.attempts}
