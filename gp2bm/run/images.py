@@ -70,7 +70,8 @@ def registry_runtime(name: str, capability: str, doing: str) -> Runtime:
     runtime = get_runtime(name)
     if not getattr(runtime, capability):
         raise InputError(
-            f"the {name} runtime does not {doing}; runtimes that do: {', '.join(able(capability))}"
+            f"the {name} runtime does not {doing} ({runtime.no_pull_reason}); runtimes that "
+            f"do: {', '.join(able(capability))}"
         )
     return runtime
 
