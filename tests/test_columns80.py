@@ -84,4 +84,5 @@ def test_every_command_at_80_columns(tmp_path):
         steps.append(("import", str(NVIDIA), "--campaign", "imported", "--suite", "nvidia-v4.0"))
     for args in steps:
         text = run(work, *args)
-        check_output(work, text, commands, " ".join(args[:2]), {campaign})
+        # the image pin names (a registry's reference, not a path)
+        check_output(work, text, commands, " ".join(args[:2]), {campaign, "gp2bm/smoke:latest"})

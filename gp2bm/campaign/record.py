@@ -49,7 +49,9 @@ class RunRecord:
     container: str = ""
     command: list[str] = field(default_factory=list)
     image: str = ""
-    image_pinned: bool = False
+    image_pinned: bool = False  # by a registry's digest
+    # by its local image ID or its file's sha256 (no registry holds it: gp2bm pin --local)
+    image_pinned_locally: bool = False
     image_id: str | None = None
     image_repo_digests: list[str] = field(default_factory=list)
     allow_unpinned: bool = False
@@ -169,6 +171,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "exit_code": (int,),
     "earlier_attempts": (int,),
     "image_pinned": (bool,),
+    "image_pinned_locally": (bool,),
     "allow_unpinned": (bool,),
     "privileged": (bool,),
     "relaxed": (list,),

@@ -8,6 +8,7 @@ from __future__ import annotations
 CACHE_DROP = "cache-drop"
 PREFLIGHT = "preflight"
 UNPINNED = "unpinned"
+PINNED_LOCALLY = "pinned-locally"
 ATTEMPTS = "attempts"
 NOT_RUN = "not-run-by-gp2bm"
 IMPLAUSIBLE_RESULT = "implausible"
@@ -15,6 +16,8 @@ RESERVATIONS = {
     CACHE_DROP: "a run without a cache drop (disabled, or failed and let go on)",
     PREFLIGHT: "a run started without the pre-flight (--skip-check), or with no word of it",
     UNPINNED: "a run of an image not pinned by digest (--allow-unpinned)",
+    PINNED_LOCALLY: "a run of an image pinned locally (its image ID or file hash, gp2bm pin "
+    "--local): no registry holds it for the evaluator to pull",
     ATTEMPTS: "runs interrupted and redone (their attempts are kept in the bundle)",
     NOT_RUN: "result logs gp2bm did not run (no run line of gp2bm in them)",
     IMPLAUSIBLE_RESULT: "a result more than 1.5x faster than any published closed-division "

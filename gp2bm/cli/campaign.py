@@ -21,14 +21,17 @@ from gp2bm.cli.options import (
     DryRunOpt,
     ImageArg,
     ImportSourceArg,
+    InsecureRegistryOpt,
     InterconnectOpt,
     JsonOpt,
+    LocalPinOpt,
     MeasurementOpt,
     MixedNodesOpt,
     NewCampaignOpt,
     NoGpuOpt,
     OrgOpt,
     PartitionOpt,
+    PinRuntimeOpt,
     PowerAddressOpt,
     PowerIntervalOpt,
     PowerPasswordEnvOpt,
@@ -68,6 +71,7 @@ from gp2bm.run.images import pin_image, pull_images
 from gp2bm.run.progress import CampaignProgress
 from gp2bm.run.request import CampaignChoice, PowerWords, RunRequest, run_options
 from gp2bm.runtimes import DEFAULT
+from gp2bm.spec.manifest import PINNED_LOCALLY
 
 
 def _note(line: str) -> None:
@@ -345,30 +349,49 @@ def run_one(
 
 @app.command()
 def pin(
-    benchmark: BenchmarkArg, image: ImageArg, suite: SuiteOpt = None, as_json: JsonOpt = False
+    benchmark: BenchmarkArg,
+    image: ImageArg,
+    suite: SuiteOpt = None,
+    runtime: PinRuntimeOpt = DEFAULT,
+    local: LocalPinOpt = False,
+    insecure_registry: InsecureRegistryOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Resolve IMAGE[:TAG] to its registry digest and write repo@sha256:... into the manifest."""
-    result = pin_image(suite, benchmark, image)
+    """Pin IMAGE in the benchmark's manifest: a tag by its registry's digest
+    (repo@sha256:..., asked of the registry's own API, no daemon needed), or an image no
+    registry holds by its local image ID or file hash ("pinned locally")."""
+    result = pin_image(suite, benchmark, image, runtime, local, tuple(insecure_registry or ()))
     if as_json:
         print(json.dumps(result, indent=2))
     else:
         out.print(
-            f"{result['manifest']}: image {result['previous']} -> {result['pinned']}",
-            highlight=False,
-        )
+            f"{result['manifest']}: image {result['previous']} -> {result['pinned']} "
+            f"({result['how']})",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip
+        other = "" if runtime == DEFAULT else f" --runtime {runtime}"
+        out.print(f"next: gp2bm check{other}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
 def pull(
-    benchmarks: BenchmarksArg = None, suite: SuiteOpt = None, as_json: JsonOpt = False
+    benchmarks: BenchmarksArg = None,
+    suite: SuiteOpt = None,
+    runtime: RuntimeOpt = DEFAULT,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Pull each pinned image by digest and check the local image carries that digest."""
-    results = pull_images(suite, benchmarks)
+    """Pull each pinned image by digest with the runtime's own engine and check the local
+    image carries that digest (an image pinned locally is not pulled: no registry holds it)."""
+    results = pull_images(suite, benchmarks, runtime)
     if as_json:
         print(json.dumps(results, indent=2))
-    else:
-        for r in results:
-            out.print(f"{r['benchmark']}: {r['image']} (image id {r['id']})", highlight=False)
+        return
+    for r in results:
+        what = f"image id {r['id']}" if r["pulled"] else f"{PINNED_LOCALLY}, not pulled"
+        out.print(f"{r['benchmark']}: {r['image']} ({what})",
+                  highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+    other = "" if runtime == DEFAULT else f" --runtime {runtime}"
+    out.print(f"next: gp2bm check{other}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("import")

@@ -143,9 +143,7 @@ PowerSourceOpt = Annotated[
 ]
 PowerAddressOpt = Annotated[
     str | None,
-    typer.Option(
-        "--power-address", help="Redfish base URL (https://bmc) or IPMI host[:port]."
-    ),
+    typer.Option("--power-address", help="Redfish base URL (https://bmc) or IPMI host[:port]."),
 ]
 PowerUserOpt = Annotated[str | None, typer.Option("--power-user", help="BMC or PDU user.")]
 PowerPasswordEnvOpt = Annotated[
@@ -228,7 +226,38 @@ IntervalOpt = Annotated[float, typer.Option("--interval", help="Seconds between 
 
 # ---------------------------------------------------------------------------- images
 
-ImageArg = Annotated[str, typer.Argument(help="IMAGE[:TAG] to resolve in its registry.")]
+ImageArg = Annotated[
+    str,
+    typer.Argument(
+        help="IMAGE[:TAG] to resolve in its registry; REPO@sha256:... as it is; an image "
+        "built here (or a SIF/squashfs file) to pin locally."
+    ),
+]
+PinRuntimeOpt = Annotated[
+    str,
+    typer.Option(
+        "--runtime",
+        help=f"Whose local store --local reads, and whose images ({', '.join(NAMES)}); a "
+        "tag is resolved by its registry, without a daemon, for every runtime.",
+    ),
+]
+LocalPinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--local",
+        help="Pin the image the runtime holds here by its image ID (Docker, Podman) or its "
+        "file's sha256 (a SIF, a squashfs), without a registry: recorded as pinned locally, "
+        "a reservation the evaluator accepts by name (--accept pinned-locally).",
+    ),
+]
+InsecureRegistryOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--insecure-registry",
+        metavar="HOST[:PORT]",
+        help="A registry to ask over plain HTTP (loopback ones always are); repeatable.",
+    ),
+]
 BenchmarksArg = Annotated[
     list[str] | None,
     typer.Argument(

@@ -4,8 +4,9 @@ run-all writes into each run record how the run was started (its cache drop, whe
 pre-flight ran, the image's pin, the runtime, what relaxes the container's isolation,
 gp2bm's version, the node); interrupted attempts are kept beside them. The ledger sums
 them up for the campaign, and names each **reservation**: a run without a cache drop, a
-run started without the pre-flight, an image not pinned by digest, runs interrupted and
-redone, logs gp2bm did not run. A result with a reservation is shown as such everywhere
+run started without the pre-flight, an image not pinned by digest, an image pinned
+locally (by its image ID or file hash: no registry holds it), runs interrupted and redone,
+logs gp2bm did not run. A result with a reservation is shown as such everywhere
 (status, score, the reports, the bundle), and ``gp2bm verify`` calls it verified only when
 the evaluator accepts each reservation by name (``--accept NAME``). What relaxes
 isolation, the runtimes, the node types and gp2bm's versions are in the ledger too, as
@@ -22,12 +23,14 @@ from gp2bm.campaign.trust import (
     ATTEMPTS,
     CACHE_DROP,
     NOT_RUN,
+    PINNED_LOCALLY,
     PREFLIGHT,
     RESERVATIONS,
     UNPINNED,
 )
 from gp2bm.results.runlog import GP2BM_RUN, Record, iter_records
 from gp2bm.results.scoring import SuiteScore
+from gp2bm.spec.manifest import PINNED_LOCALLY as PINNED_LOCALLY_STATE
 from gp2bm.spec.suite import Suite
 
 
@@ -103,6 +106,8 @@ def _pin_state(record: RunRecord) -> str:
         return "not recorded"
     if record.runtime == "local":
         return "no image (local runtime)"
+    if record.image_pinned_locally:
+        return PINNED_LOCALLY_STATE
     return "pinned by digest" if record.image_pinned else "not pinned"
 
 
@@ -138,7 +143,9 @@ def _reservations(records: dict[str, RunRecord], ran: dict[str, bool], ledger: L
     checks = [
         (CACHE_DROP, runs_where(lambda r: drop_state(r) != "done")),
         (PREFLIGHT, runs_where(lambda r: r.preflight in (None, PREFLIGHT_SKIPPED))),
-        (UNPINNED, runs_where(lambda r: not r.image_pinned and r.runtime != "local")),
+        (UNPINNED, runs_where(lambda r: not (r.image_pinned or r.image_pinned_locally)
+                              and r.runtime != "local")),  # fmt: skip
+        (PINNED_LOCALLY, runs_where(lambda r: r.image_pinned_locally and r.runtime != "local")),
         (NOT_RUN, tuple(run for run, yes in ran.items() if not yes)),
     ]
     redone = {a.split(":", 1)[0] for a in ledger.attempts}

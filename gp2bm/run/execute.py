@@ -226,6 +226,7 @@ def _new_record(
         command=plan.shown,
         image=manifest.image,
         image_pinned=manifest.pinned,
+        image_pinned_locally=manifest.pinned_locally,
         image_id=image.id,
         image_repo_digests=list(image.repo_digests),
         allow_unpinned=options.allow_unpinned,

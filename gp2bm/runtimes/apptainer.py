@@ -7,7 +7,9 @@ shared file system build it once between them. The SIF's own sha256 is the diges
 ran: it goes into every run record as the image id, beside the OCI digest it was built from.
 A side file ``<bench>.sif.json`` keeps the source, the sha256 and the file's size, mtime and
 inode, so a later gp2bm re-hashes the SIF only when the file changed (as make and git do).
-Benchmarks that run the same image share one SIF (a hard link), built once.
+Benchmarks that run the same image share one SIF (a hard link), built once. A SIF pinned
+locally (``gp2bm pin resnet FILE.sif``: ``image: FILE.sif@sha256:...``) is run as it is,
+never rebuilt, and refused when its sha256 is no longer the pinned one.
 
 A run is ``apptainer run`` (the image's entrypoint with the manifest's arguments, as
 ``docker run``) with ``--containall`` (own /tmp, /dev, PID and IPC namespaces, no home, no
@@ -36,7 +38,6 @@ from __future__ import annotations
 import ctypes.util
 import errno
 import fcntl
-import ipaddress
 import json
 import os
 import shutil
@@ -62,49 +63,26 @@ from gp2bm.runtimes.base import (
     Runtime,
     SourceExport,
     Span,
+    check_file_pin,
+    file_pin,
     image_checks,
     register,
     require_source_dir,
 )
 from gp2bm.runtimes.process import start_process
+from gp2bm.runtimes.registry import is_plain_http, registry_of
 from gp2bm.spec.container import ContainerOptions, apptainer_flags
 from gp2bm.spec.manifest import BenchmarkManifest
 
 ENV_PREFIX = "APPTAINERENV_"
 # Variables of the calling environment that would reach the container despite --cleanenv.
 LEAKING_PREFIXES = ("APPTAINERENV_", "SINGULARITYENV_")
-INSECURE_ENV = "GP2BM_INSECURE_REGISTRIES"
 BUILD_TIMEOUT_S = 3600
 VERSION_TIMEOUT_S = 30
 EXPORT_TIMEOUT_S = 600
 PROBE_TIMEOUT_S = 600  # a first `exec docker://IMAGE` converts the image
 TASKENV = Path(__file__).with_name("taskenv.py")
 NOT_FOUND_FIX = "install Apptainer, or set GP2BM_APPTAINER to its path"
-
-
-def registry_of(image: str) -> str | None:
-    """The registry host[:port] of an image reference, None for Docker Hub shorthand."""
-    first, sep, _ = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
-
-
-def is_plain_http(registry: str | None) -> bool:
-    """A registry reached without TLS: loopback (as dockerd assumes) or listed by the user."""
-    if not registry:
-        return False
-    listed = {r.strip() for r in os.environ.get(INSECURE_ENV, "").split(",") if r.strip()}
-    if registry in listed:
-        return True
-    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def build_command(binary: str, sif: Path, source: str) -> list[str]:
@@ -138,12 +116,12 @@ def _check_bind_path(path: str) -> str:
     return path
 
 
-
 def taskenv_argv(span: Span, prefix: str) -> list[str]:
     """The per-task step on every node that hands Slurm's task variables, under ``prefix``,
     to the command after it (``taskenv.py``: standard library only, run by path)."""
     mapped = [f"{name}={source}" for name, source in span.rank_map]
     return [sys.executable, "-I", str(TASKENV), prefix, *mapped, "--"]
+
 
 @register
 class ApptainerRuntime(Runtime):
@@ -161,6 +139,10 @@ class ApptainerRuntime(Runtime):
         self.image_dir = Path(folder)
 
     # ----------------------------------------------------------------- rendering
+    def local_image(self, image: str, asked: bool) -> str | None:
+        """A SIF file, pinned by its path and its sha256 (no registry holds it)."""
+        return file_pin(image, asked, "SIF")
+
     def sif_path(self, benchmark: str) -> Path | None:
         if benchmark in self.sifs:
             return self.sifs[benchmark]
@@ -186,7 +168,7 @@ class ApptainerRuntime(Runtime):
         if spec.workdir:
             argv += ["--pwd", spec.workdir]
         argv += apptainer_flags(spec.options, spec.manifest or spec.benchmark)
-        sif = self.sif_path(spec.benchmark)
+        sif = Path(spec.image) if spec.image.startswith("/") else self.sif_path(spec.benchmark)
         return argv + [str(sif) if sif else f"docker://{spec.image}", *spec.command]
 
     def check_options(self, options: ContainerOptions, where: str) -> None:
@@ -208,12 +190,17 @@ class ApptainerRuntime(Runtime):
 
     def ready_command(self, manifest: BenchmarkManifest, span: Span) -> list[str]:
         """The campaign's SIF started once on every node (after ``prepare`` built it)."""
-        sif = self.sif_path(manifest.benchmark)
+        sif = manifest.image_file or self.sif_path(manifest.benchmark)
         image = str(sif) if sif else f"docker://{manifest.image}"
         return [*span.each_node, self.binary, "exec", "--containall", image, "true"]
 
     # ----------------------------------------------------------------- the SIF
     def prepare(self, manifest: BenchmarkManifest) -> ImageInfo:
+        if manifest.image_file:  # pinned locally: the SIF itself, checked against its pin
+            digest = check_file_pin(manifest)
+            self.sifs[manifest.benchmark] = Path(manifest.image_file)
+            self.sif_of_image[manifest.image] = Path(manifest.image_file)
+            return ImageInfo(reference=manifest.image, id=digest)
         if self.image_dir is None:
             raise InputError("apptainer: no campaign folder to keep the SIF images in")
         self.image_dir.mkdir(parents=True, exist_ok=True)
@@ -384,6 +371,12 @@ class ApptainerRuntime(Runtime):
 
     def _check_sif(self, folder: Path | None, bench: str, m: BenchmarkManifest) -> CheckItem:
         name = f"{bench} image"
+        if m.image_file:
+            try:
+                check_file_pin(m)
+            except InputError as exc:
+                return fail(name, str(exc), f"pin the SIF again: `gp2bm pin {bench} SIF`")
+            return ok(name, f"SIF {m.image_file} pinned locally, unchanged")
         sif = folder / f"{bench}.sif" if folder else None
         if sif and sif.exists():
             meta = self._read_meta(sif.with_name(sif.name + ".json"))
@@ -428,6 +421,8 @@ class ApptainerRuntime(Runtime):
     def _sif_that_ran(self, manifest: BenchmarkManifest, image: str, what: str) -> Path:
         """The campaign's SIF whose sha256 is the recorded image id (or, with no id
         recorded, the benchmark's SIF of the manifest's image), unchanged since hashed."""
+        if manifest.image_file and image == check_file_pin(manifest):
+            return Path(manifest.image_file)  # pinned locally: the SIF itself
         if self.image_dir is None:
             raise InputError(f"{what}: no campaign folder given to find the SIF images in")
         own = self.image_dir / f"{manifest.benchmark}.sif.json"  # the benchmark's, first

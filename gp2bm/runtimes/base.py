@@ -6,8 +6,9 @@ as an argument list: testable without a daemon, shown by ``--dry-run``) and a sm
 
 Everything that differs between runtimes lives in the runtime's own file: its pre-flight
 checks (``checks``: engine or binary, GPU runtime, images), how it makes an image present
-(``prepare``; ``resolve_digest`` and ``pull`` for ``gp2bm pin``/``pull`` where it talks to
-registries) and how the implementation source of what ran is read back (``export_source``).
+(``prepare``; ``local_image`` for ``gp2bm pin`` of an image no registry holds, ``pull`` for
+``gp2bm pull`` where it talks to registries) and how the implementation source of what ran
+is read back (``export_source``).
 The callers (pre-flight, pin/pull, the hand-in bundle) never ask which runtime they hold.
 
 A runtime may declare that it can start one run's tasks on every node of a Slurm
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol
 
 from gp2bm.errors import InputError
+from gp2bm.files.checksums import sha256_file
 from gp2bm.files.findings import CheckItem, fail, warn
 from gp2bm.runtimes.output import OutputPump
 from gp2bm.spec.container import ContainerOptions
@@ -88,7 +90,7 @@ def run_spec(
     (``gp2bm.run.launch.plan_launch``)."""
     return RunSpec(
         name=name,
-        image=manifest.image,
+        image=manifest.launch_image,
         command=list(launch.command),
         benchmark=manifest.benchmark,
         env=dict(launch.environment),
@@ -162,7 +164,7 @@ def image_checks(
     items = []
     for bench, m in context.manifests.items():
         name = f"{bench} image"
-        if not m.pinned:
+        if not m.fixed:
             fix = pin_command(bench, m.image, context.suite_path)
             if not context.allow_unpinned:
                 items.append(fail(name, f"{m.image} is not pinned by digest", fix))
@@ -216,11 +218,10 @@ class Execution(ABC):
 class Runtime(ABC):
     name: ClassVar[str]
     uses_images: ClassVar[bool] = True
-    # What the runtime does with image registries itself: resolve_digest (`gp2bm pin`)
-    # and pull (`gp2bm pull`) work when these say so.
-    resolves_tags: ClassVar[bool] = False
+    # Whether the runtime pulls images by digest itself (`gp2bm pull`); a tag is resolved to
+    # its digest by the registry's own API for every runtime (gp2bm.runtimes.registry).
     pulls_by_digest: ClassVar[bool] = False
-    # Why it does not, for the one-line error of resolve_digest and pull.
+    # Why it does not, for the one-line error of pull.
     no_pull_reason: ClassVar[str] = "it does not talk to image registries"
     # Why ``run_in_image`` is refused (runtimes that cannot run a command in an image).
     no_image_commands_reason: ClassVar[str] = "put the config file on the host (config.in: host)"
@@ -280,11 +281,14 @@ class Runtime(ABC):
     def _no_span(self) -> InputError:
         return InputError(f"the {self.name} runtime cannot start a run across nodes")
 
-    def resolve_digest(self, image: str) -> str:
-        """``repo@sha256:...`` of IMAGE[:TAG] in its registry (``gp2bm pin``)."""
-        raise InputError(
-            f"the {self.name} runtime cannot resolve {image} to a digest: {self.no_pull_reason}"
-        )
+    def local_image(self, image: str, asked: bool) -> str | None:
+        """IMAGE as this runtime's local store holds it, pinned by its content (``gp2bm pin``:
+        a Docker or Podman image ID ``sha256:...``, an image file's ``PATH@sha256:...``).
+        ``asked`` (``--local``): the local image, whatever it is, or InputError saying why
+        not; else only an image no registry holds (built here), None for any other."""
+        if asked:
+            raise InputError(f"the {self.name} runtime keeps no local images to pin {image} by")
+        return None
 
     def pull(self, manifest: BenchmarkManifest) -> ImageInfo:
         """Pull the manifest's pinned image by its digest (``gp2bm pull``)."""
@@ -329,6 +333,37 @@ def image_here(runtime: Runtime, image: str) -> bool:
         return runtime.image_present(image)
     except InputError:
         return False
+
+
+def file_pin(image: str, asked: bool, kind: str) -> str | None:
+    """``/abs/path@sha256:HEX`` of an image file (a SIF, a squashfs: ``kind``), or None
+    when IMAGE names no file (unless ``asked``: then InputError)."""
+    path = Path(image).expanduser()
+    if path.is_file():
+        try:
+            return f"{path.resolve()}@sha256:{sha256_file(path)}"
+        except OSError as exc:
+            raise InputError(f"{image}: cannot read the image file: {exc.strerror}") from None
+    if asked:
+        raise InputError(f"{image}: no such {kind} file (a local image is pinned by its file)")
+    return None
+
+
+def check_file_pin(manifest: BenchmarkManifest) -> str:
+    """The image file of a file pinned locally, refused in one line when it is missing or
+    its content changed since it was pinned."""
+    file = manifest.image_file or ""
+    try:
+        actual = f"sha256:{sha256_file(Path(file))}"
+    except OSError as exc:
+        raise InputError(f"{manifest.path}: image file {file}: {exc.strerror}") from None
+    if actual != manifest.digest:
+        raise InputError(
+            f"{manifest.path}: image file {file} has changed since it was pinned "
+            f"({actual}, pinned {manifest.digest}); pin it again with `gp2bm pin "
+            f"{manifest.benchmark} {file}`"
+        )
+    return actual
 
 
 REGISTERED: dict[str, type[Runtime]] = {}

@@ -184,7 +184,6 @@ class DockerExecution(Execution):
 @register
 class DockerRuntime(Runtime):
     name = "docker"
-    resolves_tags = True
     pulls_by_digest = True
     # How this engine is named in messages, and what fixes it (Podman says its own).
     product: ClassVar[str] = "Docker Engine"
@@ -286,6 +285,8 @@ class DockerRuntime(Runtime):
 
     # ----------------------------------------------------------------- images
     def prepare(self, manifest: BenchmarkManifest) -> ImageInfo:
+        if manifest.pinned_locally:
+            return self._local_pinned(manifest)
         try:
             info = inspect_image(self.client, manifest.image)
         except InputError:
@@ -303,17 +304,39 @@ class DockerRuntime(Runtime):
             )
         return info
 
-    def resolve_digest(self, image: str) -> str:
+    def _local_pinned(self, manifest: BenchmarkManifest) -> ImageInfo:
+        """An image pinned by its ID: present in this engine's store, or refused (no
+        registry holds it to pull it from)."""
         try:
-            data = self.client.images.get_registry_data(image)
-        except docker.errors.APIError as exc:
+            info = inspect_image(self.client, manifest.image)
+        except InputError:
             raise InputError(
-                f"cannot resolve {image} in its registry: {exc.explanation or exc}"
+                f"{manifest.path}: image {manifest.image} is pinned locally (its image ID) and "
+                f"is not in {self.engine}'s store; build or load it here, then pin it again"
             ) from None
-        digest = data.id
-        if not digest or not digest.startswith("sha256:"):
-            raise InputError(f"the registry gave no sha256 digest for {image}")
-        return f"{split_repo(image)}@{digest}"
+        except docker.errors.APIError as exc:
+            raise InputError(f"image {manifest.image}: {exc.explanation or exc}") from None
+        return info
+
+    def local_image(self, image: str, asked: bool) -> str | None:
+        """The image ID of IMAGE in the engine's store; without ``asked``, only an image no
+        registry digest names (built or loaded here). None when the engine does not answer
+        (a registry is asked instead), unless ``asked``."""
+        try:
+            client = self.connect(CHECK_TIMEOUT_S)
+        except InputError:
+            if asked:
+                raise
+            return None
+        try:
+            info = inspect_image(client, image)
+        except InputError:
+            if asked:
+                raise InputError(f"image {image} is not in {self.engine}'s store") from None
+            return None
+        finally:
+            client.close()
+        return info.id if asked or not info.repo_digests else None
 
     def pull(self, manifest: BenchmarkManifest) -> ImageInfo:
         if not manifest.pinned:
@@ -453,6 +476,12 @@ class DockerRuntime(Runtime):
             pass
         except docker.errors.APIError as exc:
             return fail(name, f"{m.image}: {exc.explanation or exc}", f"check {self.engine}")
+        if m.pinned_locally:
+            return fail(
+                name,
+                f"{m.image} is pinned locally and is not in {self.engine}'s store",
+                f"build or load the image here and pin it: `gp2bm pin {bench} IMAGE --local`",
+            )
         try:
             data = client.images.get_registry_data(m.image)
         except docker.errors.APIError as exc:

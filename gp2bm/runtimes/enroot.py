@@ -10,9 +10,11 @@ inside the job (an array task of ``run-all --slurm``, or an allocation of your o
         --container-entrypoint --no-container-mount-home IMAGE-ARGS...
 
 The image is named by its pinned digest (Enroot URIs put ``#`` between the registry and the
-repository), so what ran is the digest recorded. The run's environment reaches the
-container as srun's own environment, named with ``--container-env`` so that it overrides
-the image's values. GPUs and the network are the allocation's.
+repository), so what ran is the digest recorded; a squashfs file pinned locally
+(``image: FILE.sqsh@sha256:...``) is given to Pyxis as the file, hashed again first. The
+run's environment reaches the container as srun's own environment, named with
+``--container-env`` so that it overrides the image's values. GPUs and the network are the
+allocation's.
 
 A run across the nodes of an allocation (launcher ``srun``) is one step whose srun options
 are the launcher's (``--nodes=N --ntasks=N*P --ntasks-per-node=P``, ``--mpi=pmix`` where it
@@ -56,6 +58,8 @@ from gp2bm.runtimes.base import (
     Runtime,
     SourceExport,
     Span,
+    check_file_pin,
+    file_pin,
     image_checks,
     pinned_only,
     register,
@@ -145,7 +149,7 @@ class EnrootRuntime(Runtime):
     def ready_command(self, manifest: BenchmarkManifest, span: Span) -> list[str]:
         """The image imported once on every node under the run's name (run.sub's
         ``srun --container-image=... --container-name=... true``)."""
-        image = f"--container-image={enroot_uri(manifest.image)}"
+        image = f"--container-image={enroot_uri(manifest.launch_image)}"
         return [*span.each_node, image, *_named(span), "true"]
 
     def start_span(
@@ -153,7 +157,14 @@ class EnrootRuntime(Runtime):
     ) -> Execution:
         return self._start(self._span_argv(spec, span), spec, sink, on_line)
 
+    def local_image(self, image: str, asked: bool) -> str | None:
+        """A squashfs image file (``enroot import``'s ``.sqsh``), pinned by its path and its
+        sha256; Pyxis's ``--container-image`` takes the file as it is."""
+        return file_pin(image, asked, "squashfs")
+
     def prepare(self, manifest: BenchmarkManifest) -> ImageInfo:
+        if manifest.image_file:  # pinned locally: the squashfs itself, checked against its pin
+            return ImageInfo(reference=manifest.image, id=check_file_pin(manifest))
         if not manifest.pinned:
             raise InputError(
                 f"{manifest.path}: the enroot runtime runs images by digest only; "

@@ -12,17 +12,21 @@ names another socket.
 What differs from Docker is here: the equivalent ``podman run`` line, GPUs as the CDI
 device ``nvidia.com/gpu=all`` (NVIDIA Container Toolkit's ``nvidia-ctk cdi generate``), the
 pre-flight's GPU check (a CDI spec, Podman has no NVIDIA runtime hook for ``--gpus``), the
-messages that name the service to start, and no tag look-up: the compatible API has no
-distribution endpoint, so ``gp2bm pin`` needs the Docker Engine or a digest given by hand.
+messages that name the service to start, and an image built here pinned by its image ID
+(``gp2bm pin --local``), read with the ``podman`` command itself (GP2BM_PODMAN names it), so
+that no service is needed to pin.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 
 import docker.types
 
 from gp2bm.errors import InputError
+from gp2bm.files.command import run_short
 from gp2bm.files.findings import CheckItem, fail, ok
 from gp2bm.runtimes.base import GPU_CHECK, RunSpec, register
 
@@ -58,18 +62,33 @@ class PodmanRuntime(DockerRuntime):
         "--time=0 unix://PATH) or set CONTAINER_HOST to it"
     )
 
-    resolves_tags = False
-
-    def __init__(self, *, podman_host: str | None = None):
+    def __init__(self, *, podman_host: str | None = None, podman: str | None = None):
         # the Docker runtime's engine address is Podman's API socket
         super().__init__(docker_host=podman_host or default_podman_host())
+        self.binary = podman or os.environ.get("GP2BM_PODMAN") or "podman"
 
-    def resolve_digest(self, image: str) -> str:
-        raise InputError(
-            f"the podman runtime cannot resolve {image} to a digest: Podman's API service has "
-            "no registry look-up; pin with the docker runtime, or give IMAGE@sha256:... "
-            "(from `podman push --digestfile` or `skopeo inspect`)"
-        )
+    def local_image(self, image: str, asked: bool) -> str | None:
+        """The image ID in Podman's store, read by the ``podman`` command itself (no API
+        service needed); without ``asked``, only an image built here: every repo digest
+        Podman lists for it is its own ``localhost/`` one."""
+        argv = [self.binary, "image", "inspect", "--format", "json", image]
+        # the store itself, never a remote service CONTAINER_HOST names
+        env = {k: v for k, v in os.environ.items() if k != "CONTAINER_HOST"}
+        try:
+            proc = run_short(argv, 120, env=env)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            if asked:
+                raise InputError(f"podman image inspect {image}: {exc}") from None
+            return None
+        if proc.returncode != 0:
+            if asked:
+                tail = proc.stderr.strip().splitlines()
+                why = tail[-1] if tail else f"exit {proc.returncode}"
+                raise InputError(f"image {image} is not in Podman's store: {why}")
+            return None
+        found = json.loads(proc.stdout)[0]
+        digests = [d for d in found.get("RepoDigests") or [] if not d.startswith("localhost/")]
+        return f"sha256:{found['Id']}" if asked or not digests else None
 
     def render_gpus(self, spec: RunSpec) -> list[str]:
         if spec.gpus in ("none", None):

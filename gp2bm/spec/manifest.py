@@ -16,6 +16,23 @@ from gp2bm.spec.suite import Suite
 PACKAGE_DIR = Path(gp2bm.__file__).resolve().parent
 
 DIGEST_RE = re.compile(r"^(?P<repo>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})$")
+# Pinned locally (``gp2bm pin --local``): no registry holds the image, its content is named
+# where it is. A Docker or Podman image ID (both engines run ``sha256:ID`` as it is), or
+# an image file (Apptainer's SIF, Enroot's squashfs) by its absolute path and its sha256.
+IMAGE_ID_RE = re.compile(r"^(?P<digest>sha256:[0-9a-f]{64})$")
+FILE_PIN_RE = re.compile(r"^(?P<file>/[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})$")
+PINNED_LOCALLY = "pinned locally"
+PINNED_BY_DIGEST = "pinned by digest"
+
+
+def local_pin(image: str) -> re.Match[str] | None:
+    """The match of a locally pinned image (an image ID, or a file with its sha256)."""
+    return IMAGE_ID_RE.match(image) or FILE_PIN_RE.match(image)
+
+
+def registry_pin(image: str) -> re.Match[str] | None:
+    """The match of ``repo@sha256:...`` (a registry's digest), None for anything else."""
+    return None if FILE_PIN_RE.match(image) else DIGEST_RE.match(image)
 
 
 @dataclass(frozen=True)
@@ -114,17 +131,41 @@ class BenchmarkManifest:
 
     @property
     def pinned(self) -> bool:
-        return DIGEST_RE.match(self.image) is not None
+        """Pinned by a registry's digest (``repo@sha256:...``)."""
+        return registry_pin(self.image) is not None
+
+    @property
+    def pinned_locally(self) -> bool:
+        """Pinned by its local image ID or its file's sha256 (no registry holds it)."""
+        return local_pin(self.image) is not None
+
+    @property
+    def fixed(self) -> bool:
+        """Pinned by content, either way: what a run may start from without
+        ``--allow-unpinned``."""
+        return self.pinned or self.pinned_locally
 
     @property
     def repository(self) -> str:
-        m = DIGEST_RE.match(self.image)
+        m = registry_pin(self.image)
         return m.group("repo") if m else self.image
 
     @property
     def digest(self) -> str | None:
-        m = DIGEST_RE.match(self.image)
+        """The sha256 the image is pinned by (a registry's, an image ID, a file's)."""
+        m = registry_pin(self.image) or local_pin(self.image)
         return m.group("digest") if m else None
+
+    @property
+    def image_file(self) -> str | None:
+        """The image file of a file pinned locally (a SIF, a squashfs), else None."""
+        m = FILE_PIN_RE.match(self.image)
+        return m.group("file") if m else None
+
+    @property
+    def launch_image(self) -> str:
+        """What the runtime is given to start: the file of a file pin, else the image."""
+        return self.image_file or self.image
 
 
 def _env(d: dict | None) -> dict[str, str]:
