@@ -244,6 +244,7 @@ def test_smoke_campaign_without_description_or_changes_is_bannered(
     assert "the omp_threads line (C11) is blank" in banner and "--test omp_threads=N" in banner
     assert "mpi_tasks" not in banner and ws["C10"].value == 1  # one process a run: known
     assert "B3: the INCOMPLETE banner" in res.err
+    assert f"filled {out}, tab 'MLPerf' (the template itself is unchanged):" in res.err
     assert "warning: incomplete: the description of changes (B23) is blank" in res.err
     assert "warning: incomplete: system description" in res.err
 

@@ -32,6 +32,7 @@ from gp2bm.handin.bundle import build_bundle
 from gp2bm.handin.package import PackageRequest, default_output, package_options
 from gp2bm.handin.scratch import stop_on_sigterm
 from gp2bm.node.systemdesc import package_step
+from gp2bm.reports.rfp_workbook import SHEET as RFP_SHEET
 from gp2bm.reports.terminal import (
     print_filled_cells,
     print_incomplete,
@@ -93,7 +94,8 @@ def report(
     )
     with _file_errors(), WorkProgress(err, "report") as work:
         written = make_reports(campaign, suite, request, work)
-    print_filled_cells(written.filled, err)
+    workbook = dict(written.written).get("rfp workbook")
+    print_filled_cells(written.filled, err, workbook, RFP_SHEET)
     print_incomplete(written.incomplete, err)
     if as_json:
         print(json.dumps(written.as_dict(), indent=2))

@@ -17,6 +17,8 @@ from gp2bm.results.scoring import BenchmarkScore, RunRole, SuiteScore
 from gp2bm.results.spread import METHOD
 
 if TYPE_CHECKING:  # names for the annotations only: `gp2bm score` need not load the writers
+    from pathlib import Path
+
     from gp2bm.reports.rfp_workbook import FilledCell
     from gp2bm.reports.writer import WrittenReports
 
@@ -152,14 +154,24 @@ def _score_text(score: float | None, interval: dict | None = None) -> str:
     return f"{score:.6f} (95 % interval {low} to {high})"
 
 
-def print_filled_cells(filled: list[FilledCell], err: Console) -> None:
-    """The cells of the RFP workbook that were filled, one a line (the banner is warned of
-    with the reports' other gaps)."""
+PREVIEW = 60  # characters of a filled text cell shown
+
+
+def print_filled_cells(
+    filled: list[FilledCell], err: Console, workbook: Path | None = None, sheet: str = ""
+) -> None:
+    """The cells of the RFP workbook that were filled, one a line, under a line naming the
+    file and its tab (the banner is warned of with the reports' other gaps)."""
+    if filled:
+        where = f"{workbook}, " if workbook is not None else ""
+        print_plain(err, f"filled {where}tab '{sheet}' (the template itself is unchanged):")
     for cell in filled:
         if cell.column == "Banner":
             print_plain(err, f"  {cell.coordinate}: the INCOMPLETE banner")
             continue
-        shown = cell.value if not isinstance(cell.value, str) else cell.value[:60]
+        shown = cell.value
+        if isinstance(shown, str) and len(shown) > PREVIEW:
+            shown = shown[: PREVIEW - 1] + "…"
         print_plain(err, f"  {cell.column} {cell.coordinate} {cell.key} = {shown!r}")
 
 
