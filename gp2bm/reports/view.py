@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gp2bm import __version__
 from gp2bm.campaign.layout import CampaignLayout, CampaignMeta, run_number
-from gp2bm.campaign.record import RunRecord
+from gp2bm.campaign.record import RunRecord, check_format
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import InputError
 from gp2bm.reports.telemetry import Telemetry, TelemetrySummary, read_telemetry
@@ -127,10 +127,12 @@ def _records(
     for n, path in layout.record_files(bench).items():
         data = _optional_json(path, notes)
         if data is not None:
+            check_format(data, layout.relative(path))
             records[n] = RunRecord.from_dict(data)
     for path in layout.attempt_records(bench):
         data = _optional_json(path, notes)
         if data is not None:
+            check_format(data, layout.relative(path))
             attempts.append(Attempt(path.name, RunRecord.from_dict(data)))
     return records, attempts
 
