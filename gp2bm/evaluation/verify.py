@@ -309,7 +309,9 @@ def _recompute(
     _check_logs(top, suites.scoring, verdicts, side)
     check_stopped()
     try:
-        view = load_campaign(top, suites.bundled, cache=verdicts, suite=suites.scoring)
+        view = load_campaign(
+            top, suites.bundled, cache=verdicts, suite=suites.scoring, known_format=False
+        )
     except Gp2bmError as exc:
         result.differences.append(f"cannot recompute from the logs: {exc}")
         return None
