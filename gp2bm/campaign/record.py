@@ -141,11 +141,9 @@ class RunRecord:
 
     @classmethod
     def load(cls, path: Path) -> RunRecord | None:
-        """The record at ``path``, or None when there is none (or it is not a record);
-        InputError for a record of a format this gp2bm does not know (``check_format``)."""
+        """The record at ``path``, or None when there is none (or it is not a record). Its
+        format is not checked: the readers of whole campaigns do (``check_format``)."""
         data = read_json_or_empty(path)
-        if data:
-            check_format(data, path)
         return cls.from_dict(data) if data else None
 
     def save(self, path: Path) -> None:
