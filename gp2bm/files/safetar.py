@@ -164,7 +164,10 @@ def _check_end(tar: tarfile.TarFile, archive: str) -> None:
     padding = 0
     assert tar.fileobj is not None  # an archive opened for reading has its file
     try:
-        tar.fileobj.seek(tar.offset)
+        # the end block tarfile just read was zeros: read on from there (seeking back in a
+        # gzip stream would inflate it again from its start)
+        if tar.fileobj.tell() != tar.offset + tarfile.BLOCKSIZE:
+            tar.fileobj.seek(tar.offset)
         while chunk := tar.fileobj.read(64 * 1024):
             padding += len(chunk)
             if chunk.count(0) != len(chunk) or padding > END_PADDING:
