@@ -10,6 +10,7 @@ import pytest
 from test_report_campaign import synthetic_campaign
 
 from gp2bm.results.mlcommons import compliance, rcp, seeds
+from gp2bm.results.verdictcache import VerdictCache
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +20,16 @@ def _entries(cache: Path) -> list[Path]:
 
 
 def _poison(cache: Path) -> int:
-    """Every cached compliance verdict turned into a failure: what reads the cache fails."""
+    """Every cached compliance verdict turned into a failure, sealed as the cache's owner
+    seals it (an entry edited by hand is not used: test_bundle_smaller): what reads the
+    cache fails."""
     count = 0
+    store = VerdictCache(cache)
     for path in _entries(cache):
         entry = json.loads(path.read_text())
         if entry.get("checker") == "compliance":
-            entry["value"]["passed"] = False
-            entry["value"]["messages"] = ["poisoned cache entry"]
-            path.write_text(json.dumps(entry))
+            value = {**entry["value"], "passed": False, "messages": ["poisoned cache entry"]}
+            store.store(entry["checker"], entry["ruleset"], entry["digest"], value)
             count += 1
     return count
 

@@ -198,7 +198,7 @@ def test_campaign_gets_system_json_and_inventory(cli, monkeypatch, tmp_path):
         ("- a\n- list\n", "expected a mapping"),
         ("submiter: ACME\n", "unknown field 'submiter' (did you mean 'submitter'?)"),
         ("cooling: {kind: air}\n", "at cooling: expected text or a number"),
-        ("cooling: yes\n", "at cooling: expected text or a number, got bool"),
+        ("cooling: true\n", "at cooling: expected text or a number, got bool"),
     ],
 )
 def test_bad_system_yaml_is_one_line_exit_2(cli, tmp_path, text, needle):

@@ -25,7 +25,7 @@ from pathlib import Path
 from gp2bm import __version__
 from gp2bm.campaign.layout import CAMPAIGN_FILE, CampaignLayout, CampaignMeta, OnLayout
 from gp2bm.campaign.locks import campaign_lock, lock_holder, run_lock
-from gp2bm.campaign.record import INTERRUPTED, RUNNING, RunRecord
+from gp2bm.campaign.record import INTERRUPTED, RUNNING, RunRecord, check_format
 from gp2bm.errors import InputError, RunBusy
 from gp2bm.files.jsonfile import read_json
 from gp2bm.files.plaintext import printable
@@ -185,7 +185,9 @@ class Campaign(OnLayout):
                 os.replace(other, attempt.node_telemetry(node))
         record_path = layout.record_path(bench, n)
         if record_path.exists() and not finished:
-            record = RunRecord.from_dict(read_json(record_path))
+            data = read_json(record_path)
+            check_format(data, record_path)
+            record = RunRecord.from_dict(data)
             if record.status in (None, RUNNING):
                 record.status = INTERRUPTED
                 if record.reason is None:

@@ -556,6 +556,21 @@ def hashed_only(top: Path, rel: Path) -> bool:
     )
 
 
+def org_results(org_dir: Path) -> Path:
+    """An organisation's result folders (``<org>/results``), one per system."""
+    return Path(org_dir) / "results"
+
+
+def org_system_file(org_dir: Path, system: str) -> Path:
+    """A system's description in an organisation's tree (``<org>/systems/<system>.json``)."""
+    return Path(org_dir) / "systems" / f"{system}.json"
+
+
+def is_org_tree(folder: Path) -> bool:
+    """A folder shaped as an organisation's submission tree (``results`` or ``systems``)."""
+    return org_results(folder).is_dir() or (Path(folder) / "systems").is_dir()
+
+
 def scaling_files(org_dir: Path) -> list[Path]:
     """Every scaling.json of an organisation's submission tree
     (``<org>/results/<system>/<bench>/scaling.json``), as MLCommons' package checker writes

@@ -17,11 +17,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from gp2bm.errors import InputError
 from gp2bm.files.jsonfile import read_json_or_empty, write_json_atomic
 from gp2bm.files.plaintext import printable
 
 SCHEMA = "gp2bm.run-record/2"
 SCHEMA_PREFIX = "gp2bm.run-record/"
+FORMAT_NUMBER = int(SCHEMA.removeprefix(SCHEMA_PREFIX))
 
 RUNNING = "running"
 SUCCESS = "success"
@@ -141,7 +143,8 @@ class RunRecord:
 
     @classmethod
     def load(cls, path: Path) -> RunRecord | None:
-        """The record at ``path``, or None when there is none (or it is not a record)."""
+        """The record at ``path``, or None when there is none (or it is not a record). Its
+        format is not checked: the readers of whole campaigns do (``check_format``)."""
         data = read_json_or_empty(path)
         return cls.from_dict(data) if data else None
 
@@ -215,6 +218,30 @@ REQUIRED = (
     "node_facts",
     "earlier_attempts",
 )
+
+
+def _format_number(schema: object) -> int | None:
+    """The number of a record format name (``gp2bm.run-record/2``: 2), else None."""
+    if not isinstance(schema, str) or not schema.startswith(SCHEMA_PREFIX):
+        return None
+    number = schema.removeprefix(SCHEMA_PREFIX)
+    return int(number) if number.isdecimal() and len(number) < 6 else None
+
+
+def check_format(data: dict, where: Path | str) -> None:
+    """InputError (one line naming ``where``) for a record whose ``schema`` is no format
+    this gp2bm reads: a newer one (``gp2bm.run-record/99``, written by a later gp2bm: its
+    keys may mean other things) or no record format at all. A record of an older format
+    (or of the first, which had no ``schema``) is read as the vendor's commands read it."""
+    schema = data.get("schema")
+    number = _format_number(schema)
+    if schema is None or (number is not None and number <= FORMAT_NUMBER):
+        return
+    shown = printable(schema, 40) if isinstance(schema, str) else repr(schema)[:40]
+    raise InputError(
+        f"{where}: a run record of format {shown}, which this gp2bm (reading {SCHEMA}) does "
+        "not know: read it with the gp2bm that wrote it, or a newer one"
+    )
 
 
 def read_strict(path: Path, where: str) -> tuple[RunRecord | None, list[str]]:

@@ -71,6 +71,7 @@ def order_findings(line: RunLog, where: str, target: float) -> list[str]:
         for a in line.anomalies
         if a.kind in ("duplicate_run_start", "duplicate_run_stop")
     ]
+    found += repeated_evaluations(line, where)
     if line.start is None or line.stop is None:
         return found
     start, stop = line.start, line.stop
@@ -86,6 +87,27 @@ def order_findings(line: RunLog, where: str, target: float) -> list[str]:
             "the clock starts before the training)"
         )
     found += _target_findings(line, where, target, start, stop)
+    return found
+
+
+def repeated_evaluations(line: RunLog, where: str) -> list[str]:
+    """Two evaluations of one epoch (the same epoch and sample count): a run evaluates once
+    per point of its schedule; a second line there is written in, and may be the one that
+    reaches the target."""
+    first: dict[tuple, int] = {}
+    found = []
+    for e in line.evals:
+        if e.epoch_num is None and e.samples_count is None:
+            continue
+        point = (e.epoch_num, e.samples_count)
+        if point in first:
+            found.append(
+                f"{where}: line {e.lineno}: a second evaluation of epoch {e.epoch_num}"
+                + ("" if e.samples_count is None else f" (samples {e.samples_count})")
+                + f", after line {first[point]} (rule: one evaluation per epoch)"
+            )
+        else:
+            first[point] = e.lineno
     return found
 
 

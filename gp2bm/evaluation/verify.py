@@ -39,6 +39,7 @@ from gp2bm.campaign.layout import (
     SUMS_FILE,
     BundleFiles,
     CampaignLayout,
+    is_org_tree,
 )
 from gp2bm.campaign.trust import RESERVATIONS
 from gp2bm.errors import Gp2bmError, InputError, UnsafeMember
@@ -97,6 +98,20 @@ def top_folder(root: Path) -> Path:
     return root
 
 
+def _listing_problem(name: str, listed: dict[str, str]) -> str | None:
+    """What is wrong with a name of SHA256SUMS (the bundle's README has the evaluator run
+    ``sha256sum -c`` on it, which checks every line: a name listed twice with another digest
+    fails there, so it fails here), or None."""
+    shown = printable(name, 200)
+    if name.startswith("/") or ".." in name.split("/"):
+        return f"names '{shown}' outside the bundle"
+    if name == SUMS_FILE:
+        return f"lists {SUMS_FILE} itself, which cannot hold its own digest"
+    if name in listed:
+        return f"lists '{shown}' a second time (`sha256sum -c` checks both lines)"
+    return None
+
+
 def check_sums(top: Path, result: Verification) -> None:
     sums = BundleFiles(top).sums_file
     if not sums.is_file():
@@ -110,8 +125,9 @@ def check_sums(top: Path, result: Verification) -> None:
         if not sep or len(digest) != 64 or not name:
             result.differences.append(f"{SUMS_FILE}: line {n} is not '<sha256>  <path>'")
             continue
-        if name.startswith("/") or ".." in name.split("/"):
-            result.differences.append(f"{SUMS_FILE}: line {n} names '{name}' outside the bundle")
+        problem = _listing_problem(name, listed)
+        if problem:
+            result.differences.append(f"{SUMS_FILE}: line {n} {problem}")
             continue
         listed[name] = digest.lower()
     present = {}
@@ -130,6 +146,47 @@ def check_sums(top: Path, result: Verification) -> None:
         if name not in listed:
             result.differences.append(f"{name}: not listed in {SUMS_FILE}")
     result.checked["files"] = len(present)
+
+
+def _org_trees(top: Path, result: Verification) -> None:
+    """One organisation's tree, the campaign's: another folder holding ``results`` or
+    ``systems`` would be read by MLCommons' package checker on a whole-submission run, and
+    by nobody here."""
+    try:
+        org = CampaignLayout.read(top).org_dir.name
+    except Gp2bmError:
+        return  # campaign.json's own problems are said where it is read
+    for folder in sorted(p for p in top.iterdir() if p.is_dir() and p.name != org):
+        if is_org_tree(folder):
+            result.differences.append(
+                f"{printable(folder.name, 100)}/: a second organisation's tree beside "
+                f"'{printable(org, 100)}' (campaign.json's org), which a bundle never holds"
+            )
+
+
+def check_names(top: Path, result: Verification) -> None:
+    """Names a bundle never holds: a hidden file or folder in the submission tree
+    (MLCommons' checker skips it, a reader of the tree may not), two names that differ only
+    in case (one overwrites the other on a case-insensitive file system), a second
+    organisation's tree."""
+    seen: dict[str, str] = {}
+    for path in sorted(top.rglob("*")):
+        rel = path.relative_to(top).as_posix()
+        shown = printable(rel, 300)
+        twin = seen.setdefault(rel.casefold(), rel)
+        if twin != rel:
+            result.differences.append(
+                f"{shown}: differs from '{printable(twin, 300)}' only in case (one would "
+                "replace the other on a case-insensitive file system)"
+            )
+        parts = rel.split("/")
+        if (
+            len(parts) > 1
+            and parts[1] in ("results", "systems")
+            and any(p.startswith(".") for p in parts[2:])
+        ):
+            result.differences.append(f"{shown}: a hidden name in the submission tree")
+    _org_trees(top, result)
 
 
 def _load_json(top: Path, path: Path, result: Verification) -> dict | None:
@@ -252,7 +309,9 @@ def _recompute(
     _check_logs(top, suites.scoring, verdicts, side)
     check_stopped()
     try:
-        view = load_campaign(top, suites.bundled, cache=verdicts, suite=suites.scoring)
+        view = load_campaign(
+            top, suites.bundled, cache=verdicts, suite=suites.scoring, known_format=False
+        )
     except Gp2bmError as exc:
         result.differences.append(f"cannot recompute from the logs: {exc}")
         return None
@@ -271,7 +330,7 @@ def _check_claims(top: Path, view: CampaignView, meta: dict | None, result: Veri
     if claimed is not None:
         result.differences += [f"{CLAIMS_FILE}: {d}" for d in compare(claimed, recomputed)]
     reportcheck.check_csv(view, recomputed, result)
-    reportcheck.check_html(view, recomputed, result)
+    reportcheck.check_html(view, recomputed, result, meta)
     reportcheck.check_readme(view, meta, result)
 
 
@@ -292,6 +351,7 @@ def verify_tree(
     result = Verification(bundle=bundle, accepted=sorted(accept))
     check_sizes(top, bundle)
     check_sums(top, result)
+    check_names(top, result)
     meta = _load_json(top, BundleFiles(top).bundle_file, result)
     suites = _suites(top, meta, suite_path, result)
     recomputed = None if suites is None else _recompute(top, suites, side, result)

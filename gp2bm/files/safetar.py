@@ -19,6 +19,7 @@ chunks, never held whole.
 
 from __future__ import annotations
 
+import lzma
 import os
 import posixpath
 import shutil
@@ -31,6 +32,9 @@ from gp2bm.errors import InputError, UnsafeMember
 
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
 MIB = 1 << 20
+# The zero blocks that may pad an archive after its end (GNU tar pads to 10 KiB records;
+# ``--blocking-factor`` up to a few hundred KiB).
+END_PADDING = 1 * MIB
 # Header blocks that tarfile reads whole into memory (pax headers, GNU long names).
 LONG_HEADER_TYPES = (
     tarfile.XHDTYPE,
@@ -131,6 +135,7 @@ def _headers(tar: tarfile.TarFile, archive: str, limits: Limits | None):
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             raise InputError(f"{archive}: unreadable tar archive ({_reason(exc)})") from None
         if info is None:
+            _check_end(tar, archive)
             return
         count += 1
         if limits is not None:
@@ -149,6 +154,31 @@ def _headers(tar: tarfile.TarFile, archive: str, limits: Limits | None):
                     f"{limits.total_bytes // MIB} MiB, refused"
                 )
         yield info
+
+
+def _check_end(tar: tarfile.TarFile, archive: str) -> None:
+    """Nothing after the archive's end but the zero blocks that pad it: GNU tar's
+    ``--ignore-zeros`` (``tar -i``) reads on past them, so a second archive appended there
+    would show other files (another README) to whoever extracts it so; and nothing after
+    the end of the compressed stream (gzip itself reads on into a second stream)."""
+    padding = 0
+    assert tar.fileobj is not None  # an archive opened for reading has its file
+    try:
+        # the end block tarfile just read was zeros: read on from there (seeking back in a
+        # gzip stream would inflate it again from its start)
+        if tar.fileobj.tell() != tar.offset + tarfile.BLOCKSIZE:
+            tar.fileobj.seek(tar.offset)
+        while chunk := tar.fileobj.read(64 * 1024):
+            padding += len(chunk)
+            if chunk.count(0) != len(chunk) or padding > END_PADDING:
+                raise UnsafeMember(
+                    f"{archive}: data after the end of the tar archive (another archive "
+                    "appended, which `tar -i` would read) refused"
+                )
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise UnsafeMember(
+            f"{archive}: bytes after the end of its compressed stream ({_reason(exc)}) refused"
+        ) from None
 
 
 def check_members(

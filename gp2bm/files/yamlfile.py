@@ -117,6 +117,21 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# YAML 1.2's booleans (its core schema): ``true`` and ``false`` only. YAML 1.1 (PyYAML's
+# default) also reads yes/no/on/off as booleans, so that ``rcp: off`` or ``compliance: off``
+# would silently become ``false``: here they are the words they are, and a schema that
+# expects a boolean says so in one line.
+BOOL_TAG = "tag:yaml.org,2002:bool"
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+YAML11_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
+
+
 def _read_text(path: Path) -> str:
     """The file's text: a regular file of at most MAX_MANIFEST_BYTES, in UTF-8."""
     try:
@@ -178,7 +193,11 @@ def schema_message(error: jsonschema.ValidationError) -> str:
     keyword, expected = error.validator, error.validator_value
     if keyword == "type":
         kinds = expected if isinstance(expected, list) else [expected]
-        return f"expected {' or '.join(map(str, kinds))}, found {_kind(error.instance)}"
+        found = f"expected {' or '.join(map(str, kinds))}, found {_kind(error.instance)}"
+        word = isinstance(error.instance, str) and error.instance.lower() in YAML11_WORDS
+        if word and "boolean" in kinds:
+            found += " (write true or false: yes, no, on and off are words here, as in YAML 1.2)"
+        return found
     if keyword in ("enum", "const"):
         allowed = expected if keyword == "enum" else [expected]
         assert isinstance(allowed, list)  # an enum's value is a list (the metaschema's rule)
@@ -193,7 +212,22 @@ def schema_message(error: jsonschema.ValidationError) -> str:
         return f"must match the pattern {expected}"
     if keyword in SIZES:
         return f"{SIZES[keyword]} {expected}"
+    if keyword in ("oneOf", "anyOf") and isinstance(expected, list):
+        words = [_alternative(a) for a in expected]
+        if all(words):
+            return "must be " + " or ".join(w or "" for w in words)
     return f"does not satisfy '{keyword}' of the schema"
+
+
+def _alternative(schema: object) -> str | None:
+    """One alternative of a ``oneOf`` in words (a type, or the values of an enum), else None."""
+    if not isinstance(schema, dict):
+        return None
+    if set(schema) - {"description"} == {"type"}:
+        return f"a {schema['type']}"
+    if "enum" in schema and set(schema) - {"description", "default"} == {"enum"}:
+        return "one of " + ", ".join(json.dumps(v) for v in schema["enum"])
+    return None
 
 
 def load_validated(path: Path, schema_name: str) -> Any:

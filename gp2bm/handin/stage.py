@@ -27,6 +27,7 @@ from gp2bm.campaign.layout import (
 from gp2bm.errors import InputError
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.redact import redact_document
+from gp2bm.files.yamlfile import load_yaml
 from gp2bm.handin.source import copy_file
 from gp2bm.handin.vendorpaths import VendorPaths
 from gp2bm.reports.view import ImageUse
@@ -62,7 +63,7 @@ def copy_manifest(src: Path, dest: Path, paths: VendorPaths | None = None) -> li
     values, secret options and URL passwords in command lines, anywhere in the document)
     and the vendor's folders named by role (``paths``); returns where it redacted (the file
     is then rewritten, without its comments)."""
-    doc = yaml.safe_load(src.read_text(encoding="utf-8"))
+    doc = load_yaml(src)  # as gp2bm read it (YAML 1.2 booleans: ``off`` stays a word)
     redacted, where = redact_document(doc)
     if paths is not None:
         redacted = paths.document(redacted)

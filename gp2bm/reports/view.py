@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gp2bm import __version__
 from gp2bm.campaign.layout import CampaignLayout, CampaignMeta, OnLayout, run_number
-from gp2bm.campaign.record import RunRecord
+from gp2bm.campaign.record import RunRecord, check_format
 from gp2bm.campaign.resolve import campaign_suite
 from gp2bm.errors import InputError
 from gp2bm.reports.telemetry import Telemetry, TelemetrySummary, read_telemetry
@@ -107,18 +107,23 @@ def _optional_json(path: Path, notes: list[str]) -> dict | None:
 
 
 def _records(
-    layout: CampaignLayout, bench: str, notes: list[str]
+    layout: CampaignLayout, bench: str, notes: list[str], known_format: bool = True
 ) -> tuple[dict[int, RunRecord], list[Attempt]]:
-    """A benchmark's run records by run number, and the records of interrupted attempts."""
+    """A benchmark's run records by run number, and the records of interrupted attempts;
+    ``known_format``: a record of a format this gp2bm does not know is refused."""
     records: dict[int, RunRecord] = {}
     attempts: list[Attempt] = []
     for n, path in layout.record_files(bench).items():
         data = _optional_json(path, notes)
         if data is not None:
+            if known_format:
+                check_format(data, layout.relative(path))
             records[n] = RunRecord.from_dict(data)
     for path in layout.attempt_records(bench):
         data = _optional_json(path, notes)
         if data is not None:
+            if known_format:
+                check_format(data, layout.relative(path))
             attempts.append(Attempt(path.name, RunRecord.from_dict(data)))
     return records, attempts
 
@@ -128,13 +133,13 @@ def _run_index(run: RunScore) -> int | None:
 
 
 def _run_views(
-    layout: CampaignLayout, score: SuiteScore, notes: list[str]
+    layout: CampaignLayout, score: SuiteScore, notes: list[str], known_format: bool = True
 ) -> tuple[dict[str, list[RunView]], dict[str, list[Attempt]]]:
     """Each scored run with its record and telemetry; the attempts of each benchmark."""
     runs: dict[str, list[RunView]] = {}
     attempts: dict[str, list[Attempt]] = {}
     for name, bench in score.benchmarks.items():
-        records, attempts[name] = _records(layout, name, notes)
+        records, attempts[name] = _records(layout, name, notes, known_format)
         views = []
         for run in bench.runs:
             n = _run_index(run)
@@ -164,12 +169,15 @@ def load_campaign(
     cache: VerdictStore | None = None,
     progress: Progress | None = None,
     suite: Suite | None = None,
+    known_format: bool = True,
 ) -> CampaignView:
     """Read a campaign (or an extracted hand-in bundle) into a CampaignView. ``cache``: the
     checkers' verdicts of unchanged logs (``report``, ``package``; never ``verify``);
     ``progress``: told how the scoring goes; ``suite``: the suite to score by, when not
     ``suite_path``'s as it stands (verify: the bundle's names under the reference rules;
-    its benchmark manifests are still read beside ``suite_path``)."""
+    its benchmark manifests are still read beside ``suite_path``); ``known_format``: a run
+    record of a format this gp2bm does not know is refused in one line (verify reads the
+    records strictly itself, each problem a finding: ``campaign.record.read_strict``)."""
     meta, loaded = campaign_suite(root, suite_path)
     if suite is None:
         suite = loaded
@@ -179,7 +187,7 @@ def load_campaign(
             raise InputError(f"{root}: no results yet ({layout.results_dir} is absent)")
         score = score_paths([layout.results_dir], suite, cache=cache, progress=progress)
     notes: list[str] = []
-    runs, attempts = _run_views(layout, score, notes)
+    runs, attempts = _run_views(layout, score, notes, known_format)
     manifests = _manifests(suite, notes)
     ran = {
         f"{bench}/{run.index}": run.score.log is not None and run.score.log.trace is not None

@@ -2,25 +2,37 @@
 changed is not checked again by ``status``, ``report`` or ``package``.
 
 The key is the SHA-256 of what was checked (one log, or a folder's set of logs), the checker,
-the ruleset and the mlperf-logging version: a changed byte, another ruleset or another
-version of MLCommons' rules is a miss. ``verify`` never uses it (it trusts nothing), and
-``score_paths`` uses it only when given one. The cache lives outside the campaign: scoring
-never writes into the evidence.
+the ruleset, the mlperf-logging version and gp2bm's: a changed byte, another ruleset or another
+version of MLCommons' rules or of gp2bm is a miss. Each entry is sealed (HMAC-SHA-256 of
+what it says, with a key of 32 random bytes the cache keeps in ``key``, readable by its
+owner only): an entry hand-edited, copied from another machine or user, or planted in the
+folder by anything that does not hold the key is a miss, and the log is checked again. The
+seal stops what does not run as the cache's owner; what does can read the key, as it can
+edit the campaign. ``verify`` never uses it (it trusts nothing), and ``score_paths`` uses
+it only when given one. The cache lives outside the campaign: scoring never writes into
+the evidence.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import os
+import secrets
+import stat
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Protocol
 
+from gp2bm import __version__
 from gp2bm.errors import InputError
 from gp2bm.files.jsonfile import read_json_or_empty, write_json_atomic
 
-SCHEMA = "gp2bm.verdict/1"
+SCHEMA = "gp2bm.verdict/2"
+KEY_FILE = "key"
+KEY_BYTES = 32
 MLPERF_LOGGING_VERSION = version("mlperf-logging")
 
 
@@ -56,9 +68,51 @@ class VerdictStore(Protocol):
     def store(self, checker: str, ruleset: str, digest: str, value: dict) -> None: ...
 
 
+def _owned_key(path: Path) -> bytes | None:
+    """The key at ``path`` when it is the owner's alone (a regular file of this user, no
+    access for others), else None."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+            return None
+        key = fh.read(KEY_BYTES + 1)
+    return key if len(key) == KEY_BYTES else None
+
+
+def _make_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_bytes(KEY_BYTES))
+
+
+def _seal(key: bytes, entry: dict) -> str:
+    text = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class VerdictCache:
     root: Path
+
+    def _key(self) -> bytes | None:
+        """The cache's key, made on first use; None (no entry read nor written: every log
+        checked again) when it cannot be made or is not the owner's alone."""
+        path = Path(self.root) / KEY_FILE
+        for _ in range(2):
+            try:
+                return _owned_key(path)
+            except FileNotFoundError:
+                try:
+                    _make_key(path)
+                except FileExistsError:
+                    continue  # made meanwhile by another gp2bm: read it
+                except OSError:
+                    return None
+            except OSError:
+                return None
+        return None
 
     def _ident(self, checker: str, ruleset: str, digest: str) -> dict:
         return {
@@ -66,6 +120,7 @@ class VerdictCache:
             "checker": checker,
             "ruleset": ruleset,
             "mlperf_logging": MLPERF_LOGGING_VERSION,
+            "gp2bm": __version__,
             "digest": digest,
         }
 
@@ -75,17 +130,30 @@ class VerdictCache:
         return Path(self.root) / key[:2] / f"{key}.json"
 
     def load(self, checker: str, ruleset: str, digest: str) -> dict | None:
-        """The verdict stored for this content, checker, ruleset and version, or None."""
+        """The verdict stored for this content, checker, ruleset and versions, sealed with
+        the cache's key, or None."""
+        key = self._key()
+        if key is None:
+            return None
         ident = self._ident(checker, ruleset, digest)
         entry = read_json_or_empty(self._path(ident))
         if any(entry.get(k) != v for k, v in ident.items()):
             return None  # absent, half-written or not this verdict: checked again
         value = entry.get("value")
-        return value if isinstance(value, dict) else None
+        seal = entry.get("seal")
+        if not isinstance(value, dict) or not isinstance(seal, str):
+            return None
+        if not hmac.compare_digest(seal, _seal(key, {**ident, "value": value})):
+            return None  # not written by this cache's gp2bm: checked again
+        return value
 
     def store(self, checker: str, ruleset: str, digest: str, value: dict) -> None:
+        key = self._key()
+        if key is None:
+            return  # a cache that cannot be used only costs a later re-check
         ident = self._ident(checker, ruleset, digest)
+        entry = {**ident, "value": value}
         try:
-            write_json_atomic(self._path(ident), {**ident, "value": value})
+            write_json_atomic(self._path(ident), {**entry, "seal": _seal(key, entry)})
         except OSError:
             pass  # a cache that cannot be written only costs a later re-check

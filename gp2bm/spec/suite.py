@@ -175,7 +175,7 @@ def _suite(path: Path, doc: dict) -> Suite:
         benchmarks=benchmarks,
         formula=doc.get("score", {}).get("formula", ""),
         compliance=ComplianceMode(checks.get("compliance", "strict")),  # the schema's enum
-        rcp=checks.get("rcp", True),
+        rcp=checks.get("rcp", True) in (True, "on"),  # the schema: a boolean, on or off
         trial=doc.get("trial", False),
         higher_is_better=doc.get("score", {}).get("higher_is_better", True),
         power=SuitePower.from_doc(doc.get("power")),

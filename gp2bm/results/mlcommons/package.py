@@ -31,7 +31,8 @@ from typing import Any
 
 from mlperf_logging.compliance_checker import mlp_compliance
 
-from gp2bm.campaign.layout import scaling_files
+from gp2bm.campaign.layout import RESULT_GLOB, org_results, org_system_file, scaling_files
+from gp2bm.files.plaintext import printable
 from gp2bm.results.mlcommons import install, installed
 from gp2bm.results.mlcommons.capture import captured_logging
 from gp2bm.results.mlcommons.compliance import fresh_queue
@@ -39,6 +40,7 @@ from gp2bm.results.mlcommons.rcp import checker_module, trimmed_logs
 from gp2bm.results.mlcommons.rulesets import USAGE
 from gp2bm.results.mlcommons.seeds import RecordedSeedChecker, SeedLookup, nothing_read
 from gp2bm.results.rules import CheckResult
+from gp2bm.results.runlog import Record, iter_records
 
 # Where the RCP checker's trimmed copies of the logs go, in the work folder.
 TRIMMED = "rcp-logs"
@@ -46,6 +48,9 @@ TRIMMED = "rcp-logs"
 TREE = "tree"
 # How long an error or warning line of the checker is kept.
 LINE_LIMIT = 300
+# How many records of a log are read for the benchmark it names (its submission lines
+# come first).
+HEAD_RECORDS = 200
 
 
 def no_verdict(log: Path) -> CheckResult | None:
@@ -156,7 +161,10 @@ def _run(
                 os.devnull,
             )
         except Exception as exc:  # its code reads files the tree may lack
-            crashed = f"package checker crashed: {type(exc).__name__}: {exc}"
+            crashed = (
+                "MLCommons' package checker stopped before its verdict on something in the "
+                f"tree it could not read ({type(exc).__name__}: {printable(exc, 200)})"
+            )
     return records, crashed
 
 
@@ -188,8 +196,49 @@ def check_package(
         checked = tree = work / TREE / org_dir.name
         shutil.copytree(org_dir, tree, symlinks=True)
         handing = contextlib.nullcontext()
+    problems = tree_problems(org_dir)
+    if problems:  # the checker's code would stop on them with a bare KeyError
+        return _verdict([], None, [], {}, problems)
     records, crashed = _run(module, tree, ruleset, handing)
     return _verdict(records, crashed, _prefixes(org_dir, work), _scaling_written(checked))
+
+
+def _named_benchmark(log: Path) -> object:
+    """The benchmark a log's ``submission_benchmark`` line names, or None."""
+    try:
+        for n, rec in enumerate(iter_records(log)):
+            if n >= HEAD_RECORDS:
+                break
+            if isinstance(rec, Record) and rec.key == "submission_benchmark":
+                return rec.value
+    except OSError:
+        return None  # the checker says what it cannot read
+    return None
+
+
+def tree_problems(org_dir: Path) -> list[str]:
+    """What in an organisation's tree MLCommons' package checker cannot read but crashes on
+    (a ``KeyError`` or ``FileNotFoundError`` of its own code), one line each naming the
+    file: a system without its description, a log in another benchmark's folder."""
+    org_dir = Path(org_dir)
+    org = org_dir.name
+    problems = []
+    for system in sorted(p for p in org_results(org_dir).glob("*") if p.is_dir()):
+        if not org_system_file(org_dir, system.name).is_file():
+            problems.append(
+                f"{org}/systems/{printable(system.name, 100)}.json: missing (the package "
+                "checker reads the description of each system with results)"
+            )
+        for folder in sorted(p for p in system.iterdir() if p.is_dir()):
+            for log in sorted(folder.glob(RESULT_GLOB)):
+                named = _named_benchmark(log)
+                if named is not None and named != folder.name:
+                    problems.append(
+                        f"{printable(log.relative_to(org_dir.parent).as_posix(), 200)}: a "
+                        f"'{printable(named, 40)}' log in the '{printable(folder.name, 40)}' "
+                        "folder (each benchmark's logs lie in its own folder)"
+                    )
+    return problems
 
 
 def _prefixes(org_dir: Path, work: Path) -> list[str]:
@@ -209,9 +258,10 @@ def _verdict(
     crashed: str | None,
     prefixes: list[str],
     scaling: dict[str, float],
+    problems: list[str] | None = None,
 ) -> PackageRun:
-    lines = []
-    errors, warnings = [], []
+    lines = [f"ERROR - {p} (the checker was not run)" for p in problems or []]
+    errors, warnings = list(problems or []), []
     for rec in records:
         text = rec.getMessage()
         for prefix in prefixes:
