@@ -349,7 +349,8 @@ def _scratch_of(pid: int) -> list[Path]:
 def _start(args: list, tmp_path: Path) -> subprocess.Popen:
     """gp2bm in a process of its own; its output goes to files (a killed gp2bm's checker
     processes would hold pipes open)."""
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    # its scratch under this test's temporary folder (TMPDIR: tempfile.gettempdir's)
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), TMPDIR=tempfile.gettempdir())
     out = open(tmp_path / "stdout", "w")  # noqa: SIM115 - closed by _finish
     err = open(tmp_path / "stderr", "w")  # noqa: SIM115 - closed by _finish
     proc = subprocess.Popen([*GP2BM, *map(str, args)], stdout=out, stderr=err, env=env)
@@ -448,7 +449,13 @@ def test_a_stopped_verify_ends_its_side_before_removing_the_folder_it_writes_int
 
 @pytest.mark.slow
 @pytest.mark.reliability("handin-interrupted")
-def test_a_killed_verify_or_package_is_cleaned_by_the_next(cli, bundle, tmp_path):
+def test_a_killed_verify_or_package_is_cleaned_by_the_next(cli, bundle, tmp_path, monkeypatch):
+    """The killed verify's scratch folder in a temporary folder of this test's own: any
+    other gp2bm on the machine sweeps the shared one of the orphans it finds (as it
+    should), which would take this one away before the test looks for it."""
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     proc = _stopped_inside_the_work(["verify", bundle], tmp_path, "verify")
     workers = _children(proc.pid)
     assert workers  # the side process that runs MLCommons' package checker, at least
