@@ -191,7 +191,7 @@ def test_an_edited_score_in_the_bundle_json_readme_and_page_is_found(cli, bundle
     (top / "gp2bm-bundle.json").write_text(json.dumps(meta, indent=2) + "\n")
     _resum(top, "gp2bm-bundle.json")
     _edit(top, "README.md", f"**{score:.6f}**", f"**{better:.6f}**")
-    _edit(top, "reports/report.html", f'id="score">{score:.4f}<', f'id="score">{better:.4f}<')
+    _edit(top, "reports/report.html", f'id="score">{score:.6f}<', f'id="score">{better:.6f}<')
     res = cli("verify", _pack(top, tmp_path / "t.tar.gz"))
     assert res.code == 1
     assert f"gp2bm-bundle.json: score: claimed {better!r}" in res.out

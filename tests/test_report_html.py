@@ -62,7 +62,7 @@ def test_page_is_self_contained(report):
     ]
     view = load_campaign(root)
     assert read_claims(path) == json.loads(json.dumps(claims(view)))
-    assert f"{view.score.score:.4f}" in html
+    assert f"{view.score.score:.6f}" in html
 
 
 def test_sections_present(report):
@@ -130,7 +130,7 @@ def test_chromium_renders_the_report(report, tmp_path):
         text=True,
     ).stdout
     score = load_campaign(root).score.score
-    assert f'id="score">{score:.4f}<' in dom
+    assert f'id="score">{score:.6f}<' in dom
     assert "RFP score" in dom
 
 

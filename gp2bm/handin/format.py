@@ -16,7 +16,11 @@ from __future__ import annotations
 #    logs (power/result_N/node_K.txt); each benchmark's 95 % interval and MLPerf's stated
 #    variance, the score's interval, in the claims, the README and every report (the CSV's
 #    interval and variance columns, the workbook's, the HTML page's spread bar).
-BUNDLE_FORMAT = 3
+# 4: the RFP template the filled workbook was made from (reports/template/), which verify
+#    fills again and compares cell by cell; the wheel of the gp2bm that wrote the bundle
+#    (tool/, named and hashed in gp2bm-bundle.json); the HTML score card at the score's six
+#    decimals, as every other report.
+BUNDLE_FORMAT = 4
 
 # The package checker compares each line with readlines() output, newline included: only a
 # last line without a newline ever matches. So the file holds exactly this, no newline.

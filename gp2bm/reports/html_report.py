@@ -34,7 +34,13 @@ from gp2bm.reports.completeness import BANNER_TITLE, incomplete
 from gp2bm.reports.humanize import human_value
 from gp2bm.reports.nested import flatten
 from gp2bm.reports.node_text import summary_rows
-from gp2bm.reports.official import energy_text, factor_text, scaled, score_spread_text
+from gp2bm.reports.official import (
+    SCORE_DECIMALS,
+    energy_text,
+    factor_text,
+    scaled,
+    score_spread_text,
+)
 from gp2bm.reports.software import software
 from gp2bm.reports.telemetry import Telemetry
 from gp2bm.reports.view import CampaignView, images_used, submission_fixes
@@ -411,7 +417,7 @@ def _score_cards(score: SuiteScore) -> str:
     else:
         card = (
             '<div class="card"><div class="label">RFP score (higher is better)</div>'
-            f'<div class="value valid" id="score">{score.score:.4f}</div>'
+            f'<div class="value valid" id="score">{score.score:.{SCORE_DECIMALS}f}</div>'
             f'<div class="sub">{formula}{_score_interval_sub(score)}</div></div>'
         )
     cards = [card]
