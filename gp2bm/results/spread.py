@@ -180,14 +180,23 @@ def benchmark_interval(
     resamples: int = RESAMPLES,
 ) -> Interval:
     """The interval on the result of a benchmark whose good runs took ``times`` minutes and
-    of which ``failed`` runs failed, scaled by ``factor`` (its result's)."""
+    of which ``failed`` runs failed, scaled by ``factor`` (its result's); computed once for
+    the same runs (each report asks for it)."""
+    key = tuple(sorted(float(t) for t in times))
+    return _benchmark_interval(key, failed, max_failed_runs, factor, resamples)
+
+
+@lru_cache(maxsize=256)
+def _benchmark_interval(
+    times: tuple[float, ...], failed: int, max_failed_runs: int, factor: float | None,
+    resamples: int,
+) -> Interval:
     runs = len(times) + failed
     if factor is None:
         return Interval(None, None, runs=runs, resamples=resamples, reason="no scaling factor")
     if olympic_result(times, failed, max_failed_runs) is None:
         return Interval(None, None, runs=runs, resamples=resamples, reason="no result")
-    key = tuple(sorted(float(t) for t in times))
-    low, high, seed, no_result, results = _unscaled(key, failed, max_failed_runs, resamples)
+    low, high, seed, no_result, results = _unscaled(times, failed, max_failed_runs, resamples)
     reason = "" if high is not None else f"{no_result * 100:.1f} % of the resamples have no result"
     if low is None:
         high = None
@@ -279,7 +288,15 @@ def resampled_scores(terms: Sequence[tuple[float, Interval]]) -> list[float | No
 
 def score_interval(terms: Sequence[tuple[float, Interval]]) -> ScoreInterval | None:
     """The score's interval from each benchmark's weight and interval (its resamples);
-    None when a benchmark has no interval."""
+    None when a benchmark has no interval. Computed once per set of terms: every report
+    of a campaign (and verify, rendering each again) asks for the same one."""
+    return _score_interval(tuple((float(w), i) for w, i in terms))
+
+
+@lru_cache(maxsize=64)
+def _score_interval(terms: tuple[tuple[float, Interval], ...]) -> ScoreInterval | None:
+    # an Interval's hash leaves its resamples out: they follow from its seed (the runs'
+    # times), its ends (the scaling factor), its runs and its resample count, which it has
     if not terms or any(i.low is None or not i.resampled for _, i in terms):
         return None
     scores = resampled_scores(terms)
