@@ -83,3 +83,13 @@ def test_a_swapped_wheel_is_a_finding(cli, bundle, tmp_path):
     assert res.code == 1
     assert "gp2bm-bundle.json: gp2bm_wheel: sha256: claimed" in res.out
     assert "gp2bm-bundle.json: gp2bm_wheel: bytes: claimed" in res.out
+
+
+def test_a_bundle_without_its_wheel_entry_is_a_finding(cli, bundle, tmp_path):
+    top = _unpack(bundle, tmp_path)
+    meta = json.loads((top / "gp2bm-bundle.json").read_text())
+    del meta["gp2bm_wheel"]
+    (top / "gp2bm-bundle.json").write_text(json.dumps(meta, indent=2) + "\n")
+    _resum(top, "gp2bm-bundle.json")
+    res = cli("verify", _pack(top, tmp_path / "t.tar.gz"))
+    assert res.code == 1 and "gp2bm_wheel: missing" in res.out

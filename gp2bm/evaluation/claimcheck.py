@@ -73,8 +73,9 @@ def _wheel(meta: dict, bundle: BundleFiles, result: Verification) -> None:
     verified (an evaluator verifies with a gp2bm of their own, or installs this one)."""
     info = meta.get("gp2bm_wheel")
     where = f"{BUNDLE_FILE}: gp2bm_wheel"
-    if info is None:
-        result.unverifiable.append(f"{where}: none (which gp2bm wrote it is the packager's word)")
+    if info is None:  # every bundle of this format carries it: left out is a finding
+        result.differences.append(f"{where}: missing (a bundle of format {BUNDLE_FORMAT} "
+                                  "carries the wheel of the gp2bm that wrote it)")  # fmt: skip
         return
     path = info.get("path") if isinstance(info, dict) else None
     member = bundle.member(path) if isinstance(path, str) else None
