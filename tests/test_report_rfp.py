@@ -169,6 +169,12 @@ def test_rfp_bad_input(cli, tmp_path, template):
     res = cli("report", root, "--template", template, "--xlsx", tmp_path / "o.xlsx",
               "--changes", tmp_path / "missing.txt")  # fmt: skip
     assert res.code == 2 and "missing.txt: file not found" in res.err
+    empty = tmp_path / "empty.txt"
+    empty.write_text(" \n\n")  # a blank description would be a gap verify fills again as one
+    res = cli("report", root, "--template", template, "--xlsx", tmp_path / "o.xlsx",
+              "--changes", empty)  # fmt: skip
+    assert res.code == 2 and "empty.txt: empty" in res.err and "No changes." in res.err, res.err
+    assert not (tmp_path / "o.xlsx").exists()
     changes = tmp_path / "changes.txt"
     changes.write_text("None.\n")
     res = cli("report", root, "--changes", changes)  # no template given, none kept
@@ -301,6 +307,16 @@ def test_answers_given_once_fill_the_bundle_and_an_incomplete_workbook_is_refuse
     verdict = cli("verify", bundle, "--suite", rules, "--json")
     assert verdict.code == 1
     assert any("RFP workbook" in p for p in verdict.json()["problems"])
+    assert verdict.json()["differences"] == []  # the incomplete workbook fills again alike
+    # a blank description kept by an earlier gp2bm is blank, in the bundle and in verify
+    kept = root / ".rfp-answers" / "answers.json"
+    answers = json.loads(kept.read_text())
+    kept.write_text(json.dumps({**answers, "changes": ""}))
+    blank = tmp_path / "blank.tar.gz"
+    assert cli("package", root, "-o", blank, "--allow-incomplete").code == 0
+    verdict = cli("verify", blank, "--suite", rules, "--json")
+    assert verdict.code == 1 and verdict.json()["differences"] == [], verdict.out[-2000:]
+    kept.write_text(json.dumps(answers))
     # the description of changes given later: the kept answers, completed, make it whole
     changes = tmp_path / "changes.txt"
     changes.write_text(CHANGES + "\n")

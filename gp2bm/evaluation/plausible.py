@@ -2,7 +2,8 @@
 
 The bundle's accelerator and count are its system description's (``accelerator_model_name``,
 ``accelerators_per_node``; the hardware cross-check holds them against the inventory and
-the records), its node count the suite's. Each benchmark's recomputed result is judged
+the records), its node count the suite's (the atlas counts accelerators in all: per node
+times nodes). Each benchmark's recomputed result is judged
 against every closed-division result of that accelerator, count and node count:
 
 * faster than the fastest published by more than the atlas's margin (1.5x): the
@@ -33,13 +34,14 @@ def judge(view: CampaignView, result: Verification) -> None:
             f"not judged: no accelerator the published results know ({model})"
         )
         return
-    name, count = claimed
+    name, per_node = claimed
+    nodes = view.suite.nodes
     atlas = load_atlas()
     said = []
     for bench, b in view.score.benchmarks.items():
         if b.minutes is None or not b.minutes > 0:
             continue
-        judged = plausibility(atlas, bench, name, count, view.suite.nodes, b.minutes)
+        judged = plausibility(atlas, bench, name, per_node * nodes, nodes, b.minutes)
         said.append(f"{bench}: {judged.sentence}")
         if judged.verdict == IMPLAUSIBLE:
             why = judged.sentence.removeprefix(f"{IMPLAUSIBLE}: ")

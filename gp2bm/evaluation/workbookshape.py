@@ -107,6 +107,24 @@ def _short(value) -> str:
     return repr(printable(value, SHORT)) if isinstance(value, str) else printable(value, SHORT)
 
 
+def _texts_differ(claimed, expected) -> str:
+    """``claimed X, recomputed Y``; two long texts alike at the start are quoted from a
+    little before where they part, so the finding shows the difference."""
+    if isinstance(claimed, str) and isinstance(expected, str):
+        same = 0
+        for x, y in zip(claimed, expected, strict=False):
+            if x != y:
+                break
+            same += 1
+        if same > SHORT // 2:
+            start = same - SHORT // 4
+            return (
+                f"claimed {_short('...' + claimed[start:])}, recomputed "
+                f"{_short('...' + expected[start:])} (alike for their first {same} characters)"
+            )
+    return f"claimed {_short(claimed)}, recomputed {_short(expected)}"
+
+
 KINDS = {"f": "formula", "s": "text", "n": "number", "b": "boolean", "d": "date", "e": "error"}
 
 
@@ -123,7 +141,7 @@ def _cell_difference(where: str, claimed, expected) -> str | None:
     if a[0] != b[0]:
         return f"{where}: claimed {_typed(a)}, recomputed {_typed(b)}"
     if a[0] != "empty" and not close(a[1], b[1]):
-        return f"{where}: claimed {_short(a[1])}, recomputed {_short(b[1])}"
+        return f"{where}: {_texts_differ(a[1], b[1])}"
     if a[2] != b[2]:
         return f"{where}: number format {_short(a[2])}, recomputed {_short(b[2])}"
     return None

@@ -45,6 +45,8 @@ def stored_answers(files: CampaignFiles) -> RfpAnswers | None:
     changes = data.get("changes")
     if changes is not None and not isinstance(changes, str):
         raise InputError(f"{path}: changes is not text")
+    if changes is not None and not changes.strip():
+        changes = None  # kept blank by an earlier gp2bm: blank, as the workbook shows it
     return RfpAnswers(template, changes, found["proposed"], found["test"])
 
 

@@ -184,11 +184,12 @@ def _published(view: CampaignView) -> list[tuple[str, float, list[float]]]:
     claimed = claimed_accelerator(view.system_desc)
     if claimed is None:
         return []
-    name, count = claimed
+    name, per_node = claimed
+    nodes = view.score.suite.nodes
     atlas = load_atlas()
     out = []
     for bench, b in view.score.benchmarks.items():
-        rows = atlas.results(bench, name, count, view.score.suite.nodes)
+        rows = atlas.results(bench, name, per_node * nodes, nodes)
         times = sorted(r.minutes for r in rows if r.minutes is not None)
         if b.minutes is not None and times:
             out.append((bench, b.minutes, times))

@@ -332,6 +332,11 @@ def read_changes(path: Path | None) -> str | None:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     text = text.strip()
+    if not text:
+        raise InputError(
+            f"{path}: empty (the description of changes says what was changed; write "
+            "'No changes.' when nothing was)"
+        )
     if len(text) > MAX_CELL_CHARS:
         raise InputError(
             f"{path}: {len(text)} characters, more than one spreadsheet cell holds "
@@ -521,7 +526,7 @@ def workbook_gaps(
     """What the filled form lacks: the campaign's gaps, a blank description of changes, an
     answer that is still a placeholder."""
     gaps = incomplete(view)
-    if "changes" in layout.test and changes is None:
+    if "changes" in layout.test and not (changes or "").strip():
         gaps.append(
             f"the description of changes ({layout.test['changes']}) is blank: give --changes FILE"
         )

@@ -60,7 +60,8 @@ def slow_run_warning(
 ) -> str | None:
     """``the node may be misconfigured: 31 % slower than the slowest published 8x
     H100-SXM5-80GB ResNet result (...)``, or None when the run is not that slow."""
-    judged = plausibility(atlas, benchmark, node.name, node.count, nodes, minutes)
+    count = node.count * nodes  # the atlas counts accelerators in all
+    judged = plausibility(atlas, benchmark, node.name, count, nodes, minutes)
     if judged.verdict != SLOW or judged.slowest is None:
         return None
     slower = minutes / judged.slowest - 1
@@ -69,7 +70,7 @@ def slow_run_warning(
     on = f"{nodes} node{'s' if nodes != 1 else ''}"
     return (
         f"the node may be misconfigured: {slower * 100:.0f} % slower than the slowest "
-        f"published {node.count}x {node.name} {NAMES.get(benchmark, benchmark)} result "
+        f"published {count}x {node.name} {NAMES.get(benchmark, benchmark)} result "
         f"({minutes:.2f} min against {judged.slowest:.2f} min, of {len(judged.compared)} "
         f"published results on {on})"
     )
