@@ -40,6 +40,38 @@ def test_published_spellings_have_one_name(spelling, name):
     assert accelerator_name(spelling) == (name, True)
 
 
+@pytest.mark.parametrize(
+    ("nvml", "name"),
+    [  # what NVML (nvidia-smi --query-gpu=name) calls each part the atlas has results of
+        ("NVIDIA H100 80GB HBM3", "H100-SXM5-80GB"),
+        ("NVIDIA H100 PCIe", "H100-PCIe-80GB"),
+        ("NVIDIA H200", "H200-SXM5-141GB"),
+        ("NVIDIA B200", "B200-SXM-180GB"),
+        ("NVIDIA A100-SXM4-80GB", "A100-SXM4-80GB"),
+        ("NVIDIA A100-SXM4-40GB", "A100-SXM4-40GB"),
+        ("NVIDIA A100 80GB PCIe", "A100-PCIe-80GB"),
+        ("NVIDIA A100-PCIE-40GB", "A100-PCIe-40GB"),
+        ("Tesla V100-SXM2-16GB", "V100-SXM2-16GB"),
+        ("Tesla V100-SXM2-32GB", "V100-SXM2-32GB"),
+        ("Tesla V100-SXM3-32GB", "V100-SXM3-32GB"),
+        ("Tesla V100S-PCIE-32GB", "V100S-PCIe-32GB"),
+        ("NVIDIA A30", "A30-PCIe-24GB"),
+        ("NVIDIA L40S", "L40S"),
+    ],
+)
+def test_the_names_nvml_gives_are_the_atlas_names(nvml, name):
+    """A node's inventory (NVML) and the system description written from it meet the
+    published results under the same name; a part with no published result is not made
+    one that has ("NVIDIA H200 NVL" is not the SXM H200)."""
+    assert accelerator_name(nvml) == (name, True)
+    assert load_atlas().rows(accelerator=nvml), nvml
+
+
+@pytest.mark.parametrize("nvml", ["NVIDIA H200 NVL", "NVIDIA H100 NVL", "NVIDIA GH200 480GB"])
+def test_a_part_without_published_results_is_not_another_part(nvml):
+    assert normalise_accelerator(nvml) is None and not load_atlas().rows(accelerator=nvml)
+
+
 def test_every_listed_spelling_maps_to_its_own_name_and_no_other():
     for name, spellings in SPELLINGS.items():
         assert normalise_accelerator(name) == name

@@ -31,8 +31,13 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     ),
     "H100-SXM5-96GB": ("NVIDIA H100-SXM5-96GB",),
     "H100-PCIe-80GB": ("NVIDIA H100-PCIe-80GB", "NVIDIA H100-PCIe", "NVIDIA H100 PCIe 80GB"),
-    "H200-SXM5-141GB": ("NVIDIA H200-SXM5-141GB", "NVIDIA H200 141GB HBM3e"),
-    "B200-SXM-180GB": ("NVIDIA Blackwell GPU (B200-SXM-180GB)", "NVIDIA B200-SXM-180GB"),
+    # "NVIDIA H200", "NVIDIA B200": what NVML calls the SXM parts (the PCIe card is "H200 NVL")
+    "H200-SXM5-141GB": ("NVIDIA H200-SXM5-141GB", "NVIDIA H200 141GB HBM3e", "NVIDIA H200"),
+    "B200-SXM-180GB": (
+        "NVIDIA Blackwell GPU (B200-SXM-180GB)",
+        "NVIDIA B200-SXM-180GB",
+        "NVIDIA B200",
+    ),
     "GB200": ("NVIDIA Blackwell GPU (GB200)", "NVIDIA GB200"),
     "A100-SXM4-80GB": (
         "NVIDIA A100-SXM4-80GB",
@@ -58,6 +63,7 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
         "NVIDIA A100-PCIe-80GB (300W)",
         "NVIDIA A100-PCIE-80GB (300W)",
         "NVIDIA A100 - PCIe - 80 GB",
+        "NVIDIA A100 80GB PCIe",  # NVML's name of it
     ),
     "A100-PCIe-40GB": (
         "NVIDIA A100-PCIe-40GB",
@@ -78,7 +84,7 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "V100-SXM2-32GB": ("Nvidia Tesla V100-SXM2-32GB", "NVIDIA V100-SXM2-32GB"),
     "V100-SXM3-32GB": ("NVIDIA V100-SXM3-32GB (450W)",),
     "V100S-PCIe-32GB": ("Nvidia Tesla V100S-PCIe-32GB",),
-    "MI300X-192GB": ("AMD Instinct MI300X 192GB HBM3",),
+    "MI300X-192GB": ("AMD Instinct MI300X 192GB HBM3", "AMD Instinct MI300X"),
     "RX-7900-XTX": ("AMD Radeon RX 7900 XTX",),
     "Gaudi": ("Habana Gaudi", "Habana Gaudi HL-205"),
     "Gaudi2": ("Habana Gaudi2", "Intel Gaudi2"),
@@ -94,7 +100,8 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
 # What a system without accelerators writes (CPU-only submissions): no accelerator.
 NO_ACCELERATOR = ("", "n/a", "na", "none", "-")
 
-_VENDORS = re.compile(r"^(nvidia tesla|nvidia|habana|intel|amd|graphcore)\s+")
+# "Tesla" alone: NVML's names of the V100 ("Tesla V100-SXM2-32GB")
+_VENDORS = re.compile(r"^(nvidia tesla|nvidia|tesla|habana|intel|amd|graphcore)\s+")
 _POWER = re.compile(r"\(\s*\d+\s*w\s*\)")
 _SEPARATORS = re.compile(r"[\s_-]+")
 
@@ -123,7 +130,7 @@ def clean_accelerator(name: str) -> str:
     if has_no_accelerator(name):
         return ""
     text = _POWER.sub(" ", " ".join(name.split())).strip()
-    text = re.sub(r"^(?i:nvidia tesla|nvidia|habana|intel|amd|graphcore)\s+", "", text)
+    text = re.sub(r"^(?i:nvidia tesla|nvidia|tesla|habana|intel|amd|graphcore)\s+", "", text)
     return _SEPARATORS.sub("-", text).strip("-")
 
 
