@@ -80,6 +80,22 @@ def test_expect_cannot_tell_exits_1(cli):
     assert "cannot tell" in res.out and "cannot tell every benchmark" in res.err
 
 
+def test_a_name_of_several_accelerators_is_asked_not_guessed(cli):
+    """"H100" is three parts of the record, "A100" four (and one old result published as
+    "NVIDIA A100"): expect and atlas name them and exit 2; a part's own name passes."""
+    res = cli("expect", "--accelerator", "H100", "--count", 8)
+    assert res.code == 2 and res.err.count("\n") == 1, res.err
+    assert "H100-PCIe-80GB, H100-SXM5-80GB, H100-SXM5-96GB; give one of them" in res.err
+    res = cli("expect", "--accelerator", "A100", "--count", 8)
+    assert res.code == 2 and "A100-SXM4-80GB" in res.err and "'A100' alone is how 1" in res.err
+    res = cli("expect", "--accelerator", "MI300X", "--count", 8)
+    assert res.code == 2 and "MI300X-192GB; give one of them" in res.err
+    res = cli("atlas", "--accelerator", "H100")
+    assert res.code == 2 and "H100-SXM5-80GB" in res.err
+    assert cli("atlas", "--accelerator", "A100").code == 0  # its one published row is shown
+    assert cli("expect", "--accelerator", "Gaudi", "--count", 8).code == 0  # not Gaudi2
+
+
 def test_expect_needs_a_count(cli):
     res = cli("expect", "--accelerator", "H100-SXM5-80GB", "--count", 0)
     assert res.code == 2

@@ -51,6 +51,27 @@ def test_a_two_node_result_far_faster_than_two_node_results_is_implausible(tmp_p
     assert "16x H100-SXM5-80GB BERT results on 2 nodes" in result.checked["plausibility"]
 
 
+def test_accelerators_the_record_cannot_judge_are_listed_as_unverifiable(tmp_path):
+    """An accelerator the atlas does not know, or no published result at that count, is
+    not believed by silence: it is listed among what the bundle cannot prove."""
+    for desc in (
+        {"accelerator_model_name": "Acme X9000", "accelerators_per_node": "8"},
+        {"accelerator_model_name": "NVIDIA H100 80GB HBM3", "accelerators_per_node": "3"},
+    ):
+        view = _view(1, {"resnet": 10.0})
+        view.system_desc = desc
+        result = Verification(bundle=tmp_path / "b.tar.gz")
+        plausible.judge(view, result)  # type: ignore[arg-type]
+        assert not result.reservations
+        (line,) = [u for u in result.unverifiable if u.startswith("published results: ")]
+        assert "cannot judge" in line or "not judged" in line, line
+    view = _view(1, {"resnet": 10.0})
+    view.system_desc = {"accelerator_model_name": "N/A", "accelerators_per_node": "0"}
+    result = Verification(bundle=tmp_path / "b.tar.gz")
+    plausible.judge(view, result)  # type: ignore[arg-type]
+    assert result.checked["plausibility"].startswith("not judged") and not result.unverifiable
+
+
 def test_the_report_strip_plot_shows_the_results_of_as_many_nodes():
     view = _view(2, {"resnet": 7.7, "bert": 3.3})
     assert _published(view) == [  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ never joins another accelerator's results.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # The one name -> every published spelling of it (and the examples of MLCommons' own
 # tables). Names are the part's model as NVIDIA and the others write it, form and memory
@@ -137,6 +138,23 @@ def clean_accelerator(name: str) -> str:
 def has_no_accelerator(name: str) -> bool:
     """A CPU-only system's ``accelerator_model_name`` ("N/A")."""
     return name.strip().casefold() in NO_ACCELERATOR
+
+
+def named_by(name: str, names: Iterable[str]) -> list[str]:
+    """The accelerators among ``names`` (one name each) that ``name`` is a shorter name of,
+    whole words only: "H100" -> H100-PCIe-80GB, H100-SXM5-80GB...; "MI300X" -> MI300X-192GB.
+    Empty for a name the table knows, or one no accelerator's name holds."""
+    if normalise_accelerator(name) is not None:
+        return []
+    key = _key(name)
+    if not key:
+        return []
+    found = set()
+    for one in names:
+        other = _key(one)
+        if other != key and f"-{key}-" in f"-{other}-":
+            found.add(one)
+    return sorted(found)
 
 
 def accelerator_name(name: str) -> tuple[str, bool]:

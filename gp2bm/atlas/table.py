@@ -19,7 +19,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from gp2bm.atlas.accelerators import accelerator_name
+from gp2bm.atlas.accelerators import SPELLINGS, accelerator_name, named_by
 from gp2bm.errors import InputError
 
 FORMAT = "gp2bm.atlas/1"
@@ -235,6 +235,25 @@ class Atlas:
     @property
     def accelerators(self) -> list[str]:
         return sorted({row.accelerator for row in self.all if row.accelerator})
+
+    def one_accelerator(self, given: str, option: str = "--accelerator") -> None:
+        """InputError when ``given`` is a shorter name of several accelerators, or of one
+        under another name ("H100", "A100", "MI300X"): which one is asked, not guessed.
+        A name the table knows, or one no accelerator's name holds, passes."""
+        others = named_by(given, set(SPELLINGS) | set(self.accelerators))
+        if not others:
+            return
+        as_published = len(self.rows(accelerator=given))
+        alone = (
+            f" ({given!r} alone is how {as_published} result(s) were published: it says "
+            "too little to join the others)"
+            if as_published
+            else ""
+        )
+        raise InputError(
+            f"{option} {given}: the published results name {len(others)} accelerator(s) so: "
+            f"{', '.join(others)}{alone}; give one of them (gp2bm atlas lists their results)"
+        )
 
 
 def data_path(name: str = ATLAS_FILE) -> Path:

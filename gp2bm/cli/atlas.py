@@ -67,6 +67,8 @@ def atlas(
         round=_round(round_, the_atlas.rounds),
         division=division.value if division else None,
     )
+    if accelerator and not rows:
+        the_atlas.one_accelerator(accelerator)
     if as_json:
         print(json.dumps({"count": len(rows), "rows": [r.as_dict() for r in rows]}, indent=2))
     elif as_csv:
@@ -92,6 +94,7 @@ def expect(
 ):
     the_suite = resolve_suite(suite)
     the_atlas = load_atlas()
+    the_atlas.one_accelerator(accelerator)
     found = expect_campaign(
         the_atlas,
         accelerator,

@@ -3,21 +3,22 @@
 The bundle's accelerator and count are its system description's (``accelerator_model_name``,
 ``accelerators_per_node``; the hardware cross-check holds them against the inventory and
 the records), its node count the suite's (the atlas counts accelerators in all: per node
-times nodes). Each benchmark's recomputed result is judged
-against every closed-division result of that accelerator, count and node count:
+times nodes). Each benchmark's recomputed result is judged against every closed-division
+result of that accelerator, count and node count:
 
 * faster than the fastest published by more than the atlas's margin (1.5x): the
   reservation ``implausible`` (``campaign.trust``), accepted only by name;
 * faster within the margin, or slower than the slowest published ("the node may be
-  misconfigured"): said, not a reservation;
-* no accelerator, an accelerator the atlas does not know, no such published result: said
-  as what could not be judged.
+  misconfigured"): said, and listed as unverifiable;
+* accelerators the atlas does not know, or no such published result: listed as
+  unverifiable (what the record cannot vouch for); a node without accelerators: said as
+  not judged.
 """
 
 from __future__ import annotations
 
 from gp2bm.atlas import load_atlas, plausibility
-from gp2bm.atlas.claims import CANNOT_JUDGE, IMPLAUSIBLE, PLAUSIBLE, claimed_accelerator
+from gp2bm.atlas.claims import IMPLAUSIBLE, PLAUSIBLE, claimed_accelerator
 from gp2bm.campaign.trust import IMPLAUSIBLE_RESULT
 from gp2bm.evaluation.verification import Verification
 from gp2bm.files.plaintext import printable
@@ -29,10 +30,12 @@ def judge(view: CampaignView, result: Verification) -> None:
     a line of what was judged otherwise (``result.checked["plausibility"]``)."""
     claimed = claimed_accelerator(view.system_desc)
     if claimed is None:
-        model = printable(str((view.system_desc or {}).get("accelerator_model_name")), 60)
-        result.checked["plausibility"] = (
-            f"not judged: no accelerator the published results know ({model})"
-        )
+        desc = view.system_desc or {}
+        model = printable(str(desc.get("accelerator_model_name")), 60)
+        unjudged = f"not judged: no accelerator the published results know ({model})"
+        result.checked["plausibility"] = unjudged
+        if _some(desc.get("accelerators_per_node")):  # accelerators the record cannot name
+            result.unverifiable.append(f"published results: {unjudged}")
         return
     name, per_node = claimed
     nodes = view.suite.nodes
@@ -46,6 +49,14 @@ def judge(view: CampaignView, result: Verification) -> None:
         if judged.verdict == IMPLAUSIBLE:
             why = judged.sentence.removeprefix(f"{IMPLAUSIBLE}: ")
             result.reserve(IMPLAUSIBLE_RESULT, f"{bench}: {why}", [bench])
-        elif judged.verdict not in (PLAUSIBLE, CANNOT_JUDGE):
+        elif judged.verdict != PLAUSIBLE:  # faster within the margin, slow, or unjudged
             result.unverifiable.append(f"published results: {bench}: {judged.sentence}")
     result.checked["plausibility"] = "; ".join(said) or "no result to judge"
+
+
+def _some(count: object) -> bool:
+    """A positive whole number of accelerators."""
+    try:
+        return int(str(count).strip()) > 0
+    except ValueError:
+        return False
