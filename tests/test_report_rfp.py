@@ -112,8 +112,9 @@ def test_fill_the_real_rfp_workbook(cli, tmp_path, template):
 
 
 def test_proposed_results_projected_from_the_published_ones(cli, tmp_path, template):
-    """``--proposed bert=expect``: the campaign node's 8 A100-SXM4-80GB on the proposed 2
-    nodes, as ``gp2bm expect`` projects them, in seconds, each cell commented so."""
+    """``--proposed bert=expect``: the proposed 2 nodes, each the campaign's node of 8
+    A100-SXM4-80GB (16 in all), as ``gp2bm expect`` projects them, in seconds, each cell
+    commented so."""
     root = synthetic_campaign(tmp_path)
     out = tmp_path / "filled.xlsx"
     res = cli("report", root, "--template", template, "--xlsx", out, "--proposed", "nodes=2",
@@ -122,12 +123,14 @@ def test_proposed_results_projected_from_the_published_ones(cli, tmp_path, templ
     ws = load_workbook(out)["MLPerf"]
     atlas = load_atlas()
     for cell, bench in (("D8", "bert"), ("D9", "resnet")):
-        expected = expect_benchmark(atlas, bench, "A100-SXM4-80GB", 8, 2)
+        expected = expect_benchmark(atlas, bench, "A100-SXM4-80GB", 16, 2)
         assert expected.minutes is not None
+        one_node = expect_benchmark(atlas, bench, "A100-SXM4-80GB", 8, 1).minutes
+        assert one_node is not None and expected.minutes < one_node
         assert ws[cell].value == pytest.approx(60 * expected.minutes, abs=1e-3)
         note = ws[cell].comment.text
         assert note.startswith("Projected from published MLPerf results, not measured")
-        assert "--accelerator A100-SXM4-80GB --count 8 --nodes 2" in note
+        assert "--accelerator A100-SXM4-80GB --count 16 --nodes 2" in note
     assert ws["D7"].value == 2
     # a node with no accelerator the published results know: one line, nothing written
     inventory = root / "inventory.json"

@@ -444,8 +444,9 @@ def projected_answers(
     out, notes = dict(proposed), {}
     for key in [k for k, v in proposed.items() if str(v).strip().lower() == PROJECTED]:
         option = f"--proposed {key}={PROJECTED}"
-        name, count = _node_accelerator(view, option)
+        name, per_node = _node_accelerator(view, option)
         nodes = int(proposed.get("nodes") or view.suite.nodes)
+        count = per_node * nodes  # the proposed nodes, each the campaign's node
         found = expect_benchmark(load_atlas(), key, name, count, nodes)
         if found.minutes is None:
             raise InputError(f"{option}: {found.explanation}")
