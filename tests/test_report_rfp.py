@@ -178,6 +178,13 @@ def test_rfp_bad_input(cli, tmp_path, template):
               "--changes", empty)  # fmt: skip
     assert res.code == 2 and "empty.txt: empty" in res.err and "No changes." in res.err, res.err
     assert not (tmp_path / "o.xlsx").exists()
+    token = "ghp_" + "A1b2C3d4" * 5  # a GitHub token's shape, pasted into the description
+    leaky = tmp_path / "leaky.txt"
+    leaky.write_text(f"Changed the data loader.\nPulled with {token}\nKey: unchanged\n")
+    res = cli("report", root, "--template", template, "--xlsx", tmp_path / "o.xlsx",
+              "--changes", leaky)  # fmt: skip
+    assert res.code == 2 and "leaky.txt: holds a GitHub token on line 2" in res.err, res.err
+    assert token not in res.err + res.out and not (tmp_path / "o.xlsx").exists()
     changes = tmp_path / "changes.txt"
     changes.write_text("None.\n")
     res = cli("report", root, "--changes", changes)  # no template given, none kept

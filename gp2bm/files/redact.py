@@ -357,8 +357,17 @@ def find_credential(path: Path) -> str | None:
     """The first credential pattern in a file (read in chunks), as ``"an AWS access key on
     line 3"``, else None. The text is never quoted."""
     code = Path(path).suffix.lower() in CODE_SUFFIXES
-    patterns = _CREDENTIALS if code else _CONFIG_CREDENTIALS
-    for chunk, line, seen in _chunks(path, CREDENTIAL_OVERLAP):
+    return _first_credential(Path(path), _CREDENTIALS if code else _CONFIG_CREDENTIALS)
+
+
+def credential_in_text(text: str) -> str | None:
+    """``find_credential`` of prose given to gp2bm (the description of changes): the
+    credentials' own shapes, not ``NAME: value`` lines (prose has them: "Key: unchanged")."""
+    return _first_credential(text, _CREDENTIALS)
+
+
+def _first_credential(source: Path | str, patterns) -> str | None:
+    for chunk, line, seen in _chunks(source, CREDENTIAL_OVERLAP):
         found = []
         for pattern, what in patterns:
             match = next((m for m in pattern.finditer(chunk) if m.end() > seen), None)

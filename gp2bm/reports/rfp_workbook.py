@@ -37,6 +37,7 @@ from gp2bm.atlas import load_atlas, normalise_accelerator
 from gp2bm.atlas.expectation import expect_benchmark
 from gp2bm.errors import InputError, InvalidError
 from gp2bm.files.atomic import write_bytes_atomic
+from gp2bm.files.redact import credential_in_text
 from gp2bm.node.systemdesc import is_placeholder
 from gp2bm.reports.celltext import put_value
 from gp2bm.reports.completeness import banner_text, incomplete, placeholder_answers
@@ -332,6 +333,12 @@ def read_changes(path: Path | None) -> str | None:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     text = text.strip()
+    secret = credential_in_text(text)
+    if secret is not None:
+        raise InputError(
+            f"{path}: holds {secret} (the description of changes goes into the bundle and "
+            "the RFP workbook: remove the secret)"
+        )
     if not text:
         raise InputError(
             f"{path}: empty (the description of changes says what was changed; write "
