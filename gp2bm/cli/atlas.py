@@ -81,7 +81,8 @@ def atlas(
     help="What the published results say a campaign will give: for each benchmark of the "
     "suite, the expected minutes and their range, the results they rest on (round, "
     "software), the expected RFP score and the campaign's node time. The rule: "
-    f"{RULE}.\n\nExit 0 when every benchmark has an expectation, 1 when one cannot be told.",
+    f"{RULE}.\n\nExit 0 when every benchmark has an expectation, 1 when one cannot be told, "
+    "2 for bad input (a name several published accelerators share, such as H100: give one).",
     short_help="Expect a campaign's results from the published ones.",
 )
 def expect(
