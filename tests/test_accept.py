@@ -64,12 +64,11 @@ def describe(root: Path) -> None:
     (folder / f"{SYSTEM}.json").write_text(json.dumps(desc, indent=2))
 
 
-@pytest.fixture(scope="module")
-def committed(tmp_path_factory) -> tuple[Path, Path]:
-    """The vendor's committed bundle and the suite file it ran (the evaluator's rules)."""
+def module_campaign(folder: Path) -> tuple[Path, Path]:
+    """A smoke campaign of a module's fixture (no function-scoped ``cli``): its folder and
+    suite."""
     from gp2bm.cli import main
 
-    folder = tmp_path_factory.mktemp("committed")
     suite = smoke_suite(folder / "suite")
     root = folder / "campaign"
     try:
@@ -77,6 +76,14 @@ def committed(tmp_path_factory) -> tuple[Path, Path]:
               "--system", SYSTEM, "--cache-drop-command", "true"])  # fmt: skip
     except SystemExit as exc:
         assert exc.code in (0, None), exc
+    return root, suite
+
+
+@pytest.fixture(scope="module")
+def committed(tmp_path_factory) -> tuple[Path, Path]:
+    """The vendor's committed bundle and the suite file it ran (the evaluator's rules)."""
+    folder = tmp_path_factory.mktemp("committed")
+    root, suite = module_campaign(folder)
     describe(root)
     bundle = build_bundle(root, folder / "handin.tar.gz", None).output
     return bundle, suite
@@ -85,17 +92,7 @@ def committed(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def delivered(tmp_path_factory) -> Path:
     """The delivered system's campaign of the same workload (accept only reads it)."""
-    from gp2bm.cli import main
-
-    folder = tmp_path_factory.mktemp("delivered")
-    suite = smoke_suite(folder / "suite")
-    root = folder / "campaign"
-    try:
-        main(["run-all", "--suite", str(suite), "--campaign", str(root), "--runtime", "local",
-              "--system", SYSTEM, "--cache-drop-command", "true"])  # fmt: skip
-    except SystemExit as exc:
-        assert exc.code in (0, None), exc
-    return root
+    return module_campaign(tmp_path_factory.mktemp("delivered"))[0]
 
 
 def accept(cli, bundle: Path, root: Path, suite: Path, *args: str) -> tuple[int, dict]:
