@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 from campaign_helpers import NO_DROP, SYSTEM, write_suite
+from openpyxl import Workbook
 from test_report_campaign import copy_campaign, system_description
 from test_report_html import CHROMIUM_FLAGS
 from test_verdict import events, find, target_eval, write_events
@@ -366,11 +367,28 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path):
         ([some, tmp_path / "sub" / ".." / "a.tar.gz"], "given twice"),
         ([some, "--accept", "everything"], "--accept everything: no such reservation"),
         ([some, "--suite", tmp_path / "none.yaml"], "none.yaml"),
+        ([some, "--template", tmp_path / "none.xlsx"], "--template"),
     ]
     for args, words in cases:
         res = cli("compare", *args)
         assert res.code == 2, (args, res.out, res.err)
         assert words in res.err and len(res.err.strip().splitlines()) == 1, res.err
+
+
+def test_held_to_the_rfps_workbook_a_bundle_without_one_is_set_apart(cli, bundles, tmp_path):
+    """compare --template holds every bundle's RFP template to the evaluator's copy, as
+    verify --template does: a bundle with no filled RFP workbook is not verified then."""
+    own = tmp_path / "Benchmark_Results.xlsx"
+    Workbook().save(own)  # any workbook: these bundles hold no RFP workbook to compare
+    res = cli("compare", bundles["Alpha"], bundles["Beta"], "--suite", bundles["suite"],
+              "--template", own, "--json")  # fmt: skip
+    assert res.code == 1, res.out + res.err
+    data = res.json()
+    assert data["ranking"] == [] and len(data["apart"]) == 2
+    for entry in data["apart"]:
+        texts = [f["text"] for f in entry["findings"]]
+        assert any("--template Benchmark_Results.xlsx: the bundle holds no filled RFP" in t
+                   for t in texts), texts  # fmt: skip
 
 
 def test_an_unreadable_bundle_is_set_apart_with_the_reason(cli, tmp_path):

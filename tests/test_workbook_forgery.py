@@ -339,3 +339,60 @@ def test_a_bundle_without_the_template_of_its_rfp_workbook_is_a_finding(cli, han
     assert f"{RFP}: the template it was filled from ({kept}) is not in the bundle" in (
         "\n".join(found)
     ), found
+
+
+KEPT = "reports/template/Benchmark_Results.xlsx"
+
+
+@pytest.mark.reliability("workbook-cell-by-cell")
+def test_the_rfps_own_workbook_given_answers_whether_the_template_is_it(cli, handin, tmp_path):
+    """verify --template: the bundled template is the evaluator's copy of the RFP's
+    workbook, byte for byte, so the question the verdict leaves open without it is gone."""
+    bundle, rules = handin
+    res = cli("verify", bundle, "--suite", rules, "--template", RFP_WORKBOOK, "--json")
+    assert res.code == 0, res.out + res.err
+    data = res.json()
+    assert data["checked"]["rfp_template"] == (
+        f"{KEPT}: the workbook given (--template), byte for byte"
+    )
+    assert not [u for u in data["unverifiable"] if "the RFP's own workbook?" in u]
+    missing = cli("verify", bundle, "--suite", rules, "--template", tmp_path / "none.xlsx")
+    assert missing.code == 2 and "none.xlsx: file not found" in missing.err
+    assert len(missing.err.strip().splitlines()) == 1
+
+
+@pytest.mark.reliability("workbook-cell-by-cell")
+def test_a_template_forged_with_its_workbook_is_found_against_the_rfps_own(
+    cli, handin, tmp_path
+):
+    """A forger who changes the bundled template and the filled workbook alike (a line of
+    another tab, here) makes them agree with each other: verify fills the forged template
+    again and finds the forged workbook. Held to the RFP's own workbook, the template is
+    found, cell by cell."""
+    bundle, rules = handin
+    top = _unpack(bundle, tmp_path / "x")
+    for rel in (KEPT, RFP):
+        wb = load_workbook(top / rel)
+        wb["HPL"]["A1"] = "Forged"
+        wb.save(top / rel)
+        _resum(top, rel)
+    alike = cli("verify", _pack(top, tmp_path / "alike.tar.gz"), "--suite", rules, "--json")
+    assert alike.code == 0, alike.out  # the two agree: only the RFP's own file can tell
+    res = cli("verify", tmp_path / "alike.tar.gz", "--suite", rules, "--template", RFP_WORKBOOK,
+              "--json")  # fmt: skip
+    assert res.code == 1, res.out + res.err
+    found = [d for d in res.json()["differences"] if d.startswith(f"{KEPT} against --template")]
+    assert found and "HPL!A1" in found[0] and "'Forged'" in found[0], res.json()["differences"]
+
+
+@pytest.mark.reliability("workbook-cell-by-cell")
+def test_the_rfps_workbook_saved_again_is_the_same_cell_for_cell(cli, handin, tmp_path):
+    """The evaluator's copy, opened and saved again (other zip bytes, the same cells and
+    parts), still holds the bundled template to it."""
+    bundle, rules = handin
+    again = tmp_path / "Benchmark_Results.xlsx"
+    load_workbook(RFP_WORKBOOK).save(again)
+    assert again.read_bytes() != RFP_WORKBOOK.read_bytes()
+    res = cli("verify", bundle, "--suite", rules, "--template", again, "--json")
+    assert res.code == 0, res.json()["differences"]
+    assert "cell for cell" in res.json()["checked"]["rfp_template"]

@@ -19,6 +19,7 @@ from gp2bm.cli.options import (
     HtmlOpt,
     JsonOpt,
     OwnSuiteOpt,
+    OwnTemplateOpt,
     ToleranceOpt,
 )
 from gp2bm.evaluation.accept import accept_campaign
@@ -37,6 +38,7 @@ def verify(
     bundle: BundleArg,
     suite: OwnSuiteOpt = None,
     accept: AcceptOpt = None,
+    template: OwnTemplateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify a hand-in bundle: what it proves, by your rules, trusting nothing it says.
@@ -58,7 +60,7 @@ def verify(
     option is wrong; 130 when stopped (Ctrl-C, SIGTERM).
     """
     with stop_on_sigterm("gp2bm verify"), WorkProgress(err, "verify") as work:
-        result = verify_bundle(bundle, suite, frozenset(accept or []))
+        result = verify_bundle(bundle, suite, frozenset(accept or []), template)
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
@@ -93,6 +95,7 @@ def compare_command(
     bundles: BundlesArg,
     suite: CompareSuiteOpt = None,
     accept: AcceptOpt = None,
+    template: OwnTemplateOpt = None,
     html: HtmlOpt = None,
     xlsx: CompareXlsxOpt = None,
     csv: CsvOpt = None,
@@ -115,7 +118,7 @@ def compare_command(
     """
     work = WorkProgress(err, "compare")
     with stop_on_sigterm("gp2bm compare"):
-        comparison = compare_bundles(bundles, suite, frozenset(accept or []), work)
+        comparison = compare_bundles(bundles, suite, frozenset(accept or []), work, template)
     data = comparison.as_dict()
     for _, path in write_comparison_reports(data, csv, xlsx, html):
         _say(f"wrote {path}")

@@ -461,6 +461,17 @@ OwnSuiteOpt = Annotated[
         "name, else the GP2BM suite.",
     ),
 ]
+OwnTemplateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--template",
+        metavar="<path>",
+        help="Your own copy of the RFP's workbook (Benchmark_Results.xlsx): the template the "
+        "bundle filled (reports/template/) must be it, byte for byte or cell for cell; "
+        "otherwise a finding. Without it, whether the template is the RFP's is listed as "
+        "unverifiable, with its SHA-256.",
+    ),
+]
 AcceptOpt = Annotated[
     list[str] | None,
     typer.Option(

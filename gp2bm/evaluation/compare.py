@@ -53,7 +53,7 @@ from gp2bm.errors import Gp2bmError, InputError, Interrupted, InvalidError
 from gp2bm.evaluation import early
 from gp2bm.evaluation.hardware import accelerator
 from gp2bm.evaluation.reference import reference_suite
-from gp2bm.evaluation.verify import check_reservation_names, verify_bundle
+from gp2bm.evaluation.verify import check_reservation_names, check_template_file, verify_bundle
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.plaintext import printable
 from gp2bm.files.signals import owned_handler
@@ -152,16 +152,18 @@ def _energy(energy: BenchmarkEnergy | None) -> dict:
     }
 
 
-def verify_one(bundle: str, suite: str, accept: list[str]) -> dict:
+def verify_one(bundle: str, suite: str, accept: list[str], template: str | None = None) -> dict:
     """One bundle verified, as plain data: ``{bundle, sha256, error, verification, facts}``
     (``error``: why it could not be read at all; a scratch folder's path in a text is
-    written ``<scratch>``: it names a folder that is gone)."""
+    written ``<scratch>``: it names a folder that is gone); ``template``: the RFP's own
+    workbook, to hold its template to (``verify --template``)."""
     path = Path(bundle)
     out: dict = {"bundle": bundle, "sha256": None, "error": None, "verification": None,
                  "facts": None}  # fmt: skip
     try:
         out["sha256"] = sha256_file(path) if path.is_file() else None
-        verification = verify_bundle(path, Path(suite), frozenset(accept))
+        given = Path(template) if template is not None else None
+        verification = verify_bundle(path, Path(suite), frozenset(accept), given)
     except Interrupted:
         raise
     except Gp2bmError as exc:
@@ -190,11 +192,11 @@ def _start_worker(parent: int) -> None:
     signal.signal(signal.SIGTERM, owned_handler(_stop))
 
 
-def _worker_job(bundle: str, suite: str, accept: list[str]) -> dict:
+def _worker_job(bundle: str, suite: str, accept: list[str], template: str | None) -> dict:
     """``verify_one`` in a worker; stopped (SIGTERM, Ctrl-C), the worker ends once its
     verification has removed its scratch folder."""
     try:
-        return verify_one(bundle, suite, accept)
+        return verify_one(bundle, suite, accept, template)
     except (Interrupted, KeyboardInterrupt):
         os._exit(130)
 
@@ -211,20 +213,30 @@ def _end(pool: ProcessPoolExecutor) -> None:
 
 
 def _collect(
-    futures: dict[Future, str], suite: str, accept: list[str], work: WorkProgress | None
+    futures: dict[Future, str],
+    suite: str,
+    accept: list[str],
+    template: str | None,
+    work: WorkProgress | None,
 ) -> list[dict]:
     results = []
     for future in as_completed(futures):
         try:
             results.append(future.result())
         except BrokenProcessPool:  # a worker was killed: this one is verified here
-            results.append(verify_one(futures[future], suite, accept))
+            results.append(verify_one(futures[future], suite, accept, template))
         if work is not None:
             work("verifying the bundles", len(results), len(futures))
     return results
 
 
-def _in_pool(bundles: list[str], suite: str, accept: list[str], work: WorkProgress | None):
+def _in_pool(
+    bundles: list[str],
+    suite: str,
+    accept: list[str],
+    template: str | None,
+    work: WorkProgress | None,
+):
     install()  # MLCommons' library as the workers use it, before they fork
     pool = ProcessPoolExecutor(
         max_workers=min(available_cores(), len(bundles)),
@@ -234,9 +246,9 @@ def _in_pool(bundles: list[str], suite: str, accept: list[str], work: WorkProgre
     )
     try:
         # every worker is forked at the first submission, before the live line's thread
-        futures = {pool.submit(_worker_job, b, suite, accept): b for b in bundles}
+        futures = {pool.submit(_worker_job, b, suite, accept, template): b for b in bundles}
         with work if work is not None else nullcontext():
-            results = _collect(futures, suite, accept, work)
+            results = _collect(futures, suite, accept, template, work)
     except BaseException:
         _end(pool)
         raise
@@ -245,15 +257,19 @@ def _in_pool(bundles: list[str], suite: str, accept: list[str], work: WorkProgre
 
 
 def verify_all(
-    bundles: list[str], suite: str, accept: list[str], work: WorkProgress | None = None
+    bundles: list[str],
+    suite: str,
+    accept: list[str],
+    work: WorkProgress | None = None,
+    template: str | None = None,
 ) -> list[dict]:
     """``verify_one`` of every bundle: in a pool of processes when there are several and
     this process can fork, else here, one after the other."""
     if len(bundles) > 1 and available_cores() > 1 and can_fork():
-        return _in_pool(bundles, suite, accept, work)
+        return _in_pool(bundles, suite, accept, template, work)
     results = []
     for bundle in bundles:
-        results.append(verify_one(bundle, suite, accept))
+        results.append(verify_one(bundle, suite, accept, template))
         check_stopped()
     return results
 
@@ -448,13 +464,17 @@ def compare_bundles(
     suite_path: Path | None = None,
     accept: frozenset[str] = frozenset(),
     work: WorkProgress | None = None,
+    template: Path | None = None,
 ) -> Comparison:
-    """Verify every bundle by one reference suite and compare them (see the module)."""
+    """Verify every bundle by one reference suite (and ``template``, the RFP's own
+    workbook, when given) and compare them (see the module)."""
     check_reservation_names(accept)
+    check_template_file(template)
     paths = _bundle_paths([Path(b) for b in bundles])
     reference = reference_suite(suite_path, None)  # the evaluator's file: bad input is 2
     suite = reference.suite
-    raw = verify_all(paths, str(suite_path or DEFAULT_SUITE), sorted(accept), work)
+    given = str(template) if template is not None else None
+    raw = verify_all(paths, str(suite_path or DEFAULT_SUITE), sorted(accept), work, given)
     atlas = load_atlas()
     names = list(suite.benchmarks)
     entries = [_entry(r, names, atlas) for r in raw]

@@ -30,7 +30,7 @@ from gp2bm.evaluation.verification import (
     first_difference,
     same_text,
 )
-from gp2bm.evaluation.workbookshape import Shape, differences, shape_of
+from gp2bm.evaluation.workbookshape import Shape, content_of, differences, shape_of
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.plaintext import printable
 from gp2bm.handin.limits import check_workbook
@@ -303,5 +303,56 @@ def check_rfp(view: CampaignView, bundle: Path, result: Verification) -> None:
         digest = sha256_file(template)
         result.unverifiable.append(f"{name}: the vendor's own answers (all but the results)")
         result.unverifiable.append(
-            f"{view.relative(template)}: the RFP's own workbook? (sha256 {digest})"
+            f"{view.relative(template)}: {TEMPLATE_QUESTION} (sha256 {digest}; verify "
+            "--template FILE holds it to yours)"
         )
+
+
+TEMPLATE_QUESTION = "the RFP's own workbook?"
+
+
+def check_template(view: CampaignView, given: Path, result: Verification) -> None:
+    """``verify --template FILE``: each bundled template (reports/template/) against the
+    RFP's workbook as the evaluator holds it. The same bytes, or the same cells and parts
+    (``workbookshape``: a copy saved again differs in its zip's bytes only), answers the
+    question the verdict otherwise leaves open; any other difference is a finding, and so is
+    a bundle without a filled RFP workbook (the RFP asks for one)."""
+    filled = [
+        path
+        for path in sorted(view.layout.reports_dir.glob("*.xlsx"))
+        if path.name != REPORT_NAMES["xlsx"]
+    ]
+    if not filled:
+        result.differences.append(
+            f"--template {given.name}: the bundle holds no filled RFP workbook to hold to it"
+        )
+        return
+    digest = sha256_file(given)
+    ours: Shape | None = None
+    for path in filled:
+        template = view.layout.rfp_template(path.name)
+        name = view.relative(template)
+        if not template.is_file():
+            continue  # check_rfp names it missing
+        result.unverifiable[:] = [
+            u for u in result.unverifiable if not u.startswith(f"{name}: {TEMPLATE_QUESTION}")
+        ]
+        if sha256_file(template) == digest:
+            same = f"{name}: the workbook given (--template), byte for byte"
+            result.checked["rfp_template"] = same
+            continue
+        try:
+            ours = ours or content_of(shape_of(str(given)))
+            found = differences(content_of(shape_of(str(template))), ours)
+        except Exception as exc:  # openpyxl raises many kinds on a damaged file
+            result.differences.append(
+                f"{name}: cannot be held to --template {given.name} ({type(exc).__name__})"
+            )
+            continue
+        if found:
+            _report(f"{name} against --template {given.name}", found, result)
+        else:
+            result.checked["rfp_template"] = (
+                f"{name}: the workbook given (--template), cell for cell and part for part "
+                "(saved again: other bytes)"
+            )

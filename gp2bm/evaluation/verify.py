@@ -56,6 +56,7 @@ from gp2bm.files import safetar
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.jsonfile import read_json
 from gp2bm.files.plaintext import printable
+from gp2bm.files.regular import open_regular
 from gp2bm.handin.limits import BUNDLE, check_sizes
 from gp2bm.handin.scratch import check_stopped, scratch
 from gp2bm.handin.verdicts import RunVerdicts
@@ -340,14 +341,16 @@ def verify_tree(
     suite_path: Path | None = None,
     side: CheckerSide | None = None,
     accept: frozenset[str] = frozenset(),
+    template: Path | None = None,
 ) -> Verification:
     """Verify an extracted bundle folder: sums, claims and reports against the logs, by the
     reference rules, the cross-checks and the ledger. ``side``: the process that runs
     MLCommons' package checker (made here when not given); ``accept``: the reservations the
-    evaluator accepts by name."""
+    evaluator accepts by name; ``template``: the RFP's workbook as the evaluator holds it,
+    which the bundled template must be (``reportcheck.check_template``)."""
     if side is None:
         with CheckerSide() as side:
-            return verify_tree(top, bundle, suite_path, side, accept)
+            return verify_tree(top, bundle, suite_path, side, accept, template)
     result = Verification(bundle=bundle, accepted=sorted(accept))
     check_sizes(top, bundle)
     check_sums(top, result)
@@ -383,6 +386,8 @@ def verify_tree(
     evidence.cross_check(view, result)
     evidence.reserve(view, result)
     plausible.judge(view, result)
+    if template is not None:
+        reportcheck.check_template(view, template, result)
     for item in (meta or {}).get("incomplete") or []:
         result.problems.append(f"incomplete: {item}")
     return result
@@ -397,19 +402,39 @@ def check_reservation_names(accept: frozenset[str]) -> None:
         )
 
 
+def check_template_file(template: Path | None) -> None:
+    """Refuse (InputError) a --template that is not a readable regular file."""
+    if template is None:
+        return
+    try:
+        with open_regular(Path(template), "the RFP's workbook") as fh:
+            fh.read(1)
+    except FileNotFoundError:
+        raise InputError(f"--template {template}: file not found") from None
+    except OSError as exc:
+        raise InputError(f"--template {template}: cannot read: {exc.strerror or exc}") from None
+
+
 def verify_bundle(
-    bundle: Path, suite_path: Path | None = None, accept: frozenset[str] = frozenset()
+    bundle: Path,
+    suite_path: Path | None = None,
+    accept: frozenset[str] = frozenset(),
+    template: Path | None = None,
 ) -> Verification:
     """Verify a .tar.gz bundle (extracted safely into a scratch folder) or a folder;
-    ``accept``: the reservations (``results.ledger.RESERVATIONS``) the evaluator accepts."""
+    ``accept``: the reservations (``results.ledger.RESERVATIONS``) the evaluator accepts;
+    ``template``: the RFP's own workbook, to hold the bundled template to."""
     check_reservation_names(accept)
+    check_template_file(template)
     bundle = Path(bundle)
     if bundle.is_dir():
         refuse_links(bundle)
-        return verify_tree(top_folder(bundle), bundle, suite_path, accept=accept)
+        return verify_tree(top_folder(bundle), bundle, suite_path, accept=accept, template=template)
     with scratch("verify") as tmp:
         safetar.extract(bundle, tmp / "bundle", limits=BUNDLE)
         # the side process forked as the command started (``early``), else now; ended
         # before the folder it reads is removed
         with CheckerSide() as side:
-            return verify_tree(top_folder(tmp / "bundle"), bundle, suite_path, side, accept)
+            return verify_tree(
+                top_folder(tmp / "bundle"), bundle, suite_path, side, accept, template
+            )

@@ -13,6 +13,7 @@ one finding naming the sheet and cell (``differences``), its values escaped and 
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import IO
@@ -74,6 +75,23 @@ def _sheet_parts(ws, shape: Shape) -> None:
         shape.parts[f"{name} conditional format {i}"] = f"{cf.sqref}: {rules}"
     for key, dn in ws.defined_names.items():
         shape.parts[f"{name} defined name {key}"] = str(dn.attr_text)
+
+
+# Zip parts that only store what the cells and parts compared already show (strings shared
+# between cells, the calculation order, document properties, the theme, printer settings):
+# a spreadsheet program writes them or not as it saves. Two copies of one workbook, one
+# saved again, differ in them alone.
+STORAGE_PARTS = re.compile(
+    r"part (xl/sharedStrings\.xml|xl/calcChain\.xml|docProps/[^/]+|xl/theme/[^/]+"
+    r"|xl/printerSettings/[^/]+|xl/worksheets/_rels/[^/]+)"
+)
+
+
+def content_of(shape: Shape) -> Shape:
+    """``shape`` without its storage parts (``STORAGE_PARTS``): what two copies of one
+    workbook saved by different programs have alike."""
+    parts = {k: v for k, v in shape.parts.items() if not STORAGE_PARTS.fullmatch(k)}
+    return Shape(dict(shape.cells), parts, dict(shape.labels))
 
 
 def shape_of(source: str | IO[bytes], wb=None) -> Shape:
