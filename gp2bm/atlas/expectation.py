@@ -24,7 +24,9 @@ range's ends). The campaign's node time is, per benchmark, the suite's runs x (e
 minutes + the per-run initialisation): the median, over the results used, of each run's
 ``init_start`` to ``run_start`` as their logs stamp it (else the median of every closed
 result of the benchmark). It is a lower bound: container start, data staging and the
-time between runs are in no published log.
+time between runs are in no published log. Given a campaign's own measure of them
+(``atlas.overheads``: node time less time to train, per run), that measure is used
+instead.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gp2bm.atlas.accelerators import accelerator_name
+from gp2bm.atlas.overheads import ALL, Overhead
 from gp2bm.atlas.table import Atlas, AtlasRow
 from gp2bm.spec.suite import Suite
 
@@ -96,6 +100,7 @@ class BenchmarkExpectation:
     init_minutes: float | None = None  # per run
     init_source: str = ""
     node_minutes: float | None = None
+    overhead_measured: bool = False  # init_minutes is a campaign's overhead per run
 
     def as_dict(self) -> dict:
         return {
@@ -111,6 +116,7 @@ class BenchmarkExpectation:
             "init_minutes": self.init_minutes,
             "init_source": self.init_source,
             "node_minutes": self.node_minutes,
+            "overhead_measured": self.overhead_measured,
             "used": [u.as_dict() for u in self.used],
         }
 
@@ -241,8 +247,11 @@ def expect_benchmark(
     nodes: int | None = None,
     runs: int = 0,
     target_round: str | None = None,
+    overhead: Overhead | None = None,
 ) -> BenchmarkExpectation:
-    """One benchmark's expectation by ``RULE`` (``nodes`` None: any node count)."""
+    """One benchmark's expectation by ``RULE`` (``nodes`` None: any node count);
+    ``overhead``: a campaign's measured per-run overhead, used for the node time instead
+    of the published logs' initialisation."""
     name = accelerator_name(accelerator)[0]
     rounds = atlas.rounds
     published = [r.round for r in atlas.rows(benchmark=benchmark)]
@@ -275,23 +284,14 @@ def expect_benchmark(
             f"{near}x, scaled by ({near}/{count})**{alpha:.3f} = {factor:.3f}"
         )
     minutes, low, high, used = _from_results(benchmark, _nearest(results, rounds, target), factor)
-    init, init_source = _init(atlas, benchmark, used)
+    init, init_source = (
+        (overhead.minutes, overhead.source) if overhead else _init(atlas, benchmark, used)
+    )
     node = runs * (minutes + (init or 0.0)) if runs else None
     return BenchmarkExpectation(
-        benchmark,
-        basis,
-        explanation,
-        minutes,
-        low,
-        high,
-        used,
-        target,
-        alpha,
-        runs,
-        init,
-        init_source,
-        node,
-    )
+        benchmark, basis, explanation, minutes, low, high, used, target, alpha, runs, init,
+        init_source, node, overhead is not None,
+    )  # fmt: skip
 
 
 def expect(
@@ -301,12 +301,24 @@ def expect(
     nodes: int | None,
     suite: Suite,
     target_round: str | None = None,
+    overheads: Mapping[str, Overhead] | None = None,
 ) -> Expectation:
     """What the published results say ``count`` accelerators on ``nodes`` nodes (None:
-    any) will give for each benchmark of ``suite``, its RFP score and node time (RULE)."""
+    any) will give for each benchmark of ``suite``, its RFP score and node time (RULE);
+    ``overheads``: a campaign's measured per-run overheads (``atlas.overheads``)."""
     name, known = accelerator_name(accelerator)
+    measured = overheads or {}
     found = {
-        b: expect_benchmark(atlas, b, name, count, nodes, spec.runs, target_round)
+        b: expect_benchmark(
+            atlas,
+            b,
+            name,
+            count,
+            nodes,
+            spec.runs,
+            target_round,
+            measured.get(b) or measured.get(ALL),
+        )
         for b, spec in suite.benchmarks.items()
     }
     values = [(suite.benchmarks[b].weight, e) for b, e in found.items()]

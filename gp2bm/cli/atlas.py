@@ -9,6 +9,7 @@ import typer
 from gp2bm.atlas import expect as expect_campaign
 from gp2bm.atlas import load_atlas
 from gp2bm.atlas.expectation import RULE
+from gp2bm.atlas.overheads import campaign_overheads
 from gp2bm.campaign.resolve import resolve_suite
 from gp2bm.cli.app import app, err, out
 from gp2bm.cli.options import (
@@ -21,6 +22,7 @@ from gp2bm.cli.options import (
     ExpectNodesOpt,
     ExpectRoundOpt,
     JsonOpt,
+    OverheadsFromOpt,
     RequiredAcceleratorOpt,
     RequiredCountOpt,
     RoundOpt,
@@ -91,11 +93,13 @@ def expect(
     nodes: ExpectNodesOpt = None,
     round_: ExpectRoundOpt = None,
     suite: SuiteOpt = None,
+    overheads_from: OverheadsFromOpt = None,
     as_json: JsonOpt = False,
 ):
     the_suite = resolve_suite(suite)
     the_atlas = load_atlas()
     the_atlas.one_accelerator(accelerator)
+    overheads = None if overheads_from is None else campaign_overheads(overheads_from)
     found = expect_campaign(
         the_atlas,
         accelerator,
@@ -103,6 +107,7 @@ def expect(
         nodes if nodes is not None else the_suite.nodes,
         the_suite,
         _round(round_, the_atlas.rounds),
+        overheads,
     )
     if as_json:
         print(json.dumps(found.as_dict(), indent=2))

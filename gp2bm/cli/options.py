@@ -594,3 +594,14 @@ ExpectRoundOpt = Annotated[
     str | None,
     typer.Option("--round", help="Expect as of this round (default: each benchmark's latest)."),
 ]
+OverheadsFromOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--overheads-from",
+        metavar="<campaign>",
+        help="A campaign folder run on the system (a smoke campaign will do): each run's "
+        "overhead, its node time less its time to train as gp2bm's clock measured it "
+        "(container start, data staging, cache drop, pre-flight), goes into the node time "
+        "instead of the published logs' initialisation.",
+    ),
+]

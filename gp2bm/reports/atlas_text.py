@@ -133,11 +133,12 @@ def _benchmark_lines(b: BenchmarkExpectation) -> list[RenderableType]:
     lines.append(Text(f"  results used (round, rounds away from {b.target_round}{scaled}):"))
     lines.append(_used_table(b))
     init = "no initialisation measured" if b.init_minutes is None else f"{b.init_minutes:.2f}"
+    what = "overhead" if b.overhead_measured else "init"
     if b.node_minutes is not None:
         lines.append(
             Text(
-                f"  node time: {b.runs} runs x ({b.minutes:.2f} + {init} init) = "
-                f"{b.node_minutes:.1f} min (init: {b.init_source})"
+                f"  node time: {b.runs} runs x ({b.minutes:.2f} + {init} {what}) = "
+                f"{b.node_minutes:.1f} min ({what}: {b.init_source})"
             )
         )
     return lines
@@ -166,11 +167,17 @@ def expectation_view(e: Expectation, formula: str) -> Group:
             )
         )
     if e.node_minutes is not None:
+        measured = all(b.overhead_measured for b in e.benchmarks.values())
+        why = (
+            "each run's overhead as the campaign measured it"
+            if measured
+            else "a lower bound: container start, data staging and the time between runs are "
+            "in no published log; --overheads-from CAMPAIGN measures them"
+        )
         parts.append(
             Text(
                 f"campaign node time: {e.node_minutes:.0f} min = {e.node_minutes / 60:.1f} h "
-                "(a lower bound: container start, data staging and the time between runs are "
-                "in no published log)"
+                f"({why})"
             )
         )
     return Group(*parts)
