@@ -79,3 +79,29 @@ def smoke_image(docker_services):
         return ensure_smoke_image(docker_services)
     except ServicesUnavailable as exc:
         pytest.skip(str(exc))
+
+
+# The real smoke campaign (made once per session: test_report_campaign.smoke_campaign), the
+# suite file it ran and gp2bm's honest bundle of it, for the modules that verify bundles of
+# it (a module that needs another campaign defines its own ``campaign``).
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory) -> Path:
+    from test_report_campaign import smoke_campaign
+
+    return smoke_campaign(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def suite(campaign) -> Path:
+    """The suite file the smoke campaign ran (tests/campaign_helpers.write_suite)."""
+    return campaign.parent / "suite" / "suite.yaml"
+
+
+@pytest.fixture(scope="module")
+def honest(campaign, tmp_path_factory) -> Path:
+    """gp2bm's bundle of the smoke campaign, untouched."""
+    from gp2bm.handin.bundle import build_bundle
+
+    bundle = build_bundle(campaign, tmp_path_factory.mktemp("honest") / "handin.tar.gz").output
+    assert bundle.is_file()
+    return bundle

@@ -16,31 +16,15 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from test_report_campaign import ORG, SYSTEM, copy_campaign, smoke_campaign
+from test_report_campaign import ORG, SYSTEM, copy_campaign
 from test_verdict import forged_bundle
 
 from gp2bm.files.yamlfile import load_validated
-from gp2bm.handin.bundle import build_bundle
 from gp2bm.results.verdictcache import VerdictCache
 from gp2bm.spec.suite import ComplianceMode, load_suite
 
 RESULTS = f"{ORG}/results/{SYSTEM}"
 CRASH_WORDS = ("Traceback", "crashed", "KeyError", "FileNotFoundError")
-
-
-@pytest.fixture(scope="module")
-def campaign(tmp_path_factory) -> Path:
-    return smoke_campaign(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def suite(campaign) -> Path:
-    return campaign.parent / "suite" / "suite.yaml"
-
-
-@pytest.fixture(scope="module")
-def honest(campaign, tmp_path_factory) -> Path:
-    return build_bundle(campaign, tmp_path_factory.mktemp("smaller") / "handin.tar.gz").output
 
 
 def findings(cli, target: Path, suite: Path) -> tuple[int, list[str], str]:

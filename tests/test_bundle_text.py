@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_report_campaign import ORG, copy_campaign, smoke_campaign
+from test_report_campaign import ORG, copy_campaign
 from test_verdict import resum
 
 from gp2bm.files import safetar
@@ -64,17 +64,6 @@ def assert_clean(proc: subprocess.CompletedProcess[bytes], *codes: int) -> str:
     assert "Traceback" not in text, text[-3000:]
     assert leaked(proc.stdout) == [] and leaked(proc.stderr) == [], text[-3000:]
     return text
-
-
-@pytest.fixture(scope="module")
-def campaign(tmp_path_factory) -> Path:
-    return smoke_campaign(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def suite(campaign) -> Path:
-    """The suite file the smoke campaign ran (tests/campaign_helpers.write_suite)."""
-    return campaign.parent / "suite" / "suite.yaml"
 
 
 @pytest.fixture(scope="module")

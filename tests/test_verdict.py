@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from campaign_helpers import SYSTEM, run_all_local, spawn_run_all, write_suite
-from test_report_campaign import ORG, copy_campaign, smoke_campaign
+from test_report_campaign import ORG, copy_campaign
 
 from gp2bm.files import safetar
 from gp2bm.handin.bundle import build_bundle
@@ -33,23 +33,6 @@ MLLOG = ":::MLLOG "
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-@pytest.fixture(scope="module")
-def campaign(tmp_path_factory) -> Path:
-    return smoke_campaign(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def suite(campaign) -> Path:
-    """The suite file the smoke campaign ran (tests/campaign_helpers.write_suite)."""
-    return campaign.parent / "suite" / "suite.yaml"
-
-
-@pytest.fixture(scope="module")
-def honest(campaign, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("honest") / "handin.tar.gz"
-    return package(campaign, out)
 
 
 def package(root: Path, out: Path, suite: Path | None = None) -> Path:

@@ -12,29 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_report_campaign import ORG, smoke_campaign
+from test_report_campaign import ORG
 from test_verdict import forged_bundle
-
-from gp2bm.handin.bundle import build_bundle
 
 pytestmark = pytest.mark.slow
 
 SECRET = "root:SECRET-OF-THE-EVALUATOR:19000:0:99999:7:::"
-
-
-@pytest.fixture(scope="module")
-def campaign(tmp_path_factory) -> Path:
-    return smoke_campaign(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def suite(campaign) -> Path:
-    return campaign.parent / "suite" / "suite.yaml"
-
-
-@pytest.fixture(scope="module")
-def honest(campaign, tmp_path_factory) -> Path:
-    return build_bundle(campaign, tmp_path_factory.mktemp("inside") / "handin.tar.gz").output
 
 
 def outside_secret(tmp_path: Path) -> Path:
