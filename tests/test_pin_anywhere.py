@@ -19,7 +19,9 @@ import socket
 import subprocess
 import tarfile
 import time
+import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,23 +49,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def registry_only(tmp_path):
-    """The registry alone, on a free loopback port: no Docker Engine is started."""
+@contextmanager
+def serving_registry(folder: Path, addr: str, auth: dict | None = None):
+    """Debian's docker-registry serving ``folder``'s store at ``addr`` (with ``auth``, its
+    configuration's auth section) until the block ends."""
     if REGISTRY is None:
         pytest.skip("docker-registry (Debian's package) is not installed")
-    addr = f"127.0.0.1:{free_port()}"
-    config = tmp_path / "registry.yml"
-    storage = {"filesystem": {"rootdirectory": str(tmp_path / "registry-data")}}
-    config.write_text(yaml.safe_dump({"version": 0.1, "log": {"level": "warn"},
-                                      "storage": storage, "http": {"addr": addr}}))  # fmt: skip
-    log = open(tmp_path / "registry.log", "wb")
+    config = folder / "registry.yml"
+    storage = {"filesystem": {"rootdirectory": str(folder / "registry-data")}}
+    doc = {"version": 0.1, "log": {"level": "warn"}, "storage": storage, "http": {"addr": addr}}
+    config.write_text(yaml.safe_dump({**doc, **({"auth": auth} if auth else {})}))
+    log = open(folder / "registry.log", "ab")
     proc = subprocess.Popen([REGISTRY, "serve", str(config)], stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
                 urllib.request.urlopen(f"http://{addr}/v2/", timeout=2).close()
+                break
+            except urllib.error.HTTPError:  # it answers, asking for a login
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
@@ -74,6 +78,13 @@ def registry_only(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def registry_only(tmp_path):
+    """The registry alone, on a free loopback port: no Docker Engine is started."""
+    with serving_registry(tmp_path, f"127.0.0.1:{free_port()}") as addr:
+        yield addr
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@
 and Docker manifests and indexes, and pins the digest of the bytes it received (sha256 of
 the manifest as served; the ``Docker-Content-Digest`` header, where the registry sends it,
 must agree). A registry that answers 401 with ``WWW-Authenticate: Bearer realm=...`` (Docker
-Hub, NGC) is asked for an anonymous token first. TLS always, except on loopback
+Hub, NGC) is asked for a token: with the credentials ``docker login`` or ``podman login``
+kept for it (``runtimes.credentials``), else anonymously; one that answers ``Basic`` is
+asked again with those credentials. TLS always, except on loopback
 (``localhost``, 127.0.0.0/8, ``::1``, as dockerd assumes) and the registries named by
 ``--insecure-registry`` or ``GP2BM_INSECURE_REGISTRIES`` (comma-separated host[:port]).
 
@@ -27,6 +29,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from gp2bm.errors import InputError
+from gp2bm.runtimes.credentials import Credentials, credentials_for
 
 INSECURE_ENV = "GP2BM_INSECURE_REGISTRIES"
 DOCKER_HUB = "registry-1.docker.io"
@@ -127,13 +130,23 @@ def _get_manifest(url: str, ref: Reference) -> tuple[bytes, str | None]:
         return _fetch(url, headers)
     except urllib.error.HTTPError as exc:
         challenge = exc.headers.get("WWW-Authenticate", "") if exc.code == 401 else ""
-        if not challenge.lower().startswith("bearer "):
+        scheme = challenge.split(" ", 1)[0].lower()
+        if scheme not in ("bearer", "basic"):
             raise _http_error(exc, ref) from None
-    token = _anonymous_token(challenge, ref)
+    creds = credentials_for(ref.host)
+    if scheme == "basic":
+        if creds is None:
+            raise InputError(
+                f"registry {ref.host} asks for a login for {ref.repository}: log in with "
+                f"docker login {ref.host} (or podman login), whose credentials gp2bm reads"
+            )
+        authorization = creds.basic()
+    else:
+        authorization = f"Bearer {_token(challenge, ref, creds)}"
     try:
-        return _fetch(url, {**headers, "Authorization": f"Bearer {token}"})
+        return _fetch(url, {**headers, "Authorization": authorization})
     except urllib.error.HTTPError as exc:
-        raise _http_error(exc, ref) from None
+        raise _http_error(exc, ref, creds) from None
 
 
 def _fetch(url: str, headers: dict[str, str]) -> tuple[bytes, str | None]:
@@ -153,21 +166,30 @@ def _fetch(url: str, headers: dict[str, str]) -> tuple[bytes, str | None]:
     return body, served
 
 
-def _anonymous_token(challenge: str, ref: Reference) -> str:
-    """The bearer token the challenge's realm gives without credentials."""
+def _token(challenge: str, ref: Reference, creds: Credentials | None) -> str:
+    """The bearer token the challenge's realm gives for pulling ``ref``, with the kept
+    credentials (HTTP Basic to the token service) or without."""
     params = dict(_AUTH_PARAM_RE.findall(challenge))
     realm = params.pop("realm", "")
     if not realm.startswith(("https://", "http://")):
         raise InputError(f"registry {ref.host}: an authentication challenge without a realm")
     params.setdefault("scope", f"repository:{ref.path}:pull")
     url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(params)
+    headers = {"Accept": "application/json"}
+    if creds is not None:
+        headers["Authorization"] = creds.basic()
     try:
-        body, _ = _fetch(url, {"Accept": "application/json"})
+        body, _ = _fetch(url, headers)
         data = json.loads(body)
     except urllib.error.HTTPError as exc:
+        who = (
+            f"the credentials of {creds.source}"
+            if creds is not None
+            else "an anonymous token (no login kept for it: docker login or podman login)"
+        )
         raise InputError(
-            f"registry {ref.host}: its token service {realm} refused an anonymous token for "
-            f"{ref.path} (HTTP {exc.code}); the image may be private"
+            f"registry {ref.host}: its token service {realm} refused {who} for {ref.path} "
+            f"(HTTP {exc.code})"
         ) from None
     except ValueError:
         raise InputError(f"registry {ref.host}: its token service {realm} sent no JSON") from None
@@ -177,8 +199,10 @@ def _anonymous_token(challenge: str, ref: Reference) -> str:
     return token
 
 
-def _http_error(exc: urllib.error.HTTPError, ref: Reference) -> InputError:
-    """What the registry said, in one line naming the host."""
+def _http_error(
+    exc: urllib.error.HTTPError, ref: Reference, creds: Credentials | None = None
+) -> InputError:
+    """What the registry said, in one line naming the host (and whose login it refused)."""
     try:
         errors = json.loads(exc.read(65536)).get("errors") or []
         said = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:2])
@@ -186,6 +210,8 @@ def _http_error(exc: urllib.error.HTTPError, ref: Reference) -> InputError:
         said = ""
     what = {401: "refused access to", 403: "refused access to", 404: "has no"}
     verb = what.get(exc.code, f"answered HTTP {exc.code} for")
+    login = f" with the credentials of {creds.source}" if creds and exc.code in (401, 403) else ""
     return InputError(
-        f"registry {ref.host} {verb} {ref.repository}:{ref.tag}" + (f" ({said})" if said else "")
+        f"registry {ref.host} {verb} {ref.repository}:{ref.tag}{login}"
+        + (f" ({said})" if said else "")
     )
