@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from openpyxl.comments import Comment
+from openpyxl.styles import Font
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from test_report_campaign import RFP_WORKBOOK, copy_campaign, smoke_campaign
@@ -268,6 +269,24 @@ def _hyperlink(wb):
     wb["MLPerf"]["B2"].hyperlink = "http://example.org/"
 
 
+def _white_font(wb):
+    """The BERT result written white on white: a reader sees an empty cell."""
+    cell = wb["MLPerf"]["C8"]
+    cell.font = Font(name=cell.font.name, sz=cell.font.sz, color="FFFFFFFF")
+
+
+def _narrow_column(wb):
+    wb["MLPerf"].column_dimensions["C"].width = 0.1  # the Test column all but gone
+
+
+def _quote_prefix(wb):
+    wb["MLPerf"]["C9"].quotePrefix = True
+
+
+def _print_area(wb):
+    wb["MLPerf"].print_area = "A1:B30"  # the printed form without its results
+
+
 @pytest.mark.reliability("workbook-cell-by-cell")
 @pytest.mark.parametrize(
     "change, finding",
@@ -278,8 +297,13 @@ def _hyperlink(wb):
         (_validation, "MLPerf data validation 1: claimed 'C7: list"),
         (_hidden_row, "MLPerf!row 9: claimed 'hidden', recomputed nothing"),
         (_hyperlink, "MLPerf!B2 hyperlink: claimed 'http://example.org/#'"),
+        (_white_font, "MLPerf!C8 look: claimed 'font Calibri 12.0 FFFFFFFF"),
+        (_narrow_column, "MLPerf!column C width: claimed '0.1'"),
+        (_quote_prefix, "MLPerf!C9 look: claimed '...ign; quote True"),
+        (_print_area, "MLPerf print area: claimed \"'MLPerf'!$A$1:$B$30\", recomputed nothing"),
     ],
-    ids=["hidden-sheet", "defined-name", "comment", "validation", "hidden-row", "hyperlink"],
+    ids=["hidden-sheet", "defined-name", "comment", "validation", "hidden-row", "hyperlink",
+         "white-font", "narrow-column", "quote-prefix", "print-area"],  # fmt: skip
 )
 def test_a_workbook_part_added_is_found(cli, handin, tmp_path, change, finding):
     bundle, rules = handin

@@ -50,6 +50,9 @@ def _cells(ws, shape: Shape) -> None:
         if not _empty(cell.value) or cell.number_format != "General":
             kind = "empty" if _empty(cell.value) else cell.data_type
             shape.cells[where] = (kind, cell.value, cell.number_format)
+        look = _look(cell)
+        if look:
+            shape.parts[f"{where} look"] = look
         if cell.comment is not None:
             shape.parts[f"{where} comment"] = f"{cell.comment.author}: {cell.comment.text}"
         if cell.hyperlink is not None:
@@ -57,9 +60,42 @@ def _cells(ws, shape: Shape) -> None:
             shape.parts[f"{where} hyperlink"] = f"{link.target or ''}#{link.location or ''}"
 
 
+def _colour(colour) -> str:
+    if colour is None:
+        return ""
+    return str(colour.rgb if colour.type == "rgb" else f"{colour.type}:{colour.value}")
+
+
+def _look(cell) -> str:
+    """How a cell shows beyond its value and number format, where that is not the plain
+    default: its font (colour, size, weight, style), fill, alignment, quote prefix and
+    protection (a white font or a hidden formula shows a reader something else)."""
+    if not cell.has_style:
+        return ""
+    f, fill, a, p = cell.font, cell.fill, cell.alignment, cell.protection
+    parts = [
+        f"font {f.name} {f.sz} {'b' if f.b else ''}{'i' if f.i else ''}{'s' if f.strike else ''}"
+        f"{f.u or ''} {_colour(f.color)} {f.vertAlign or ''}",
+        f"fill {fill.fill_type or ''} {_colour(getattr(fill, 'fgColor', None))}",
+        f"align {a.horizontal or ''} {a.vertical or ''} {a.wrap_text or ''} {a.indent or ''} "
+        f"{a.text_rotation or ''} {a.shrink_to_fit or ''}",
+        f"quote {cell.quotePrefix or ''}",
+        f"protection {p.locked} {p.hidden}",
+    ]
+    return "; ".join(" ".join(x.split()) for x in parts)
+
+
 def _sheet_parts(ws, shape: Shape) -> None:
     name = ws.title
     shape.parts[f"sheet {name}"] = ws.sheet_state
+    if ws.print_area:
+        shape.parts[f"{name} print area"] = str(ws.print_area)
+    for key, dim in ws.column_dimensions.items():
+        if dim.customWidth and dim.width is not None:
+            shape.parts[f"{name}!column {key} width"] = f"{dim.width:g}"
+    for key, dim in ws.row_dimensions.items():
+        if dim.customHeight and dim.ht is not None:
+            shape.parts[f"{name}!row {key} height"] = f"{dim.ht:g}"
     for key, dim in ws.row_dimensions.items():
         if dim.hidden:
             shape.parts[f"{name}!row {key}"] = "hidden"
@@ -177,5 +213,5 @@ def differences(claimed: Shape, expected: Shape) -> list[str]:
     for key in list(claimed.parts) + [k for k in expected.parts if k not in claimed.parts]:
         a, b = claimed.parts.get(key), expected.parts.get(key)
         if a != b:
-            out.append(f"{printable(key, 2 * SHORT)}: claimed {_short(a)}, recomputed {_short(b)}")
+            out.append(f"{printable(key, 2 * SHORT)}: {_texts_differ(a, b)}")
     return out
