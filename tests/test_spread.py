@@ -21,6 +21,7 @@ from gp2bm.results.spread import (
     Interval,
     benchmark_interval,
     resampled_results,
+    resampled_results_plainly,
     score_interval,
     spread_seed,
     stated_variance,
@@ -89,6 +90,28 @@ def test_the_bootstrap_matches_every_resample_enumerated(times, failed):
     assert quantile(exact, 0.965) <= high <= quantile(exact, 0.985)
     # the share of resamples with no result (two failed runs drawn) is the exact one
     assert interval.no_result == pytest.approx(exact[INF] / sum(exact.values()), abs=0.01)
+
+
+def test_the_fast_resampling_is_the_rule_resample_by_resample_to_the_bit():
+    """``resampled_results`` (the drops as the ends of each resample's sorted indices) gives
+    every resample's ``olympic_result`` exactly, over runs with ties, failed runs and every
+    allowance of failed runs, a few runs or many."""
+    import random
+
+    rng = random.Random(20261207)
+    for _ in range(1500):
+        k, failed, allowed = rng.randint(0, 12), rng.randint(0, 3), rng.randint(0, 3)
+        times = [round(rng.uniform(1, 30), rng.randint(0, 6)) for _ in range(k)]
+        if times and rng.random() < 0.3:
+            times = [times[0]] * k
+        if k + failed == 0:
+            continue
+        seed = rng.getrandbits(48)
+        fast = resampled_results(times, failed, allowed, 40, seed)
+        plain = resampled_results_plainly(times, failed, allowed, 40, seed)
+        assert [None if r is None else r.hex() for r in fast] == [
+            None if r is None else r.hex() for r in plain
+        ], (times, failed, allowed)
 
 
 def test_one_failed_run_in_five_leaves_no_upper_end():
