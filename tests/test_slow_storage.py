@@ -22,7 +22,7 @@ from campaign_helpers import NO_DROP, SYSTEM, write_suite
 
 SLOWFS = Path(__file__).with_name("slowfs.py")
 DELAY_S = "0.02"  # every file system operation
-STALL_S = 12  # one stall of the log's storage, past the 5 s tolerance of gp2bm's timing
+STALL_S = 8  # one stall of the log's storage, well past the 5 s tolerance of gp2bm's timing
 
 
 def _unavailable() -> str | None:
