@@ -17,13 +17,13 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from gp2bm.campaign.layout import CampaignLayout
 from gp2bm.campaign.record import RunRecord
 from gp2bm.errors import InputError
 from gp2bm.files.jsonfile import read_json
+from gp2bm.files.timestamps import moment
 
 ALL = "*"  # the overhead of every run, for a benchmark the campaign did not run
 GAP_S = 300.0  # a longer pause before the next run is not the run's
@@ -48,22 +48,14 @@ class Overhead:
         return {"minutes": self.minutes, "runs": self.runs, "source": self.source}
 
 
-def _moment(text: str | None) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else None
-
-
 def _overheads(runs: Sequence[TimedRun]) -> list[float]:
     """Each run's overhead in minutes, for the runs with a start, a stop and a time."""
     timed = sorted(
         (
             (start, stop, run.minutes)
             for run in runs
-            if (start := _moment(run.start)) is not None
-            and (stop := _moment(run.stop)) is not None
+            if (start := moment(run.start)) is not None
+            and (stop := moment(run.stop)) is not None
             and run.minutes is not None
             and stop >= start
         ),

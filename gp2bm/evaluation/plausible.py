@@ -22,6 +22,7 @@ from gp2bm.atlas.claims import IMPLAUSIBLE, PLAUSIBLE, claimed_accelerator
 from gp2bm.campaign.trust import IMPLAUSIBLE_RESULT
 from gp2bm.evaluation.verification import Verification
 from gp2bm.files.plaintext import printable
+from gp2bm.node.measured import count
 from gp2bm.reports.view import CampaignView
 
 
@@ -34,7 +35,7 @@ def judge(view: CampaignView, result: Verification) -> None:
         model = printable(str(desc.get("accelerator_model_name")), 60)
         unjudged = f"not judged: no accelerator the published results know ({model})"
         result.checked["plausibility"] = unjudged
-        if _some(desc.get("accelerators_per_node")):  # accelerators the record cannot name
+        if (count(desc.get("accelerators_per_node")) or 0) > 0:  # ones the record cannot name
             result.unverifiable.append(f"published results: {unjudged}")
         return
     name, per_node = claimed
@@ -52,11 +53,3 @@ def judge(view: CampaignView, result: Verification) -> None:
         elif judged.verdict != PLAUSIBLE:  # faster within the margin, slow, or unjudged
             result.unverifiable.append(f"published results: {bench}: {judged.sentence}")
     result.checked["plausibility"] = "; ".join(said) or "no result to judge"
-
-
-def _some(count: object) -> bool:
-    """A positive whole number of accelerators."""
-    try:
-        return int(str(count).strip()) > 0
-    except ValueError:
-        return False

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from gp2bm.campaign.layout import README_FILE, REPORT_NAMES, BundleFiles
@@ -33,6 +33,7 @@ from gp2bm.evaluation.verification import (
 from gp2bm.evaluation.workbookshape import Shape, content_of, differences, shape_of
 from gp2bm.files.checksums import sha256_file
 from gp2bm.files.plaintext import printable
+from gp2bm.files.timestamps import moment
 from gp2bm.handin.limits import check_workbook
 from gp2bm.handin.package_check import PackageCheck
 from gp2bm.handin.readme import render_readme
@@ -174,14 +175,6 @@ def check_workbooks(view: CampaignView, bundle: Path) -> Verification:
     return result
 
 
-def _moment(text: object) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else None
-
-
 def check_stamp(
     name: str, stamp: tuple[str, str], view: CampaignView, meta: dict | None
 ) -> list[str]:
@@ -190,8 +183,8 @@ def check_stamp(
     gp2bm that packaged it. When it was generated stays the vendor's word (unverifiable);
     a stamp the bundle itself contradicts is a finding."""
     when, version = stamp
-    made, packed = _moment(view.meta.created), _moment((meta or {}).get("created"))
-    at = _moment(when)
+    made, packed = moment(view.meta.created), moment((meta or {}).get("created"))
+    at = moment(when)
     if at is None:
         return [f"{name}: its generated stamp {printable(when, 60)!r} is not a time with its zone"]
     found = []

@@ -93,15 +93,13 @@ def _sheet_parts(ws, shape: Shape) -> None:
     for key, dim in ws.column_dimensions.items():
         if dim.customWidth and dim.width is not None:
             shape.parts[f"{name}!column {key} width"] = f"{dim.width:g}"
+        if dim.hidden:
+            shape.parts[f"{name}!column {key}"] = "hidden"
     for key, dim in ws.row_dimensions.items():
         if dim.customHeight and dim.ht is not None:
             shape.parts[f"{name}!row {key} height"] = f"{dim.ht:g}"
-    for key, dim in ws.row_dimensions.items():
         if dim.hidden:
             shape.parts[f"{name}!row {key}"] = "hidden"
-    for key, dim in ws.column_dimensions.items():
-        if dim.hidden:
-            shape.parts[f"{name}!column {key}"] = "hidden"
     for i, dv in enumerate(ws.data_validations.dataValidation, 1):
         shape.parts[f"{name} data validation {i}"] = (
             f"{dv.sqref}: {dv.type} {dv.operator} {dv.formula1} {dv.formula2}"

@@ -7,3 +7,13 @@ from datetime import UTC, datetime
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def moment(text: object) -> datetime | None:
+    """An ISO 8601 time with its zone (a record's ``start``, a report's stamp), else None:
+    a time without a zone is no moment to compare."""
+    try:
+        when = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
