@@ -13,8 +13,7 @@ from pathlib import Path
 from gp2bm.campaign.layout import CampaignFiles
 from gp2bm.errors import InputError
 from gp2bm.files.jsonfile import read_json, write_json_atomic
-from gp2bm.files.redact import credential_in_text
-from gp2bm.reports.rfp_workbook import RfpAnswers, answer_value
+from gp2bm.reports.rfp_workbook import RfpAnswers, answer_value, refuse_credentials
 
 SCHEMA = "gp2bm.rfp-answers/1"
 ANSWERS_FILE = "answers.json"
@@ -46,9 +45,8 @@ def stored_answers(files: CampaignFiles) -> RfpAnswers | None:
     changes = data.get("changes")
     if changes is not None and not isinstance(changes, str):
         raise InputError(f"{path}: changes is not text")
-    secret = credential_in_text(changes) if changes else None
-    if secret is not None:
-        raise InputError(f"{path}: its description of changes holds {secret}: remove it")
+    if changes:
+        refuse_credentials(changes, path)
     if changes is not None and not changes.strip():
         changes = None  # kept blank by an earlier gp2bm: blank, as the workbook shows it
     return RfpAnswers(template, changes, found["proposed"], found["test"])

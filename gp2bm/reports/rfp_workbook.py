@@ -318,6 +318,17 @@ def test_values(view: CampaignView, units: dict[str, str]) -> dict[str, object]:
     return values
 
 
+def refuse_credentials(text: str, where: object) -> None:
+    """InputError when the description of changes holds a credential (named by its kind
+    and line, never quoted): it goes into the bundle and the RFP workbook."""
+    secret = credential_in_text(text)
+    if secret is not None:
+        raise InputError(
+            f"{where}: holds {secret} (the description of changes goes into the bundle and "
+            "the RFP workbook: remove the secret)"
+        )
+
+
 def read_changes(path: Path | None) -> str | None:
     if path is None:
         return None
@@ -333,12 +344,7 @@ def read_changes(path: Path | None) -> str | None:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     text = text.strip()
-    secret = credential_in_text(text)
-    if secret is not None:
-        raise InputError(
-            f"{path}: holds {secret} (the description of changes goes into the bundle and "
-            "the RFP workbook: remove the secret)"
-        )
+    refuse_credentials(text, path)
     if not text:
         raise InputError(
             f"{path}: empty (the description of changes says what was changed; write "
