@@ -127,3 +127,17 @@ def test_a_credential_helper_is_asked_as_docker_asks_it(tmp_path, monkeypatch):
     config.write_text("{not json")
     with pytest.raises(InputError, match="config.json: not a readable auth file"):
         credentials_for("reg.example.org:5000")
+
+
+def test_credentials_never_go_to_a_token_service_over_plain_http():
+    """A registry whose challenge names a plain-HTTP token service (not loopback, not
+    listed as insecure) is refused before anything is sent: the login stays here."""
+    from gp2bm.runtimes.credentials import Credentials
+    from gp2bm.runtimes.registry import _token, parse_reference
+
+    ref = parse_reference("registry.example.org/vendor/bert:v4")
+    creds = Credentials(USER, PASSWORD, "config.json")
+    challenge = 'Bearer realm="http://token.example.org/token",service="registry.example.org"'
+    with pytest.raises(InputError, match="is plain HTTP: gp2bm sends the credentials") as err:
+        _token(challenge, ref, creds)
+    assert PASSWORD not in str(err.value)

@@ -113,7 +113,7 @@ def resolve_digest(image: str, insecure: tuple[str, ...] = ()) -> str:
     ref = parse_reference(image)
     scheme = "http" if is_plain_http(ref.registry, insecure) else "https"
     url = f"{scheme}://{ref.host}/v2/{ref.path}/manifests/{urllib.parse.quote(ref.tag)}"
-    body, served = _get_manifest(url, ref)
+    body, served = _get_manifest(url, ref, insecure)
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
     if served and served != digest:
         raise InputError(
@@ -123,7 +123,9 @@ def resolve_digest(image: str, insecure: tuple[str, ...] = ()) -> str:
     return f"{ref.repository}@{digest}"
 
 
-def _get_manifest(url: str, ref: Reference) -> tuple[bytes, str | None]:
+def _get_manifest(
+    url: str, ref: Reference, insecure: tuple[str, ...] = ()
+) -> tuple[bytes, str | None]:
     """The manifest's bytes and the digest the registry names for them (or None)."""
     headers = {"Accept": ", ".join(MANIFEST_TYPES)}
     try:
@@ -142,7 +144,7 @@ def _get_manifest(url: str, ref: Reference) -> tuple[bytes, str | None]:
             )
         authorization = creds.basic()
     else:
-        authorization = f"Bearer {_token(challenge, ref, creds)}"
+        authorization = f"Bearer {_token(challenge, ref, creds, insecure)}"
     try:
         return _fetch(url, {**headers, "Authorization": authorization})
     except urllib.error.HTTPError as exc:
@@ -166,9 +168,12 @@ def _fetch(url: str, headers: dict[str, str]) -> tuple[bytes, str | None]:
     return body, served
 
 
-def _token(challenge: str, ref: Reference, creds: Credentials | None) -> str:
+def _token(
+    challenge: str, ref: Reference, creds: Credentials | None, insecure: tuple[str, ...] = ()
+) -> str:
     """The bearer token the challenge's realm gives for pulling ``ref``, with the kept
-    credentials (HTTP Basic to the token service) or without."""
+    credentials (HTTP Basic to the token service) or without. Credentials go to a realm
+    over TLS only (or one plain HTTP may reach: loopback, ``--insecure-registry``)."""
     params = dict(_AUTH_PARAM_RE.findall(challenge))
     realm = params.pop("realm", "")
     if not realm.startswith(("https://", "http://")):
@@ -177,6 +182,12 @@ def _token(challenge: str, ref: Reference, creds: Credentials | None) -> str:
     url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(params)
     headers = {"Accept": "application/json"}
     if creds is not None:
+        service = urllib.parse.urlsplit(realm)
+        if service.scheme != "https" and not is_plain_http(service.netloc, insecure):
+            raise InputError(
+                f"registry {ref.host}: its token service {realm} is plain HTTP: gp2bm sends "
+                f"the credentials of {creds.source} over TLS only"
+            )
         headers["Authorization"] = creds.basic()
     try:
         body, _ = _fetch(url, headers)
