@@ -8,12 +8,13 @@ import hashlib
 import itertools
 import json
 import math
+import random
 from collections import Counter
 
 import pytest
 from test_report_campaign import synthetic_campaign
 
-from gp2bm.results.olympic import olympic_mean
+from gp2bm.results.olympic import olympic_mean, olympic_result
 from gp2bm.results.resultset import score_paths
 from gp2bm.results.spread import (
     RESAMPLES,
@@ -21,7 +22,6 @@ from gp2bm.results.spread import (
     Interval,
     benchmark_interval,
     resampled_results,
-    resampled_results_plainly,
     score_interval,
     spread_seed,
     stated_variance,
@@ -92,11 +92,25 @@ def test_the_bootstrap_matches_every_resample_enumerated(times, failed):
     assert interval.no_result == pytest.approx(exact[INF] / sum(exact.values()), abs=0.01)
 
 
+def resampled_results_plainly(
+    times, failed: int, max_failed_runs: int, resamples: int, seed: int
+) -> list[float | None]:
+    """``resampled_results`` as the rule says it, resample by resample through
+    ``olympic_result``, with the same draws: what the fast one is held to."""
+    good = sorted(times)
+    n, m = len(good) + failed, len(good)
+    draw = random.Random(seed).random
+    out: list[float | None] = []
+    for _ in range(resamples):
+        drawn = [good[i] for i in (int(draw() * n) for _ in range(n)) if i < m]
+        out.append(olympic_result(drawn, n - len(drawn), max_failed_runs))
+    return out
+
+
 def test_the_fast_resampling_is_the_rule_resample_by_resample_to_the_bit():
     """``resampled_results`` (the drops as the ends of each resample's sorted indices) gives
     every resample's ``olympic_result`` exactly, over runs with ties, failed runs and every
     allowance of failed runs, a few runs or many."""
-    import random
 
     rng = random.Random(20261207)
     for _ in range(1500):

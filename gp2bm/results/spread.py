@@ -106,21 +106,6 @@ def resampled_results(
     return out
 
 
-def resampled_results_plainly(
-    times: Sequence[float], failed: int, max_failed_runs: int, resamples: int, seed: int
-) -> list[float | None]:
-    """``resampled_results`` as the rule says it, resample by resample through
-    ``olympic_result``: what the fast one is held to."""
-    good = sorted(times)
-    n, m = len(good) + failed, len(good)
-    draw = random.Random(seed).random
-    out: list[float | None] = []
-    for _ in range(resamples):
-        drawn = [good[i] for i in (int(draw() * n) for _ in range(n)) if i < m]
-        out.append(olympic_result(drawn, n - len(drawn), max_failed_runs))
-    return out
-
-
 def rank(count: int, per_mille: int) -> int:
     """The 1-based rank of the ``per_mille`` point of ``count`` ordered values: the smallest
     with at least that share at or below it."""
